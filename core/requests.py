@@ -1,0 +1,95 @@
+"""The parameters of one generation pass, validated before any model loads."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image
+
+from core.errors import InvalidRequest
+from core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+
+InpaintArea = Literal["whole", "masked"]
+MAX_SEED = 2**32 - 1
+
+
+def effective_steps(steps: int, strength: float) -> int:
+    """The denoising steps an img2img pass really runs: ``min(int(steps × strength), steps)``."""
+    return min(int(steps * strength), steps)
+
+
+def round_to_multiple(value: int, multiple: int = 8) -> int:
+    """Round a pixel size to the nearest multiple (at least one multiple)."""
+    return max(multiple, int(round(value / multiple)) * multiple)
+
+
+@dataclass(frozen=True)
+class PassRequest:
+    """Everything one img2img / inpaint pass needs besides the model.
+
+    ``mask``: white = change (any mode/size; normalised by the engine). ``strength_map``: per-pixel
+    strength, 255 = 1.0 (differential diffusion). ``seed`` None means "pick one and record it".
+    """
+
+    image: Image.Image
+    prompt: str = ""
+    negative_prompt: str = ""
+    strength: float = 0.5
+    steps: int = 30
+    cfg: float = 7.0
+    seed: int | None = None
+    scheduler: str = DEFAULT_SCHEDULER
+    width: int | None = None
+    height: int | None = None
+    mask: Image.Image | None = None
+    mask_blur: int = 4
+    inpaint_area: InpaintArea = "whole"
+    padding: int = 32
+    strength_map: Image.Image | None = None
+    color_match: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def effective_steps(self) -> int:
+        return effective_steps(self.steps, self.strength)
+
+    @property
+    def is_inpaint(self) -> bool:
+        return self.mask is not None
+
+    def output_size(self) -> tuple[int, int]:
+        """(width, height): the target size, or the input's size, as multiples of 8."""
+        w = self.width if self.width else self.image.width
+        h = self.height if self.height else self.image.height
+        return round_to_multiple(w), round_to_multiple(h)
+
+    def replace(self, **changes) -> PassRequest:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> PassRequest:
+        """Raise :class:`InvalidRequest` with a one-line reason if a value is out of range."""
+        if not 0.0 <= self.strength <= 1.0:
+            raise InvalidRequest(f"strength must be between 0 and 1, got {self.strength}")
+        if self.steps < 1:
+            raise InvalidRequest(f"steps must be at least 1, got {self.steps}")
+        if self.steps > 1000:
+            raise InvalidRequest(f"steps must be at most 1000, got {self.steps}")
+        if not 0.0 <= self.cfg <= 50.0:
+            raise InvalidRequest(f"CFG scale must be between 0 and 50, got {self.cfg}")
+        if self.scheduler not in SCHEDULER_NAMES:
+            names = ", ".join(SCHEDULER_NAMES)
+            raise InvalidRequest(f"unknown scheduler '{self.scheduler}' (choose one of: {names})")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise InvalidRequest(f"seed must be between 0 and {MAX_SEED}, got {self.seed}")
+        for name, value in (("width", self.width), ("height", self.height)):
+            if value is not None and not 64 <= value <= 8192:
+                raise InvalidRequest(f"{name} must be between 64 and 8192 pixels, got {value}")
+        if self.mask_blur < 0 or self.mask_blur > 256:
+            raise InvalidRequest(f"mask blur must be between 0 and 256 px, got {self.mask_blur}")
+        if self.padding < 0:
+            raise InvalidRequest(f"padding must be 0 or more px, got {self.padding}")
+        if self.inpaint_area not in ("whole", "masked"):
+            raise InvalidRequest(f"inpaint area must be 'whole' or 'masked', got {self.inpaint_area}")
+        return self

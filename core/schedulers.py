@@ -1,0 +1,27 @@
+"""Samplers under the names A1111 users know, mapped to diffusers schedulers."""
+
+from __future__ import annotations
+
+# name → (diffusers class name, extra config)
+SCHEDULERS: dict[str, tuple[str, dict]] = {
+    "Euler": ("EulerDiscreteScheduler", {}),
+    "Euler a": ("EulerAncestralDiscreteScheduler", {}),
+    "DPM++ 2M": ("DPMSolverMultistepScheduler", {}),
+    "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "DPM++ SDE": ("DPMSolverSinglestepScheduler", {}),
+    "DDIM": ("DDIMScheduler", {}),
+    "UniPC": ("UniPCMultistepScheduler", {}),
+    "LMS": ("LMSDiscreteScheduler", {}),
+    "Heun": ("HeunDiscreteScheduler", {}),
+}
+SCHEDULER_NAMES: tuple[str, ...] = tuple(SCHEDULERS)
+DEFAULT_SCHEDULER = "DPM++ 2M"
+
+
+def make_scheduler(name: str, base_config: dict):
+    """Build the named scheduler from a pipeline's scheduler config."""
+    import diffusers
+
+    class_name, extra = SCHEDULERS[name]
+    cls = getattr(diffusers, class_name)
+    return cls.from_config(base_config, **extra)

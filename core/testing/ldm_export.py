@@ -1,0 +1,125 @@
+"""Export a diffusers SD 1.x folder as one ``.safetensors`` in the original LDM key layout.
+
+This is the layout of checkpoints shared on model sites (``model.diffusion_model.*``,
+``first_stage_model.*``, ``cond_stage_model.transformer.*``). The mapping is derived from the
+UNet/VAE configs, so it works for the tiny test models and for full-size SD 1.x alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+_RESNET = [
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+]
+_UNET_TOP = {
+    "time_embedding.linear_1": "time_embed.0",
+    "time_embedding.linear_2": "time_embed.2",
+    "conv_in": "input_blocks.0.0",
+    "conv_norm_out": "out.0",
+    "conv_out": "out.2",
+}
+
+
+def _rename_resnet(rest: str) -> str:
+    for diffusers_name, ldm_name in _RESNET:
+        if rest.startswith(diffusers_name + "."):
+            return ldm_name + rest[len(diffusers_name) :]
+    return rest
+
+
+def unet_key_to_ldm(key: str, config: dict) -> str:
+    """Map one diffusers UNet key to its LDM name."""
+    per_level = config["layers_per_block"] + 1
+    up_types = config["up_block_types"]
+    for diffusers_name, ldm_name in _UNET_TOP.items():
+        if key.startswith(diffusers_name + "."):
+            return ldm_name + key[len(diffusers_name) :]
+    if m := re.match(r"down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
+        level, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
+        idx = 1 + level * per_level + j
+        return f"input_blocks.{idx}.0.{_rename_resnet(rest)}" if kind == "resnets" else (
+            f"input_blocks.{idx}.1.{rest}"
+        )
+    if m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", key):
+        idx = 1 + int(m[1]) * per_level + per_level - 1
+        return f"input_blocks.{idx}.0.op.{m[2]}"
+    if m := re.match(r"up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
+        level, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
+        idx = level * per_level + j
+        return f"output_blocks.{idx}.0.{_rename_resnet(rest)}" if kind == "resnets" else (
+            f"output_blocks.{idx}.1.{rest}"
+        )
+    if m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.(.*)", key):
+        level = int(m[1])
+        sub = 2 if up_types[level].startswith("CrossAttn") else 1
+        return f"output_blocks.{level * per_level + per_level - 1}.{sub}.{m[2]}"
+    if m := re.match(r"mid_block\.resnets\.(\d+)\.(.*)", key):
+        return f"middle_block.{2 * int(m[1])}.{_rename_resnet(m[2])}"
+    if m := re.match(r"mid_block\.attentions\.0\.(.*)", key):
+        return f"middle_block.1.{m[1]}"
+    raise KeyError(f"unmapped UNet key: {key}")
+
+
+_VAE_ATTN = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+
+
+def vae_key_to_ldm(key: str, config: dict) -> str:
+    """Map one diffusers AutoencoderKL key to its LDM name."""
+    n_levels = len(config["block_out_channels"])
+    key = key.replace("conv_shortcut", "nin_shortcut").replace("conv_norm_out", "norm_out")
+    if m := re.match(r"encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+        return f"encoder.down.{m[1]}.block.{m[2]}.{m[3]}"
+    if m := re.match(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.(.*)", key):
+        return f"encoder.down.{m[1]}.downsample.{m[2]}"
+    if m := re.match(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+        return f"decoder.up.{n_levels - 1 - int(m[1])}.block.{m[2]}.{m[3]}"
+    if m := re.match(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.(.*)", key):
+        return f"decoder.up.{n_levels - 1 - int(m[1])}.upsample.{m[2]}"
+    if m := re.match(r"(encoder|decoder)\.mid_block\.resnets\.(\d+)\.(.*)", key):
+        return f"{m[1]}.mid.block_{int(m[2]) + 1}.{m[3]}"
+    if m := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)", key):
+        rest = m[2]
+        for diffusers_name, ldm_name in _VAE_ATTN.items():
+            if rest.startswith(diffusers_name + "."):
+                rest = ldm_name + rest[len(diffusers_name) :]
+                break
+        return f"{m[1]}.mid.attn_1.{rest}"
+    return key
+
+
+def export_single_file(model_dir: str | Path, out_file: str | Path) -> Path:
+    """Write the UNet, VAE and text encoder of a diffusers SD 1.x folder as one LDM .safetensors."""
+    from safetensors.torch import load_file, save_file
+
+    model_dir, out_file = Path(model_dir), Path(out_file)
+
+    def load(sub: str, name: str) -> tuple[dict, dict]:
+        config_path = model_dir / sub / "config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        return load_file(model_dir / sub / name), config
+
+    state: dict = {}
+    unet, unet_config = load("unet", "diffusion_pytorch_model.safetensors")
+    for key, tensor in unet.items():
+        state["model.diffusion_model." + unet_key_to_ldm(key, unet_config)] = tensor
+    vae, vae_config = load("vae", "diffusion_pytorch_model.safetensors")
+    for key, tensor in vae.items():
+        ldm_key = vae_key_to_ldm(key, vae_config)
+        if ".mid.attn_1." in ldm_key and ldm_key.endswith("weight") and tensor.ndim == 2:
+            tensor = tensor[:, :, None, None]  # linear → 1×1 conv, as LDM stores it
+        state["first_stage_model." + ldm_key] = tensor
+    text, _ = load("text_encoder", "model.safetensors")
+    for key, tensor in text.items():
+        key = key if key.startswith("text_model.") else "text_model." + key
+        state["cond_stage_model.transformer." + key] = tensor
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, out_file)
+    return out_file
