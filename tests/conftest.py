@@ -38,6 +38,7 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
     """Keep tests away from the user's settings and caches."""
     monkeypatch.setenv("IMG2IMG_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("IMG2IMG_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture
