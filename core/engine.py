@@ -103,9 +103,18 @@ class Engine:
         elif mask is not None and mask_is_empty(mask):
             note = "the mask is empty: the input is returned unchanged"
         if note:
-            return PassResult(source, request, seed, 0, time.perf_counter() - started, "", "",
-                              self._record(request, kind, seed, 0, None, width, height, 0.0),
-                              skipped=True, note=note)
+            return PassResult(
+                source,
+                request,
+                seed,
+                0,
+                time.perf_counter() - started,
+                "",
+                "",
+                self._record(request, kind, seed, 0, None, width, height, 0.0),
+                skipped=True,
+                note=note,
+            )
 
         # 3. Load (or reuse) the model, then denoise.
         model = self.models.load(spec, emit)
@@ -123,8 +132,9 @@ class Engine:
             image = run.img2img(source)
         duration = time.perf_counter() - started
         record = self._record(request, kind, seed, steps_to_run, model, width, height, duration)
-        return PassResult(image, request, seed, steps_to_run, duration, model.name, model.hash,
-                          record)
+        return PassResult(
+            image, request, seed, steps_to_run, duration, model.name, model.hash, record
+        )
 
     @staticmethod
     def _steps_to_run(request: PassRequest, strength_map) -> int:
@@ -189,8 +199,16 @@ class Engine:
 class _PassRun:
     """The state of one running pass: model, seed, hooks. Numbered steps follow diffusers' style."""
 
-    def __init__(self, engine: Engine, model: LoadedModel, request: PassRequest, seed: int,
-                 token: CancelToken, emit: EventCallback, steps_to_run: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        model: LoadedModel,
+        request: PassRequest,
+        seed: int,
+        token: CancelToken,
+        emit: EventCallback,
+        steps_to_run: int,
+    ) -> None:
         self.engine, self.model, self.request = engine, model, request
         self.seed, self.token, self.emit, self.steps_to_run = seed, token, emit, steps_to_run
 
@@ -204,8 +222,14 @@ class _PassRun:
         """Call a pipeline with this pass's prompt, sampler, seed, hooks; return the PIL image."""
         request = self.request
         pipe.scheduler = self.engine.scheduler_for(self.model, pipe, request.scheduler)
-        hooks = StepHooks(pipe, self.steps_to_run, self.emit, self.token,
-                          self.engine.previewer_for(self.model), latent_filter)
+        hooks = StepHooks(
+            pipe,
+            self.steps_to_run,
+            self.emit,
+            self.token,
+            self.engine.previewer_for(self.model),
+            latent_filter,
+        )
         try:
             output = pipe(
                 prompt=request.prompt,
@@ -229,9 +253,14 @@ class _PassRun:
     def img2img(self, source: Image.Image) -> Image.Image:
         if self.model.is_inpaint_model:  # 9-channel models: img2img is inpainting everything
             full = Image.new("L", source.size, 255)
-            return self.call(self.model.inpaint_pipe, image=source, mask_image=full,
-                             strength=self.request.strength, width=source.width,
-                             height=source.height)
+            return self.call(
+                self.model.inpaint_pipe,
+                image=source,
+                mask_image=full,
+                strength=self.request.strength,
+                width=source.width,
+                height=source.height,
+            )
         return self.call(self.model.img2img_pipe, image=source, strength=self.request.strength)
 
     def inpaint(self, source: Image.Image, mask: Image.Image) -> Image.Image:
@@ -244,9 +273,14 @@ class _PassRun:
         if self.request.inpaint_area == "masked":
             generated = self._inpaint_crop(source, repaint, blurred)
         else:
-            generated = self.call(self.model.inpaint_pipe, image=source, mask_image=repaint,
-                                  strength=self.request.strength, width=source.width,
-                                  height=source.height)
+            generated = self.call(
+                self.model.inpaint_pipe,
+                image=source,
+                mask_image=repaint,
+                strength=self.request.strength,
+                width=source.width,
+                height=source.height,
+            )
             if generated.size != source.size:
                 generated = resize_to(generated, source.size)
         # 3. Paste back: outside the blurred mask the input's bytes are kept exactly.
@@ -259,8 +293,14 @@ class _PassRun:
         gw, gh = round_to_multiple(cw * scale), round_to_multiple(ch * scale)
         region = resize_to(source.crop(box), (gw, gh))
         region_mask = repaint.crop(box).resize((gw, gh), Image.Resampling.NEAREST)
-        out = self.call(self.model.inpaint_pipe, image=region, mask_image=region_mask,
-                        strength=self.request.strength, width=gw, height=gh)
+        out = self.call(
+            self.model.inpaint_pipe,
+            image=region,
+            mask_image=region_mask,
+            strength=self.request.strength,
+            width=gw,
+            height=gh,
+        )
         full = source.copy()
         full.paste(resize_to(out, (cw, ch)), box[:2])
         return full
@@ -272,5 +312,9 @@ def crop_box(mask: Image.Image, size: tuple[int, int], padding: int) -> tuple[in
     if box is None:
         return (0, 0, *size)
     left, top, right, bottom = box
-    return (max(0, left - padding), max(0, top - padding),
-            min(size[0], right + padding), min(size[1], bottom + padding))
+    return (
+        max(0, left - padding),
+        max(0, top - padding),
+        min(size[0], right + padding),
+        min(size[1], bottom + padding),
+    )

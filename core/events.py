@@ -76,5 +76,7 @@ class PassFailed:
     user_error: bool = True
 
 
-PassEvent = Union[ModelLoading, PassStarted, StepPreview, PassFinished, PassCancelledEvent, PassFailed]
+PassEvent = Union[
+    ModelLoading, PassStarted, StepPreview, PassFinished, PassCancelledEvent, PassFailed
+]
 EventCallback = Callable[[PassEvent], None]

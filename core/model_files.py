@@ -36,13 +36,17 @@ def detect_single_file_family(path: Path) -> tuple[str, bool]:
         with safe_open(str(path), framework="pt") as f:
             keys = set(f.keys())
             if _UNET_IN not in keys:
-                raise ModelError(f"{path.name} is not a Stable Diffusion checkpoint (no UNet found)")
+                raise ModelError(
+                    f"{path.name} is not a Stable Diffusion checkpoint (no UNet found)"
+                )
             in_channels = f.get_slice(_UNET_IN).get_shape()[1]
             cross_dim = f.get_slice(_SD2_KEY).get_shape()[-1] if _SD2_KEY in keys else 768
     except ModelError:
         raise
     except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise ModelError(f"cannot read {path.name}: not a valid .safetensors file ({exc})") from None
+        raise ModelError(
+            f"cannot read {path.name}: not a valid .safetensors file ({exc})"
+        ) from None
     if _SDXL_KEY in keys or any(k.startswith("conditioner.embedders.1.") for k in keys):
         family = "sdxl"
     elif cross_dim == 1024:

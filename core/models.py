@@ -123,7 +123,9 @@ def classify_reference(reference: str) -> str:
     """Return "folder", "single_file" or "hub"; raise ModelError for anything unusable."""
     ref = reference.strip()
     if not ref:
-        raise ModelError("no model given (use --model with a folder, a .safetensors file or a hub id)")
+        raise ModelError(
+            "no model given (use --model with a folder, a .safetensors file or a hub id)"
+        )
     path = Path(ref).expanduser()
     suffix = path.suffix.lower()
     if suffix in PICKLE_SUFFIXES:
@@ -144,7 +146,8 @@ def classify_reference(reference: str) -> str:
     if HUB_ID.match(ref):
         return "hub"
     raise ModelError(
-        f"no model at '{ref}': expected a diffusers folder, a .safetensors file or a hub id (org/name)"
+        f"no model at '{ref}': expected a diffusers folder, a .safetensors file "
+        "or a hub id (org/name)"
     )
 
 
@@ -191,7 +194,11 @@ class ModelManager:
 
 def _download(repo_id: str, emit) -> str:
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
     from tqdm.auto import tqdm
 
     class _Progress(tqdm):
@@ -253,8 +260,16 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype) -> LoadedMod
     name = folder.name
     if "snapshots" in folder.parts:  # hub cache: models--org--name/snapshots/<rev>
         name = spec.reference.split("/")[-1]
-    return LoadedModel(spec, name, _family_from_index(index), is_inpaint, device, dtype, pipe,
-                       weights if weights.exists() else None)
+    return LoadedModel(
+        spec,
+        name,
+        _family_from_index(index),
+        is_inpaint,
+        device,
+        dtype,
+        pipe,
+        weights if weights.exists() else None,
+    )
 
 
 def _load_single_file(spec: ModelSpec, path: Path, device: str, dtype) -> LoadedModel:

@@ -22,7 +22,7 @@ def effective_steps(steps: int, strength: float) -> int:
 
 def round_to_multiple(value: int, multiple: int = 8) -> int:
     """Round a pixel size to the nearest multiple (at least one multiple)."""
-    return max(multiple, int(round(value / multiple)) * multiple)
+    return max(multiple, int(value / multiple + 0.5) * multiple)
 
 
 @dataclass(frozen=True)
@@ -91,5 +91,7 @@ class PassRequest:
         if self.padding < 0:
             raise InvalidRequest(f"padding must be 0 or more px, got {self.padding}")
         if self.inpaint_area not in ("whole", "masked"):
-            raise InvalidRequest(f"inpaint area must be 'whole' or 'masked', got {self.inpaint_area}")
+            raise InvalidRequest(
+                f"inpaint area must be 'whole' or 'masked', got {self.inpaint_area}"
+            )
         return self

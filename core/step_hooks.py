@@ -18,8 +18,15 @@ class StepHooks:
     :class:`StepPreview`, and raises :class:`PassCancelled` once the token is cancelled.
     """
 
-    def __init__(self, pipe, total: int, emit: EventCallback, cancel, previewer=None,
-                 latent_filter: Callable | None = None) -> None:
+    def __init__(
+        self,
+        pipe,
+        total: int,
+        emit: EventCallback,
+        cancel,
+        previewer=None,
+        latent_filter: Callable | None = None,
+    ) -> None:
         self.total = total
         self.emit = emit
         self.cancel = cancel

@@ -30,7 +30,9 @@ def tiny_inpaint_dir(tmp_path_factory):
 def tiny_single_file(tiny_model_dir, tmp_path_factory):
     from core.testing.ldm_export import export_single_file
 
-    return export_single_file(tiny_model_dir, tmp_path_factory.mktemp("models") / "tiny.safetensors")
+    return export_single_file(
+        tiny_model_dir, tmp_path_factory.mktemp("models") / "tiny.safetensors"
+    )
 
 
 @pytest.fixture(autouse=True)

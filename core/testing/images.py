@@ -10,7 +10,9 @@ def make_image(width: int = 96, height: int = 64, seed: int = 0) -> Image.Image:
     """A structured RGB picture: gradients plus a little seeded noise."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width]
-    base = np.stack([x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256], -1)
+    base = np.stack(
+        [x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), (x + y) % 256], -1
+    )
     noise = rng.integers(0, 40, size=(height, width, 3))
     return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8), "RGB")
 

@@ -45,8 +45,10 @@ def unet_key_to_ldm(key: str, config: dict) -> str:
     if m := re.match(r"down_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
         level, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
         idx = 1 + level * per_level + j
-        return f"input_blocks.{idx}.0.{_rename_resnet(rest)}" if kind == "resnets" else (
-            f"input_blocks.{idx}.1.{rest}"
+        return (
+            f"input_blocks.{idx}.0.{_rename_resnet(rest)}"
+            if kind == "resnets"
+            else (f"input_blocks.{idx}.1.{rest}")
         )
     if m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", key):
         idx = 1 + int(m[1]) * per_level + per_level - 1
@@ -54,8 +56,10 @@ def unet_key_to_ldm(key: str, config: dict) -> str:
     if m := re.match(r"up_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
         level, kind, j, rest = int(m[1]), m[2], int(m[3]), m[4]
         idx = level * per_level + j
-        return f"output_blocks.{idx}.0.{_rename_resnet(rest)}" if kind == "resnets" else (
-            f"output_blocks.{idx}.1.{rest}"
+        return (
+            f"output_blocks.{idx}.0.{_rename_resnet(rest)}"
+            if kind == "resnets"
+            else (f"output_blocks.{idx}.1.{rest}")
         )
     if m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.(.*)", key):
         level = int(m[1])
