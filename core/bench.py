@@ -1,0 +1,161 @@
+"""Benchmarks: ``python -m core.bench --out bench-out/bench.json`` (``make bench``).
+
+Everything is measured side by side in one run, so ratios hold on noisy machines:
+- tiny model: step time, preview cost as a share of a step, differential and inpaint overheads;
+- an SD 1.5-size random-weight UNet/VAE/CLIP (bundled config): preview cost vs a real-size step,
+  seconds per step at 256² or 512² (skipped with ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _timed(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _pass_seconds(engine, spec, request) -> float:
+    start = time.perf_counter()
+    engine.run_pass(request, spec)
+    return time.perf_counter() - start
+
+
+def _side_by_side(variants: dict, rounds: int = 5) -> dict[str, float]:
+    """Median seconds per variant, the variants interleaved round by round (noise hits all)."""
+    for engine, spec, request in variants.values():  # warm-up: load, allocate
+        _pass_seconds(engine, spec, request)
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (engine, spec, request) in variants.items():
+            samples[name].append(_pass_seconds(engine, spec, request))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def bench_tiny(device: str) -> dict:
+    from PIL import Image
+
+    from core.engine import Engine
+    from core.models import ModelManager, ModelSpec
+    from core.requests import PassRequest
+    from core.testing.images import make_image, make_mask
+    from core.testing.tiny_model import build_tiny_model
+
+    folder = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny")
+    spec = ModelSpec(str(folder), device=device)
+    image = make_image(128, 128)
+    base = PassRequest(image, "a house", strength=1.0, steps=10, seed=1)
+    models = ModelManager()  # one loaded model shared by both engines
+    with_previews, plain = Engine(models, previews=True), Engine(models, previews=False)
+    half = Image.new("L", image.size, 0)
+    half.paste(255, (0, 0, 64, 128))
+    medians = _side_by_side(
+        {
+            "plain": (plain, spec, base),
+            "previews": (with_previews, spec, base),
+            "differential": (plain, spec, base.replace(strength_map=half)),
+            "inpaint_masked": (
+                plain,
+                spec,
+                base.replace(mask=make_mask(128, 128), inpaint_area="masked"),
+            ),
+        }
+    )
+    return {
+        "image": "128x128",
+        "steps": 10,
+        "pass_seconds": round(medians["plain"], 4),
+        "with_previews_over_without": round(medians["previews"] / medians["plain"], 3),
+        "differential_over_plain": round(medians["differential"] / medians["plain"], 3),
+        "inpaint_masked_over_plain": round(medians["inpaint_masked"] / medians["plain"], 3),
+    }
+
+
+def bench_sd15_size(device: str, size: int, dtype_name: str) -> dict:
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from core.model_files import BUNDLED_CONFIGS
+    from core.previews import LatentPreviewer
+
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype_name]
+    config = UNet2DConditionModel.load_config(BUNDLED_CONFIGS / "sd15" / "unet")
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel.from_config(config).to(device=device, dtype=dtype).eval()
+    latent = size // 8
+    x = torch.randn(2, 4, latent, latent, device=device, dtype=dtype)  # CFG doubles the batch
+    context = torch.randn(2, 77, 768, device=device, dtype=dtype)
+    t = torch.tensor([500], device=device)
+
+    def step():
+        with torch.no_grad():
+            unet(x, t, encoder_hidden_states=context)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    step()
+    step_seconds = _timed(step, repeat=2)
+    previewer = LatentPreviewer("sd1")
+    preview_seconds = _timed(lambda: previewer(x[:1]), repeat=20)
+    return {
+        "unet_params_millions": round(sum(p.numel() for p in unet.parameters()) / 1e6, 1),
+        "image": f"{size}x{size}",
+        "dtype": dtype_name,
+        "cfg_step_seconds": round(step_seconds, 4),
+        "preview_seconds": round(preview_seconds, 6),
+        "preview_share_of_step": float(f"{preview_seconds / step_seconds:.2e}"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.bench")
+    parser.add_argument("--out", default="bench-out/bench.json")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--quick", action="store_true", help="tiny model only")
+    parser.add_argument("--size", type=int, default=256, help="SD 1.5-size benchmark resolution")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from core.models import resolve_device
+
+    device = resolve_device(args.device)
+    dtype = args.dtype if args.dtype != "auto" else ("fp16" if device == "cuda" else "fp32")
+    report = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": device,
+            "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+        },
+        "tiny": bench_tiny(device),
+    }
+    if not args.quick:
+        report["sd15_size"] = bench_sd15_size(device, args.size, dtype)
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
