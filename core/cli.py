@@ -44,7 +44,7 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-config", metavar="DIR", help="diffusers config folder (single files)")
     p.add_argument("--prompt", default="", help="what the picture should show")
     p.add_argument("--negative-prompt", default="", metavar="TEXT")
-    p.add_argument("--strength", type=float, default=0.5, help="denoise strength 0–1 (0.5)")
+    p.add_argument("--strength", type=float, default=0.5, help="denoise strength 0–1 (%(default)s)")
     p.add_argument("--steps", type=int, default=30, help="sampling steps before strength (30)")
     p.add_argument("--cfg", type=float, default=7.0, help="CFG scale (7)")
     p.add_argument("--seed", type=int, default=None, help="seed (random when omitted)")

@@ -1,0 +1,68 @@
+"""Start the desktop app: build the window from command-line arguments, run the qasync loop.
+
+Nothing here imports torch: the engine loads on the worker thread at the first pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from gui.main_window import APP_NAME, MainWindow
+from gui.settings import Settings
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="img2img-studio", description=APP_NAME)
+    parser.add_argument("image", nargs="?", help="picture to open")
+    parser.add_argument("--model", help="diffusers folder, .safetensors file or hub id")
+    parser.add_argument("--model-config", help="config folder for a single-file checkpoint")
+    return parser.parse_args(argv)
+
+
+def ensure_application() -> QApplication:
+    """The QApplication, created with the app's names if none exists yet."""
+    app = QApplication.instance()
+    if app is None:
+        QApplication.setApplicationName("img2img-studio")
+        QApplication.setApplicationDisplayName(APP_NAME)
+        QApplication.setOrganizationName("img2img-studio")
+        app = QApplication(sys.argv[:1])
+    return app  # type: ignore[return-value]
+
+
+def build_window(argv: list[str]) -> MainWindow:
+    """Create the QApplication if needed and return the main window (not shown yet)."""
+    args = parse_args(argv)
+    ensure_application()
+    window = MainWindow(Settings.load())
+    if args.model:
+        window.state.update(model=args.model, model_config=args.model_config or "")
+    elif args.model_config:
+        window.state.model_config = args.model_config
+    if args.image:
+        window.files.open_path(args.image)
+    return window
+
+
+def run_gui(argv: list[str]) -> int:
+    """Show the window and run the Qt event loop through qasync; returns the exit code."""
+    import qasync
+
+    window = build_window(argv)
+    app = QApplication.instance()
+    window.show()
+    if window.tree.root is not None:
+        window.canvas.fit()
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    quit_event = asyncio.Event()
+    app.aboutToQuit.connect(quit_event.set)
+    app.setQuitOnLastWindowClosed(True)
+    with loop:
+        loop.run_until_complete(quit_event.wait())
+    return 0

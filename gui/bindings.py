@@ -1,0 +1,135 @@
+"""Observable plain-Python state and the one helper that binds widgets to its fields.
+
+``bind(state, "strength", slider, scale=100)`` keeps a widget and a field in sync both ways: a
+widget edit writes the field, a field change updates every bound widget with its signals blocked
+(so nothing loops and text cursors are not reset when the value did not change).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QSignalBlocker
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QSpinBox,
+    QWidget,
+)
+
+FieldObserver = Callable[[Any], None]
+
+
+class Observable:
+    """Mixin for dataclasses: ``subscribe(name, callback)`` is called after a field changes."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        old = self.__dict__.get(name, _MISSING)
+        object.__setattr__(self, name, value)
+        if old is not _MISSING and old != value:
+            for callback in list(self._field_observers().get(name, ())):
+                callback(value)
+
+    def _field_observers(self) -> dict[str, list[FieldObserver]]:
+        observers = self.__dict__.get("_observers")
+        if observers is None:
+            observers = {}
+            object.__setattr__(self, "_observers", observers)
+        return observers
+
+    def subscribe(self, name: str, callback: FieldObserver) -> Callable[[], None]:
+        """Call ``callback(value)`` whenever field ``name`` changes; returns an unsubscribe."""
+        callbacks = self._field_observers().setdefault(name, [])
+        callbacks.append(callback)
+        return lambda: callbacks.remove(callback) if callback in callbacks else None
+
+    def update(self, **values: Any) -> None:
+        """Set several known fields at once (unknown names are ignored)."""
+        names = {f.name for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        for name, value in values.items():
+            if name in names:
+                setattr(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+_MISSING = object()
+
+
+def _accessors(widget: QWidget, scale: float | None):
+    """(getter, setter, change signal) for the common widget kinds."""
+    if isinstance(widget, QPlainTextEdit):
+        return widget.toPlainText, widget.setPlainText, widget.textChanged
+    if isinstance(widget, QLineEdit):
+        return widget.text, widget.setText, widget.textChanged
+    if isinstance(widget, QComboBox):
+        return widget.currentText, widget.setCurrentText, widget.currentTextChanged
+    if isinstance(widget, QDoubleSpinBox):
+        return widget.value, widget.setValue, widget.valueChanged
+    if isinstance(widget, QAbstractButton) and widget.isCheckable():
+        return widget.isChecked, widget.setChecked, widget.toggled
+    if isinstance(widget, (QSpinBox, QAbstractSlider)):
+        if scale:
+            return (
+                lambda: widget.value() / scale,
+                lambda value: widget.setValue(round(value * scale)),
+                widget.valueChanged,
+            )
+        return widget.value, widget.setValue, widget.valueChanged
+    raise TypeError(f"cannot bind a {type(widget).__name__}")
+
+
+def bind(
+    state: Observable,
+    name: str,
+    widget: QWidget,
+    *,
+    scale: float | None = None,
+    convert: Callable[[Any], Any] | None = None,
+    getter: Callable[[], Any] | None = None,
+    setter: Callable[[Any], None] | None = None,
+    signal: Any = None,
+) -> Callable[[], None]:
+    """Keep ``widget`` and ``state.<name>`` in sync both ways; returns an unbind function.
+
+    ``scale`` maps an integer widget to a float field (slider 0–100 ↔ 0.0–1.0); ``convert`` turns
+    the widget's value into the field's type; ``getter``/``setter``/``signal`` override the widget
+    accessors for widgets the helper does not know.
+    """
+    default_get, default_set, default_signal = (
+        (None, None, None) if getter and setter and signal else _accessors(widget, scale)
+    )
+    get = getter or default_get
+    put = setter or default_set
+    changed = signal or default_signal
+    convert = convert or (lambda value: value)
+
+    def _on_widget_changed(*_args) -> None:
+        setattr(state, name, convert(get()))
+
+    def _on_field_changed(value: Any) -> None:
+        if convert(get()) == value:
+            return
+        with QSignalBlocker(widget):
+            put(value)
+
+    _on_field_changed(getattr(state, name))
+    changed.connect(_on_widget_changed)
+    unsubscribe = state.subscribe(name, _on_field_changed)
+    # Drop the subscription with the widget, so a dead widget is never updated.
+    widget.destroyed.connect(lambda *_: unsubscribe())
+
+    def unbind() -> None:
+        unsubscribe()
+        with contextlib.suppress(RuntimeError, TypeError):
+            changed.disconnect(_on_widget_changed)
+
+    return unbind

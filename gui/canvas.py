@@ -1,0 +1,433 @@
+"""The image canvas: shows the picture, step previews and the mask, and paints the mask.
+
+Scene coordinates are image pixels (the image item sits at the origin). The mask overlay is a
+cached ARGB32 QImage owned by the MaskLayer; a stroke re-renders and repaints only the rectangle
+it touched. One drag is one ``MaskStrokeCommand`` pushed to the undo stack on release.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QCursor, QPainter, QPixmap, QTransform, QUndoStack
+from PySide6.QtWidgets import (
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+from gui.mask_tools import (
+    OVERLAY_MODES,
+    BrushCursorItem,
+    BrushSettings,
+    MaskLayer,
+    MaskOverlayItem,
+)
+from gui.qt_images import array_to_qimage, pil_to_qimage
+
+TOOLS = ("brush", "eraser", "pan")
+MIN_ZOOM = 0.02
+MAX_ZOOM = 64.0
+ZOOM_STEP = 1.25
+_TABLET_EVENTS = (QEvent.Type.TabletPress, QEvent.Type.TabletMove, QEvent.Type.TabletRelease)
+
+
+class Canvas(QGraphicsView):
+    """Image view with mask painting, zoom/pan and step previews."""
+
+    mask_changed = Signal()
+    zoom_changed = Signal(float)
+    view_changed = Signal()
+    brush_changed = Signal()
+
+    def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("canvas")
+        self._undo_stack = undo_stack
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self.brush = BrushSettings()
+        self.mask_layer = MaskLayer(0, 0, self.brush)
+        self.mask_layer.changed.connect(self._on_mask_layer_changed)
+
+        self._image: Image.Image | None = None
+        self._image_item = QGraphicsPixmapItem()
+        self._preview_item = QGraphicsPixmapItem()
+        self._preview_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._overlay_item = MaskOverlayItem()
+        self._cursor_item = BrushCursorItem()
+        items = (self._image_item, self._preview_item, self._overlay_item, self._cursor_item)
+        for z, item in enumerate(items):
+            item.setZValue(z)
+            item.setVisible(item in (self._image_item, self._overlay_item))
+            self._scene.addItem(item)
+
+        self._tool = "brush"
+        self._mask_visible = True
+        self._overlay_color = QColor(255, 0, 0)
+        self._overlay_mode = "tint"
+        self._overlay_item.setOpacity(0.5)
+        self._painting = False
+        self._pan_last: QPointF | None = None
+        self._space_held = False
+        self._auto_fit = True
+
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setBackgroundBrush(QColor(40, 40, 40))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.viewport().setMouseTracking(True)
+        self.horizontalScrollBar().valueChanged.connect(self._on_scroll_changed)
+        self.verticalScrollBar().valueChanged.connect(self._on_scroll_changed)
+        self._update_cursor_shape()
+
+    # ---- image and preview -----------------------------------------------------------------
+    def set_image(self, image: Image.Image, keep_mask: bool = True) -> None:
+        """Show ``image``; the mask is kept when the size matches (and keep_mask), else reset."""
+        size_changed = self._image is None or self._image.size != image.size
+        self._image = image.copy()
+        width, height = image.size
+        self._image_item.setPixmap(QPixmap.fromImage(pil_to_qimage(image)))
+        self.setSceneRect(QRectF(0, 0, width, height))
+        if not keep_mask or self.mask_layer.shape != (height, width):
+            self.mask_layer.reset(width, height)
+        self.show_preview(None)
+        if size_changed or self._auto_fit:
+            self.fit()
+
+    def image(self) -> Image.Image | None:
+        """The picture currently shown (not the preview)."""
+        return self._image
+
+    def show_preview(self, rgb: np.ndarray | None) -> None:
+        """Draw a step preview (any size, stretched over the image); None shows the image again."""
+        if rgb is None:
+            self._preview_item.setVisible(False)
+            self._preview_item.setPixmap(QPixmap())
+            return
+        pixmap = QPixmap.fromImage(array_to_qimage(rgb))
+        target = self.sceneRect()
+        if self._image is None or target.isEmpty():
+            target = QRectF(0, 0, pixmap.width(), pixmap.height())
+            self.setSceneRect(target)
+        self._preview_item.setPixmap(pixmap)
+        sx = target.width() / max(1, pixmap.width())
+        sy = target.height() / max(1, pixmap.height())
+        self._preview_item.setTransform(QTransform.fromScale(sx, sy))
+        self._preview_item.setVisible(True)
+
+    def is_preview_shown(self) -> bool:
+        return self._preview_item.isVisible()
+
+    # ---- mask ------------------------------------------------------------------------------
+    def mask_image(self) -> Image.Image | None:
+        """The mask as an L image, or None when nothing is painted."""
+        if self.mask_layer.is_empty():
+            return None
+        return self.mask_layer.to_pil()
+
+    def set_mask_image(self, mask: Image.Image | None) -> None:
+        """Replace the mask (scaled to the image size); one undo command. None clears it."""
+        if mask is None:
+            self.clear_mask()
+            return
+        mask = mask.convert("L")
+        if self._image is not None and mask.size != self._image.size:
+            mask = mask.resize(self._image.size, Image.Resampling.BILINEAR)
+        self._undo_stack.push(self.mask_layer.set_array(np.asarray(mask), "Set mask"))
+
+    def clear_mask(self) -> None:
+        self._undo_stack.push(self.mask_layer.clear())
+
+    def invert_mask(self) -> None:
+        self._undo_stack.push(self.mask_layer.invert())
+
+    def fill_mask(self) -> None:
+        self._undo_stack.push(self.mask_layer.fill())
+
+    def set_mask_visible(self, visible: bool) -> None:
+        self._mask_visible = bool(visible)
+        self._overlay_item.setVisible(self._mask_visible)
+        if self._mask_visible:
+            self._refresh_overlay()
+
+    def mask_visible(self) -> bool:
+        return self._mask_visible
+
+    def set_mask_opacity(self, opacity: float) -> None:
+        self._overlay_item.setOpacity(min(max(float(opacity), 0.0), 1.0))
+
+    def mask_opacity(self) -> float:
+        return self._overlay_item.opacity()
+
+    def set_overlay_color(self, color: QColor) -> None:
+        """Tint colour of the mask overlay (its alpha multiplies the opacity)."""
+        self._overlay_color = QColor(color)
+        self._refresh_overlay()
+
+    def set_overlay_mode(self, mode: str) -> None:
+        """Overlay style: "tint" (one colour) or "heatmap" (0 clear, low blue .. high red)."""
+        if mode not in OVERLAY_MODES:
+            raise ValueError(f"unknown overlay mode {mode!r}; expected one of {OVERLAY_MODES}")
+        self._overlay_mode = mode
+        self._refresh_overlay()
+
+    def overlay_mode(self) -> str:
+        return self._overlay_mode
+
+    def _refresh_overlay(self, rect=None) -> None:
+        """Bring the cached overlay up to date (dirty areas only) and repaint ``rect``."""
+        if not self._mask_visible:
+            return
+        image = self.mask_layer.qimage_overlay(self._overlay_color, 1.0, self._overlay_mode)
+        if image is self._overlay_item.image() and rect is not None:
+            self._overlay_item.update(QRectF(rect))
+        else:
+            self._overlay_item.set_image(image)
+            self._overlay_item.update()
+
+    def _on_mask_layer_changed(self, rect) -> None:
+        self._refresh_overlay(rect)
+        if not self._painting:
+            self.mask_changed.emit()
+
+    # ---- tools and brush -------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        """Pick the left-button tool: "brush", "eraser" or "pan"."""
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
+        self._tool = tool
+        if tool != "pan":
+            self.brush.eraser = tool == "eraser"
+        self._update_cursor_shape()
+
+    def tool(self) -> str:
+        return self._tool
+
+    def set_brush_size(self, size: int) -> None:
+        self.brush.size = size
+        self._cursor_item.set_radius(self.brush.size / 2 * self.zoom_factor())
+        self.brush_changed.emit()
+        self.view_changed.emit()  # toolbars listening to the view refresh their brush widgets
+
+    def grow_brush(self) -> None:
+        self.set_brush_size(max(self.brush.size + 1, round(self.brush.size * 1.25)))
+
+    def shrink_brush(self) -> None:
+        self.set_brush_size(min(self.brush.size - 1, round(self.brush.size / 1.25)))
+
+    def _pan_mode(self) -> bool:
+        return self._tool == "pan" or self._space_held or self._pan_last is not None
+
+    def _update_cursor_shape(self) -> None:
+        shape = Qt.CursorShape
+        grab = shape.OpenHandCursor if self._pan_last is None else shape.ClosedHandCursor
+        self.viewport().setCursor(QCursor(grab if self._pan_mode() else shape.CrossCursor))
+        self._cursor_item.setVisible(self._cursor_item.isVisible() and not self._pan_mode())
+
+    def _move_brush_cursor(self, scene_pos: QPointF) -> None:
+        self._cursor_item.setPos(scene_pos)
+        self._cursor_item.set_radius(self.brush.size / 2 * self.zoom_factor())
+        self._cursor_item.setVisible(not self._pan_mode() and self._image is not None)
+
+    # ---- zoom and pan ----------------------------------------------------------------------
+    def zoom_factor(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Set the zoom, keeping the scene point under ``anchor`` (viewport pixels) in place."""
+        factor = min(max(float(factor), MIN_ZOOM), MAX_ZOOM)
+        if anchor is None:
+            anchor = QPointF(self.viewport().rect().center())
+        scene_point = self._to_scene(anchor)
+        self._auto_fit = False
+        self.setTransform(QTransform.fromScale(factor, factor))
+        moved = self.viewportTransform().map(scene_point) - anchor
+        hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
+        hbar.setValue(hbar.value() + round(moved.x()))
+        vbar.setValue(vbar.value() + round(moved.y()))
+        self._on_zoom_applied()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        self.set_zoom(self.zoom_factor() * factor, anchor)
+
+    def zoom_in(self) -> None:
+        self.zoom_by(ZOOM_STEP, self._cursor_anchor())
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / ZOOM_STEP, self._cursor_anchor())
+
+    def zoom_100(self) -> None:
+        """Show the image at 1:1, keeping the view centre."""
+        self.set_zoom(1.0)
+
+    def fit(self) -> None:
+        """Fit the whole image in the view (and keep fitting on resize until the next zoom)."""
+        rect = self.sceneRect()
+        if rect.isEmpty():
+            return
+        self.resetTransform()
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        factor = min(max(self.zoom_factor(), MIN_ZOOM), MAX_ZOOM)
+        self.setTransform(QTransform.fromScale(factor, factor))
+        self.centerOn(rect.center())
+        self._auto_fit = True
+        self._on_zoom_applied()
+
+    def _on_zoom_applied(self) -> None:
+        mode = Qt.TransformationMode
+        fast = self.zoom_factor() >= 2.0
+        self._image_item.setTransformationMode(
+            mode.FastTransformation if fast else mode.SmoothTransformation
+        )
+        self._cursor_item.set_radius(self.brush.size / 2 * self.zoom_factor())
+        self.zoom_changed.emit(self.zoom_factor())
+        self.view_changed.emit()
+
+    def _on_scroll_changed(self, _value: int) -> None:
+        self.view_changed.emit()
+
+    def _cursor_anchor(self) -> QPointF | None:
+        pos = self.viewport().mapFromGlobal(QCursor.pos())
+        return QPointF(pos) if self.viewport().rect().contains(pos) else None
+
+    def _to_scene(self, view_pos: QPointF) -> QPointF:
+        return self.viewportTransform().inverted()[0].map(QPointF(view_pos))
+
+    def _pan_to(self, view_pos: QPointF) -> None:
+        delta = view_pos - self._pan_last
+        self._pan_last = QPointF(view_pos)
+        hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
+        hbar.setValue(hbar.value() - round(delta.x()))
+        vbar.setValue(vbar.value() - round(delta.y()))
+
+    # ---- pointer input (mouse and pen share these) ------------------------------------------
+    def _on_pointer_pressed(self, pos: QPointF, button: Qt.MouseButton, pressure: float) -> bool:
+        if self._painting:
+            return True
+        pan = button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and (self._tool == "pan" or self._space_held)
+        )
+        if pan:
+            self._pan_last = QPointF(pos)
+            self._update_cursor_shape()
+            return True
+        if button != Qt.MouseButton.LeftButton or self._image is None:
+            return False
+        if not self._mask_visible:
+            self.set_mask_visible(True)
+        self._painting = True
+        self.mask_layer.begin_stroke(self.brush)
+        self._on_pointer_moved(pos, pressure)
+        return True
+
+    def _on_pointer_moved(self, pos: QPointF, pressure: float) -> bool:
+        point = self._to_scene(pos)
+        self._move_brush_cursor(point)
+        if self._pan_last is not None:
+            self._pan_to(pos)
+        elif self._painting:
+            self.mask_layer.stroke_to(point.x(), point.y(), pressure)
+        return self._pan_last is not None or self._painting
+
+    def _on_pointer_released(self, pos: QPointF, button: Qt.MouseButton, pressure: float) -> bool:
+        if self._pan_last is not None and button != Qt.MouseButton.RightButton:
+            self._pan_last = None
+            self._update_cursor_shape()
+            return True
+        if not (self._painting and button == Qt.MouseButton.LeftButton):
+            return False
+        self._on_pointer_moved(pos, pressure)
+        command = self.mask_layer.end_stroke()
+        self._painting = False
+        if command is not None:
+            self._undo_stack.push(command)
+            self.mask_changed.emit()
+        return True
+
+    # ---- Qt event handlers -----------------------------------------------------------------
+    def mousePressEvent(self, event) -> None:
+        if not self._on_pointer_pressed(event.position(), event.button(), 1.0):
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if not self._on_pointer_moved(event.position(), 1.0):
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if not self._on_pointer_released(event.position(), event.button(), 1.0):
+            super().mouseReleaseEvent(event)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(ZOOM_STEP**steps, event.position())
+        event.accept()
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            action = {
+                Qt.Key.Key_Plus: self.zoom_in,
+                Qt.Key.Key_Equal: self.zoom_in,
+                Qt.Key.Key_Minus: self.zoom_out,
+            }.get(key)
+        else:
+            action = {
+                Qt.Key.Key_BracketLeft: self.shrink_brush,
+                Qt.Key.Key_BracketRight: self.grow_brush,
+                Qt.Key.Key_F: self.fit,
+                Qt.Key.Key_1: self.zoom_100,
+                Qt.Key.Key_M: lambda: self.set_mask_visible(not self._mask_visible),
+            }.get(key)
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space_held = True
+                self._update_cursor_shape()
+        elif action is None:
+            super().keyPressEvent(event)
+            return
+        else:
+            action()
+        event.accept()
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            self._update_cursor_shape()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        self._space_held = False
+        super().focusOutEvent(event)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
+
+    def viewportEvent(self, event) -> bool:
+        kind = event.type()
+        if kind in _TABLET_EVENTS:
+            # Pen input works like the mouse, with pressure scaling the brush size.
+            pos, pressure = event.position(), event.pressure()
+            if kind == QEvent.Type.TabletPress:
+                self._on_pointer_pressed(pos, event.button(), pressure)
+            elif kind == QEvent.Type.TabletMove:
+                self._on_pointer_moved(pos, pressure)
+            else:
+                self._on_pointer_released(pos, event.button(), pressure)
+            event.accept()
+            return True
+        if kind == QEvent.Type.Leave:
+            self._cursor_item.setVisible(False)
+        return super().viewportEvent(event)

@@ -1,0 +1,288 @@
+"""The generation panel: model, prompts, denoise strength and presets, sampling, seed, mask.
+
+Every widget is bound to one :class:`GenerationParams` through :func:`gui.bindings.bind`; the
+panel holds no generation logic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.presets import PRESETS, matching_preset
+from core.requests import MAX_SEED
+from core.schedulers import SCHEDULER_NAMES
+from gui.bindings import bind
+from gui.model_picker import ModelPicker
+from gui.state import REQUEST_FIELDS, GenerationParams, random_seed
+
+
+def _two_decimals(value: float) -> float:
+    return round(float(value), 2)
+
+
+class GenerationPanel(QWidget):
+    """Edits a :class:`GenerationParams`; ``request_params()`` reads it, ``set_params`` restores."""
+
+    def __init__(self, state: GenerationParams | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("generationPanel")
+        self.state = state or GenerationParams()
+        self.model_picker = ModelPicker(self.state)
+
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.setSpacing(4)
+        column.addWidget(self._group("Model", self.model_picker))
+        column.addWidget(self._build_prompts())
+        column.addWidget(self._build_strength())
+        column.addWidget(self._build_sampling())
+        column.addWidget(self._build_mask_options())
+        column.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidget(content)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        self.state.subscribe("strength", self._on_strength_changed)
+        self.state.subscribe("steps", self._on_steps_changed)
+        self.state.subscribe("seed_locked", self._on_seed_locked_changed)
+        self.state.subscribe("inpaint_area", self._on_inpaint_area_changed)
+        self._on_strength_changed(self.state.strength)
+        self._on_seed_locked_changed(self.state.seed_locked)
+        self._on_inpaint_area_changed(self.state.inpaint_area)
+        self.set_mask_present(False)
+
+    # -- building ---------------------------------------------------------------------------------
+    @staticmethod
+    def _group(title: str, *widgets: QWidget) -> QGroupBox:
+        box = QGroupBox(title)
+        layout = QVBoxLayout(box)
+        for widget in widgets:
+            layout.addWidget(widget)
+        return box
+
+    def _build_prompts(self) -> QGroupBox:
+        self.prompt_edit = QPlainTextEdit(objectName="promptEdit")
+        self.prompt_edit.setPlaceholderText("Describe the whole final image…")
+        self.prompt_edit.setTabChangesFocus(True)
+        self.prompt_edit.setFixedHeight(58)
+        self.negative_prompt_edit = QPlainTextEdit(objectName="negativePromptEdit")
+        self.negative_prompt_edit.setPlaceholderText("Negative prompt: what to avoid…")
+        self.negative_prompt_edit.setTabChangesFocus(True)
+        self.negative_prompt_edit.setFixedHeight(40)
+        bind(self.state, "prompt", self.prompt_edit)
+        bind(self.state, "negative_prompt", self.negative_prompt_edit)
+        return self._group("Prompt", self.prompt_edit, self.negative_prompt_edit)
+
+    def _build_strength(self) -> QGroupBox:
+        self.strength_slider = QSlider(Qt.Orientation.Horizontal, objectName="strengthSlider")
+        self.strength_slider.setRange(0, 100)
+        self.strength_slider.setPageStep(5)
+        self.strength_slider.setToolTip(
+            "Denoise strength: how much the picture may change (0 keeps it, 1 redraws it)"
+        )
+        self.strength_spin = QDoubleSpinBox(objectName="strengthSpin")
+        self.strength_spin.setRange(0.0, 1.0)
+        self.strength_spin.setDecimals(2)
+        self.strength_spin.setSingleStep(0.01)
+        self.steps_label = QLabel(objectName="effectiveStepsLabel")
+        bind(self.state, "strength", self.strength_slider, scale=100, convert=_two_decimals)
+        bind(self.state, "strength", self.strength_spin, convert=_two_decimals)
+
+        row = QHBoxLayout()
+        row.addWidget(self.strength_slider, 1)
+        row.addWidget(self.strength_spin)
+        presets = QGridLayout()
+        presets.setSpacing(4)
+        self.preset_buttons: dict[str, QPushButton] = {}
+        for index, preset in enumerate(PRESETS):
+            button = QPushButton(preset.name)
+            button.setObjectName("preset_" + preset.name.lower().replace(" ", "_"))
+            button.setToolTip(preset.tooltip)
+            button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(lambda _=False, p=preset: self.apply_preset(p.name))
+            presets.addWidget(button, index // 2, index % 2)
+            self.preset_buttons[preset.name] = button
+
+        box = QGroupBox("Denoise strength")
+        layout = QVBoxLayout(box)
+        layout.addLayout(row)
+        layout.addWidget(self.steps_label)
+        layout.addLayout(presets)
+        return box
+
+    def _build_sampling(self) -> QGroupBox:
+        self.steps_spin = QSpinBox(objectName="stepsSpin")
+        self.steps_spin.setRange(1, 1000)
+        self.steps_spin.setToolTip("Scheduler steps; img2img runs strength × steps of them")
+        self.cfg_spin = QDoubleSpinBox(objectName="cfgSpin")
+        self.cfg_spin.setRange(0.0, 50.0)
+        self.cfg_spin.setDecimals(1)
+        self.cfg_spin.setSingleStep(0.5)
+        self.cfg_spin.setToolTip("Classifier-free guidance: how strictly to follow the prompt")
+        self.scheduler_combo = QComboBox(objectName="schedulerCombo")
+        self.scheduler_combo.addItems(SCHEDULER_NAMES)
+        self.seed_spin = QDoubleSpinBox(objectName="seedSpin")
+        self.seed_spin.setDecimals(0)
+        self.seed_spin.setRange(0, MAX_SEED)
+        self.seed_spin.setGroupSeparatorShown(False)
+        self.seed_spin.setToolTip("Same seed + same settings = the same result")
+        self.seed_lock_button = QToolButton(objectName="seedLockButton")
+        self.seed_lock_button.setCheckable(True)
+        self.new_seed_button = QToolButton(objectName="newSeedButton")
+        self.new_seed_button.setText("New")
+        self.new_seed_button.setToolTip("Draw a new random seed")
+        self.new_seed_button.clicked.connect(self._on_new_seed_clicked)
+
+        bind(self.state, "steps", self.steps_spin)
+        bind(self.state, "cfg", self.cfg_spin, convert=lambda v: round(float(v), 1))
+        bind(self.state, "scheduler", self.scheduler_combo)
+        bind(self.state, "seed", self.seed_spin, convert=int)
+        bind(self.state, "seed_locked", self.seed_lock_button)
+
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed_spin, 1)
+        seed_row.addWidget(self.seed_lock_button)
+        seed_row.addWidget(self.new_seed_button)
+        box = QGroupBox("Sampling")
+        form = QFormLayout(box)
+        form.addRow("Steps", self.steps_spin)
+        form.addRow("CFG scale", self.cfg_spin)
+        form.addRow("Sampler", self.scheduler_combo)
+        form.addRow("Seed", seed_row)
+        return box
+
+    def _build_mask_options(self) -> QGroupBox:
+        self.mask_blur_spin = QSpinBox(objectName="maskBlurSpin")
+        self.mask_blur_spin.setRange(0, 256)
+        self.mask_blur_spin.setSuffix(" px")
+        self.mask_blur_spin.setToolTip("Feather the mask edge so the change blends in")
+        self.whole_radio = QRadioButton("Whole picture", objectName="inpaintWholeRadio")
+        self.masked_radio = QRadioButton("Only masked", objectName="inpaintMaskedRadio")
+        self.masked_radio.setToolTip(
+            "Generate only a crop around the mask at full resolution, then paste it back"
+        )
+        self.whole_radio.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.whole_radio)
+        group.addButton(self.masked_radio)
+        self.padding_spin = QSpinBox(objectName="paddingSpin")
+        self.padding_spin.setRange(0, 1024)
+        self.padding_spin.setSuffix(" px")
+        self.padding_spin.setToolTip("Context around the mask for 'Only masked'")
+
+        bind(self.state, "mask_blur", self.mask_blur_spin)
+        bind(self.state, "padding", self.padding_spin)
+        bind(
+            self.state,
+            "inpaint_area",
+            self.masked_radio,
+            getter=lambda: "masked" if self.masked_radio.isChecked() else "whole",
+            setter=lambda v: (self.masked_radio if v == "masked" else self.whole_radio).setChecked(
+                True
+            ),
+            signal=self.masked_radio.toggled,
+        )
+        self.mask_group = QGroupBox("Mask", objectName="maskOptionsGroup")
+        grid = QGridLayout(self.mask_group)
+        grid.addWidget(QLabel("Blur"), 0, 0)
+        grid.addWidget(self.mask_blur_spin, 0, 1)
+        grid.addWidget(QLabel("Padding"), 0, 2)
+        grid.addWidget(self.padding_spin, 0, 3)
+        grid.addWidget(self.whole_radio, 1, 0, 1, 2)
+        grid.addWidget(self.masked_radio, 1, 2, 1, 2)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        return self.mask_group
+
+    # -- public API ---------------------------------------------------------------------------
+    def request_params(self) -> dict[str, Any]:
+        """The parameters for the next pass (PassRequest fields plus model and seed lock)."""
+        params = {name: getattr(self.state, name) for name in REQUEST_FIELDS}
+        params.update(
+            model=self.state.model,
+            model_config=self.state.model_config,
+            seed_locked=self.state.seed_locked,
+        )
+        return params
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Restore parameters (saved settings, or ``parsed`` metadata of a PNG)."""
+        self.state.restore(params)
+
+    def apply_preset(self, name: str) -> None:
+        for preset in PRESETS:
+            if preset.name == name:
+                self.state.strength = preset.strength
+        self._on_strength_changed(self.state.strength)
+
+    def new_seed(self) -> int:
+        """Draw and show a fresh random seed."""
+        self.state.seed = random_seed()
+        return self.state.seed
+
+    def seed_for_next_pass(self) -> int:
+        """The seed to use: the shown one when locked, else a fresh one (shown too)."""
+        return self.state.seed if self.state.seed_locked else self.new_seed()
+
+    def set_mask_present(self, present: bool) -> None:
+        """Show the mask options only while the canvas has a mask."""
+        self.mask_group.setVisible(present)
+
+    # -- handlers -----------------------------------------------------------------------------
+    def _on_strength_changed(self, _value: float) -> None:
+        self._on_steps_changed(self.state.steps)
+        match = matching_preset(self.state.strength)
+        for name, button in self.preset_buttons.items():
+            button.setChecked(match is not None and match.name == name)
+
+    def _on_steps_changed(self, _value: int) -> None:
+        effective, total = self.state.effective_steps, self.state.steps
+        text = f"{effective} of {total} steps will run"
+        if effective == 0:
+            text += " (the image comes back unchanged)"
+        self.steps_label.setText(text)
+
+    def _on_seed_locked_changed(self, locked: bool) -> None:
+        self.seed_lock_button.setText("Locked" if locked else "Lock")
+        self.seed_lock_button.setToolTip(
+            "Seed locked: every pass reuses this seed"
+            if locked
+            else "Seed unlocked: each Generate draws a new seed (click to lock)"
+        )
+
+    def _on_new_seed_clicked(self) -> None:
+        self.new_seed()
+
+    def _on_inpaint_area_changed(self, area: str) -> None:
+        self.padding_spin.setEnabled(area == "masked")

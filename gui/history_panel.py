@@ -1,0 +1,295 @@
+"""The pass history: a tree of cards that mirrors a :class:`core.history.PassTree`.
+
+The panel only displays the tree and forwards user intents: clicking a card shows it
+(``record_shown``), "Continue from here" makes it the next pass's input, Rename and Delete edit
+the tree, Compare opens the comparison dialog.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QAction, QFont, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QGridLayout,
+    QInputDialog,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.history import PassRecord, PassTree
+from gui.qt_images import pil_to_qimage
+
+THUMBNAIL_SIZE = 64
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def card_text(record: PassRecord) -> str:
+    """The lines of a history card: name, parameters, prompt snippet, duration and model."""
+    if record.is_root:
+        return f"{record.name}\n{record.image.width}×{record.image.height} original"
+    params = record.params
+    facts = []
+    if record.strength is not None:
+        facts.append(f"strength {record.strength:.2f}")
+    steps = params.get("effective_steps") or params.get("steps")
+    if steps is not None:
+        facts.append(f"{steps} steps")
+    seed = f"seed {record.seed}" if record.seed is not None else ""
+    prompt = " ".join(str(params.get("prompt") or "").split())
+    if len(prompt) > 30:
+        prompt = prompt[:29] + "…"
+    model = params.get("model") or ""
+    if isinstance(model, dict):
+        model = model.get("name") or model.get("reference") or ""
+    model = str(model)
+    tail = [f"{record.duration:.1f} s"] if record.duration else []
+    if model:
+        tail.append(model if len(model) <= 28 else "…" + model[-27:])
+    lines = [record.name, " · ".join(facts), seed, f"“{prompt}”" if prompt else "(no prompt)"]
+    lines.append(" · ".join(tail))
+    return "\n".join(line for line in lines if line)
+
+
+class HistoryPanel(QWidget):
+    """Cards for every pass; the next pass's input is shown in bold with a ▶ marker."""
+
+    record_shown = Signal(str)  # a card was clicked: show that record
+    continue_requested = Signal(str)  # make that record the input of the next pass
+
+    def __init__(self, tree: PassTree, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("historyPanel")
+        self._tree = tree
+        self._items: dict[str, QTreeWidgetItem] = {}
+
+        self.view = QTreeWidget(objectName="historyTree")
+        self.view.setHeaderHidden(True)
+        self.view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.setIndentation(14)
+        self.view.setUniformRowHeights(False)
+        self.view.setWordWrap(False)
+        self.view.setToolTip("Click to view; right-click for more. Ctrl+click two to compare.")
+
+        self.continue_action = QAction("Continue from here", self)
+        self.continue_action.setToolTip("Use this pass as the input of the next pass")
+        self.compare_action = QAction("Compare", self)
+        self.compare_action.setToolTip("Compare the two selected passes")
+        self.compare_original_action = QAction("Compare with original", self)
+        self.rename_action = QAction("Rename…", self)
+        self.delete_action = QAction("Delete…", self)
+        self.delete_action.setToolTip("Delete this pass and the passes made from it")
+
+        buttons = QGridLayout()
+        buttons.setSpacing(4)
+        for index, action in enumerate(
+            (
+                self.continue_action,
+                self.compare_action,
+                self.compare_original_action,
+                self.rename_action,
+                self.delete_action,
+            )
+        ):
+            button = QPushButton(action.text())
+            button.setObjectName(action.text().rstrip("…").replace(" ", "") + "Button")
+            button.setToolTip(action.toolTip())
+            button.clicked.connect(action.trigger)
+            action.enabledChanged.connect(button.setEnabled)
+            if index == 0:
+                buttons.addWidget(button, 0, 0, 1, 2)
+            else:
+                buttons.addWidget(button, 1 + (index - 1) // 2, (index - 1) % 2)
+        self.setMinimumWidth(300)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+
+        self.continue_action.triggered.connect(self._on_continue_triggered)
+        self.compare_action.triggered.connect(self._on_compare_triggered)
+        self.compare_original_action.triggered.connect(self._on_compare_original_triggered)
+        self.rename_action.triggered.connect(self._on_rename_triggered)
+        self.delete_action.triggered.connect(self._on_delete_triggered)
+        self.view.itemSelectionChanged.connect(self._on_selection_changed)
+        self.view.itemClicked.connect(self._on_item_clicked)
+        self.view.currentItemChanged.connect(self._on_current_item_changed)
+        self.view.customContextMenuRequested.connect(self._on_context_menu_requested)
+
+        for record in tree.records():
+            self._on_tree_changed("added", record)
+        if tree.current is not None:
+            self._on_tree_changed("selected", tree.current)
+        self._unsubscribe = tree.subscribe(self._on_tree_changed)
+        self.destroyed.connect(lambda *_: self._unsubscribe())
+        self._on_selection_changed()
+
+    # -- queries --------------------------------------------------------------------------------
+    def item(self, record_id: str) -> QTreeWidgetItem | None:
+        return self._items.get(record_id)
+
+    def selected_ids(self) -> list[str]:
+        return [item.data(0, ID_ROLE) for item in self.view.selectedItems()]
+
+    def select(self, *record_ids: str) -> None:
+        """Select the cards of ``record_ids`` (the first one becomes current)."""
+        self.view.clearSelection()
+        for index, record_id in enumerate(record_ids):
+            item = self._items[record_id]
+            if index == 0:
+                self.view.setCurrentItem(item)
+            item.setSelected(True)
+
+    # -- intents ---------------------------------------------------------------------------------
+    def compare(self, left_id: str, right_id: str) -> QDialog:
+        """Open the comparison dialog for two records and return it."""
+        from gui.compare_view import open_compare_dialog
+
+        left, right = self._tree.get(left_id), self._tree.get(right_id)
+        return open_compare_dialog(self.window(), left.image, right.image, left.name, right.name)
+
+    def delete(self, record_id: str) -> bool:
+        """Delete a pass and its descendants after asking; returns whether it was deleted."""
+        record = self._tree.get(record_id)
+        if record.is_root:
+            return False
+        count = len(self._descendants(record_id))
+        extra = f" and the {count} passes made from it" if count else ""
+        answer = QMessageBox.question(
+            self,
+            "Delete pass",
+            f"Delete “{record.name}”{extra}? This cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self._tree.remove(record_id)
+        return True
+
+    def _descendants(self, record_id: str) -> list[PassRecord]:
+        out: list[PassRecord] = []
+        for child in self._tree.children(record_id):
+            out += [child, *self._descendants(child.id)]
+        return out
+
+    # -- tree observer ----------------------------------------------------------------------
+    def _on_tree_changed(self, event: str, record: PassRecord) -> None:
+        if event == "added":
+            self._add_item(record)
+        elif event == "changed" and record.id in self._items:
+            self._fill_item(self._items[record.id], record)
+        elif event == "removed":
+            item = self._items.pop(record.id, None)
+            if item is not None:
+                parent = item.parent()
+                if parent is not None:
+                    parent.removeChild(item)
+                else:
+                    self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
+        elif event == "selected":
+            self._mark_input(record.id)
+        self._on_selection_changed()
+
+    def _add_item(self, record: PassRecord) -> None:
+        item = QTreeWidgetItem()
+        item.setData(0, ID_ROLE, record.id)
+        thumbnail = record.image.copy()
+        thumbnail.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        item.setIcon(0, QIcon(QPixmap.fromImage(pil_to_qimage(thumbnail))))
+        self._fill_item(item, record)
+        parent = self._items.get(record.parent_id) if record.parent_id else None
+        if parent is None:
+            self.view.addTopLevelItem(item)
+        else:
+            parent.addChild(item)
+            parent.setExpanded(True)
+        self._items[record.id] = item
+        self.view.scrollToItem(item)
+
+    def _fill_item(self, item: QTreeWidgetItem, record: PassRecord) -> None:
+        text = card_text(record)
+        is_input = record.id == self._tree.current_id
+        item.setText(0, ("▶ " if is_input else "") + text)
+        item.setToolTip(0, text + ("\n(input of the next pass)" if is_input else ""))
+        font = QFont(item.font(0))
+        font.setBold(is_input)
+        item.setFont(0, font)
+
+    def _mark_input(self, current_id: str) -> None:
+        for record_id, item in self._items.items():
+            self._fill_item(item, self._tree.get(record_id))
+        if current_id in self._items:
+            self.view.scrollToItem(self._items[current_id])
+
+    # -- handlers ---------------------------------------------------------------------------
+    def _on_selection_changed(self) -> None:
+        ids = [i for i in self.selected_ids() if i in self._tree]
+        single = ids[0] if len(ids) == 1 else None
+        non_root = single is not None and not self._tree.get(single).is_root
+        self.continue_action.setEnabled(single is not None and single != self._tree.current_id)
+        self.compare_action.setEnabled(len(ids) == 2)
+        self.compare_original_action.setEnabled(non_root)
+        self.rename_action.setEnabled(single is not None)
+        self.delete_action.setEnabled(non_root)
+
+    def _on_item_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        self.record_shown.emit(item.data(0, ID_ROLE))
+
+    def _on_current_item_changed(self, item: QTreeWidgetItem | None, _previous) -> None:
+        if item is not None:  # keyboard browsing shows the cards too
+            self.record_shown.emit(item.data(0, ID_ROLE))
+
+    def _on_context_menu_requested(self, pos) -> None:
+        item = self.view.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():
+            self.select(item.data(0, ID_ROLE))
+        menu = QMenu(self)
+        menu.addAction(self.continue_action)
+        menu.addSeparator()
+        menu.addAction(self.compare_action)
+        menu.addAction(self.compare_original_action)
+        menu.addSeparator()
+        menu.addAction(self.rename_action)
+        menu.addAction(self.delete_action)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def _on_continue_triggered(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 1:
+            self.continue_requested.emit(ids[0])
+
+    def _on_compare_triggered(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 2:
+            left, right = sorted(ids, key=lambda i: self._tree.depth(i))
+            self.compare(left, right)
+
+    def _on_compare_original_triggered(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 1 and self._tree.root_id:
+            self.compare(self._tree.root_id, ids[0])
+
+    def _on_rename_triggered(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) != 1:
+            return
+        record = self._tree.get(ids[0])
+        name, ok = QInputDialog.getText(self, "Rename pass", "Name:", text=record.name)
+        if ok and name.strip():
+            self._tree.rename(record.id, name.strip())
+
+    def _on_delete_triggered(self) -> None:
+        ids = self.selected_ids()
+        if len(ids) == 1:
+            self.delete(ids[0])

@@ -1,0 +1,61 @@
+"""Conversions between PIL images, numpy arrays and QImage.
+
+Pure functions that only touch QImage (never QPixmap), so they are safe on any thread. Every
+QImage returned owns its memory: the source buffer may be freed right after the call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QImage
+
+_PIL_FORMATS = {
+    "RGB": (QImage.Format.Format_RGB888, 3),
+    "RGBA": (QImage.Format.Format_RGBA8888, 4),
+    "L": (QImage.Format.Format_Grayscale8, 1),
+}
+
+
+def pil_to_qimage(img: Image.Image) -> QImage:
+    """A QImage copy of ``img``; RGB, RGBA and L map directly, other modes are converted first."""
+    if img.mode not in _PIL_FORMATS:
+        has_alpha = "A" in img.getbands() or "transparency" in img.info
+        img = img.convert("RGBA" if has_alpha else "RGB")
+    fmt, channels = _PIL_FORMATS[img.mode]
+    width, height = img.size
+    data = img.tobytes()
+    return QImage(data, width, height, width * channels, fmt).copy()
+
+
+def qimage_to_pil(qimage: QImage) -> Image.Image:
+    """A PIL copy of ``qimage``: mode L for Format_Grayscale8, RGB for everything else."""
+    if qimage.isNull():
+        raise ValueError("cannot convert a null QImage")
+    if qimage.format() == QImage.Format.Format_Grayscale8:
+        mode, channels, image = "L", 1, qimage
+    else:
+        mode, channels = "RGB", 3
+        image = qimage.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = image.width(), image.height()
+    rows = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    rows = rows.reshape(height, image.bytesPerLine())[:, : width * channels]
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return Image.fromarray(np.ascontiguousarray(rows).reshape(shape), mode)
+
+
+def array_to_qimage(arr: np.ndarray) -> QImage:
+    """A QImage copy of an HxWx3 uint8 RGB array (HxW grayscale and HxWx4 RGBA also accepted)."""
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 array, got {arr.dtype}")
+    if arr.ndim == 2:
+        fmt, channels = QImage.Format.Format_Grayscale8, 1
+    elif arr.ndim == 3 and arr.shape[2] in (3, 4):
+        channels = arr.shape[2]
+        fmt = QImage.Format.Format_RGB888 if channels == 3 else QImage.Format.Format_RGBA8888
+    else:
+        raise ValueError(f"expected an HxWx3 array, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr)
+    height, width = arr.shape[:2]
+    return QImage(arr.data, width, height, width * channels, fmt).copy()

@@ -1,0 +1,100 @@
+"""User settings: one typed object with defaults and a schema version, saved as JSON.
+
+The file lives in ``$IMG2IMG_STUDIO_CONFIG_DIR`` when set (tests set it to a temporary folder),
+else in Qt's per-user application config folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+SETTINGS_FILE = "settings.json"
+MAX_RECENT_MODELS = 10
+CONFIG_DIR_ENV = "IMG2IMG_STUDIO_CONFIG_DIR"
+
+
+def config_dir() -> Path:
+    """The folder settings are stored in (not created here)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override)
+    from PySide6.QtCore import QStandardPaths
+
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
+    return Path(location or Path.home() / ".config" / "img2img-studio")
+
+
+@dataclass
+class Settings:
+    """Everything remembered between runs. ``changed`` callbacks run after ``save``."""
+
+    schema_version: int = SCHEMA_VERSION
+    window_geometry: str = ""  # base64 of QWidget.saveGeometry()
+    window_state: str = ""  # base64 of QMainWindow.saveState()
+    last_model: str = ""
+    last_model_config: str = ""
+    recent_models: list[str] = field(default_factory=list)
+    last_folder: str = ""
+    last_params: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = field(default=None, repr=False, compare=False)
+    changed: list[Callable[[Settings], None]] = field(
+        default_factory=list, repr=False, compare=False
+    )
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        """Read settings from ``path`` (default: the config folder); defaults when unreadable."""
+        path = Path(path) if path else config_dir() / SETTINGS_FILE
+        settings = cls(path=path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return settings
+        except (OSError, ValueError) as exc:
+            print(f"img2img-studio: ignoring unreadable settings {path}: {exc}", file=sys.stderr)
+            return settings
+        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+            return settings  # unknown or older schema: start from defaults
+        for f in cls._stored_fields():
+            if f.name in data and isinstance(data[f.name], type(getattr(settings, f.name))):
+                setattr(settings, f.name, data[f.name])
+        settings.recent_models = [str(m) for m in settings.recent_models][:MAX_RECENT_MODELS]
+        return settings
+
+    @classmethod
+    def _stored_fields(cls) -> list[dataclasses.Field]:
+        return [f for f in dataclasses.fields(cls) if f.name not in ("path", "changed")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in self._stored_fields()}
+
+    def save(self) -> None:
+        """Write the settings file atomically; errors are reported, never raised."""
+        path = self.path or config_dir() / SETTINGS_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            print(f"img2img-studio: could not save settings to {path}: {exc}", file=sys.stderr)
+            return
+        for callback in list(self.changed):
+            callback(self)
+
+    def remember_model(self, reference: str, config: str = "") -> None:
+        """Make ``reference`` the last model and move it to the front of the recent list."""
+        if not reference:
+            return
+        self.last_model = reference
+        self.last_model_config = config
+        recent = [m for m in self.recent_models if m != reference]
+        self.recent_models = [reference, *recent][:MAX_RECENT_MODELS]

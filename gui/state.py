@@ -1,0 +1,92 @@
+"""The generation panel's state: plain Python, observable, no Qt."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from core.requests import MAX_SEED, effective_steps
+from core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from gui.bindings import Observable
+
+# Keys of ``request_params()`` that map straight onto PassRequest fields.
+REQUEST_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "strength",
+    "steps",
+    "cfg",
+    "seed",
+    "scheduler",
+    "mask_blur",
+    "inpaint_area",
+    "padding",
+)
+
+
+def random_seed() -> int:
+    return random.randint(0, MAX_SEED)
+
+
+@dataclass(eq=False)
+class GenerationParams(Observable):
+    """Everything the generation panel edits; widgets bind to these fields."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    strength: float = 0.5
+    steps: int = 30
+    cfg: float = 7.0
+    scheduler: str = DEFAULT_SCHEDULER
+    seed: int = 0
+    seed_locked: bool = False
+    mask_blur: int = 4
+    inpaint_area: str = "whole"
+    padding: int = 32
+    model: str = ""
+    model_config: str = ""
+
+    @property
+    def effective_steps(self) -> int:
+        return effective_steps(self.steps, self.strength)
+
+    def restore(self, params: dict[str, Any]) -> None:
+        """Set fields from a saved or parsed parameter dict, skipping unusable values."""
+        values = dict(params)
+        if "sampler" in values and "scheduler" not in values:
+            values["scheduler"] = values.pop("sampler")
+        if "model_config" not in values and "config" in values:
+            values["model_config"] = values["config"]
+        casts = {
+            "prompt": str,
+            "negative_prompt": str,
+            "strength": float,
+            "steps": int,
+            "cfg": float,
+            "seed": int,
+            "seed_locked": bool,
+            "mask_blur": int,
+            "padding": int,
+            "model": str,
+            "model_config": str,
+            "scheduler": str,
+            "inpaint_area": str,
+        }
+        clean: dict[str, Any] = {}
+        for name, cast in casts.items():
+            if values.get(name) is None:
+                continue
+            try:
+                clean[name] = cast(values[name])
+            except (TypeError, ValueError):
+                continue
+        if clean.get("scheduler") not in SCHEDULER_NAMES:
+            clean.pop("scheduler", None)
+        if clean.get("inpaint_area") not in ("whole", "masked"):
+            clean.pop("inpaint_area", None)
+        if "strength" in clean:
+            clean["strength"] = min(1.0, max(0.0, round(clean["strength"], 2)))
+        if "seed" in clean and not 0 <= clean["seed"] <= MAX_SEED:
+            clean.pop("seed")
+        self.update(**clean)

@@ -1,0 +1,202 @@
+"""The pass worker: runs the engine off the GUI thread and reports through Qt signals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, QThread, Slot
+
+from core.events import PassResult
+from core.requests import PassRequest
+from core.testing.images import make_image
+from gui import worker as worker_module
+from gui.worker import PassJob, PassWorker
+
+ENGINE_TIMEOUT = 120_000
+
+
+class Recorder(QObject):
+    """Receives worker signals on the GUI thread (queued), like the main window does."""
+
+    def __init__(self, worker: PassWorker) -> None:
+        super().__init__()
+        self.events: list[tuple] = []
+        self.threads: set = set()
+        worker.loading.connect(self.on_loading)
+        worker.started.connect(self.on_started)
+        worker.preview.connect(self.on_preview)
+        worker.finished.connect(self.on_finished)
+        worker.cancelled.connect(self.on_cancelled)
+        worker.failed.connect(self.on_failed)
+
+    def _add(self, *event) -> None:
+        self.threads.add(QThread.currentThread())
+        self.events.append(event)
+
+    @Slot(str)
+    def on_loading(self, message):
+        self._add("loading", message)
+
+    @Slot(object)
+    def on_started(self, event):
+        self._add("started", event)
+
+    @Slot(int, int, float, object)
+    def on_preview(self, step, total, elapsed, image):
+        self._add("preview", step, total, elapsed, image)
+
+    @Slot(object)
+    def on_finished(self, result):
+        self._add("finished", result)
+
+    @Slot()
+    def on_cancelled(self):
+        self._add("cancelled")
+
+    @Slot(str)
+    def on_failed(self, message):
+        self._add("failed", message)
+
+    def kinds(self) -> list[str]:
+        return [event[0] for event in self.events]
+
+    def ended(self) -> bool:
+        return any(k in ("finished", "cancelled", "failed") for k in self.kinds())
+
+
+@pytest.fixture
+def worker(qtbot):
+    pass_worker = PassWorker()
+    yield pass_worker
+    pass_worker.shutdown()
+
+
+def _job(model, steps=4, strength=0.5, seed=3) -> PassJob:
+    request = PassRequest(make_image(64, 64), prompt="x", steps=steps, strength=strength, seed=seed)
+    return PassJob(request, str(model))
+
+
+def test_pass_delivers_started_previews_and_result_on_the_gui_thread(qtbot, worker, tiny_model_dir):
+    recorder = Recorder(worker)
+    worker.submit(_job(tiny_model_dir))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+
+    kinds = recorder.kinds()
+    assert kinds[-1] == "finished", recorder.events
+    assert kinds.count("finished") == 1
+    previews = [e for e in recorder.events if e[0] == "preview"]
+    assert [p[1] for p in previews] == [1, 2]  # 4 steps × 0.5 = 2 steps run
+    assert all(isinstance(p[4], np.ndarray) and p[4].dtype == np.uint8 for p in previews)
+    started = next(e[1] for e in recorder.events if e[0] == "started")
+    assert (started.effective_steps, started.total_steps) == (2, 4)
+    result = recorder.events[-1][1]
+    assert isinstance(result, PassResult)
+    assert result.image.size == (64, 64) and result.seed == 3
+    assert recorder.threads == {QThread.currentThread()}  # slots ran on the GUI thread
+    assert not worker.busy
+
+
+def test_one_engine_serves_every_worker(qtbot, worker, tiny_model_dir):
+    recorder = Recorder(worker)
+    worker.submit(_job(tiny_model_dir))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+    engine = worker_module.shared_engine()
+    other = PassWorker()
+    try:
+        other_recorder = Recorder(other)
+        other.submit(_job(tiny_model_dir, seed=4))
+        qtbot.waitUntil(other_recorder.ended, timeout=ENGINE_TIMEOUT)
+    finally:
+        other.shutdown()
+    assert worker_module.shared_engine() is engine
+    assert "loading" not in other_recorder.kinds()  # the model stayed loaded
+
+
+def test_cancel_stops_within_a_step_without_a_result(qtbot, worker, tiny_model_dir):
+    recorder = Recorder(worker)
+    worker.preview.connect(lambda *args: worker.cancel())  # cancel as soon as a step finished
+    worker.submit(_job(tiny_model_dir, steps=200, strength=1.0))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+    kinds = recorder.kinds()
+    assert kinds[-1] == "cancelled"
+    assert "finished" not in kinds
+    assert kinds.count("preview") <= 3
+
+
+def test_bad_model_path_fails_with_one_line_and_worker_keeps_working(
+    qtbot, worker, tiny_model_dir, tmp_path
+):
+    recorder = Recorder(worker)
+    worker.submit(_job(tmp_path / "no-such-model"))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+    assert recorder.kinds()[-1] == "failed"
+    message = recorder.events[-1][1]
+    assert message and "\n" not in message and "Traceback" not in message
+
+    recorder.events.clear()
+    worker.submit(_job(tiny_model_dir))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+    assert recorder.kinds()[-1] == "finished"
+
+
+def test_unexpected_exception_becomes_failed_and_traceback_goes_to_stderr(
+    qtbot, worker, monkeypatch, capfd
+):
+    class Broken:
+        def run_pass(self, *args, **kwargs):
+            raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: Broken())
+    recorder = Recorder(worker)
+    worker.submit(_job("anything"))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+    assert recorder.events[-1] == ("failed", "Unexpected error (RuntimeError): boom")
+    assert "Traceback" in capfd.readouterr().err
+
+
+def test_events_dispatch_through_handle_event(qtbot, worker, monkeypatch):
+    """An engine that reports through events only (no return value) still ends the job once."""
+    from core.events import PassFailed, StepPreview
+
+    class EventsOnly:
+        def run_pass(self, request, spec, on_event, cancel):
+            on_event(StepPreview(1, 2, 0.1, None))
+            on_event(PassFailed("model exploded"))
+            on_event(PassFailed("reported twice"))
+            return None
+
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: EventsOnly())
+    recorder = Recorder(worker)
+    worker.submit(_job("anything"))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+    qtbot.wait(50)
+    assert recorder.events == [("preview", 1, 2, 0.1, None), ("failed", "model exploded")]
+
+
+def test_engine_runs_off_the_gui_thread(qtbot, worker, monkeypatch):
+    seen = []
+
+    class Probe:
+        def run_pass(self, *args, **kwargs):
+            seen.append(threading.current_thread() is threading.main_thread())
+            raise RuntimeError("stop")
+
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: Probe())
+    recorder = Recorder(worker)
+    worker.submit(_job("anything"))
+    qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
+    assert seen == [False]
+
+
+def test_gui_modules_do_not_import_torch():
+    code = (
+        "import sys; import gui.app, gui.main_window, gui.worker, gui.history_panel; "
+        "bad = [m for m in ('torch', 'diffusers', 'core.engine', 'core.models') "
+        "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
