@@ -1,8 +1,9 @@
-"""The image canvas: shows the picture, step previews and the mask, and paints the mask.
+"""The image canvas: shows the picture, step previews, the mask and the strength map; paints both.
 
 Scene coordinates are image pixels (the image item sits at the origin). The mask overlay is a
 cached ARGB32 QImage owned by the MaskLayer; a stroke re-renders and repaints only the rectangle
-it touched. One drag is one ``MaskStrokeCommand`` pushed to the undo stack on release.
+it touched. One drag is one ``MaskStrokeCommand`` pushed to the undo stack on release. The strength
+map (gui.strength_layer) works the same way with the "strength" tool.
 """
 
 from __future__ import annotations
@@ -26,21 +27,26 @@ from gui.mask_tools import (
     MaskOverlayItem,
 )
 from gui.qt_images import array_to_qimage, pil_to_qimage
+from gui.strength_layer import StrengthMapMixin
 
-TOOLS = ("brush", "eraser", "pan")
+TOOLS = ("brush", "eraser", "strength", "pan")
 MIN_ZOOM = 0.02
 MAX_ZOOM = 64.0
 ZOOM_STEP = 1.25
 _TABLET_EVENTS = (QEvent.Type.TabletPress, QEvent.Type.TabletMove, QEvent.Type.TabletRelease)
 
 
-class Canvas(QGraphicsView):
-    """Image view with mask painting, zoom/pan and step previews."""
+class Canvas(StrengthMapMixin, QGraphicsView):
+    """Image view with mask and strength-map painting, zoom/pan and step previews."""
 
     mask_changed = Signal()
     zoom_changed = Signal(float)
     view_changed = Signal()
     brush_changed = Signal()
+    tool_changed = Signal(str)
+    strength_map_changed = Signal()
+    strength_value_changed = Signal(float)
+    strength_map_visible_changed = Signal(bool)
 
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None):
         super().__init__(parent)
@@ -63,6 +69,8 @@ class Canvas(QGraphicsView):
             item.setZValue(z)
             item.setVisible(item in (self._image_item, self._overlay_item))
             self._scene.addItem(item)
+        self._init_strength_map(z_value=1.5)  # above image and preview, below the mask overlay
+        self._stroke_layer: MaskLayer = self.mask_layer
 
         self._tool = "brush"
         self._mask_visible = True
@@ -90,7 +98,7 @@ class Canvas(QGraphicsView):
 
     # ---- image and preview -----------------------------------------------------------------
     def set_image(self, image: Image.Image, keep_mask: bool = True) -> None:
-        """Show ``image``; the mask is kept when the size matches (and keep_mask), else reset."""
+        """Show ``image``; mask and strength map are kept when the size matches (and keep_mask)."""
         size_changed = self._image is None or self._image.size != image.size
         self._image = image.copy()
         width, height = image.size
@@ -98,6 +106,8 @@ class Canvas(QGraphicsView):
         self.setSceneRect(QRectF(0, 0, width, height))
         if not keep_mask or self.mask_layer.shape != (height, width):
             self.mask_layer.reset(width, height)
+        if not keep_mask or self.strength_layer.shape != (height, width):
+            self.strength_layer.reset(width, height)
         self.show_preview(None)
         if size_changed or self._auto_fit:
             self.fit()
@@ -200,13 +210,16 @@ class Canvas(QGraphicsView):
 
     # ---- tools and brush -------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        """Pick the left-button tool: "brush", "eraser" or "pan"."""
+        """Pick the left-button tool: "brush", "eraser" (mask only), "strength" or "pan"."""
         if tool not in TOOLS:
             raise ValueError(f"unknown tool {tool!r}; expected one of {TOOLS}")
+        changed = tool != self._tool
         self._tool = tool
         if tool != "pan":
             self.brush.eraser = tool == "eraser"
         self._update_cursor_shape()
+        if changed:
+            self.tool_changed.emit(tool)
 
     def tool(self) -> str:
         return self._tool
@@ -321,10 +334,14 @@ class Canvas(QGraphicsView):
             return True
         if button != Qt.MouseButton.LeftButton or self._image is None:
             return False
-        if not self._mask_visible:
-            self.set_mask_visible(True)
+        if self._tool == "strength":
+            self._stroke_layer, brush = self.strength_layer, self._strength_stroke_brush()
+        else:
+            self._stroke_layer, brush = self.mask_layer, self.brush
+            if not self._mask_visible:
+                self.set_mask_visible(True)
         self._painting = True
-        self.mask_layer.begin_stroke(self.brush)
+        self._stroke_layer.begin_stroke(brush)
         self._on_pointer_moved(pos, pressure)
         return True
 
@@ -334,7 +351,7 @@ class Canvas(QGraphicsView):
         if self._pan_last is not None:
             self._pan_to(pos)
         elif self._painting:
-            self.mask_layer.stroke_to(point.x(), point.y(), pressure)
+            self._stroke_layer.stroke_to(point.x(), point.y(), pressure)
         return self._pan_last is not None or self._painting
 
     def _on_pointer_released(self, pos: QPointF, button: Qt.MouseButton, pressure: float) -> bool:
@@ -345,11 +362,12 @@ class Canvas(QGraphicsView):
         if not (self._painting and button == Qt.MouseButton.LeftButton):
             return False
         self._on_pointer_moved(pos, pressure)
-        command = self.mask_layer.end_stroke()
+        command = self._stroke_layer.end_stroke()
         self._painting = False
         if command is not None:
-            self._undo_stack.push(command)
-            self.mask_changed.emit()
+            self._undo_stack.push(command)  # a strength command emits strength_map_changed itself
+            if self._stroke_layer is self.mask_layer:
+                self.mask_changed.emit()
         return True
 
     # ---- Qt event handlers -----------------------------------------------------------------

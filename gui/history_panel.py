@@ -57,6 +57,20 @@ def card_text(record: PassRecord) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def group_title(record: PassRecord) -> str:
+    """The header of a group of passes (a sweep or a variations run)."""
+    workflow = record.params.get("workflow") or {}
+    kind = workflow.get("type", "group")
+    if kind == "sweep":
+        strengths = workflow.get("strengths") or []
+        seeds = workflow.get("seeds") or []
+        return f"Strength sweep · {len(strengths)} strengths × {len(seeds)} seed(s)"
+    if kind == "variations":
+        strength = f" at {record.strength:.2f}" if record.strength is not None else ""
+        return f"Variations · {workflow.get('of', '?')} seeds{strength}"
+    return kind.capitalize()
+
+
 class HistoryPanel(QWidget):
     """Cards for every pass; the next pass's input is shown in bold with a ▶ marker."""
 
@@ -68,6 +82,7 @@ class HistoryPanel(QWidget):
         self.setObjectName("historyPanel")
         self._tree = tree
         self._items: dict[str, QTreeWidgetItem] = {}
+        self._groups: dict[tuple[str, str], QTreeWidgetItem] = {}  # (parent id, group id)
 
         self.view = QTreeWidget(objectName="historyTree")
         self.view.setHeaderHidden(True)
@@ -137,7 +152,12 @@ class HistoryPanel(QWidget):
         return self._items.get(record_id)
 
     def selected_ids(self) -> list[str]:
-        return [item.data(0, ID_ROLE) for item in self.view.selectedItems()]
+        ids = (item.data(0, ID_ROLE) for item in self.view.selectedItems())
+        return [record_id for record_id in ids if record_id]
+
+    def group_item(self, parent_id: str, group: str) -> QTreeWidgetItem | None:
+        """The header item that holds the passes of one sweep or variations run."""
+        return self._groups.get((parent_id, group))
 
     def select(self, *record_ids: str) -> None:
         """Select the cards of ``record_ids`` (the first one becomes current)."""
@@ -193,8 +213,11 @@ class HistoryPanel(QWidget):
                 parent = item.parent()
                 if parent is not None:
                     parent.removeChild(item)
+                    self._drop_empty_group(parent)
                 else:
                     self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
+            for key in [k for k in self._groups if k[0] == record.id]:
+                del self._groups[key]
         elif event == "selected":
             self._mark_input(record.id)
         self._on_selection_changed()
@@ -207,6 +230,8 @@ class HistoryPanel(QWidget):
         item.setIcon(0, QIcon(QPixmap.fromImage(pil_to_qimage(thumbnail))))
         self._fill_item(item, record)
         parent = self._items.get(record.parent_id) if record.parent_id else None
+        if parent is not None and record.group:
+            parent = self._group_header(parent, record)
         if parent is None:
             self.view.addTopLevelItem(item)
         else:
@@ -214,6 +239,28 @@ class HistoryPanel(QWidget):
             parent.setExpanded(True)
         self._items[record.id] = item
         self.view.scrollToItem(item)
+
+    def _group_header(self, parent: QTreeWidgetItem, record: PassRecord) -> QTreeWidgetItem:
+        key = (record.parent_id or "", record.group or "")
+        header = self._groups.get(key)
+        if header is None:
+            header = QTreeWidgetItem([group_title(record)])
+            header.setToolTip(0, "Passes of one run; each can be shown, compared or continued")
+            font = QFont(header.font(0))
+            font.setItalic(True)
+            header.setFont(0, font)
+            parent.addChild(header)
+            parent.setExpanded(True)
+            self._groups[key] = header
+        header.setExpanded(True)
+        return header
+
+    def _drop_empty_group(self, item: QTreeWidgetItem) -> None:
+        key = next((k for k, header in self._groups.items() if header is item), None)
+        if key is not None and item.childCount() == 0:
+            del self._groups[key]
+            if item.parent() is not None:
+                item.parent().removeChild(item)
 
     def _fill_item(self, item: QTreeWidgetItem, record: PassRecord) -> None:
         text = card_text(record)
@@ -242,15 +289,16 @@ class HistoryPanel(QWidget):
         self.delete_action.setEnabled(non_root)
 
     def _on_item_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
-        self.record_shown.emit(item.data(0, ID_ROLE))
+        if item.data(0, ID_ROLE):
+            self.record_shown.emit(item.data(0, ID_ROLE))
 
     def _on_current_item_changed(self, item: QTreeWidgetItem | None, _previous) -> None:
-        if item is not None:  # keyboard browsing shows the cards too
+        if item is not None and item.data(0, ID_ROLE):  # keyboard browsing shows the cards too
             self.record_shown.emit(item.data(0, ID_ROLE))
 
     def _on_context_menu_requested(self, pos) -> None:
         item = self.view.itemAt(pos)
-        if item is None:
+        if item is None or not item.data(0, ID_ROLE):
             return
         if not item.isSelected():
             self.select(item.data(0, ID_ROLE))

@@ -5,6 +5,7 @@ It wires widgets to the worker and the pass tree; generation itself lives in ``c
 
 from __future__ import annotations
 
+from PIL import Image
 from PySide6.QtCore import QByteArray, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
@@ -33,7 +34,9 @@ from gui.history_panel import HistoryPanel
 from gui.mask_toolbar import MaskToolBar
 from gui.settings import Settings
 from gui.state import GenerationParams
-from gui.worker import PassJob, PassWorker
+from gui.strength_layer import StrengthToolBar
+from gui.worker import PassJob, PassWorker, WorkflowJob
+from gui.workflow_controller import WorkflowController
 
 APP_NAME = "Img2Img Studio"
 
@@ -83,7 +86,10 @@ class MainWindow(QMainWindow):
         # 3. Toolbar, menus, status bar.
         self.mask_toolbar = MaskToolBar(self.canvas, self)
         self.addToolBar(self.mask_toolbar)
+        self.strength_toolbar = StrengthToolBar(self.canvas, self)
+        self.addToolBar(self.strength_toolbar)
         self.files = FileActions(self)
+        self.workflows = WorkflowController(self)
         self.canvas.viewport().installEventFilter(self.files)
         self._build_menus()
         self.status_label = QLabel(objectName="inputLabel")
@@ -95,6 +101,8 @@ class MainWindow(QMainWindow):
         self.history.record_shown.connect(self.show_record)
         self.history.continue_requested.connect(self.continue_from)
         self.canvas.mask_changed.connect(self._on_mask_changed)
+        self.state.subscribe("steps", self.strength_toolbar.set_total_steps)
+        self.canvas.strength_map_changed.connect(self._update_status_label)
         self.worker.loading.connect(self._on_worker_loading)
         self.worker.started.connect(self._on_pass_started)
         self.worker.preview.connect(self._on_preview)
@@ -201,6 +209,9 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.cancel)
         run_menu.addAction(self.generate_action)
         run_menu.addAction(self.cancel_action)
+        workflow_menu = bar.addMenu("&Workflows")
+        for action in self.workflows.actions:
+            workflow_menu.addAction(action)
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction("Fit to window", self.canvas.fit)
@@ -209,6 +220,7 @@ class MainWindow(QMainWindow):
         for dock in self.findChildren(QDockWidget):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.mask_toolbar.toggleViewAction())
+        view_menu.addAction(self.strength_toolbar.toggleViewAction())
 
     # -- records and view -----------------------------------------------------------------
     def show_record(self, record_id: str) -> None:
@@ -261,6 +273,8 @@ class MainWindow(QMainWindow):
         shown = self.shown_record()
         if shown is not None and shown.id != current.id:
             text = f"Viewing: {shown.name} · {text}"
+        if self.canvas.strength_map_image() is not None:
+            text += " · strength map on (it replaces the global strength)"
         self.status_label.setText(text)
 
     def _on_mask_changed(self, *_args) -> None:
@@ -271,10 +285,14 @@ class MainWindow(QMainWindow):
     def busy(self) -> bool:
         return self._busy
 
-    def build_request(self) -> tuple[PassRequest, str, str | None]:
-        """The request for the next pass, its model and config; raises UserError when unusable."""
+    def build_request(self, needs_image: bool = True) -> tuple[PassRequest, str, str | None]:
+        """The request for the next pass, its model and config; raises UserError when unusable.
+
+        ``needs_image`` False (batch): without an open image a placeholder stands in; the
+        workflow replaces it with each input.
+        """
         source = self.tree.current
-        if source is None:
+        if source is None and needs_image:
             raise UserError("Open an image first (File › Open, drop a file or paste).")
         params = self.panel.request_params()
         model = params.pop("model")
@@ -283,7 +301,12 @@ class MainWindow(QMainWindow):
         if not model:
             raise UserError("Choose a model first: a folder, a .safetensors file or a hub id.")
         params["seed"] = self.panel.seed_for_next_pass()
-        request = PassRequest(image=source.image, mask=self.canvas.mask_image(), **params)
+        if source is None:
+            image, mask, strength_map = Image.new("RGB", (64, 64)), None, None
+        else:
+            image = source.image
+            mask, strength_map = self.canvas.mask_image(), self.canvas.strength_map_image()
+        request = PassRequest(image=image, mask=mask, strength_map=strength_map, **params)
         return request.validate(), model, config
 
     def generate(self) -> bool:
@@ -295,14 +318,18 @@ class MainWindow(QMainWindow):
         except UserError as exc:
             self.show_error(str(exc))
             return False
+        self.start_job(PassJob(request, model, config), f"Generating with seed {request.seed}…")
+        return True
+
+    def start_job(self, job: PassJob | WorkflowJob, message: str) -> None:
+        """Submit a pass or workflow from the current input; the window is busy until it ends."""
         self.error_banner.hide()
         self._job_source_id = self.tree.current_id
         self._set_busy(True)
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat("Starting…")
-        self.statusBar().showMessage(f"Generating with seed {request.seed}…")
-        self.worker.submit(PassJob(request, model, config))
-        return True
+        self.statusBar().showMessage(message)
+        self.worker.submit(job)
 
     def cancel(self) -> None:
         """Stop the running pass within one step; the canvas returns to the previous view."""
@@ -317,10 +344,16 @@ class MainWindow(QMainWindow):
     def _update_busy_ui(self) -> None:
         self.generate_button.setEnabled(not self._busy)
         self.generate_action.setEnabled(not self._busy)
+        for action in self.workflows.actions:
+            action.setEnabled(not self._busy)
         self.cancel_button.setEnabled(self._busy)
         self.cancel_action.setEnabled(self._busy)
 
-    def _finish(self, message: str) -> None:
+    def set_progress_text(self, text: str) -> None:
+        self.progress_bar.setFormat(text)
+
+    def finish_job(self, message: str) -> None:
+        """End the busy state: the canvas shows the chosen record, the bar says ``message``."""
         self.canvas.show_preview(None)
         self._set_busy(False)
         self.progress_bar.setRange(0, 100)
@@ -339,41 +372,59 @@ class MainWindow(QMainWindow):
     def _on_preview(self, step: int, total: int, elapsed: float, image) -> None:
         if not self._busy:
             return
-        if image is not None:
+        if image is not None and self.workflows.previews_wanted():
             self.canvas.show_preview(image)
         rate = step / elapsed if elapsed > 0 else 0.0
         eta = (total - step) / rate if rate > 0 else 0.0
         self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(step)
-        self.progress_bar.setFormat(f"step {step}/{total} · {rate:.1f} it/s · ETA {eta:.0f} s")
+        self.progress_bar.setFormat(
+            f"{self.workflows.progress_prefix()}step {step}/{total} · {rate:.1f} it/s · "
+            f"ETA {eta:.0f} s"
+        )
 
     def _on_pass_finished(self, result: PassResult) -> None:
         # 1. Add the result under the record it started from (or the root if that was deleted).
         parent_id = self._job_source_id if self._job_source_id in self.tree else self.tree.root_id
         if parent_id is None:
-            self._finish("Done (the image was closed meanwhile)")
+            self.finish_job("Done (the image was closed meanwhile)")
             return
+        record = self.add_result(parent_id, result)
+        # 2. Applying it is one undo step (Ctrl+Z returns to the previous image).
+        self.apply_record(record.id)
+        self.finish_job(f"Done: {record.name}")
+        note = f" — {result.note}" if result.note else ""
+        self.statusBar().showMessage(f"{record.name} finished in {result.duration:.1f} s{note}")
+        self.remember_model()
+
+    def add_result(
+        self, parent_id: str, result: PassResult, name: str | None = None, group: str | None = None
+    ) -> PassRecord:
+        """File a finished pass in the tree as a child of ``parent_id``."""
         params = dict(result.record)
         params.setdefault("strength", result.request.strength)
         params.setdefault("seed", result.seed)
         params.setdefault("effective_steps", result.effective_steps)
         params.setdefault("prompt", result.request.prompt)
-        record = self.tree.add(parent_id, result.image, params=params, duration=result.duration)
-        # 2. Applying it is one undo step (Ctrl+Z returns to the previous image).
-        self.undo_stack.push(ApplyPassCommand(self.tree, self.tree.current_id, record.id))
-        self._finish(f"Done: {record.name}")
-        note = f" — {result.note}" if result.note else ""
-        self.statusBar().showMessage(f"{record.name} finished in {result.duration:.1f} s{note}")
-        # 3. Remember the model that worked.
+        return self.tree.add(
+            parent_id, result.image, params=params, name=name, duration=result.duration, group=group
+        )
+
+    def apply_record(self, record_id: str) -> None:
+        """Make a record the current image and input, as one undo step."""
+        self.undo_stack.push(ApplyPassCommand(self.tree, self.tree.current_id, record_id))
+
+    def remember_model(self) -> None:
+        """Remember the model that just worked (settings and the picker's recent list)."""
         self.settings.remember_model(self.state.model, self.state.model_config)
         self.panel.model_picker.set_recent(self.settings.recent_models)
 
     def _on_pass_cancelled(self) -> None:
-        self._finish("Cancelled")
+        self.finish_job("Cancelled")
         self.statusBar().showMessage("Cancelled — nothing was added to the history.", 5000)
 
     def _on_pass_failed(self, message: str) -> None:
-        self._finish("Failed")
+        self.finish_job("Failed")
         self.show_error(message)
 
     # -- errors, settings, lifetime ----------------------------------------------------------
@@ -395,6 +446,7 @@ class MainWindow(QMainWindow):
             self.panel.set_params(s.last_params)
         self.panel.model_picker.set_recent(s.recent_models)
         self.state.update(model=s.last_model, model_config=s.last_model_config)
+        self.strength_toolbar.set_total_steps(self.state.steps)
 
     def save_settings(self) -> None:
         s = self.settings
@@ -413,6 +465,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.save_settings()
+        self.workflows.shutdown()
         self._shutdown()
         super().closeEvent(event)
 

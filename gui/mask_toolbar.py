@@ -1,4 +1,6 @@
-"""The mask toolbar: brush / eraser / pan, brush size and hardness, mask edits and overlay."""
+"""The mask toolbar: the tools (brush, eraser, strength, pan), brush size and hardness, mask edits
+and the mask overlay. The strength map's own widgets are in gui.strength_layer.StrengthToolBar.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class MaskToolBar(QToolBar):
         for tool, label, key, tip in (
             ("brush", "Brush", "B", "Paint the mask: white areas are regenerated"),
             ("eraser", "Eraser", "E", "Erase the mask"),
+            ("strength", "Strength", "R", "Paint the strength map with the strength value"),
             ("pan", "Pan", "H", "Drag to pan (middle-drag or Space+drag also pan)"),
         ):
             action = QAction(label, self, checkable=True)

@@ -245,12 +245,17 @@ class MaskLayer(QObject):
         edge = max(radius * (1.0 - brush.hardness), 1.0)
         u = np.clip((radius + 0.5 - dist) / edge, 0.0, 1.0)
         alpha = u * u * (3.0 - 2.0 * u)
+        self._apply_dab((x0, y0, x1, y1), alpha, brush)
+        return [x0, y0, x1, y1]
+
+    def _apply_dab(self, box: tuple[int, int, int, int], alpha: np.ndarray, brush) -> None:
+        """Combine one dab's coverage (0..1 over ``box``): paint takes the max, erase the min."""
+        x0, y0, x1, y1 = box
         region = self._data[y0:y1, x0:x1]
         if brush.eraser:
             np.minimum(region, np.rint((1.0 - alpha) * 255.0).astype(np.uint8), out=region)
         else:
             np.maximum(region, np.rint(alpha * (brush.value * 255.0)).astype(np.uint8), out=region)
-        return [x0, y0, x1, y1]
 
     # ---- undoable whole-layer edits --------------------------------------------------------
     def clear(self) -> MaskEditCommand:
@@ -332,7 +337,7 @@ class MaskLayer(QObject):
         if stale or key != self._overlay_key:
             self._overlay = QImage(self.width, self.height, QImage.Format.Format_ARGB32)
             self._overlay_key = key
-            self._overlay_lut = _overlay_lut(color, float(opacity), mode)
+            self._overlay_lut = overlay_lut(color, float(opacity), mode)
             self._overlay_dirty = QRect()
             self._render_overlay_region(self.rect())
         elif not self._overlay_dirty.isEmpty():
@@ -420,8 +425,8 @@ def _union(box: list[int] | None, other: list[int] | None) -> list[int] | None:
     ]
 
 
-def _overlay_lut(color: QColor, opacity: float, mode: str) -> np.ndarray:
-    """256 premade 0xAARRGGBB pixels, one per mask value."""
+def overlay_lut(color: QColor, opacity: float, mode: str) -> np.ndarray:
+    """256 premade 0xAARRGGBB pixels, one per mask value (the colours of ``qimage_overlay``)."""
     t = np.arange(256, dtype=np.float64) / 255.0
     opacity = _clamp(opacity, 0.0, 1.0)
     if mode == "heatmap":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,18 @@ class PassJob:
     model_config: str | None = None
 
 
+@dataclass(frozen=True)
+class WorkflowJob:
+    """A multi-pass workflow to run: ``run(engine, spec, on_event, on_pass, on_progress, cancel)``
+    calls a ``core.workflows`` function and returns its outcome (a list of results, a sweep, a
+    report…). ``on_pass(index, result)`` reports each finished pass as soon as it exists."""
+
+    name: str
+    run: Callable[..., Any]
+    model: str
+    model_config: str | None = None
+
+
 class _CancelFlag:
     """Stands in for a CancelToken until the engine module is imported."""
 
@@ -73,6 +86,10 @@ class PassWorker(QObject):
     finished = Signal(object)  # core.events.PassResult
     cancelled = Signal()
     failed = Signal(str)
+    # Workflows: each finished pass, progress per unit, then the outcome (and whether cancelled).
+    pass_done = Signal(int, object)  # index (1-based), core.events.PassResult
+    progress = Signal(object)  # core.workflows.common.WorkflowProgress
+    workflow_finished = Signal(object, bool)  # outcome, cancelled
     _submitted = Signal(object)
 
     def __init__(self) -> None:
@@ -92,7 +109,7 @@ class PassWorker(QObject):
     def busy(self) -> bool:
         return self._busy
 
-    def submit(self, job: PassJob) -> None:
+    def submit(self, job: PassJob | WorkflowJob) -> None:
         """Queue ``job``; it runs after any job already running."""
         self._busy = True
         self._submitted.emit(job)
@@ -134,8 +151,24 @@ class PassWorker(QObject):
         self._busy = False
         signal.emit(*args)
 
+    def _forward_step_event(self, event: Any) -> None:
+        """Within a workflow only step-level events are forwarded; the outcome ends the job."""
+        if isinstance(event, StepPreview | PassStarted | ModelLoading):
+            self.handle_event(event)
+
+    def _run_workflow(self, job: WorkflowJob, spec: Any) -> None:
+        outcome = job.run(
+            shared_engine(),
+            spec,
+            on_event=self._forward_step_event,
+            on_pass=self.pass_done.emit,
+            on_progress=self.progress.emit,
+            cancel=self._token,
+        )
+        self._end(self.workflow_finished, outcome, bool(self._token.cancelled))
+
     @Slot(object)
-    def _run(self, job: PassJob) -> None:
+    def _run(self, job: PassJob | WorkflowJob) -> None:
         self._ended = False
         with self._lock:
             self._token = _CancelFlag()
@@ -149,8 +182,11 @@ class PassWorker(QObject):
                 self._token = CancelToken()
                 if was_cancelled:
                     self._token.cancel()
-            # 2. Run the pass; events arrive through handle_event.
+            # 2. Run the pass (or workflow); events arrive through handle_event.
             spec = ModelSpec(job.model, config=job.model_config or None)
+            if isinstance(job, WorkflowJob):
+                self._run_workflow(job, spec)
+                return
             result = shared_engine().run_pass(
                 job.request, spec, on_event=self.handle_event, cancel=self._token
             )

@@ -1,7 +1,8 @@
 """Drive the real main window and save a screenshot (run by packaging/screenshot.sh under Xvfb).
 
 Opens a 512×512 test picture, paints a mask with mouse events, runs a few passes on the given
-model (one of them branching from the original) and grabs the window to a PNG.
+model (one of them branching from the original) and a group of variations, and grabs the window
+to a PNG.
 """
 
 from __future__ import annotations
@@ -92,11 +93,14 @@ def main() -> int:
     window.panel.apply_preset("Variations")
     window.generate()
     wait_idle(window)
+    # 4. A variations group (Workflows › Variations…) from the same input.
+    window.workflows.run_variations(3)
+    wait_idle(window)
     window.history.select(window.tree.current_id)
     window.canvas.fit()
     wait(0.5)
 
-    # 4. Grab the window (contents only, no window-manager frame).
+    # 5. Grab the window (contents only, no window-manager frame).
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out), "PNG"):

@@ -194,7 +194,8 @@ def test_engine_runs_off_the_gui_thread(qtbot, worker, monkeypatch):
 
 def test_gui_modules_do_not_import_torch():
     code = (
-        "import sys; import gui.app, gui.main_window, gui.worker, gui.history_panel; "
+        "import sys; import gui.app, gui.main_window, gui.worker, gui.history_panel, "
+        "gui.workflow_controller; "
         "bad = [m for m in ('torch', 'diffusers', 'core.engine', 'core.models') "
         "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )
