@@ -25,6 +25,7 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) -m core.bench --out bench-out/bench.json
+	QT_QPA_PLATFORM=offscreen $(PY) -m gui.canvas_bench --out bench-out/canvas.json
 
 screenshot: $(STAMP)
 	bash packaging/screenshot.sh

@@ -6,6 +6,7 @@ takes ``(engine, spec, *, on_event, on_pass, on_progress, cancel)`` and returns 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,25 +22,36 @@ class ModelChoice:
     config: str | None = None
 
 
+SPEC = object()  # stands for the ModelSpec among a workflow function's arguments
+
+# kind → (module, function, name of its progress callback, whether it reports each pass)
+_WORKFLOWS = {
+    "multipass": ("core.workflows.multipass", "run_schedule", "on_progress", True),
+    "sweep": ("core.workflows.sweep", "run_sweep", "on_progress", True),
+    "variations": ("core.workflows.variations", "run_variations", "on_progress", True),
+    "upscale": ("core.workflows.upscale", "upscale_refine", "on_progress", False),
+    "batch": ("core.workflows.batch", "run_batch", "on_item", False),
+}
+
+
+def _job(kind: str, model: ModelChoice, *args, **kwargs) -> WorkflowJob:
+    module_name, function_name, progress_name, reports_passes = _WORKFLOWS[kind]
+
+    def run(engine, spec, *, on_event, on_pass, on_progress, cancel):
+        function = getattr(importlib.import_module(module_name), function_name)
+        callbacks = {"on_event": on_event, progress_name: on_progress, "cancel": cancel}
+        if reports_passes:
+            callbacks["on_pass"] = on_pass
+        positional = [spec if arg is SPEC else arg for arg in args]
+        return function(engine, *positional, **kwargs, **callbacks)
+
+    return WorkflowJob(kind, run, model.model, model.config)
+
+
 def multipass_job(
     request: PassRequest, model: ModelChoice, strengths: Sequence[float], color_match: bool
 ) -> WorkflowJob:
-    def run(engine, spec, *, on_event, on_pass, on_progress, cancel):
-        from core.workflows.multipass import run_schedule
-
-        return run_schedule(
-            engine,
-            request,
-            spec,
-            list(strengths),
-            color_match=color_match,
-            on_event=on_event,
-            on_pass=on_pass,
-            on_progress=on_progress,
-            cancel=cancel,
-        )
-
-    return WorkflowJob("multipass", run, model.model, model.config)
+    return _job("multipass", model, request, SPEC, list(strengths), color_match=color_match)
 
 
 def sweep_job(
@@ -49,94 +61,28 @@ def sweep_job(
     seeds: Sequence[int] | int,
     group: str,
 ) -> WorkflowJob:
-    def run(engine, spec, *, on_event, on_pass, on_progress, cancel):
-        from core.workflows.sweep import run_sweep
-
-        return run_sweep(
-            engine,
-            request,
-            spec,
-            list(strengths),
-            seeds if isinstance(seeds, int) else list(seeds),
-            group=group,
-            on_event=on_event,
-            on_pass=on_pass,
-            on_progress=on_progress,
-            cancel=cancel,
-        )
-
-    return WorkflowJob("sweep", run, model.model, model.config)
+    seeds = seeds if isinstance(seeds, int) else list(seeds)
+    return _job("sweep", model, request, SPEC, list(strengths), seeds, group=group)
 
 
-def variations_job(request: PassRequest, model: ModelChoice, count: int, group: str) -> WorkflowJob:
-    def run(engine, spec, *, on_event, on_pass, on_progress, cancel):
-        from core.workflows.variations import run_variations
-
-        return run_variations(
-            engine,
-            request,
-            spec,
-            count,
-            group=group,
-            on_event=on_event,
-            on_pass=on_pass,
-            on_progress=on_progress,
-            cancel=cancel,
-        )
-
-    return WorkflowJob("variations", run, model.model, model.config)
+def variations_job(request: PassRequest, model: ModelChoice, count: int, group: str):
+    return _job("variations", model, request, SPEC, count, group=group)
 
 
-def upscale_job(
-    request: PassRequest,
-    model: ModelChoice,
-    scale: float,
-    strength: float,
-    tile: int,
-    overlap: int,
-) -> WorkflowJob:
-    def run(engine, spec, *, on_event, on_pass, on_progress, cancel):
-        from core.workflows.upscale import upscale_refine
-
-        return upscale_refine(
-            engine,
-            request.image,
-            request,
-            spec,
-            scale,
-            tile,
-            overlap,
-            strength=strength,
-            on_event=on_event,
-            on_progress=on_progress,
-            cancel=cancel,
-        )
-
-    return WorkflowJob("upscale", run, model.model, model.config)
+def upscale_job(request, model: ModelChoice, scale, strength, tile, overlap) -> WorkflowJob:
+    return _job(
+        "upscale", model, request.image, request, SPEC, scale, tile, overlap, strength=strength
+    )
 
 
-def batch_job(
-    template: PassRequest,
-    model: ModelChoice,
-    input_dir: str,
-    output_dir: str,
-    overwrite: bool,
-    allow_in_place: bool,
-) -> WorkflowJob:
-    def run(engine, spec, *, on_event, on_pass, on_progress, cancel):
-        from core.workflows.batch import run_batch
-
-        return run_batch(
-            engine,
-            input_dir,
-            output_dir,
-            template,
-            spec,
-            overwrite=overwrite,
-            allow_in_place=allow_in_place,
-            on_event=on_event,
-            on_item=on_progress,
-            cancel=cancel,
-        )
-
-    return WorkflowJob("batch", run, model.model, model.config)
+def batch_job(template, model: ModelChoice, input_dir, output_dir, overwrite, allow_in_place):
+    return _job(
+        "batch",
+        model,
+        input_dir,
+        output_dir,
+        template,
+        SPEC,
+        overwrite=overwrite,
+        allow_in_place=allow_in_place,
+    )

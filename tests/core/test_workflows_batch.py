@@ -7,20 +7,9 @@ import pytest
 from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.metadata import read_metadata
-from core.models import ModelSpec
 from core.requests import PassRequest
 from core.testing.images import make_image
 from core.workflows.batch import list_inputs, plan_outputs, run_batch
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return Engine(previews=False)
-
-
-@pytest.fixture
-def spec(tiny_model_dir):
-    return ModelSpec(str(tiny_model_dir), device="cpu")
 
 
 @pytest.fixture

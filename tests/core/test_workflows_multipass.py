@@ -7,20 +7,9 @@ from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.events import PassStarted
 from core.imaging import blur_mask, pixel_hash
-from core.models import ModelSpec
 from core.requests import PassRequest
 from core.testing.images import make_image, make_mask
 from core.workflows.multipass import run_schedule
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return Engine(previews=False)
-
-
-@pytest.fixture
-def spec(tiny_model_dir):
-    return ModelSpec(str(tiny_model_dir), device="cpu")
 
 
 def _request(**changes) -> PassRequest:

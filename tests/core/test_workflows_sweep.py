@@ -6,7 +6,6 @@ from PIL import Image
 
 from core.engine import CancelToken, Engine
 from core.errors import UserError
-from core.models import ModelSpec
 from core.requests import PassRequest
 from core.testing.images import make_image
 from core.workflows.sweep import (
@@ -23,16 +22,6 @@ from core.workflows.sweep import (
     sheet_size,
 )
 from core.workflows.variations import run_variations
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return Engine(previews=False)
-
-
-@pytest.fixture
-def spec(tiny_model_dir):
-    return ModelSpec(str(tiny_model_dir), device="cpu")
 
 
 def _request(**changes) -> PassRequest:

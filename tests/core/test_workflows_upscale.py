@@ -12,22 +12,11 @@ from PIL import Image
 from core.engine import CancelToken, Engine
 from core.errors import PassCancelled, UserError
 from core.events import PassResult
-from core.models import ModelSpec
 from core.requests import PassRequest
 from core.testing.images import make_image
 from core.workflows.upscale import tile_layout, upscale_refine
 
 MEMORY_BOUND_MB = 1024  # RSS growth allowed for the 512² → 2048² run (measured ~250 MB)
-
-
-@pytest.fixture(scope="module")
-def engine():
-    return Engine(previews=False)
-
-
-@pytest.fixture
-def spec(tiny_model_dir):
-    return ModelSpec(str(tiny_model_dir), device="cpu")
 
 
 def _request(**changes) -> PassRequest:

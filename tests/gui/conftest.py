@@ -5,10 +5,31 @@ from __future__ import annotations
 import os
 
 import pytest
+from PySide6.QtGui import QUndoStack
 
 from core.testing.images import make_image
+from gui.canvas import Canvas
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+# -- canvas fixtures (canvas, mask and strength-map tests) ---------------------------------------
+
+
+@pytest.fixture
+def undo_stack():
+    return QUndoStack()
+
+
+@pytest.fixture
+def canvas(qtbot, undo_stack):
+    view = Canvas(undo_stack)
+    qtbot.addWidget(view)
+    view.resize(500, 360)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_image(make_image(200, 120))
+    return view
 
 
 # -- main window fixtures (generation, history, worker tests) -----------------------------------

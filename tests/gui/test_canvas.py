@@ -6,28 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent, QUndoStack, QWheelEvent
+from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from core.testing.images import make_image, make_mask
 from gui.canvas import Canvas
-
-
-@pytest.fixture
-def undo_stack():
-    return QUndoStack()
-
-
-@pytest.fixture
-def canvas(qtbot, undo_stack):
-    view = Canvas(undo_stack)
-    qtbot.addWidget(view)
-    view.resize(500, 360)
-    view.show()
-    qtbot.waitExposed(view)
-    view.set_image(make_image(200, 120))
-    return view
 
 
 def _view_pos(canvas: Canvas, x: float, y: float) -> QPoint:
@@ -332,3 +316,11 @@ def test_large_image_strokes_update_only_dirty_rects(qtbot, undo_stack, monkeypa
     assert overlay.pixelColor(x, y).alpha() == 255 and layer.array()[y, x] == 255
     # The undo command holds only the stroke's bounding box, not the whole 2048x2048 layer.
     assert command._before.shape == (49 * step + 64 + 2, 49 * step + 64 + 2)
+
+
+def test_canvas_benchmark_reports_per_event_times():
+    from gui.canvas_bench import measure
+
+    result = measure(size=256, moves=5, brush=16)
+    assert result["mouse_events"] == 5
+    assert 0 < result["mean_ms_per_event"] <= result["max_ms_per_event"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QAction, QUndoStack
+from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel
 
@@ -18,21 +18,10 @@ from gui.strength_layer import StrengthLayer, StrengthToolBar, region_steps
 
 
 @pytest.fixture
-def undo_stack():
-    return QUndoStack()
-
-
-@pytest.fixture
-def canvas(qtbot, undo_stack):
-    view = Canvas(undo_stack)
-    qtbot.addWidget(view)
-    view.resize(500, 360)
-    view.show()
-    qtbot.waitExposed(view)
-    view.set_image(make_image(200, 120))
-    view.brush.size = 10
-    view.brush.hardness = 1.0
-    return view
+def canvas(canvas):
+    canvas.brush.size = 10
+    canvas.brush.hardness = 1.0
+    return canvas
 
 
 @pytest.fixture
