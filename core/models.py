@@ -8,6 +8,7 @@ checkpoint (loaded offline with a bundled or user-given config folder) or a Hugg
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -177,6 +178,7 @@ class ModelManager:
             device = resolve_device(spec.device)
             dtype = resolve_dtype(spec.dtype, device)
             emit = on_event or (lambda event: None)
+            _quiet_optional_backend_notices()
             self._loaded = None  # free the old model before loading the next one
             emit(ModelLoading(spec.reference, f"Loading {Path(spec.reference).name}…"))
             if kind == "hub":
@@ -232,6 +234,20 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read {path}: {exc}") from None
+
+
+class _DropNotice(logging.Filter):
+    """Drops transformers' "requires torchvision; falling back to the PIL processor" notice:
+    the PIL image processors are what this app uses (it has no vision encoders to speed up)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "requires torchvision (not installed)" not in record.getMessage()
+
+
+def _quiet_optional_backend_notices() -> None:
+    log = logging.getLogger("transformers.utils.import_utils")
+    if not any(isinstance(f, _DropNotice) for f in log.filters):
+        log.addFilter(_DropNotice())
 
 
 def _family_from_index(index: dict) -> str:

@@ -225,3 +225,4 @@ def test_ctrl_c_stops_and_leaves_no_file(tmp_path, tiny_model_dir):
     assert proc.returncode == 130, seen + rest
     assert "cancelled" in rest and not out.exists()
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+    assert "torchvision" not in seen + rest  # library notices that mean nothing to a user
