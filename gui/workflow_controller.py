@@ -192,8 +192,14 @@ class WorkflowController(QObject):
         """Run the current settings over a folder into another; files only, no history."""
         ok = self._start(
             "batch",
+            # The open picture's mask and strength map belong to it, not to the folder's images.
             lambda request, model: batch_job(
-                request, model, input_dir, output_dir, overwrite, in_place
+                request.replace(mask=None, strength_map=None),
+                model,
+                input_dir,
+                output_dir,
+                overwrite,
+                in_place,
             ),
             f"Batch {input_dir} → {output_dir}…",
             needs_image=False,

@@ -103,6 +103,7 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
     for index in range(2):
         make_image(64, 64, seed=index).save(in_dir / f"img{index}.png")
     (in_dir / "broken.png").write_bytes(b"not a picture")
+    window.canvas.fill_mask()  # the open picture's mask must not travel to the batch
     dialog = window.workflows.open_batch_dialog()
     dialog.input_edit.setText(str(in_dir))
     dialog.output_edit.setText(str(out_dir))
@@ -114,7 +115,8 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
     report = reports[-1]
     assert (len(report.done), len(report.failed)) == (2, 1)
     assert sorted(p.name for p in out_dir.iterdir()) == ["img0.png", "img1.png"]
-    assert read_metadata(out_dir / "img0.png")["record"]["workflow"]["type"] == "batch"
+    record = read_metadata(out_dir / "img0.png")["record"]
+    assert record["workflow"]["type"] == "batch" and "mask_hash" not in record
     assert len(window.tree) == 1  # batch outputs are files, not passes of this picture
     assert "2 done" in dialog.summary_label.text() and "1 failed" in dialog.summary_label.text()
     assert any("broken.png" in dialog.log.item(i).text() for i in range(dialog.log.count()))
