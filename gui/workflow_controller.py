@@ -43,9 +43,9 @@ class _Run:
 
 
 def _group_id() -> str:
-    import uuid
+    from core.workflows.common import new_group_id  # imported when used: keeps start-up light
 
-    return uuid.uuid4().hex[:12]
+    return new_group_id()
 
 
 class WorkflowController(QObject):

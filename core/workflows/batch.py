@@ -24,6 +24,7 @@ from core.requests import PassRequest
 from core.workflows.common import (
     ProgressCallback,
     ProgressClock,
+    check_runs_steps,
     new_group_id,
     tagged,
     token_for,
@@ -163,12 +164,7 @@ def run_batch(
     folders or settings. On cancel the finished files stay and no partial file is written.
     """
     # 1. Check the settings, the inputs and every output path first.
-    request_template.validate()
-    if request_template.strength_map is None and request_template.effective_steps == 0:
-        raise UserError(
-            f"strength {request_template.strength:.2f} × {request_template.steps} "
-            "steps runs 0 denoising steps: every output would equal its input"
-        )
+    check_runs_steps(request_template, "every output would equal its input")
     sources = list_inputs(inputs)
     outputs = plan_outputs(sources, out_dir, allow_in_place)
     token = token_for(cancel)

@@ -115,6 +115,17 @@ def token_for(cancel: CancelToken | None) -> CancelToken:
     return cancel if cancel is not None else CancelToken()
 
 
+def check_runs_steps(request: PassRequest, consequence: str) -> PassRequest:
+    """Validate ``request`` and refuse it (before anything loads) when it would run 0 steps."""
+    request.validate()
+    if request.strength_map is None and request.effective_steps == 0:
+        raise UserError(
+            f"strength {request.strength:.2f} × {request.steps} steps runs 0 "
+            f"denoising steps: {consequence}"
+        )
+    return request
+
+
 def check_strengths(request: PassRequest, strengths: Sequence[float], what: str) -> list[float]:
     """Validate every strength before anything loads; refuse ones that would run 0 steps."""
     values = [float(s) for s in strengths]

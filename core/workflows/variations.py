@@ -12,6 +12,7 @@ from core.requests import PassRequest
 from core.workflows.common import (
     ProgressCallback,
     ProgressClock,
+    check_runs_steps,
     new_group_id,
     seed_list,
     tagged,
@@ -41,12 +42,7 @@ def run_variations(
     seeds = list(seeds) if seeds is not None else seed_list(request.seed, count)
     if len(seeds) != count:
         raise UserError(f"{count} variations need {count} seeds, got {len(seeds)}")
-    request.validate()
-    if request.strength_map is None and request.effective_steps == 0:
-        raise UserError(
-            f"strength {request.strength:.2f} × {request.steps} steps runs 0 "
-            "denoising steps: every variation would be the input"
-        )
+    check_runs_steps(request, "every variation would be the input")
     token = token_for(cancel)
     group = group or new_group_id()
     clock = ProgressClock("variations", count, on_progress)
