@@ -24,8 +24,8 @@ test: lint
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m core.bench --out bench-out/bench.json
-	QT_QPA_PLATFORM=offscreen $(PY) -m gui.canvas_bench --out bench-out/canvas.json
+	$(PY) -m tests.benchmarks.bench_engine --out bench-out/bench.json
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_canvas --out bench-out/canvas.json
 
 screenshot: $(STAMP)
 	bash packaging/screenshot.sh

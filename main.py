@@ -21,7 +21,7 @@ def build_window(argv: list[str] | None = None):
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and (args[0] in HEADLESS_COMMANDS or args[0] in {"-h", "--help", "--version"}):
-        from core.cli import main as cli_main
+        from core.cli.main import main as cli_main
 
         return cli_main(args)
     from gui.app import run_gui

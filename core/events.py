@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,25 +59,5 @@ class PassResult:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class PassFinished:
-    result: PassResult
-
-
-@dataclass(frozen=True)
-class PassCancelledEvent:
-    """The pass stopped at the user's request; there is no output."""
-
-    step: int
-
-
-@dataclass(frozen=True)
-class PassFailed:
-    message: str
-    user_error: bool = True
-
-
-PassEvent = Union[
-    ModelLoading, PassStarted, StepPreview, PassFinished, PassCancelledEvent, PassFailed
-]
+PassEvent = ModelLoading | PassStarted | StepPreview
 EventCallback = Callable[[PassEvent], None]

@@ -9,7 +9,19 @@ from typing import Literal
 from PIL import Image
 
 from core.errors import InvalidRequest
-from core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+
+# The samplers a request may name (A1111's names); core.sampling.schedulers maps each to diffusers.
+SCHEDULER_NAMES: tuple[str, ...] = (
+    "Euler",
+    "Euler a",
+    "DPM++ 2M",
+    "DPM++ 2M Karras",
+    "DPM++ 2M SDE",
+    "DPM++ 2M SDE Karras",
+    "DDIM",
+    "UniPC",
+)
+DEFAULT_SCHEDULER = "DPM++ 2M"
 
 InpaintArea = Literal["whole", "masked"]
 MAX_SEED = 2**32 - 1

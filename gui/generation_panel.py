@@ -32,8 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.presets import PRESETS, matching_preset
-from core.requests import MAX_SEED
-from core.schedulers import SCHEDULER_NAMES
+from core.requests import MAX_SEED, SCHEDULER_NAMES
 from gui.bindings import bind
 from gui.model_picker import ModelPicker
 from gui.state import REQUEST_FIELDS, GenerationParams, random_seed

@@ -1,35 +1,29 @@
 """User settings: one typed object with defaults and a schema version, saved as JSON.
 
-The file lives in ``$IMG2IMG_STUDIO_CONFIG_DIR`` when set (tests set it to a temporary folder),
-else in Qt's per-user application config folder.
+The file lives in ``core.user_dirs.user_config_dir()`` (``$IMG2IMG_STUDIO_CONFIG_DIR`` when set;
+tests set it to a temporary folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.user_dirs import user_config_dir
+
 SCHEMA_VERSION = 1
 SETTINGS_FILE = "settings.json"
 MAX_RECENT_MODELS = 10
-CONFIG_DIR_ENV = "IMG2IMG_STUDIO_CONFIG_DIR"
 
 
 def config_dir() -> Path:
     """The folder settings are stored in (not created here)."""
-    override = os.environ.get(CONFIG_DIR_ENV)
-    if override:
-        return Path(override)
-    from PySide6.QtCore import QStandardPaths
-
-    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppConfigLocation)
-    return Path(location or Path.home() / ".config" / "img2img-studio")
+    return user_config_dir(create=False)
 
 
 @dataclass

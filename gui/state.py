@@ -6,8 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from core.requests import MAX_SEED, effective_steps
-from core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from core.requests import DEFAULT_SCHEDULER, MAX_SEED, SCHEDULER_NAMES, effective_steps
 from gui.bindings import Observable
 
 # Keys of ``request_params()`` that map straight onto PassRequest fields.

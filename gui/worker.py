@@ -19,9 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core.errors import PassCancelled, UserError
 from core.events import (
     ModelLoading,
-    PassCancelledEvent,
-    PassFailed,
-    PassFinished,
+    PassEvent,
     PassResult,
     PassStarted,
     StepPreview,
@@ -128,7 +126,7 @@ class PassWorker(QObject):
             self._thread.wait(timeout_ms)
 
     # -- worker thread --------------------------------------------------------------------------
-    def handle_event(self, event: Any) -> None:
+    def handle_event(self, event: PassEvent) -> None:
         """Forward one core event as the matching Qt signal (runs on the worker thread)."""
         match event:
             case StepPreview(step=step, total=total, elapsed=elapsed, image=image):
@@ -137,12 +135,6 @@ class PassWorker(QObject):
                 self.started.emit(event)
             case ModelLoading(message=message):
                 self.loading.emit(message)
-            case PassFinished(result=result):
-                self._end(self.finished, result)
-            case PassCancelledEvent():
-                self._end(self.cancelled)
-            case PassFailed(message=message):
-                self._end(self.failed, message)
 
     def _end(self, signal: Any, *args: Any) -> None:
         if self._ended:

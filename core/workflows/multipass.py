@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from core.engine import CancelToken, Engine
 from core.errors import PassCancelled
 from core.events import EventCallback, PassResult
-from core.imaging import blur_mask, composite, load_mask, match_colors, pixel_hash
+from core.hashing import pixel_hash
+from core.imaging import blur_mask, composite, load_mask, match_colors
 from core.models import ModelSpec
 from core.requests import MAX_SEED, PassRequest
 from core.workflows.common import (

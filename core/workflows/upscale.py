@@ -22,7 +22,8 @@ from core import __version__
 from core.engine import CancelToken, Engine
 from core.errors import PassCancelled, UserError
 from core.events import EventCallback, PassResult
-from core.imaging import MAX_PIXELS, load_mask, normalize_image, pixel_hash, resize_to
+from core.hashing import pixel_hash
+from core.imaging import MAX_PIXELS, load_mask, normalize_image, resize_to
 from core.models import ModelSpec
 from core.requests import MAX_SEED, PassRequest
 from core.workflows.common import ProgressCallback, ProgressClock, pick_seed, tagged, token_for

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from core.cli import main
+from core.cli.main import main
 from core.metadata import read_metadata
 from core.testing.images import make_image, make_mask
 

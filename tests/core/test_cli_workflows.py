@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import core.cli.common
 import core.engine
-from core.cli import main
+from core.cli.main import main
 from core.errors import PassCancelled
 from core.metadata import read_metadata
 from core.testing.images import make_image
@@ -23,17 +24,17 @@ def shared_engine():
     return core.engine.Engine(previews=False)
 
 
-@pytest.fixture(autouse=True)
-def _one_engine(shared_engine, monkeypatch):
-    """Every command in this module reuses one engine, so the tiny model loads once."""
-    monkeypatch.setattr(core.engine, "Engine", lambda *args, **kwargs: shared_engine)
-
-
 @pytest.fixture
 def picture(tmp_path):
     path = tmp_path / "in.png"
     make_image(64, 48).save(path)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _one_engine(shared_engine, monkeypatch):
+    """Every command in this module reuses one engine, so the tiny model loads once."""
+    monkeypatch.setattr(core.cli.common, "Engine", lambda: shared_engine)
 
 
 def run(*args, model) -> int:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.differential import latent_start_steps
 from core.engine import Engine
+from core.engine.differential import latent_start_steps
 from core.models import ModelSpec
 from core.requests import PassRequest
 from core.testing.images import make_image, make_mask

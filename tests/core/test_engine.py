@@ -11,8 +11,7 @@ from core.errors import InvalidRequest, PassCancelled
 from core.events import PassStarted, StepPreview
 from core.imaging import blur_mask
 from core.models import ModelSpec
-from core.requests import PassRequest
-from core.schedulers import SCHEDULER_NAMES
+from core.requests import SCHEDULER_NAMES, PassRequest
 from core.testing.images import make_image, make_mask
 
 

@@ -10,10 +10,10 @@ from PIL import Image
 
 from core import imaging
 from core.errors import ImageError
+from core.hashing import file_sha256, pixel_hash
 from core.imaging import (
     blur_mask,
     composite,
-    file_sha256,
     fit_within,
     load_image,
     load_mask,
@@ -21,7 +21,6 @@ from core.imaging import (
     mask_is_empty,
     match_colors,
     normalize_image,
-    pixel_hash,
     resize_to,
 )
 from core.testing.images import make_image, make_mask

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from core.errors import ModelError
-from core.model_files import BUNDLED_CONFIGS, bundled_config_for, detect_single_file_family
 from core.models import ModelManager, ModelSpec, classify_reference, resolve_device, resolve_dtype
+from core.models.files import BUNDLED_CONFIGS, bundled_config_for, detect_single_file_family
 
 
 def test_classify_references(tiny_model_dir, tiny_single_file, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.previews import LatentPreviewer, make_previewer
+from core.sampling.previews import LatentPreviewer, make_previewer
 
 
 def test_linear_preview_maps_latents_to_rgb():

@@ -30,6 +30,6 @@ def test_builder_writes_folder_and_single_file(tmp_path):
     assert index["_class_name"] == "StableDiffusionInpaintPipeline"
     assert json.loads((out / "unet" / "config.json").read_text())["in_channels"] == 9
     assert single.stat().st_size > 1_000_000
-    from core.model_files import detect_single_file_family
+    from core.models.files import detect_single_file_family
 
     assert detect_single_file_family(single) == ("sd1", True)

@@ -6,7 +6,8 @@ import pytest
 from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.events import PassStarted
-from core.imaging import blur_mask, pixel_hash
+from core.hashing import pixel_hash
+from core.imaging import blur_mask
 from core.requests import PassRequest
 from core.testing.images import make_image, make_mask
 from core.workflows.multipass import run_schedule

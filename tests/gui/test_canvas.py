@@ -319,7 +319,7 @@ def test_large_image_strokes_update_only_dirty_rects(qtbot, undo_stack, monkeypa
 
 
 def test_canvas_benchmark_reports_per_event_times():
-    from gui.canvas_bench import measure
+    from tests.benchmarks.bench_canvas import measure
 
     result = measure(size=256, moves=5, brush=16)
     assert result["mouse_events"] == 5

@@ -9,8 +9,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
 from core.presets import PRESETS
-from core.requests import MAX_SEED
-from core.schedulers import SCHEDULER_NAMES
+from core.requests import MAX_SEED, SCHEDULER_NAMES
 from gui.bindings import bind
 from gui.generation_panel import GenerationPanel
 from gui.state import GenerationParams

@@ -159,14 +159,12 @@ def test_unexpected_exception_becomes_failed_and_traceback_goes_to_stderr(
 
 
 def test_events_dispatch_through_handle_event(qtbot, worker, monkeypatch):
-    """An engine that reports through events only (no return value) still ends the job once."""
-    from core.events import PassFailed, StepPreview
+    """Step events become signals; an engine that returns no result still ends the job once."""
+    from core.events import StepPreview
 
     class EventsOnly:
         def run_pass(self, request, spec, on_event, cancel):
             on_event(StepPreview(1, 2, 0.1, None))
-            on_event(PassFailed("model exploded"))
-            on_event(PassFailed("reported twice"))
             return None
 
     monkeypatch.setattr(worker_module, "shared_engine", lambda: EventsOnly())
@@ -174,7 +172,10 @@ def test_events_dispatch_through_handle_event(qtbot, worker, monkeypatch):
     worker.submit(_job("anything"))
     qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
     qtbot.wait(50)
-    assert recorder.events == [("preview", 1, 2, 0.1, None), ("failed", "model exploded")]
+    assert recorder.events == [
+        ("preview", 1, 2, 0.1, None),
+        ("failed", "the engine returned no result"),
+    ]
 
 
 def test_engine_runs_off_the_gui_thread(qtbot, worker, monkeypatch):

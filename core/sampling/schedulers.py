@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from core.requests import SCHEDULER_NAMES
+
 # name → (diffusers class name, extra config)
 SCHEDULERS: dict[str, tuple[str, dict]] = {
     "Euler": ("EulerDiscreteScheduler", {}),
@@ -16,11 +20,10 @@ SCHEDULERS: dict[str, tuple[str, dict]] = {
     "DDIM": ("DDIMScheduler", {}),
     "UniPC": ("UniPCMultistepScheduler", {}),
 }
-SCHEDULER_NAMES: tuple[str, ...] = tuple(SCHEDULERS)
-DEFAULT_SCHEDULER = "DPM++ 2M"
+assert tuple(SCHEDULERS) == SCHEDULER_NAMES, "every sampler a request may name has a mapping"
 
 
-def make_scheduler(name: str, base_config: dict):
+def make_scheduler(name: str, base_config: dict) -> Any:
     """Build the named scheduler from a pipeline's scheduler config."""
     import diffusers
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,31 +16,11 @@ from typing import Any
 
 from core.errors import ModelError
 from core.events import EventCallback, ModelLoading
-from core.model_files import (
-    PICKLE_SUFFIXES,
-    bundled_config_for,
-    cached_file_hash,
-    detect_single_file_family,
-)
-
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
-HUB_ALLOW = [
-    "model_index.json",
-    "*/*.json",
-    "*/*.txt",
-    "*/diffusion_pytorch_model.safetensors",
-    "*/model.safetensors",
-]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What to load: ``reference`` (folder, .safetensors file or hub id) plus overrides."""
-
-    reference: str
-    config: str | None = None  # diffusers config folder for single files
-    device: str = "auto"  # auto | cpu | cuda | mps
-    dtype: str = "auto"  # auto | fp32 | fp16 | bf16
+from core.hashing import cached_file_hash
+from core.models.device import resolve_device, resolve_dtype
+from core.models.download import download_model
+from core.models.files import bundled_config_for, detect_single_file_family
+from core.models.spec import ModelSpec, classify_reference
 
 
 @dataclass
@@ -91,67 +69,6 @@ class LoadedModel:
             return self._hash
 
 
-def resolve_device(device: str = "auto") -> str:
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda was asked for, but no CUDA GPU is available")
-    if device == "mps" and not (torch.backends.mps.is_available()):
-        raise ModelError("--device mps was asked for, but MPS is not available")
-    if device not in ("cpu", "cuda", "mps"):
-        raise ModelError(f"unknown device '{device}' (choose auto, cpu, cuda or mps)")
-    return device
-
-
-def resolve_dtype(dtype: str, device: str):
-    import torch
-
-    table = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-    if dtype == "auto":
-        return torch.float16 if device in ("cuda", "mps") else torch.float32
-    if dtype not in table:
-        raise ModelError(f"unknown dtype '{dtype}' (choose auto, fp32, fp16 or bf16)")
-    return table[dtype]
-
-
-def classify_reference(reference: str) -> str:
-    """Return "folder", "single_file" or "hub"; raise ModelError for anything unusable."""
-    ref = reference.strip()
-    if not ref:
-        raise ModelError(
-            "no model given (use --model with a folder, a .safetensors file or a hub id)"
-        )
-    path = Path(ref).expanduser()
-    suffix = path.suffix.lower()
-    if suffix in PICKLE_SUFFIXES:
-        raise ModelError(
-            f"{ref}: {suffix} checkpoints are Python pickles that can run code when loaded; "
-            "convert it to .safetensors or use a diffusers folder"
-        )
-    if path.is_dir():
-        if (path / "model_index.json").is_file():
-            return "folder"
-        raise ModelError(f"{ref} is a folder without model_index.json (not a diffusers model)")
-    if path.is_file():
-        if suffix in (".safetensors", ".sft"):
-            return "single_file"
-        raise ModelError(f"{ref}: unsupported model file (expected .safetensors)")
-    if suffix in (".safetensors", ".sft") or ref.startswith((".", "/", "~")) or os.sep in ref[:1]:
-        raise ModelError(f"no such model file or folder: {ref}")
-    if HUB_ID.match(ref):
-        return "hub"
-    raise ModelError(
-        f"no model at '{ref}': expected a diffusers folder, a .safetensors file "
-        "or a hub id (org/name)"
-    )
-
-
 class ModelManager:
     """Loads models on demand and keeps the last one loaded (one model in memory at a time)."""
 
@@ -182,7 +99,7 @@ class ModelManager:
             self._loaded = None  # free the old model before loading the next one
             emit(ModelLoading(spec.reference, f"Loading {Path(spec.reference).name}…"))
             if kind == "hub":
-                folder = _download(spec.reference, emit)
+                folder = download_model(spec.reference, emit)
                 model = _load_folder(spec, Path(folder), device, dtype)
             elif kind == "folder":
                 model = _load_folder(spec, Path(spec.reference), device, dtype)
@@ -192,41 +109,6 @@ class ModelManager:
             emit(ModelLoading(spec.reference, f"Loaded {model.name}", 1.0))
             self._loaded = model
             return model
-
-
-def _download(repo_id: str, emit) -> str:
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
-    from tqdm.auto import tqdm
-
-    class _Progress(tqdm):
-        def update(self, n=1):
-            result = super().update(n)
-            if self.total:
-                emit(ModelLoading(repo_id, f"Downloading {repo_id}", self.n / self.total))
-            return result
-
-    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    try:
-        return snapshot_download(
-            repo_id, allow_patterns=HUB_ALLOW, local_files_only=offline, tqdm_class=_Progress
-        )
-    except LocalEntryNotFoundError:
-        try:  # the network failed: fall back to whatever the cache holds
-            return snapshot_download(repo_id, allow_patterns=HUB_ALLOW, local_files_only=True)
-        except LocalEntryNotFoundError:
-            raise ModelError(
-                f"{repo_id} is not in the Hugging Face cache and cannot be downloaded "
-                "(offline or no network)"
-            ) from None
-    except RepositoryNotFoundError:
-        raise ModelError(f"{repo_id} was not found on the Hugging Face Hub") from None
-    except (HfHubHTTPError, OSError) as exc:
-        raise ModelError(f"downloading {repo_id} failed: {str(exc).splitlines()[0]}") from None
 
 
 def _read_json(path: Path) -> dict:

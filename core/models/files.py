@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import shutil
 from pathlib import Path
 
 from core.errors import ModelError
+from core.resources import bundled_resource
+from core.user_dirs import user_cache_dir
 
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin", ".pkl"}
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-BUNDLED_CONFIGS = RESOURCES / "model_configs"
+BUNDLED_CONFIGS = bundled_resource("model_configs")
 
 _UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 _SD2_KEY = "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight"
 _SDXL_KEY = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
-
-
-def user_cache_dir() -> Path:
-    """Where the app keeps small caches (hashes, assembled configs)."""
-    override = os.environ.get("IMG2IMG_STUDIO_CACHE_DIR")
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    folder = Path(override) if override else Path(xdg) / "img2img-studio"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def detect_single_file_family(path: Path) -> tuple[str, bool]:
@@ -75,29 +64,3 @@ def bundled_config_for(family: str, is_inpaint: bool) -> Path | None:
         shutil.copytree(overlay, target, dirs_exist_ok=True)
         stamp.write_text(signature)
     return target
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def cached_file_hash(path: Path) -> str:
-    """sha256 of a (large) weights file, remembered by path, size and mtime."""
-    path = Path(path).resolve()
-    stat = path.stat()
-    key = f"{path}|{stat.st_size}|{int(stat.st_mtime)}"
-    cache_file = user_cache_dir() / "hashes.json"
-    try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    if key not in cache:
-        cache[key] = file_sha256(path)
-        tmp = cache_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cache), encoding="utf-8")
-        os.replace(tmp, cache_file)
-    return cache[key]

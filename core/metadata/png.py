@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import uuid
 from pathlib import Path
 
@@ -18,143 +17,13 @@ from PIL import Image, PngImagePlugin
 
 from core.errors import UserError
 from core.imaging import open_image
+from core.metadata.infotext import build_infotext, parse_infotext, present
 
 RECORD_CHUNK = "img2img-studio"
 PARAMETERS_CHUNK = "parameters"
-APP_TAG = "img2img-studio"
 
-# A1111's modules/infotext_utils.py regexes.
-RE_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-RE_IMAGESIZE = re.compile(r"^(\d+)x(\d+)$")
-_NEGATIVE = "Negative prompt:"
 _EXIF_IFD = 0x8769
 _USER_COMMENT = 0x9286
-
-
-def format_value(value: object) -> str:
-    """A1111-style text for one value: 7.0 → "7", 0.45 → "0.45", True → "True"."""
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        return f"{value:.6f}".rstrip("0").rstrip(".")
-    return str(value)
-
-
-def quote(value: object) -> str:
-    """A1111's quoting: values containing , : " or a newline become JSON strings."""
-    text = format_value(value)
-    if any(ch in text for ch in ',:"\n'):
-        return json.dumps(text, ensure_ascii=False)
-    return text
-
-
-def unquote(text: str) -> str:
-    """Undo :func:`quote`; a value that is not valid JSON is returned as is."""
-    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
-        return text
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if isinstance(value, str) else text
-
-
-def _present(value: object) -> bool:
-    return value is not None and value != ""
-
-
-def build_infotext(record: dict) -> str:
-    """The A1111 ``parameters`` text for a pass record (prompt / negative / params lines)."""
-    params: list[tuple[str, object]] = []
-
-    def add(key: str, value: object) -> None:
-        if _present(value):
-            params.append((key, value))
-
-    add("Steps", record.get("steps"))
-    add("Sampler", record.get("scheduler"))
-    add("CFG scale", record.get("cfg"))
-    add("Seed", record.get("seed"))
-    if record.get("width") and record.get("height"):
-        add("Size", f"{record['width']}x{record['height']}")
-    model = record.get("model")
-    if isinstance(model, dict):
-        add("Model hash", model.get("hash"))
-        add("Model", model.get("name"))
-    elif _present(model):
-        add("Model", model)
-    if record.get("kind") != "upscale":
-        add("Denoising strength", record.get("strength"))
-    if record.get("kind") == "inpaint" or record.get("inpaint_area"):
-        add("Mask blur", record.get("mask_blur"))
-        if record.get("inpaint_area") == "masked":
-            add("Inpaint area", "Only masked")
-            add("Masked area padding", record.get("padding"))
-    if record.get("app_version"):
-        add("Version", f"{APP_TAG} {record['app_version']}")
-
-    lines = []
-    prompt = str(record.get("prompt") or "")
-    negative = str(record.get("negative_prompt") or "")
-    if prompt:
-        lines.append(prompt)
-    if negative:
-        lines.append(f"{_NEGATIVE} {negative}")
-    lines.append(", ".join(f"{key}: {quote(value)}" for key, value in params))
-    return "\n".join(lines).strip()
-
-
-def _typed(params: dict[str, str], key: str, kind: type):
-    try:
-        return kind(params[key])
-    except (KeyError, ValueError):
-        return None
-
-
-def parse_infotext(text: str) -> dict:
-    """Port of A1111's ``parse_generation_parameters``.
-
-    Returns ``{"prompt", "negative_prompt", "params": {key: raw str}}`` plus typed entries
-    ``steps``, ``sampler``, ``cfg``, ``seed``, ``width``, ``height``, ``strength``, ``model``,
-    ``model_hash``, ``mask_blur`` when the text has them. The last line counts as parameters
-    only when it holds at least three ``key: value`` pairs.
-    """
-    *lines, lastline = text.strip().replace("\r\n", "\n").split("\n")
-    if len(RE_PARAM.findall(lastline)) < 3:
-        lines.append(lastline)
-        lastline = ""
-
-    prompt, negative, done_with_prompt = "", "", False
-    for line in lines:
-        line = line.strip()
-        if line.startswith(_NEGATIVE):
-            done_with_prompt = True
-            line = line[len(_NEGATIVE) :].strip()
-        if done_with_prompt:
-            negative += ("" if negative == "" else "\n") + line
-        else:
-            prompt += ("" if prompt == "" else "\n") + line
-
-    params: dict[str, str] = {}
-    for key, value in RE_PARAM.findall(lastline):
-        params[key] = unquote(value.strip())
-
-    result: dict = {"prompt": prompt, "negative_prompt": negative, "params": params}
-    typed = {
-        "steps": _typed(params, "Steps", int),
-        "sampler": params.get("Sampler"),
-        "cfg": _typed(params, "CFG scale", float),
-        "seed": _typed(params, "Seed", int),
-        "strength": _typed(params, "Denoising strength", float),
-        "model": params.get("Model"),
-        "model_hash": params.get("Model hash"),
-        "mask_blur": _typed(params, "Mask blur", int),
-    }
-    size = RE_IMAGESIZE.match(params.get("Size", ""))
-    if size:
-        typed["width"], typed["height"] = int(size.group(1)), int(size.group(2))
-    result.update({key: value for key, value in typed.items() if value is not None})
-    return result
 
 
 def write_png(
@@ -285,7 +154,7 @@ def format_summary(meta: dict) -> str:
     lines.extend(f"{key}: {value}" for key, value in parsed.get("params", {}).items())
     if record:
         for key, label in _SUMMARY_KEYS:
-            if _present(record.get(key)):
+            if present(record.get(key)):
                 value = record[key]
                 text = json.dumps(value) if isinstance(value, dict | list) else str(value)
                 lines.append(f"{label}: {text}")

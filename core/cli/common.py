@@ -1,31 +1,79 @@
-"""``generate``: one pass with a progress bar, or a workflow (passes, sweep, variations)."""
+"""What every command shares: exit codes, output-path checks, Ctrl+C, progress and summaries."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from PIL import Image
+
+from core.engine import CancelToken, Engine
 from core.errors import UserError
-from core.events import ModelLoading, PassResult, PassStarted, StepPreview
+from core.events import ModelLoading, PassEvent, PassResult, PassStarted, StepPreview
+from core.imaging import load_image
+from core.models import ModelSpec, classify_reference
+from core.requests import PassRequest
 
-EXIT_OK = 0
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
-def spec_from_args(args):
-    from core.models import ModelSpec, classify_reference
+def check_output_path(output: str | Path, inputs: list[str | None], overwrite: bool) -> Path:
+    """Refuse writing over an input or (without --overwrite) over an existing file."""
+    out = Path(output)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"output must be a .png file (metadata is stored as PNG text): {out}")
+    for source in inputs:
+        if source and Path(source).exists() and out.resolve() == Path(source).resolve():
+            raise UserError(f"refusing to write over the input {source} (originals are preserved)")
+    if out.exists() and out.is_dir():
+        raise UserError(f"{out} is a folder")
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists (use --overwrite to replace it)")
+    return out
 
-    classify_reference(args.model)  # fail fast on a bad path or a pickle, before anything loads
+
+def new_engine() -> Engine:
+    """The engine a command runs on (the one place commands make one; tests share one)."""
+    return Engine()
+
+
+@contextmanager
+def sigint_cancels(token: CancelToken) -> Iterator[None]:
+    """First Ctrl+C cancels the pass (it stops within a step); a second one interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\ncancelling…", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def spec_from_args(args: argparse.Namespace) -> ModelSpec:
+    """The model to load, checked (path, pickle, config folder) before anything loads."""
+    classify_reference(args.model)
     if args.model_config and not (Path(args.model_config) / "model_index.json").is_file():
         raise UserError(f"--model-config {args.model_config} has no model_index.json")
     return ModelSpec(args.model, args.model_config, args.device, args.dtype)
 
 
-def request_from_args(args, image):
+def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassRequest:
     """A validated PassRequest from the shared generation options (mask and map loaded)."""
-    from core.imaging import load_image
-    from core.requests import PassRequest
-
     mask = load_image(args.mask) if args.mask else None
     strength_map = load_image(args.strength_map) if args.strength_map else None
     request = PassRequest(
@@ -51,16 +99,13 @@ def request_from_args(args, image):
 class Progress:
     """Model-loading lines and a per-pass progress bar on stderr."""
 
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self._bar = None
+    def __init__(self) -> None:
+        self._bar: Any = None
         self.label = ""
 
-    def __call__(self, event) -> None:
+    def __call__(self, event: PassEvent) -> None:
         from tqdm import tqdm
 
-        if self.quiet:
-            return
         if isinstance(event, ModelLoading) and event.fraction is None:
             print(event.message, file=sys.stderr)
         elif isinstance(event, PassStarted):
@@ -79,7 +124,8 @@ class Progress:
             self._bar = None
 
 
-def result_summary(result: PassResult, path: Path | None) -> dict:
+def result_summary(result: PassResult, path: Path | None) -> dict[str, Any]:
+    """The JSON-able summary of one written pass."""
     return {
         "output": str(path) if path else None,
         "width": result.image.width,
@@ -94,7 +140,8 @@ def result_summary(result: PassResult, path: Path | None) -> dict:
     }
 
 
-def print_summary(args, items: list[dict]) -> None:
+def print_summary(args: argparse.Namespace, items: list[dict[str, Any]]) -> None:
+    """One line per written pass on stdout (or one JSON value with ``--json``)."""
     if args.json:
         print(json.dumps(items[0] if len(items) == 1 else items))
         return
@@ -107,40 +154,3 @@ def print_summary(args, items: list[dict]) -> None:
         if item.get("note"):
             line += f" — {item['note']}"
         print(line)
-
-
-def cmd_generate(args) -> int:
-    from core.cli import check_output_path, sigint_cancels
-    from core.engine import CancelToken, Engine
-    from core.imaging import load_image
-    from core.metadata import write_png
-
-    workflow = [name for name in ("passes", "sweep", "variations") if getattr(args, name)]
-    if len(workflow) > 1:
-        raise UserError("use only one of --passes, --sweep and --variations")
-    # 1. Check everything the user gave before any model loads.
-    if not workflow:
-        out = check_output_path(
-            args.output, [args.input, args.mask, args.strength_map], args.overwrite
-        )
-    image = load_image(args.input)
-    request = request_from_args(args, image)
-    spec = spec_from_args(args)
-    if workflow:
-        from core.cli_workflows import run_generate_workflow
-
-        return run_generate_workflow(args, workflow[0], request, spec)
-    # 2. Run the pass; Ctrl+C cancels within a step.
-    engine, token, progress = Engine(), CancelToken(), Progress(quiet=False)
-    try:
-        with sigint_cancels(token):
-            result = engine.run_pass(request, spec, on_event=progress, cancel=token)
-    finally:
-        progress.close()
-    if result.note:
-        print(f"note: {result.note}", file=sys.stderr)
-    # 3. Write atomically (nothing appears at OUT on failure).
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(out, result.image, result.record, overwrite=args.overwrite)
-    print_summary(args, [result_summary(result, out)])
-    return EXIT_OK

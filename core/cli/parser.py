@@ -1,28 +1,20 @@
-"""Headless command line: ``generate``, ``info``, ``upscale``, ``batch``.
-
-User mistakes exit 2 with one ``error: …`` line on stderr and write nothing; Ctrl+C stops within a
-step and leaves no partial file (exit 130).
-"""
+"""The command line's grammar: ``generate``, ``info``, ``upscale`` and ``batch``."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import signal
-import sys
-import threading
-from contextlib import contextmanager
-from pathlib import Path
 
 from core import __version__
-from core.errors import PassCancelled, UserError
-from core.schedulers import DEFAULT_SCHEDULER, SCHEDULER_NAMES
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+from core.cli.generate import cmd_generate
+from core.cli.info import cmd_info
+from core.cli.workflows import cmd_batch, cmd_upscale
+from core.errors import UserError
+from core.requests import DEFAULT_SCHEDULER, SCHEDULER_NAMES
+from core.workflows.upscale import UPSCALE_STRENGTH
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2 (argparse prints usage + message)
+    def error(self, message: str):  # type: ignore[override]  # one line, exit 2 (argparse prints usage + message)
         raise UserError(message)
 
 
@@ -70,6 +62,7 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each subcommand sets ``handler``."""
     parser = _Parser(prog="img2img-studio", description="Img2Img Studio (headless commands)")
     parser.add_argument("--version", action="version", version=f"img2img-studio {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
@@ -97,73 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("image", metavar="IMAGE")
     info.add_argument("--json", action="store_true")
 
-    from core.cli_workflows import add_workflow_commands
-
-    add_workflow_commands(sub)
+    gen.set_defaults(handler=cmd_generate)
+    info.set_defaults(handler=cmd_info)
+    _add_upscale(sub)
+    _add_batch(sub)
     return parser
 
 
-@contextmanager
-def sigint_cancels(token):
-    """First Ctrl+C cancels the pass (it stops within a step); a second one interrupts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if token.cancelled:
-            raise KeyboardInterrupt
-        token.cancel()
-        print("\ncancelling…", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _add_upscale(sub: argparse._SubParsersAction) -> None:
+    up = sub.add_parser("upscale", help="Lanczos upscale, then a low-denoise tiled refine")
+    up.add_argument("input", metavar="INPUT")
+    up.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    add_generation_options(up)
+    up.add_argument("--scale", type=float, default=2.0, help="upscale factor, 1–8 (2)")
+    up.add_argument("--tile", type=int, default=512, metavar="PX", help="tile size (512)")
+    up.add_argument("--overlap", type=int, default=64, metavar="PX", help="tile overlap (64)")
+    up.set_defaults(handler=cmd_upscale, strength=UPSCALE_STRENGTH)
 
 
-def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        return args.handler(args) if hasattr(args, "handler") else _dispatch(args)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (PassCancelled, KeyboardInterrupt):
-        print("cancelled: no output written", file=sys.stderr)
-        return EXIT_CANCELLED
-
-
-def _dispatch(args) -> int:
-    if args.command == "info":
-        return cmd_info(args)
-    from core.cli_generate import cmd_generate
-
-    return cmd_generate(args)
-
-
-def cmd_info(args) -> int:
-    from core.metadata import format_summary, read_metadata
-
-    meta = read_metadata(args.image)
-    if args.json:
-        print(json.dumps({k: v for k, v in meta.items()}, indent=2, default=str))
-    else:
-        print(format_summary(meta))
-    return EXIT_OK
-
-
-def check_output_path(output: str | Path, inputs: list[str | Path], overwrite: bool) -> Path:
-    """Refuse writing over an input or (without --overwrite) over an existing file."""
-    out = Path(output)
-    if out.suffix.lower() != ".png":
-        raise UserError(f"output must be a .png file (metadata is stored as PNG text): {out}")
-    for source in inputs:
-        if source and Path(source).exists() and out.resolve() == Path(source).resolve():
-            raise UserError(f"refusing to write over the input {source} (originals are preserved)")
-    if out.exists() and not overwrite:
-        raise UserError(f"{out} already exists (use --overwrite to replace it)")
-    if out.exists() and out.is_dir():
-        raise UserError(f"{out} is a folder")
-    return out
+def _add_batch(sub: argparse._SubParsersAction) -> None:
+    batch = sub.add_parser("batch", help="run one set of settings over a folder of images")
+    batch.add_argument("in_dir", metavar="IN_DIR")
+    batch.add_argument("out_dir", metavar="OUT_DIR")
+    add_generation_options(batch)
+    batch.add_argument(
+        "--in-place",
+        action="store_true",
+        help="allow OUT_DIR = IN_DIR (outputs are named <stem>_img2img.png)",
+    )
+    batch.set_defaults(handler=cmd_batch)

@@ -8,15 +8,16 @@ reports ``PassStarted`` / ``StepPreview`` events, and returns a :class:`PassResu
 from __future__ import annotations
 
 import random
-import threading
 import time
 from typing import Any
 
 from PIL import Image
 
 from core import __version__
+from core.engine.cancel import CancelToken
 from core.errors import PassCancelled
 from core.events import EventCallback, PassResult, PassStarted
+from core.hashing import pixel_hash
 from core.imaging import (
     blur_mask,
     composite,
@@ -24,30 +25,15 @@ from core.imaging import (
     mask_bbox,
     mask_is_empty,
     normalize_image,
-    pixel_hash,
     resize_to,
 )
 from core.models import LoadedModel, ModelManager, ModelSpec
-from core.previews import make_previewer
 from core.requests import MAX_SEED, PassRequest, round_to_multiple
-from core.schedulers import make_scheduler
-from core.step_hooks import StepHooks
+from core.sampling.previews import make_previewer
+from core.sampling.schedulers import make_scheduler
+from core.sampling.step_hooks import StepHooks
 
 PIPELINE_MASK_THRESHOLD = 8  # blurred-mask values above this are repainted by the model
-
-
-class CancelToken:
-    """Thread-safe cancel flag; the engine checks it after every step."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
 
 
 class Engine:
@@ -123,7 +109,7 @@ class Engine:
         emit(PassStarted(steps_to_run, request.steps, width, height, seed))
         run = _PassRun(self, model, request, seed, token, emit, steps_to_run)
         if strength_map is not None:
-            from core.differential import run_differential
+            from core.engine.differential import run_differential
 
             image = run_differential(run, source, strength_map, mask)
         elif mask is not None:

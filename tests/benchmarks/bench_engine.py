@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m core.bench --out bench-out/bench.json`` (``make bench``).
+"""Engine benchmarks: ``python -m tests.benchmarks.bench_engine --out FILE`` (``make bench``).
 
 Everything is measured side by side in one run, so ratios hold on noisy machines:
 - tiny model: step time, preview cost as a share of a step, differential and inpaint overheads;
@@ -88,8 +88,8 @@ def bench_sd15_size(device: str, size: int, dtype_name: str) -> dict:
     import torch
     from diffusers import UNet2DConditionModel
 
-    from core.model_files import BUNDLED_CONFIGS
-    from core.previews import LatentPreviewer
+    from core.models.files import BUNDLED_CONFIGS
+    from core.sampling.previews import LatentPreviewer
 
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype_name]
     config = UNet2DConditionModel.load_config(BUNDLED_CONFIGS / "sd15" / "unet")
@@ -121,7 +121,7 @@ def bench_sd15_size(device: str, size: int, dtype_name: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.bench")
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_engine")
     parser.add_argument("--out", default="bench-out/bench.json")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quick", action="store_true", help="tiny model only")

@@ -1,0 +1,6 @@
+"""Run one pass: img2img, inpaint (whole or only masked) and differential (regional strength)."""
+
+from core.engine.cancel import CancelToken
+from core.engine.engine import Engine
+
+__all__ = ["CancelToken", "Engine"]

@@ -1,0 +1,14 @@
+"""Models: what to load (spec), where from (folder, single file, hub), and the loaded pipelines."""
+
+from core.models.device import resolve_device, resolve_dtype
+from core.models.loading import LoadedModel, ModelManager
+from core.models.spec import ModelSpec, classify_reference
+
+__all__ = [
+    "LoadedModel",
+    "ModelManager",
+    "ModelSpec",
+    "classify_reference",
+    "resolve_device",
+    "resolve_dtype",
+]

@@ -1,0 +1,55 @@
+"""What to load: a model reference (folder, single file or hub id) and how to run it."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ModelError
+from core.models.files import PICKLE_SUFFIXES
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load: ``reference`` (folder, .safetensors file or hub id) plus overrides."""
+
+    reference: str
+    config: str | None = None  # diffusers config folder for single files
+    device: str = "auto"  # auto | cpu | cuda | mps
+    dtype: str = "auto"  # auto | fp32 | fp16 | bf16
+
+
+def classify_reference(reference: str) -> str:
+    """Return "folder", "single_file" or "hub"; raise ModelError for anything unusable."""
+    ref = reference.strip()
+    if not ref:
+        raise ModelError(
+            "no model given (use --model with a folder, a .safetensors file or a hub id)"
+        )
+    path = Path(ref).expanduser()
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise ModelError(
+            f"{ref}: {suffix} checkpoints are Python pickles that can run code when loaded; "
+            "convert it to .safetensors or use a diffusers folder"
+        )
+    if path.is_dir():
+        if (path / "model_index.json").is_file():
+            return "folder"
+        raise ModelError(f"{ref} is a folder without model_index.json (not a diffusers model)")
+    if path.is_file():
+        if suffix in (".safetensors", ".sft"):
+            return "single_file"
+        raise ModelError(f"{ref}: unsupported model file (expected .safetensors)")
+    if suffix in (".safetensors", ".sft") or ref.startswith((".", "/", "~")) or os.sep in ref[:1]:
+        raise ModelError(f"no such model file or folder: {ref}")
+    if HUB_ID.match(ref):
+        return "hub"
+    raise ModelError(
+        f"no model at '{ref}': expected a diffusers folder, a .safetensors file "
+        "or a hub id (org/name)"
+    )

@@ -1,0 +1,1 @@
+"""Sampling: schedulers under their A1111 names, per-step hooks (cancel, previews), previewers."""
