@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from core.engine import CancelToken
 from core.errors import UserError
+from core.progress import eta_seconds
 from core.requests import MAX_SEED, PassRequest
 
 
@@ -49,9 +50,7 @@ class ProgressClock:
         return time.perf_counter() - self.started
 
     def eta(self, remaining: int) -> float | None:
-        if self._worked == 0:
-            return None
-        return self._work_seconds / self._worked * max(remaining, 0)
+        return eta_seconds(self._worked, self._worked + remaining, self._work_seconds)
 
     def start(self, index: int, label: str = "") -> None:
         self._unit_started = time.perf_counter()
