@@ -177,9 +177,11 @@ class PassTree:
             del self._records[gone.id]
             self._children.pop(gone.id, None)
             self._emit("removed", gone)
-        self._children[record.parent_id].remove(record_id)
+        parent_id = record.parent_id
+        assert parent_id is not None  # only the root has none
+        self._children[parent_id].remove(record_id)
         if self.current_id not in self._records:
-            self.select(record.parent_id)
+            self.select(parent_id)
         return removed
 
     def select(self, record_id: str) -> None:

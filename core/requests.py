@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image
 
 from core.errors import InvalidRequest
+from core.work_size import parse_work_size
 
 # The samplers a request may name (A1111's names); core.sampling.schedulers maps each to diffusers.
 SCHEDULER_NAMES: tuple[str, ...] = (
@@ -30,11 +31,6 @@ MAX_SEED = 2**32 - 1
 def effective_steps(steps: int, strength: float) -> int:
     """The denoising steps an img2img pass really runs: ``min(int(steps × strength), steps)``."""
     return min(int(steps * strength), steps)
-
-
-def round_to_multiple(value: int, multiple: int = 8) -> int:
-    """Round a pixel size to the nearest multiple (at least one multiple)."""
-    return max(multiple, int(value / multiple + 0.5) * multiple)
 
 
 @dataclass(frozen=True)
@@ -61,6 +57,7 @@ class PassRequest:
     padding: int = 32
     strength_map: Image.Image | None = None
     color_match: bool = False
+    work_size: str = "auto"  # "auto" | "input" | "WxH": the size the model works at (work_size.py)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -72,12 +69,14 @@ class PassRequest:
         return self.mask is not None
 
     def output_size(self) -> tuple[int, int]:
-        """(width, height): the target size, or the input's size, as multiples of 8."""
-        w = self.width if self.width else self.image.width
-        h = self.height if self.height else self.image.height
-        return round_to_multiple(w), round_to_multiple(h)
+        """(width, height) of the result: ``width``/``height`` when given, else the input's size.
 
-    def replace(self, **changes) -> PassRequest:
+        The model works at ``work_size`` (a multiple of 8 chosen for it); the result comes back at
+        this size, so unmasked pixels can stay byte-identical to the input.
+        """
+        return (self.width or self.image.width, self.height or self.image.height)
+
+    def replace(self, **changes: Any) -> PassRequest:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> PassRequest:
@@ -102,6 +101,7 @@ class PassRequest:
             raise InvalidRequest(f"mask blur must be between 0 and 256 px, got {self.mask_blur}")
         if self.padding < 0:
             raise InvalidRequest(f"padding must be 0 or more px, got {self.padding}")
+        parse_work_size(self.work_size)
         if self.inpaint_area not in ("whole", "masked"):
             raise InvalidRequest(
                 f"inpaint area must be 'whole' or 'masked', got {self.inpaint_area}"

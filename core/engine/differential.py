@@ -4,15 +4,21 @@ The pass runs at the map's highest strength. After every step, latents whose own
 yet been reached are reset to the source re-noised to the next step's noise level (as diffusers'
 inpaint pipeline does outside its mask), so each region follows the denoiser for exactly
 ``int(steps × its strength)`` steps: a region at 0.8 changes like a global 0.8 pass, and pixels
-painted 0 come out byte-identical to the input.
+painted 0 come out byte-identical to the input. A mask limits the map (strength 0 outside it);
+the result is blended into the original through the map's own soft edge, not a binary cut.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from PIL import Image
 
-from core.imaging import composite
+from core.engine.vae import encode
+from core.imaging import composite, resize_to
+
+SOFT_EDGE = 26  # map values below this (strength < 0.1) blend generated and original linearly
 
 
 def latent_start_steps(
@@ -29,19 +35,16 @@ class _RegionalFilter:
 
     def __init__(
         self,
-        pipe,
+        pipe: Any,
         source: Image.Image,
         strength_map: Image.Image,
         steps: int,
         steps_to_run: int,
-        generator,
+        generator: Any,
     ) -> None:
         import torch
 
-        vae = pipe.vae
-        pixels = pipe.image_processor.preprocess(source).to(vae.device, vae.dtype)
-        with torch.no_grad():
-            latents = vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
+        latents = encode(pipe, source)
         self.source_latents = latents
         self.noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32)
         self.noise = self.noise.to(latents.device, latents.dtype)
@@ -50,7 +53,7 @@ class _RegionalFilter:
         self.start = torch.from_numpy(start).to(latents.device)
         self.steps_to_run = steps_to_run
 
-    def __call__(self, pipe, step_index: int, timestep, latents):
+    def __call__(self, pipe: Any, step_index: int, timestep: Any, latents: Any) -> Any:
         import torch
 
         waiting = (self.start > step_index)[None, None]  # still held at the source
@@ -65,30 +68,39 @@ class _RegionalFilter:
         return torch.where(waiting, held.to(latents.dtype), latents)
 
 
-def run_differential(
-    run, source: Image.Image, strength_map: Image.Image, mask: Image.Image | None
-) -> Image.Image:
-    """Run a pass of ``run`` (engine._PassRun) with a strength map; returns the composited image."""
-    # 1. A mask limits the map: strength 0 wherever the mask is black.
-    if mask is not None:
-        arr = np.asarray(strength_map, np.uint16) * np.asarray(mask, np.uint16) // 255
-        strength_map = Image.fromarray(arr.astype(np.uint8), "L")
-    top = strength_map.getextrema()[1] / 255.0
-    request = run.request
-    model = run.model
-    # 2. Denoise at the map's highest strength with the regional latent filter.
+def masked_strength_map(strength_map: Image.Image, mask: Image.Image | None) -> Image.Image:
+    """The map limited by the mask: strength 0 wherever the mask is black (both mode "L")."""
+    if mask is None:
+        return strength_map
+    arr = np.asarray(strength_map, np.uint16) * np.asarray(mask, np.uint16) // 255
+    return Image.fromarray(arr.astype(np.uint8), "L")
+
+
+def blend_alpha(strength_map: Image.Image) -> Image.Image:
+    """How much of the generated picture each pixel takes: 0 where the map is 0, ramping to all of
+    it at :data:`SOFT_EDGE`, so a soft-painted edge fades in instead of being cut."""
+    arr = np.asarray(strength_map, np.uint16) * 255 // SOFT_EDGE
+    return Image.fromarray(np.minimum(arr, 255).astype(np.uint8), "L")
+
+
+def run_differential(run: Any, source: Image.Image, strength_map: Image.Image) -> Image.Image:
+    """Run a pass of ``run`` (a PassRun) with an already masked map; returns the blended image."""
+    # 1. Denoise at the map's highest strength, at the work size, with the regional filter.
+    request, model = run.request, run.model
+    top = float(np.asarray(strength_map).max()) / 255.0
+    work = resize_to(source, run.work_size)
+    work_map = strength_map.resize(run.work_size, Image.Resampling.BILINEAR)
     pipe = model.inpaint_pipe if model.is_inpaint_model else model.img2img_pipe
     regional = _RegionalFilter(
-        pipe, source, strength_map, request.steps, run.steps_to_run, run.generator()
+        pipe, work, work_map, request.steps, run.steps_to_run, run.generator()
     )
-    kwargs = {"image": source, "strength": top}
+    kwargs: dict[str, Any] = {"image": work, "strength": top}
     if model.is_inpaint_model:
         kwargs.update(
-            mask_image=strength_map.point(lambda v: 255 if v else 0),
-            width=source.width,
-            height=source.height,
+            mask_image=work_map.point(lambda v: 255 if v else 0),
+            width=work.width,
+            height=work.height,
         )
-    generated = run.call(pipe, latent_filter=regional, **kwargs)
-    # 3. Keep the input's bytes wherever the strength is 0.
-    changed = strength_map.point(lambda v: 255 if v else 0)
-    return composite(source, generated, changed)
+    generated = resize_to(run.call(pipe, latent_filter=regional, **kwargs), source.size)
+    # 2. Keep the input's bytes wherever the strength is 0; fade in along the map's soft edge.
+    return composite(source, generated, blend_alpha(strength_map))

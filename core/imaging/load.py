@@ -36,7 +36,9 @@ def _megapixels(pixels: int) -> str:
     return f"{pixels / 1_000_000:.1f} MP"
 
 
-def _limit_error(name: str, pixels: int, max_pixels: int, size: tuple[int, int] | None = None):
+def _limit_error(
+    name: str, pixels: int, max_pixels: int, size: tuple[int, int] | None = None
+) -> ImageError:
     dims = f"{size[0]}×{size[1]} = " if size else ""
     limit = f"{max_pixels / 1_000_000:g} MP"
     return ImageError(f"{name} is {dims}{_megapixels(pixels)}, over the {limit} limit")

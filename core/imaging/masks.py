@@ -24,7 +24,8 @@ def _mask_to_l(img: Image.Image) -> Image.Image:
         return _sixteen_bit_to_l(img)
     if _has_alpha(img):
         alpha = img.convert("RGBA").getchannel("A")
-        if alpha.getextrema()[0] < 255:
+        low, _high = alpha.getextrema()
+        if isinstance(low, int | float) and low < 255:
             return alpha
     if img.mode in ("L", "1", "P", "RGB"):
         return img.convert("L")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 # A1111's modules/infotext_utils.py regexes.
 RE_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -60,7 +61,9 @@ def build_infotext(record: dict) -> str:
     add("Sampler", record.get("scheduler"))
     add("CFG scale", record.get("cfg"))
     add("Seed", record.get("seed"))
-    if record.get("width") and record.get("height"):
+    if record.get("work_size"):  # A1111's Size is the size the model generated at
+        add("Size", record["work_size"])
+    elif record.get("width") and record.get("height"):
         add("Size", f"{record['width']}x{record['height']}")
     model = record.get("model")
     if isinstance(model, dict):
@@ -89,7 +92,7 @@ def build_infotext(record: dict) -> str:
     return "\n".join(lines).strip()
 
 
-def _typed(params: dict[str, str], key: str, kind: type):
+def _typed(params: dict[str, str], key: str, kind: type) -> Any:
     try:
         return kind(params[key])
     except (KeyError, ValueError):

@@ -32,7 +32,9 @@ def resolve_dtype(dtype: str, device: str) -> Any:
 
     table = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
     if dtype == "auto":
-        return torch.float16 if device in ("cuda", "mps") else torch.float32
+        # fp16 on CUDA; fp32 on MPS (fp16 VAEs and some kernels give black or NaN pictures
+        # there) and on CPUs (fp16 is slow or unsupported).
+        return torch.float16 if device == "cuda" else torch.float32
     if dtype not in table:
         raise ModelError(f"unknown dtype '{dtype}' (choose auto, fp32, fp16 or bf16)")
     return table[dtype]

@@ -27,7 +27,7 @@ def download_model(repo_id: str, emit: EventCallback) -> str:
     from tqdm.auto import tqdm
 
     class _Progress(tqdm):
-        def update(self, n=1):
+        def update(self, n: float | None = 1) -> bool | None:
             result = super().update(n)
             if self.total:
                 emit(ModelLoading(repo_id, f"Downloading {repo_id}", self.n / self.total))

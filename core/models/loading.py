@@ -7,6 +7,7 @@ checkpoint (loaded offline with a bundled or user-given config folder) or a Hugg
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -35,16 +36,17 @@ class LoadedModel:
     dtype: Any
     base_pipe: Any  # the pipeline as loaded (img2img, or inpaint for 9-channel models)
     weights_file: Path | None
+    identity: str = ""  # unique per load: what caches of per-model state are keyed by
     _inpaint_pipe: Any = None
     _hash: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def img2img_pipe(self):
+    def img2img_pipe(self) -> Any:
         return None if self.is_inpaint_model else self.base_pipe
 
     @property
-    def inpaint_pipe(self):
+    def inpaint_pipe(self) -> Any:
         """The inpaint pipeline, sharing the loaded weights (``from_pipe``: no reload)."""
         if self.is_inpaint_model:
             return self.base_pipe
@@ -56,8 +58,14 @@ class LoadedModel:
 
     @property
     def native_size(self) -> int:
+        """The side (px) the model was trained at: UNet sample size × VAE scale factor."""
         unet = self.base_pipe.unet
         return int(unet.config.sample_size) * int(self.base_pipe.vae_scale_factor)
+
+    @property
+    def size_multiple(self) -> int:
+        """Work sizes are multiples of this (the VAE's scale factor, at least 8)."""
+        return max(8, int(self.base_pipe.vae_scale_factor))
 
     @property
     def hash(self) -> str:
@@ -67,6 +75,9 @@ class LoadedModel:
                 path = self.weights_file
                 self._hash = cached_file_hash(path)[:10] if path and path.exists() else ""
             return self._hash
+
+
+_LOAD_SERIAL = itertools.count(1)
 
 
 class ModelManager:
@@ -106,6 +117,7 @@ class ModelManager:
             else:
                 model = _load_single_file(spec, Path(spec.reference), device, dtype)
             model.base_pipe.set_progress_bar_config(disable=True)
+            model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
             emit(ModelLoading(spec.reference, f"Loaded {model.name}", 1.0))
             self._loaded = model
             return model
@@ -139,7 +151,7 @@ def _family_from_index(index: dict) -> str:
     return "sd1"
 
 
-def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype) -> LoadedModel:
+def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> LoadedModel:
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
 
     index = _read_json(folder / "model_index.json")
@@ -170,7 +182,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype) -> LoadedMod
     )
 
 
-def _load_single_file(spec: ModelSpec, path: Path, device: str, dtype) -> LoadedModel:
+def _load_single_file(spec: ModelSpec, path: Path, device: str, dtype: Any) -> LoadedModel:
     import diffusers
 
     family, is_inpaint = detect_single_file_family(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ TAESD_REPOS = {
 class LatentPreviewer:
     """Turns a batch of latents (B×4×h×w tensor) into an h×w×3 uint8 preview of the first item."""
 
-    def __init__(self, family: str = "sd1", taesd=None) -> None:
+    def __init__(self, family: str = "sd1", taesd: Any = None) -> None:
         import torch
 
         factors, bias = LATENT_RGB_FACTORS.get(family, LATENT_RGB_FACTORS["sd1"])
@@ -56,7 +57,7 @@ class LatentPreviewer:
     def kind(self) -> str:
         return "taesd" if self._taesd is not None else "linear"
 
-    def __call__(self, latents) -> np.ndarray:
+    def __call__(self, latents: Any) -> np.ndarray:
         import torch
 
         with torch.no_grad():
@@ -86,7 +87,7 @@ def find_taesd(family: str) -> Path | None:
     return Path(config).parent if isinstance(config, str) else None
 
 
-def make_previewer(family: str, device: str, dtype) -> LatentPreviewer:
+def make_previewer(family: str, device: str, dtype: Any) -> LatentPreviewer:
     """The best previewer available offline: TAESD when its weights are local, else linear."""
     folder = find_taesd(family)
     if folder is not None:

@@ -17,7 +17,9 @@ def make_image(width: int = 96, height: int = 64, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8), "RGB")
 
 
-def make_mask(width: int = 96, height: int = 64, box: tuple[int, int, int, int] | None = None):
+def make_mask(
+    width: int = 96, height: int = 64, box: tuple[int, int, int, int] | None = None
+) -> Image.Image:
     """An L-mode mask, white (change) inside ``box`` (default: the centre third)."""
     mask = Image.new("L", (width, height), 0)
     if box is None:

@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.testing.ldm_export import export_single_file
 
@@ -121,7 +122,7 @@ def build_tiny_model(out_dir: str | Path, inpaint: bool = False, seed: int = 0) 
     components = build_components(inpaint=inpaint, seed=seed)
     tokenizer = CLIPTokenizer.from_pretrained(out / "tokenizer")
     pipeline_cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
-    pipe = pipeline_cls(
+    pipe: Any = pipeline_cls(
         **components,
         tokenizer=tokenizer,
         safety_checker=None,

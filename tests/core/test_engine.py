@@ -60,10 +60,15 @@ def test_every_scheduler_is_deterministic(engine, tiny_model_dir, scheduler):
     assert first.image.tobytes() != other.image.tobytes()
 
 
-def test_output_size_rounds_to_multiple_of_8_and_honours_target(engine, tiny_model_dir):
+def test_result_keeps_the_input_size_and_work_size_rounds_to_multiple_of_8(
+    engine, tiny_model_dir
+):
     spec = ModelSpec(str(tiny_model_dir))
-    result, _ = run(engine, spec, image=make_image(100, 70), strength=0.5)
-    assert result.image.size == (104, 72)
+    result, events = run(engine, spec, image=make_image(100, 70), strength=0.5)
+    assert result.image.size == (100, 70)
+    started = next(e for e in events if isinstance(e, PassStarted))
+    assert (started.width, started.height) == (104, 72)
+    assert result.record["work_size"] == "104x72"
     result, _ = run(engine, spec, strength=0.5, width=128, height=96)
     assert result.image.size == (128, 96)
 

@@ -1,0 +1,63 @@
+"""VAE work the engine does itself: encoding sources in a safe precision, rescuing NaN decodes.
+
+fp16 SD/SDXL VAEs overflow on some pictures (``force_upcast`` in their config says so): the
+encode runs in fp32 for them, and a decode that came back all black (NaNs cast to 0) is redone in
+fp32 from the final latents.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+
+def needs_upcast(vae: Any) -> bool:
+    """True for an fp16 VAE whose config asks to run in fp32."""
+    import torch
+
+    return vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))
+
+
+@contextmanager
+def fp32_vae(vae: Any, always: bool = False) -> Any:
+    """Run the VAE in fp32 within the block when it needs it (or ``always``), then restore it."""
+    import torch
+
+    original = vae.dtype
+    upcast = (always or needs_upcast(vae)) and original != torch.float32
+    if upcast:
+        vae.to(torch.float32)
+    try:
+        yield vae
+    finally:
+        if upcast:
+            vae.to(original)
+
+
+def encode(pipe: Any, image: Image.Image) -> Any:
+    """Scaled latents (mode of the posterior) of ``image``, in the VAE's precision."""
+    import torch
+
+    with fp32_vae(pipe.vae) as vae, torch.no_grad():
+        pixels = pipe.image_processor.preprocess(image).to(vae.device, vae.dtype)
+        latents = vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
+    return latents.to(pipe.vae.dtype)
+
+
+def is_blank(image: Image.Image) -> bool:
+    """An all-black decode: what NaN latents or an overflowing fp16 VAE produce."""
+    return not np.asarray(image).any()
+
+
+def decode_fp32(pipe: Any, latents: Any) -> Image.Image:
+    """Decode ``latents`` with the VAE in fp32 (the rescue path for a blank fp16 decode)."""
+    import torch
+
+    with fp32_vae(pipe.vae, always=True) as vae, torch.no_grad():
+        scaled = latents.to(vae.device, torch.float32) / vae.config.scaling_factor
+        pixels = vae.decode(scaled, return_dict=False)[0]
+    image = pipe.image_processor.postprocess(pixels, output_type="pil")[0]
+    return image.convert("RGB")
