@@ -9,17 +9,27 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from PIL import Image
 
 from core.engine import CancelToken, Engine
 from core.errors import UserError
-from core.events import ModelLoading, PassEvent, PassResult, PassStarted, StepPreview
+from core.events import (
+    EventCallback,
+    ModelLoading,
+    PassEvent,
+    PassResult,
+    PassStarted,
+    StepPreview,
+)
 from core.imaging import load_image
+from core.metadata import write_png
 from core.models import ModelSpec, classify_reference
 from core.requests import PassRequest
+from core.workflows.common import ProgressCallback, WorkflowProgress
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -154,3 +164,49 @@ def print_summary(args: argparse.Namespace, items: list[dict[str, Any]]) -> None
         if item.get("note"):
             line += f" — {item['note']}"
         print(line)
+
+
+class Callbacks(TypedDict):
+    """The keyword arguments that tie a workflow call to a :class:`Session`."""
+
+    on_event: EventCallback
+    on_progress: ProgressCallback
+    cancel: CancelToken
+
+
+@dataclass
+class Session:
+    """What a command runs on: the engine, the token Ctrl+C sets and the progress bar."""
+
+    engine: Engine
+    token: CancelToken
+    progress: Progress
+
+    def follow(self, update: WorkflowProgress) -> None:
+        """Label the progress bar with the workflow unit that is running."""
+        self.progress.label = update.label
+
+    def callbacks(self) -> Callbacks:
+        """``on_event``, ``on_progress`` and ``cancel`` for a workflow function."""
+        return {"on_event": self.progress, "on_progress": self.follow, "cancel": self.token}
+
+
+@contextmanager
+def session() -> Iterator[Session]:
+    """A new engine, cancel token and progress bar; inside, Ctrl+C cancels; the bar is closed on
+    the way out."""
+    run = Session(new_engine(), CancelToken(), Progress())
+    try:
+        with sigint_cancels(run.token):
+            yield run
+    finally:
+        run.progress.close()
+
+
+def write_result(args: argparse.Namespace, result: PassResult, out: Path) -> int:
+    """Write one pass to ``out`` (atomically), print its note and summary; EXIT_OK."""
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
+    write_png(out, result.image, result.record, overwrite=args.overwrite)
+    print_summary(args, [result_summary(result, out)])
+    return EXIT_OK

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from core.cli.common import (
-    EXIT_OK,
-    Progress,
     check_output_path,
-    new_engine,
-    print_summary,
     request_from_args,
-    result_summary,
-    sigint_cancels,
+    session,
     spec_from_args,
+    write_result,
 )
 from core.cli.generate_workflows import run_generate_workflow
-from core.engine import CancelToken
 from core.errors import UserError
 from core.imaging import load_image
-from core.metadata import write_png
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -39,16 +32,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if workflow:
         return run_generate_workflow(args, workflow[0], request, spec)
     # 2. Run the pass; Ctrl+C cancels within a step.
-    engine, token, progress = new_engine(), CancelToken(), Progress()
-    try:
-        with sigint_cancels(token):
-            result = engine.run_pass(request, spec, on_event=progress, cancel=token)
-    finally:
-        progress.close()
-    if result.note:
-        print(f"note: {result.note}", file=sys.stderr)
+    with session() as run:
+        result = run.engine.run_pass(request, spec, on_event=run.progress, cancel=run.token)
     # 3. Write atomically (nothing appears at OUT on failure).
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_png(out, result.image, result.record, overwrite=args.overwrite)
-    print_summary(args, [result_summary(result, out)])
-    return EXIT_OK
+    return write_result(args, result, out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from core import __version__
 from core.cli.generate import cmd_generate
@@ -14,7 +15,7 @@ from core.workflows.upscale import UPSCALE_STRENGTH
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]  # one line, exit 2 (argparse prints usage + message)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage + message)
         raise UserError(message)
 
 

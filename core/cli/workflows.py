@@ -12,20 +12,16 @@ from core.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_OK,
-    Progress,
     check_output_path,
-    new_engine,
-    print_summary,
     request_from_args,
-    result_summary,
-    sigint_cancels,
+    session,
     spec_from_args,
+    write_result,
 )
-from core.engine import CancelToken
 from core.errors import UserError
 from core.imaging import load_image
-from core.metadata import write_png
 from core.workflows.batch import run_batch
+from core.workflows.common import WorkflowProgress
 from core.workflows.upscale import upscale_refine
 
 
@@ -40,33 +36,19 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     request = request_from_args(args, load_image(args.input))
     spec = spec_from_args(args)
     # 2. Upscale and refine tile by tile; Ctrl+C stops within a step and writes nothing.
-    engine, token, progress = new_engine(), CancelToken(), Progress()
-
-    def on_progress(update) -> None:
-        progress.label = update.label
-
-    try:
-        with sigint_cancels(token):
-            result = upscale_refine(
-                engine,
-                request.image,
-                request,
-                spec,
-                args.scale,
-                args.tile,
-                args.overlap,
-                strength=args.strength,
-                on_event=progress,
-                on_progress=on_progress,
-                cancel=token,
-            )
-    finally:
-        progress.close()
-    if result.note:
-        print(f"note: {result.note}", file=sys.stderr)
-    write_png(out, result.image, result.record, overwrite=args.overwrite)
-    print_summary(args, [result_summary(result, out)])
-    return EXIT_OK
+    with session() as run:
+        result = upscale_refine(
+            run.engine,
+            request.image,
+            request,
+            spec,
+            args.scale,
+            args.tile,
+            args.overlap,
+            strength=args.strength,
+            **run.callbacks(),
+        )
+    return write_result(args, result, out)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -74,36 +56,26 @@ def cmd_batch(args: argparse.Namespace) -> int:
     # 1. The shared settings, validated on a placeholder image; run_batch checks the folders.
     request = request_from_args(args, Image.new("RGB", (64, 64)))
     spec = spec_from_args(args)
-    engine, token, progress = new_engine(), CancelToken(), Progress()
-
-    def on_item(update) -> None:
-        progress.label = f"[{update.index}/{update.total}] {update.label}"
-        if update.status != "running":
-            eta = f", eta {update.eta:.0f} s" if update.eta is not None else ""
-            message = f": {update.message}" if update.message else ""
-            print(
-                f"[{update.index}/{update.total}] {update.label} {update.status}{message}"
-                f" ({update.elapsed:.1f} s{eta})",
-                file=sys.stderr,
-            )
-
     # 2. Run; a bad file is reported and the rest go on.
-    try:
-        with sigint_cancels(token):
-            report = run_batch(
-                engine,
-                args.in_dir,
-                args.out_dir,
-                request,
-                spec,
-                overwrite=args.overwrite,
-                allow_in_place=args.in_place,
-                on_event=progress,
-                on_item=on_item,
-                cancel=token,
-            )
-    finally:
-        progress.close()
+    with session() as run:
+
+        def on_item(update: WorkflowProgress) -> None:
+            run.progress.label = f"[{update.index}/{update.total}] {update.label}"
+            if update.status != "running":
+                print(_item_line(update), file=sys.stderr)
+
+        report = run_batch(
+            run.engine,
+            args.in_dir,
+            args.out_dir,
+            request,
+            spec,
+            overwrite=args.overwrite,
+            allow_in_place=args.in_place,
+            on_event=run.progress,
+            on_item=on_item,
+            cancel=run.token,
+        )
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -113,3 +85,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if report.cancelled:
         return EXIT_CANCELLED
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _item_line(update: WorkflowProgress) -> str:
+    eta = f", eta {update.eta:.0f} s" if update.eta is not None else ""
+    message = f": {update.message}" if update.message else ""
+    return (
+        f"[{update.index}/{update.total}] {update.label} {update.status}{message}"
+        f" ({update.elapsed:.1f} s{eta})"
+    )

@@ -8,27 +8,20 @@ then outputs are named ``<stem>_img2img.png`` and such files are never read as i
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.engine import CancelToken, Engine
-from core.errors import ModelError, PassCancelled, UserError
-from core.events import EventCallback
+from core.errors import UserError
+from core.events import EventCallback, PassResult
 from core.imaging import load_image
 from core.metadata import write_png
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.workflows.common import (
-    ProgressCallback,
-    ProgressClock,
-    check_runs_steps,
-    new_group_id,
-    tagged,
-    token_for,
-)
+from core.workflows.common import ProgressCallback, check_runs_steps, new_group_id, tagged
+from core.workflows.driver import Plan, Skip, Unit, run_plan
 
 SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 IN_PLACE_SUFFIX = "_img2img"
@@ -167,21 +160,10 @@ def run_batch(
     check_runs_steps(request_template, "every output would equal its input")
     sources = list_inputs(inputs)
     outputs = plan_outputs(sources, out_dir, allow_in_place)
-    token = token_for(cancel)
     group = new_group_id()
-    report = BatchReport(total=len(sources))
-    clock = ProgressClock("batch", len(sources), on_item)
-    # 2. One pass per image; a bad file is reported and skipped.
-    for index, (source, output) in enumerate(zip(sources, outputs, strict=True), 1):
-        if token.cancelled:
-            report.cancelled = True
-            break
-        clock.start(index, source.name)
-        if output.exists() and not overwrite:
-            item = BatchItem(source, output, "skipped", "already done")
-            report.skipped.append(item)
-            clock.finish(index, "skipped", source.name, item.message, worked=False)
-            continue
+
+    # 2. One pass per image, written as soon as it is done; a bad file fails only its item.
+    def unit(index: int, source: Path, output: Path) -> Unit:
         workflow = {
             "type": "batch",
             "group": group,
@@ -189,26 +171,28 @@ def run_batch(
             "index": index,
             "of": len(sources),
         }
-        started = time.perf_counter()
-        try:
-            image = load_image(source)
-            request = tagged(request_template, workflow, image=image).validate()
-            result = engine.run_pass(request, spec, on_event=on_event, cancel=token)
+
+        def build(_: Sequence[PassResult]) -> PassRequest:
+            if output.exists() and not overwrite:
+                raise Skip("already done")
+            return tagged(request_template, workflow, image=load_image(source)).validate()
+
+        def write(result: PassResult) -> PassResult:
             write_png(output, result.image, result.record, overwrite=overwrite)
-        except PassCancelled:
-            report.cancelled = True
-            break
-        except ModelError:
-            raise  # the model fails for every item: stop the batch
-        except UserError as exc:
-            item = BatchItem(source, output, "failed", str(exc))
-            report.failed.append(item)
-            clock.finish(index, "failed", source.name, item.message)
-            continue
-        item = BatchItem(
-            source, output, "done", result.note, result.seed, time.perf_counter() - started
+            return result
+
+        return Unit(source.name, build, write)
+
+    pairs = list(zip(sources, outputs, strict=True))
+    plan = Plan("batch", [unit(k, *pair) for k, pair in enumerate(pairs, 1)], keep_going=True)
+    outcome = run_plan(engine, spec, plan, on_event=on_event, on_progress=on_item, cancel=cancel)
+    # 3. File every item that ran under its status.
+    report = BatchReport(total=len(sources), cancelled=outcome.cancelled, elapsed=outcome.elapsed)
+    lists = {"done": report.done, "skipped": report.skipped, "failed": report.failed}
+    for step in outcome.steps:
+        source, output = pairs[step.index - 1]
+        seed = step.result.seed if step.result is not None else None
+        lists[step.status].append(
+            BatchItem(source, output, step.status, step.message, seed, step.duration)
         )
-        report.done.append(item)
-        clock.finish(index, "done", source.name, item.message)
-    report.elapsed = clock.elapsed
     return report

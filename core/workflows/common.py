@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.engine import CancelToken
 from core.errors import UserError
@@ -105,7 +106,7 @@ def new_group_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def tagged(request: PassRequest, workflow: dict, **changes) -> PassRequest:
+def tagged(request: PassRequest, workflow: dict[str, Any], **changes: Any) -> PassRequest:
     """``request`` with ``changes`` and ``extra["workflow"] = workflow`` (lands in the record)."""
     return request.replace(extra={**request.extra, "workflow": workflow}, **changes)
 

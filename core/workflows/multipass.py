@@ -7,25 +7,18 @@ The colour-drift guard matches every pass's output to the *original* source's co
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from core.engine import CancelToken, Engine
-from core.errors import PassCancelled
 from core.events import EventCallback, PassResult
 from core.hashing import pixel_hash
 from core.imaging import blur_mask, composite, load_mask, match_colors
 from core.models import ModelSpec
-from core.requests import MAX_SEED, PassRequest
-from core.workflows.common import (
-    ProgressCallback,
-    ProgressClock,
-    check_strengths,
-    pick_seed,
-    tagged,
-    token_for,
-)
+from core.requests import PassRequest
+from core.workflows.common import ProgressCallback, check_strengths, seed_list, tagged
+from core.workflows.driver import PassCallback, Plan, Unit, run_plan
 
-PassCallback = Callable[[int, PassResult], None]
+__all__ = ["PassCallback", "run_schedule"]
 
 
 def run_schedule(
@@ -48,17 +41,11 @@ def run_schedule(
     is done. Raises UserError, before any model loads, when a pass would run 0 steps. On cancel
     the finished passes are returned (``cancel.cancelled`` tells the caller it stopped early).
     """
-    # 1. Validate the whole schedule first: nothing loads when any pass is invalid.
     schedule = check_strengths(request, strengths, "schedule")
-    token = token_for(cancel)
-    base_seed = pick_seed(request.seed)
-    clock = ProgressClock("multipass", len(schedule), on_progress)
-    results: list[PassResult] = []
-    current = request.image
-    # 2. Chain the passes; each output becomes the next input.
-    for index, strength in enumerate(schedule, 1):
-        if token.cancelled:
-            break
+    seeds = seed_list(request.seed, len(schedule))
+    after = (lambda result: _match_to_source(result, request)) if color_match else None
+
+    def unit(index: int, strength: float) -> Unit:
         workflow = {
             "type": "multipass",
             "schedule": schedule,
@@ -66,26 +53,18 @@ def run_schedule(
             "of": len(schedule),
             "parent_index": index - 1,
         }
-        seed = (base_seed + index - 1) % (MAX_SEED + 1)
-        step = tagged(
-            request, workflow, image=current, strength=strength, seed=seed, color_match=color_match
-        )
-        label = f"pass {index}/{len(schedule)} · s={strength:.2f}"
-        clock.start(index, label)
-        try:
-            result = engine.run_pass(step, spec, on_event=on_event, cancel=token)
-        except PassCancelled:
-            break
-        if color_match:
-            result = _match_to_source(result, request)
-        results.append(result)
-        current = result.image
-        clock.finish(index, label=label)
-        if on_pass is not None:
-            on_pass(index, result)
-        # Later passes work at the first pass's size (width/height already applied).
-        request = request.replace(width=None, height=None)
-    return results
+
+        def build(done: Sequence[PassResult]) -> PassRequest:
+            # Pass k works on pass k-1's output, at the first pass's size.
+            start = done[-1].image if done else request.image
+            size = {"width": None, "height": None} if done else {}
+            changes = {"strength": strength, "seed": seeds[index - 1], **size}
+            return tagged(request, workflow, image=start, color_match=color_match, **changes)
+
+        return Unit(f"pass {index}/{len(schedule)} · s={strength:.2f}", build, after)
+
+    plan = Plan("multipass", [unit(k, s) for k, s in enumerate(schedule, 1)])
+    return run_plan(engine, spec, plan, on_event, on_pass, on_progress, cancel).results
 
 
 def _match_to_source(result: PassResult, original: PassRequest) -> PassResult:

@@ -12,20 +12,18 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw, ImageFont
 
 from core.engine import CancelToken, Engine
-from core.errors import PassCancelled, UserError
+from core.errors import UserError
 from core.events import EventCallback, PassResult
 from core.models import ModelSpec
 from core.requests import PassRequest
 from core.workflows.common import (
     ProgressCallback,
-    ProgressClock,
     check_strengths,
     new_group_id,
     seed_list,
     tagged,
-    token_for,
 )
-from core.workflows.multipass import PassCallback
+from core.workflows.driver import PassCallback, Plan, Unit, run_plan
 
 DEFAULT_STRENGTHS = (0.3, 0.4, 0.5, 0.6, 0.7)
 CELL = 192  # default cell side in px
@@ -92,47 +90,37 @@ def run_sweep(
     seed_values = seed_list(request.seed, seeds) if isinstance(seeds, int) else list(seeds)
     if not seed_values:
         raise UserError("the sweep needs at least 1 seed")
-    token = token_for(cancel)
     sweep = SweepResult(values, seed_values, group or new_group_id())
+    grid = [(row, column) for row in range(len(seed_values)) for column in range(len(values))]
+
+    def unit(index: int, row: int, column: int) -> Unit:
+        strength, seed = values[column], seed_values[row]
+        workflow = {
+            "type": "sweep",
+            "group": sweep.group,
+            "row": row,
+            "column": column,
+            "index": index,
+            "of": len(grid),
+            "strengths": values,
+            "seeds": seed_values,
+        }
+        label = cell_label(strength, seed)
+        return Unit(label, lambda _: tagged(request, workflow, strength=strength, seed=seed))
+
+    plan = Plan("sweep", [unit(k, row, column) for k, (row, column) in enumerate(grid, 1)])
+    outcome = run_plan(engine, spec, plan, on_event, on_pass, on_progress, cancel)
     sweep.cells = [[None] * len(values) for _ in seed_values]
-    total = len(values) * len(seed_values)
-    clock = ProgressClock("sweep", total, on_progress)
-    for row, seed in enumerate(seed_values):
-        for column, strength in enumerate(values):
-            index = row * len(values) + column + 1
-            if token.cancelled:
-                sweep.cancelled = True
-                return sweep
-            workflow = {
-                "type": "sweep",
-                "group": sweep.group,
-                "row": row,
-                "column": column,
-                "index": index,
-                "of": total,
-                "strengths": values,
-                "seeds": seed_values,
-            }
-            label = cell_label(strength, seed)
-            clock.start(index, label)
-            try:
-                result = engine.run_pass(
-                    tagged(request, workflow, strength=strength, seed=seed),
-                    spec,
-                    on_event=on_event,
-                    cancel=token,
-                )
-            except PassCancelled:
-                sweep.cancelled = True
-                return sweep
-            sweep.cells[row][column] = result
-            clock.finish(index, label=label)
-            if on_pass is not None:
-                on_pass(index, result)
+    for step in outcome.steps:
+        row, column = grid[step.index - 1]
+        sweep.cells[row][column] = step.result
+    sweep.cancelled = outcome.cancelled
     return sweep
 
 
 CellSize = int | tuple[int, int]
+Box = tuple[int, int, int, int]
+Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 
 
 def cell_size(image: Image.Image | None, cell: int = CELL) -> tuple[int, int]:
@@ -153,7 +141,7 @@ def sheet_size(rows: int, columns: int, cell: CellSize = CELL) -> tuple[int, int
     return width, height
 
 
-def cell_box(row: int, column: int, cell: CellSize = CELL) -> tuple[int, int, int, int]:
+def cell_box(row: int, column: int, cell: CellSize = CELL) -> Box:
     """(left, top, right, bottom) of a cell's image area; its label strip lies just below."""
     cw, ch = (cell, cell) if isinstance(cell, int) else cell
     left = MARGIN + column * (cw + MARGIN)
@@ -192,11 +180,11 @@ def contact_sheet(
     return sheet
 
 
-def _image(item) -> Image.Image | None:
+def _image(item: PassResult | Image.Image | None) -> Image.Image | None:
     return item.image if isinstance(item, PassResult) else item
 
 
-def _paste_cell(sheet: Image.Image, image, box: tuple[int, int, int, int]) -> None:
+def _paste_cell(sheet: Image.Image, image: Image.Image | None, box: Box) -> None:
     width, height = box[2] - box[0], box[3] - box[1]
     if image is None:
         sheet.paste(EMPTY, box)
@@ -207,7 +195,7 @@ def _paste_cell(sheet: Image.Image, image, box: tuple[int, int, int, int]) -> No
     sheet.paste(fitted, (box[0] + (width - size[0]) // 2, box[1] + (height - size[1]) // 2))
 
 
-def _text(draw: ImageDraw.ImageDraw, font, text: str, box: tuple[int, int, int, int]) -> None:
+def _text(draw: ImageDraw.ImageDraw, font: Font, text: str, box: Box) -> None:
     """Draw ``text`` centred in ``box`` (clipped on the left edge when too long)."""
     if not text:
         return

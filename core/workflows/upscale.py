@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -25,11 +28,14 @@ from core.events import EventCallback, PassResult
 from core.hashing import pixel_hash
 from core.imaging import MAX_PIXELS, load_mask, normalize_image, resize_to
 from core.models import ModelSpec
-from core.requests import MAX_SEED, PassRequest
-from core.workflows.common import ProgressCallback, ProgressClock, pick_seed, tagged, token_for
+from core.requests import PassRequest
+from core.workflows.common import ProgressCallback, seed_list, tagged
+from core.workflows.driver import Plan, Unit, run_plan
 
 UPSCALE_STRENGTH = 0.35
 VAE_TILING_PIXELS = 1024 * 1024  # auto VAE tiling for tiles larger than this
+
+Box = tuple[int, int, int, int]  # (left, top, right, bottom)
 
 
 def upscale_refine(
@@ -59,7 +65,10 @@ def upscale_refine(
     tile, overlap = _check_tiling(tile, overlap)
     if request.strength_map is not None:
         raise UserError("upscale does not take a strength map")
-    base = request.replace(image=source, strength=strength, width=None, height=None).validate()
+    # Tiles are sized for the model on purpose: each runs at its own size (work size "input").
+    base = request.replace(
+        image=source, strength=strength, width=None, height=None, work_size="input"
+    ).validate()
     started = time.perf_counter()
     big = resize_to(source, size)
     if base.effective_steps == 0:
@@ -69,10 +78,8 @@ def upscale_refine(
     width, height = padded.size
     boxes = tile_layout((width, height), tile, overlap)
     mask = _padded_mask(base.mask, size) if base.mask is not None else None
-    # 3. Refine each tile and blend it into the accumulator.
-    seed = pick_seed(request.seed)
-    token = token_for(cancel)
-    clock = ProgressClock("upscale", len(boxes), on_progress)
+    # 3. Refine each tile and blend it into the canvas.
+    seeds = seed_list(request.seed, len(boxes))
     info = {
         "type": "upscale",
         "scale": scale,
@@ -82,33 +89,48 @@ def upscale_refine(
         "source_size": list(source.size),
         "seed_per_tile": "seed + tile index - 1",
     }
-    accumulator = np.zeros((height, width, 3), np.float32)
-    weights = np.zeros((height, width), np.float32)
-    results = []
+    canvas = _Canvas((width, height), boxes)
+
+    def unit(index: int, box: Box) -> Unit:
+        def build(_: Sequence[PassResult]) -> PassRequest:
+            workflow, crop = {**info, "index": index}, padded.crop(box)
+            return tagged(base, workflow, image=crop, seed=seeds[index - 1], mask=_crop(mask, box))
+
+        return Unit(f"tile {index}/{len(boxes)}", build, partial(canvas.add, box))
+
+    plan = Plan("upscale", [unit(k, box) for k, box in enumerate(boxes, 1)])
     with _vae_tiling(engine, spec, on_event, vae_tiling, _area(boxes[0])):
-        for index, box in enumerate(boxes, 1):
-            if token.cancelled:
-                raise PassCancelled()
-            label = f"tile {index}/{len(boxes)}"
-            clock.start(index, label)
-            step = tagged(
-                base,
-                {**info, "index": index},
-                image=padded.crop(box),
-                seed=(seed + index - 1) % (MAX_SEED + 1),
-                mask=mask.crop(box) if mask is not None else None,
-            )
-            result = engine.run_pass(step, spec, on_event=on_event, cancel=token)
-            results.append(result)
-            weight = _tile_weight(box, boxes)
-            accumulator[box[1] : box[3], box[0] : box[2]] += (
-                np.asarray(result.image, np.float32) * weight[..., None]
-            )
-            weights[box[1] : box[3], box[0] : box[2]] += weight
-            clock.finish(index, label=label)
-    blended = np.rint(accumulator / weights[..., None]).clip(0, 255).astype(np.uint8)
-    out = Image.fromarray(blended[: size[1], : size[0]], "RGB")
-    return _result(base, out, results, info, seed, time.perf_counter() - started)
+        outcome = run_plan(
+            engine, spec, plan, on_event=on_event, on_progress=on_progress, cancel=cancel
+        )
+    if outcome.cancelled:
+        raise PassCancelled()
+    out = canvas.image(size)
+    return _result(base, out, outcome.results, info, seeds[0], time.perf_counter() - started)
+
+
+class _Canvas:
+    """A float accumulator and a weight map that feathered tiles are summed into."""
+
+    def __init__(self, size: tuple[int, int], boxes: list[Box]) -> None:
+        self.boxes = boxes
+        self.total = np.zeros((size[1], size[0], 3), np.float32)
+        self.weights = np.zeros((size[1], size[0]), np.float32)
+
+    def add(self, box: Box, result: PassResult) -> PassResult:
+        weight = _tile_weight(box, self.boxes)
+        area = (slice(box[1], box[3]), slice(box[0], box[2]))
+        self.total[area] += np.asarray(result.image, np.float32) * weight[..., None]
+        self.weights[area] += weight
+        return result
+
+    def image(self, size: tuple[int, int]) -> Image.Image:
+        blended = np.rint(self.total / self.weights[..., None]).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(blended[: size[1], : size[0]], "RGB")
+
+
+def _crop(mask: Image.Image | None, box: Box) -> Image.Image | None:
+    return mask.crop(box) if mask is not None else None
 
 
 def _output_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -140,13 +162,13 @@ def _pad_to_8(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge"), "RGB")
 
 
-def _padded_mask(mask, size: tuple[int, int]) -> Image.Image:
+def _padded_mask(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
     arr = np.asarray(load_mask(mask, size))
     arr = np.pad(arr, ((0, -arr.shape[0] % 8), (0, -arr.shape[1] % 8)), mode="edge")
     return Image.fromarray(arr, "L")
 
 
-def tile_layout(size: tuple[int, int], tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+def tile_layout(size: tuple[int, int], tile: int, overlap: int) -> list[Box]:
     """Tile boxes (left, top, right, bottom), row by row, over an image of ``size`` (w, h): tiles
     of ``tile`` px clamped to the image, spread evenly so neighbours overlap by ≥ ``overlap``."""
     width, height = size
@@ -158,7 +180,7 @@ def tile_layout(size: tuple[int, int], tile: int, overlap: int) -> list[tuple[in
     ]
 
 
-def _area(box: tuple[int, int, int, int]) -> int:
+def _area(box: Box) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
@@ -187,7 +209,7 @@ def _ramp_1d(start: int, end: int, spans: list[tuple[int, int]]) -> np.ndarray:
     return weight
 
 
-def _tile_weight(box: tuple[int, int, int, int], boxes: list[tuple[int, int, int, int]]):
+def _tile_weight(box: Box, boxes: list[Box]) -> np.ndarray:
     columns = sorted({(b[0], b[2]) for b in boxes})
     rows = sorted({(b[1], b[3]) for b in boxes})
     wx = _ramp_1d(box[0], box[2], [c for c in columns if c != (box[0], box[2])])
@@ -196,7 +218,13 @@ def _tile_weight(box: tuple[int, int, int, int], boxes: list[tuple[int, int, int
 
 
 @contextmanager
-def _vae_tiling(engine: Engine, spec: ModelSpec, on_event, wanted: bool | None, pixels: int):
+def _vae_tiling(
+    engine: Engine,
+    spec: ModelSpec,
+    on_event: EventCallback | None,
+    wanted: bool | None,
+    pixels: int,
+) -> Iterator[None]:
     """Turn the VAE's own tiling on for large tiles (restored afterwards)."""
     if not (wanted or (wanted is None and pixels > VAE_TILING_PIXELS)):
         yield
@@ -212,7 +240,9 @@ def _vae_tiling(engine: Engine, spec: ModelSpec, on_event, wanted: bool | None, 
             vae.disable_tiling()
 
 
-def _plain_upscale(base: PassRequest, big: Image.Image, scale: float, duration: float):
+def _plain_upscale(
+    base: PassRequest, big: Image.Image, scale: float, duration: float
+) -> PassResult:
     record = {
         "app": "Img2Img Studio",
         "app_version": __version__,
@@ -240,7 +270,14 @@ def _plain_upscale(base: PassRequest, big: Image.Image, scale: float, duration: 
     )
 
 
-def _result(base, image, results, info, seed, duration) -> PassResult:
+def _result(
+    base: PassRequest,
+    image: Image.Image,
+    results: list[PassResult],
+    info: dict[str, Any],
+    seed: int,
+    duration: float,
+) -> PassResult:
     first = results[0]
     steps = max(r.effective_steps for r in results)
     record = {

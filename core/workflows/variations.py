@@ -5,20 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.engine import CancelToken, Engine
-from core.errors import PassCancelled, UserError
+from core.errors import UserError
 from core.events import EventCallback, PassResult
 from core.models import ModelSpec
 from core.requests import PassRequest
 from core.workflows.common import (
     ProgressCallback,
-    ProgressClock,
     check_runs_steps,
     new_group_id,
     seed_list,
     tagged,
-    token_for,
 )
-from core.workflows.multipass import PassCallback
+from core.workflows.driver import PassCallback, Plan, Unit, run_plan
 
 
 def run_variations(
@@ -43,13 +41,9 @@ def run_variations(
     if len(seeds) != count:
         raise UserError(f"{count} variations need {count} seeds, got {len(seeds)}")
     check_runs_steps(request, "every variation would be the input")
-    token = token_for(cancel)
     group = group or new_group_id()
-    clock = ProgressClock("variations", count, on_progress)
-    results: list[PassResult] = []
-    for index, seed in enumerate(seeds, 1):
-        if token.cancelled:
-            break
+
+    def unit(index: int, seed: int) -> Unit:
         workflow = {
             "type": "variations",
             "group": group,
@@ -58,15 +52,7 @@ def run_variations(
             "seeds": seeds,
         }
         label = f"variation {index}/{count} · seed {seed}"
-        clock.start(index, label)
-        try:
-            result = engine.run_pass(
-                tagged(request, workflow, seed=seed), spec, on_event=on_event, cancel=token
-            )
-        except PassCancelled:
-            break
-        results.append(result)
-        clock.finish(index, label=label)
-        if on_pass is not None:
-            on_pass(index, result)
-    return results
+        return Unit(label, lambda _: tagged(request, workflow, seed=seed))
+
+    plan = Plan("variations", [unit(k, seed) for k, seed in enumerate(seeds, 1)])
+    return run_plan(engine, spec, plan, on_event, on_pass, on_progress, cancel).results

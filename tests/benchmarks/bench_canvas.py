@@ -23,7 +23,7 @@ def measure(size: int = 2048, moves: int = 200, brush: int = 96) -> dict:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
-    from gui.canvas import Canvas
+    from gui.canvas.canvas import Canvas
 
     app = QApplication.instance() or QApplication([])
     canvas = Canvas(QUndoStack())

@@ -60,9 +60,7 @@ def test_every_scheduler_is_deterministic(engine, tiny_model_dir, scheduler):
     assert first.image.tobytes() != other.image.tobytes()
 
 
-def test_result_keeps_the_input_size_and_work_size_rounds_to_multiple_of_8(
-    engine, tiny_model_dir
-):
+def test_result_keeps_the_input_size_and_work_size_rounds_to_multiple_of_8(engine, tiny_model_dir):
     spec = ModelSpec(str(tiny_model_dir))
     result, events = run(engine, spec, image=make_image(100, 70), strength=0.5)
     assert result.image.size == (100, 70)
