@@ -13,7 +13,7 @@ HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch"}
 
 def build_window(argv: list[str] | None = None):
     """Create the QApplication if needed and return the (not yet shown) main window."""
-    from gui.app import build_window as _build
+    from gui.window.app import build_window as _build
 
     return _build(list(sys.argv[1:] if argv is None else argv))
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         from core.cli.main import main as cli_main
 
         return cli_main(args)
-    from gui.app import run_gui
+    from gui.window.app import run_gui
 
     return run_gui(args)
 

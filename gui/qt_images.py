@@ -28,6 +28,13 @@ def pil_to_qimage(img: Image.Image) -> QImage:
     return QImage(data, width, height, width * channels, fmt).copy()
 
 
+def thumbnail_qimage(img: Image.Image, side: int) -> QImage:
+    """A QImage of ``img`` scaled down (aspect kept) to fit a ``side``×``side`` square."""
+    thumbnail = img.copy()
+    thumbnail.thumbnail((side, side))
+    return pil_to_qimage(thumbnail)
+
+
 def qimage_to_pil(qimage: QImage) -> Image.Image:
     """A PIL copy of ``qimage``: mode L for Format_Grayscale8, RGB for everything else."""
     if qimage.isNull():

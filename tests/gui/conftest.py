@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtGui import QUndoStack
 
 from core.testing.images import make_image
-from gui.canvas import Canvas
+from gui.canvas.canvas import Canvas
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

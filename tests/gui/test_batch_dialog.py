@@ -9,7 +9,8 @@ import pytest
 from core.testing.images import make_image
 from core.workflows.batch import BatchItem, BatchReport
 from core.workflows.common import WorkflowProgress
-from gui.batch_dialog import BatchDialog, BatchSettings, format_eta
+from gui.run.progress_text import format_eta
+from gui.window.batch_dialog import BatchDialog, BatchSettings
 
 
 @pytest.fixture

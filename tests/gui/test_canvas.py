@@ -11,7 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from core.testing.images import make_image, make_mask
-from gui.canvas import Canvas
+from gui.canvas.canvas import Canvas
 
 
 def _view_pos(canvas: Canvas, x: float, y: float) -> QPoint:

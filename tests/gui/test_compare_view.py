@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox, QDialog, QSlider
 
 from core.testing.images import make_image
-from gui.compare_view import CompareView, difference_image, open_compare_dialog
+from gui.history.compare_view import CompareView, difference_image, open_compare_dialog
 
 
 @pytest.fixture

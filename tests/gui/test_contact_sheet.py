@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from core.testing.images import make_image
 from core.workflows.sweep import sheet_size
-from gui.contact_sheet import ContactSheetWindow
+from gui.history.contact_sheet import ContactSheetWindow
 
 STRENGTHS = [0.3, 0.5, 0.7]
 SEEDS = [123, 124]

@@ -10,9 +10,9 @@ from PySide6.QtWidgets import QPushButton
 
 from core.presets import PRESETS
 from core.requests import MAX_SEED, SCHEDULER_NAMES
-from gui.bindings import bind
-from gui.generation_panel import GenerationPanel
-from gui.state import GenerationParams
+from gui.params.bindings import bind
+from gui.params.generation_panel import GenerationPanel
+from gui.params.state import GenerationParams
 
 
 @pytest.fixture

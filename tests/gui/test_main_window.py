@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from core.testing.images import make_image, make_mask
 from gui.qt_images import pil_to_qimage
-from gui.settings import SCHEMA_VERSION, Settings
+from gui.window.settings import SCHEMA_VERSION, Settings
 
 ENGINE_TIMEOUT = 120_000
 
@@ -362,7 +362,7 @@ def test_window_remembers_parameters_and_model_between_runs(qtbot, tiny_model_di
 def test_window_shows_before_torch_is_imported(tmp_path):
     code = (
         "import sys\n"
-        "from gui.app import ensure_application, run_gui\n"
+        "from gui.window.app import ensure_application, run_gui\n"
         "from PySide6.QtCore import QTimer\n"
         "from PySide6.QtWidgets import QApplication\n"
         "app = ensure_application()\n"

@@ -8,7 +8,7 @@ from PIL import Image
 from PySide6.QtGui import QColor, QImage, QUndoStack
 
 from core.testing.images import make_image
-from gui.mask_tools import BrushSettings, MaskLayer, MaskStrokeCommand
+from gui.canvas.mask_layer import BrushSettings, MaskLayer, MaskStrokeCommand
 from gui.qt_images import array_to_qimage, pil_to_qimage, qimage_to_pil
 
 

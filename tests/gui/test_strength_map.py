@@ -11,10 +11,10 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel
 
 from core.testing.images import make_image, make_mask
-from gui.canvas import Canvas
-from gui.mask_toolbar import MaskToolBar
-from gui.mask_tools import BrushSettings
-from gui.strength_layer import StrengthLayer, StrengthToolBar, region_steps
+from gui.canvas.canvas import Canvas
+from gui.canvas.mask_layer import BrushSettings
+from gui.canvas.strength_layer import StrengthLayer, region_steps
+from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
 
 
 @pytest.fixture

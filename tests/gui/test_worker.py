@@ -13,8 +13,8 @@ from PySide6.QtCore import QObject, QThread, Slot
 from core.events import PassResult
 from core.requests import PassRequest
 from core.testing.images import make_image
-from gui import worker as worker_module
-from gui.worker import PassJob, PassWorker
+from gui.run import worker as worker_module
+from gui.run.worker import PassJob, PassWorker
 
 ENGINE_TIMEOUT = 120_000
 
@@ -195,8 +195,9 @@ def test_engine_runs_off_the_gui_thread(qtbot, worker, monkeypatch):
 
 def test_gui_modules_do_not_import_torch():
     code = (
-        "import sys; import gui.app, gui.main_window, gui.worker, gui.history_panel, "
-        "gui.workflow_controller; "
+        "import sys; import gui.window.app, gui.window.main_window, gui.window.workflow_menu, "
+        "gui.window.file_actions, gui.run.worker, gui.run.runner, gui.run.workflow_controller, "
+        "gui.history.history_panel, gui.params.generation_panel, gui.canvas.toolbars; "
         "bad = [m for m in ('torch', 'diffusers', 'core.engine', 'core.models') "
         "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
     )

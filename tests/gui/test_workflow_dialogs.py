@@ -6,14 +6,16 @@ import pytest
 
 from core.workflows.sweep import DEFAULT_STRENGTHS
 from core.workflows.upscale import UPSCALE_STRENGTH, tile_layout
-from gui.workflow_dialogs import (
+from gui.window.workflow_dialogs import (
     MultipassDialog,
-    MultipassSettings,
     SweepDialog,
-    SweepSettings,
     UpscaleDialog,
-    UpscaleSettings,
     VariationsDialog,
+)
+from gui.window.workflow_settings import (
+    MultipassSettings,
+    SweepSettings,
+    UpscaleSettings,
     VariationsSettings,
     parse_strengths,
     steps_text,

@@ -61,7 +61,7 @@ def test_sweep_fills_the_contact_sheet_and_groups_the_history(main_window, qtbot
     assert len({r.group for r in passes}) == 1
     assert sorted({r.seed for r in passes}) == [1, 2]  # the locked seed, then seed + 1
     assert window.tree.current_id == "root"  # a sweep leaves the input as it was
-    sheet = window.workflows.sheet
+    sheet = window.workflow_menu.sheet
     assert sheet is not None and sheet.cells_filled() == 6
     cell = sheet.cell_record(1, 2)
     assert window.tree.get(cell).strength == 0.75 and window.tree.get(cell).seed == 2
@@ -104,7 +104,7 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
         make_image(64, 64, seed=index).save(in_dir / f"img{index}.png")
     (in_dir / "broken.png").write_bytes(b"not a picture")
     window.canvas.fill_mask()  # the open picture's mask must not travel to the batch
-    dialog = window.workflows.open_batch_dialog()
+    dialog = window.workflow_menu.open_batch_dialog()
     dialog.input_edit.setText(str(in_dir))
     dialog.output_edit.setText(str(out_dir))
     reports = []
@@ -154,7 +154,7 @@ def test_workflow_errors_show_in_the_window(main_window, qtbot):
 
 def test_menu_action_opens_the_dialog_and_runs_the_schedule(main_window, qtbot):
     window = main_window
-    action = next(a for a in window.workflows.actions if a.objectName() == "multipassAction")
+    action = next(a for a in window.workflow_menu.actions if a.objectName() == "multipassAction")
 
     def accept_dialog():
         dialog = QApplication.activeModalWidget()
@@ -167,5 +167,5 @@ def test_menu_action_opens_the_dialog_and_runs_the_schedule(main_window, qtbot):
     assert window.workflows.active == "multipass"
     wait_idle(qtbot, window)
     assert [r.strength for r in window.tree.records() if not r.is_root] == [0.5, 0.25]
-    for other in window.workflows.actions:
+    for other in window.workflow_menu.actions:
         assert other.isEnabled()

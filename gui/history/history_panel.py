@@ -7,7 +7,7 @@ the tree, Compare opens the comparison dialog.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QFont, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.history import PassRecord, PassTree
-from gui.qt_images import pil_to_qimage
+from gui.qt_helpers import named
+from gui.qt_images import thumbnail_qimage
 
 THUMBNAIL_SIZE = 64
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -84,7 +85,7 @@ class HistoryPanel(QWidget):
         self._items: dict[str, QTreeWidgetItem] = {}
         self._groups: dict[tuple[str, str], QTreeWidgetItem] = {}  # (parent id, group id)
 
-        self.view = QTreeWidget(objectName="historyTree")
+        self.view = named(QTreeWidget(), "historyTree")
         self.view.setHeaderHidden(True)
         self.view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -171,7 +172,7 @@ class HistoryPanel(QWidget):
     # -- intents ---------------------------------------------------------------------------------
     def compare(self, left_id: str, right_id: str) -> QDialog:
         """Open the comparison dialog for two records and return it."""
-        from gui.compare_view import open_compare_dialog
+        from gui.history.compare_view import open_compare_dialog
 
         left, right = self._tree.get(left_id), self._tree.get(right_id)
         return open_compare_dialog(self.window(), left.image, right.image, left.name, right.name)
@@ -225,9 +226,7 @@ class HistoryPanel(QWidget):
     def _add_item(self, record: PassRecord) -> None:
         item = QTreeWidgetItem()
         item.setData(0, ID_ROLE, record.id)
-        thumbnail = record.image.copy()
-        thumbnail.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        item.setIcon(0, QIcon(QPixmap.fromImage(pil_to_qimage(thumbnail))))
+        item.setIcon(0, QIcon(QPixmap.fromImage(thumbnail_qimage(record.image, THUMBNAIL_SIZE))))
         self._fill_item(item, record)
         parent = self._items.get(record.parent_id) if record.parent_id else None
         if parent is not None and record.group:
@@ -259,8 +258,9 @@ class HistoryPanel(QWidget):
         key = next((k for k, header in self._groups.items() if header is item), None)
         if key is not None and item.childCount() == 0:
             del self._groups[key]
-            if item.parent() is not None:
-                item.parent().removeChild(item)
+            parent = item.parent()
+            if parent is not None:
+                parent.removeChild(item)
 
     def _fill_item(self, item: QTreeWidgetItem, record: PassRecord) -> None:
         text = card_text(record)
@@ -292,11 +292,13 @@ class HistoryPanel(QWidget):
         if item.data(0, ID_ROLE):
             self.record_shown.emit(item.data(0, ID_ROLE))
 
-    def _on_current_item_changed(self, item: QTreeWidgetItem | None, _previous) -> None:
+    def _on_current_item_changed(
+        self, item: QTreeWidgetItem | None, _previous: QTreeWidgetItem | None
+    ) -> None:
         if item is not None and item.data(0, ID_ROLE):  # keyboard browsing shows the cards too
             self.record_shown.emit(item.data(0, ID_ROLE))
 
-    def _on_context_menu_requested(self, pos) -> None:
+    def _on_context_menu_requested(self, pos: QPoint) -> None:
         item = self.view.itemAt(pos)
         if item is None or not item.data(0, ID_ROLE):
             return

@@ -1,4 +1,4 @@
-"""Undoable edits that are not mask strokes (those live in gui/mask_tools.py)."""
+"""Undoable edits of the pass tree (canvas edits have theirs in gui/canvas/mask_layer.py)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
-from gui.main_window import APP_NAME, MainWindow
-from gui.settings import Settings
+from gui.window.main_window import MainWindow
+from gui.window.settings import APP_NAME, Settings
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -53,7 +53,7 @@ def run_gui(argv: list[str]) -> int:
     import qasync
 
     window = build_window(argv)
-    app = QApplication.instance()
+    app = ensure_application()
     window.show()
     if window.tree.root is not None:
         window.canvas.fit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -15,8 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.bindings import bind
-from gui.state import GenerationParams
+from gui.params.bindings import bind
+from gui.params.state import GenerationParams
+from gui.qt_helpers import named
 
 
 class ModelPicker(QWidget):
@@ -26,28 +28,30 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self.setObjectName("modelPickerBox")
         self._state = state
-        self.combo = QComboBox(objectName="modelPicker")
+        self.combo = named(QComboBox(), "modelPicker")
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.combo.setMinimumContentsLength(12)
-        self.combo.lineEdit().setPlaceholderText("folder, .safetensors file or hub id")
+        line_edit = self.combo.lineEdit()  # the combo is editable: it has one
+        if line_edit is not None:
+            line_edit.setPlaceholderText("folder, .safetensors file or hub id")
         self.combo.setToolTip(
             "A diffusers model folder, a single-file .safetensors checkpoint, or a Hugging Face "
             "repo id such as runwayml/stable-diffusion-v1-5"
         )
-        folder_button = QPushButton("Folder…", objectName="modelFolderButton")
+        folder_button = named(QPushButton("Folder…"), "modelFolderButton")
         folder_button.setToolTip("Choose a diffusers model folder (with model_index.json)")
-        file_button = QPushButton("File…", objectName="modelFileButton")
+        file_button = named(QPushButton("File…"), "modelFileButton")
         file_button.setToolTip("Choose a single-file .safetensors checkpoint")
-        self.config_edit = QLineEdit(objectName="modelConfigEdit")
+        self.config_edit = named(QLineEdit(), "modelConfigEdit")
         self.config_edit.setPlaceholderText("optional config folder")
         self.config_edit.setToolTip(
             "Only for single-file checkpoints: a diffusers folder whose configs describe it"
         )
-        config_button = QPushButton("…", objectName="modelConfigButton")
+        config_button = named(QPushButton("…"), "modelConfigButton")
         config_button.setToolTip("Choose a model config folder")
         config_button.setFixedWidth(32)
 
@@ -72,11 +76,10 @@ class ModelPicker(QWidget):
     def set_recent(self, references: list[str]) -> None:
         """Offer ``references`` in the drop-down, keeping the current text."""
         text = self.combo.currentText()
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        self.combo.addItems(references)
-        self.combo.setEditText(text)
-        self.combo.blockSignals(False)
+        with QSignalBlocker(self.combo):
+            self.combo.clear()
+            self.combo.addItems(references)
+            self.combo.setEditText(text)
 
     def _start_folder(self) -> str:
         current = Path(self._state.model) if self._state.model else None

@@ -1,6 +1,6 @@
 """The generation panel: model, prompts, denoise strength and presets, sampling, seed, mask.
 
-Every widget is bound to one :class:`GenerationParams` through :func:`gui.bindings.bind`; the
+Every widget is bound to one :class:`GenerationParams` through :func:`gui.params.bindings.bind`; the
 panel holds no generation logic.
 """
 
@@ -33,9 +33,10 @@ from PySide6.QtWidgets import (
 
 from core.presets import PRESETS, matching_preset
 from core.requests import MAX_SEED, SCHEDULER_NAMES
-from gui.bindings import bind
-from gui.model_picker import ModelPicker
-from gui.state import REQUEST_FIELDS, GenerationParams, random_seed
+from gui.params.bindings import bind
+from gui.params.model_picker import ModelPicker
+from gui.params.state import GenerationParams
+from gui.qt_helpers import named
 
 
 def _two_decimals(value: float) -> float:
@@ -90,11 +91,11 @@ class GenerationPanel(QWidget):
         return box
 
     def _build_prompts(self) -> QGroupBox:
-        self.prompt_edit = QPlainTextEdit(objectName="promptEdit")
+        self.prompt_edit = named(QPlainTextEdit(), "promptEdit")
         self.prompt_edit.setPlaceholderText("Describe the whole final image…")
         self.prompt_edit.setTabChangesFocus(True)
         self.prompt_edit.setFixedHeight(58)
-        self.negative_prompt_edit = QPlainTextEdit(objectName="negativePromptEdit")
+        self.negative_prompt_edit = named(QPlainTextEdit(), "negativePromptEdit")
         self.negative_prompt_edit.setPlaceholderText("Negative prompt: what to avoid…")
         self.negative_prompt_edit.setTabChangesFocus(True)
         self.negative_prompt_edit.setFixedHeight(40)
@@ -103,17 +104,17 @@ class GenerationPanel(QWidget):
         return self._group("Prompt", self.prompt_edit, self.negative_prompt_edit)
 
     def _build_strength(self) -> QGroupBox:
-        self.strength_slider = QSlider(Qt.Orientation.Horizontal, objectName="strengthSlider")
+        self.strength_slider = named(QSlider(Qt.Orientation.Horizontal), "strengthSlider")
         self.strength_slider.setRange(0, 100)
         self.strength_slider.setPageStep(5)
         self.strength_slider.setToolTip(
             "Denoise strength: how much the picture may change (0 keeps it, 1 redraws it)"
         )
-        self.strength_spin = QDoubleSpinBox(objectName="strengthSpin")
+        self.strength_spin = named(QDoubleSpinBox(), "strengthSpin")
         self.strength_spin.setRange(0.0, 1.0)
         self.strength_spin.setDecimals(2)
         self.strength_spin.setSingleStep(0.01)
-        self.steps_label = QLabel(objectName="effectiveStepsLabel")
+        self.steps_label = named(QLabel(), "effectiveStepsLabel")
         bind(self.state, "strength", self.strength_slider, scale=100, convert=_two_decimals)
         bind(self.state, "strength", self.strength_spin, convert=_two_decimals)
 
@@ -141,24 +142,24 @@ class GenerationPanel(QWidget):
         return box
 
     def _build_sampling(self) -> QGroupBox:
-        self.steps_spin = QSpinBox(objectName="stepsSpin")
+        self.steps_spin = named(QSpinBox(), "stepsSpin")
         self.steps_spin.setRange(1, 1000)
         self.steps_spin.setToolTip("Scheduler steps; img2img runs strength × steps of them")
-        self.cfg_spin = QDoubleSpinBox(objectName="cfgSpin")
+        self.cfg_spin = named(QDoubleSpinBox(), "cfgSpin")
         self.cfg_spin.setRange(0.0, 50.0)
         self.cfg_spin.setDecimals(1)
         self.cfg_spin.setSingleStep(0.5)
         self.cfg_spin.setToolTip("Classifier-free guidance: how strictly to follow the prompt")
-        self.scheduler_combo = QComboBox(objectName="schedulerCombo")
+        self.scheduler_combo = named(QComboBox(), "schedulerCombo")
         self.scheduler_combo.addItems(SCHEDULER_NAMES)
-        self.seed_spin = QDoubleSpinBox(objectName="seedSpin")
+        self.seed_spin = named(QDoubleSpinBox(), "seedSpin")
         self.seed_spin.setDecimals(0)
         self.seed_spin.setRange(0, MAX_SEED)
         self.seed_spin.setGroupSeparatorShown(False)
         self.seed_spin.setToolTip("Same seed + same settings = the same result")
-        self.seed_lock_button = QToolButton(objectName="seedLockButton")
+        self.seed_lock_button = named(QToolButton(), "seedLockButton")
         self.seed_lock_button.setCheckable(True)
-        self.new_seed_button = QToolButton(objectName="newSeedButton")
+        self.new_seed_button = named(QToolButton(), "newSeedButton")
         self.new_seed_button.setText("New")
         self.new_seed_button.setToolTip("Draw a new random seed")
         self.new_seed_button.clicked.connect(self._on_new_seed_clicked)
@@ -182,12 +183,12 @@ class GenerationPanel(QWidget):
         return box
 
     def _build_mask_options(self) -> QGroupBox:
-        self.mask_blur_spin = QSpinBox(objectName="maskBlurSpin")
+        self.mask_blur_spin = named(QSpinBox(), "maskBlurSpin")
         self.mask_blur_spin.setRange(0, 256)
         self.mask_blur_spin.setSuffix(" px")
         self.mask_blur_spin.setToolTip("Feather the mask edge so the change blends in")
-        self.whole_radio = QRadioButton("Whole picture", objectName="inpaintWholeRadio")
-        self.masked_radio = QRadioButton("Only masked", objectName="inpaintMaskedRadio")
+        self.whole_radio = named(QRadioButton("Whole picture"), "inpaintWholeRadio")
+        self.masked_radio = named(QRadioButton("Only masked"), "inpaintMaskedRadio")
         self.masked_radio.setToolTip(
             "Generate only a crop around the mask at full resolution, then paste it back"
         )
@@ -195,7 +196,7 @@ class GenerationPanel(QWidget):
         group = QButtonGroup(self)
         group.addButton(self.whole_radio)
         group.addButton(self.masked_radio)
-        self.padding_spin = QSpinBox(objectName="paddingSpin")
+        self.padding_spin = named(QSpinBox(), "paddingSpin")
         self.padding_spin.setRange(0, 1024)
         self.padding_spin.setSuffix(" px")
         self.padding_spin.setToolTip("Context around the mask for 'Only masked'")
@@ -212,7 +213,7 @@ class GenerationPanel(QWidget):
             ),
             signal=self.masked_radio.toggled,
         )
-        self.mask_group = QGroupBox("Mask", objectName="maskOptionsGroup")
+        self.mask_group = named(QGroupBox("Mask"), "maskOptionsGroup")
         grid = QGridLayout(self.mask_group)
         grid.addWidget(QLabel("Blur"), 0, 0)
         grid.addWidget(self.mask_blur_spin, 0, 1)
@@ -227,13 +228,7 @@ class GenerationPanel(QWidget):
     # -- public API ---------------------------------------------------------------------------
     def request_params(self) -> dict[str, Any]:
         """The parameters for the next pass (PassRequest fields plus model and seed lock)."""
-        params = {name: getattr(self.state, name) for name in REQUEST_FIELDS}
-        params.update(
-            model=self.state.model,
-            model_config=self.state.model_config,
-            seed_locked=self.state.seed_locked,
-        )
-        return params
+        return self.state.request_params()
 
     def set_params(self, params: dict[str, Any]) -> None:
         """Restore parameters (saved settings, or ``parsed`` metadata of a PNG)."""
@@ -247,12 +242,11 @@ class GenerationPanel(QWidget):
 
     def new_seed(self) -> int:
         """Draw and show a fresh random seed."""
-        self.state.seed = random_seed()
-        return self.state.seed
+        return self.state.new_seed()
 
     def seed_for_next_pass(self) -> int:
         """The seed to use: the shown one when locked, else a fresh one (shown too)."""
-        return self.state.seed if self.state.seed_locked else self.new_seed()
+        return self.state.seed_for_next_pass()
 
     def set_mask_present(self, present: bool) -> None:
         """Show the mask options only while the canvas has a mask."""

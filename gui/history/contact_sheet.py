@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QMouseEvent, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from core.requests import effective_steps
 from core.workflows.sweep import CELL, cell_label, contact_sheet
-from gui.qt_images import pil_to_qimage
+from gui.qt_helpers import named
+from gui.qt_images import thumbnail_qimage
 
 THUMBNAIL_SIDE = CELL
 _CELL_STYLE = "#sweepCell { border: 2px solid %s; border-radius: 3px; }"
@@ -54,13 +55,13 @@ class _SweepCell(QFrame):
         self.setObjectName("sweepCell")
         self.record_id: str | None = None
         self.image: Image.Image | None = None
-        self.picture = QLabel("pending", objectName="sweepCellPicture")
+        self.picture = named(QLabel("pending"), "sweepCellPicture")
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setFixedSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
         self.picture.setStyleSheet("background: #484848; color: #bbbbbb;")
-        self.caption = QLabel(objectName="sweepCellLabel")
+        self.caption = named(QLabel(), "sweepCellLabel")
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.continue_button = QPushButton("Continue", objectName="continueButton")
+        self.continue_button = named(QPushButton("Continue"), "continueButton")
         self.continue_button.setToolTip("Use this picture as the input of the next pass")
         self.continue_button.setEnabled(False)
         self.continue_button.clicked.connect(self.continue_clicked)
@@ -74,9 +75,7 @@ class _SweepCell(QFrame):
 
     def fill(self, record_id: str, image: Image.Image, label: str) -> None:
         self.record_id, self.image = record_id, image
-        thumbnail = image.copy()
-        thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-        self.picture.setPixmap(QPixmap.fromImage(pil_to_qimage(thumbnail)))
+        self.picture.setPixmap(QPixmap.fromImage(thumbnail_qimage(image, THUMBNAIL_SIDE)))
         self.caption.setText(label)
         self.setToolTip(label)
         self.continue_button.setEnabled(True)
@@ -85,12 +84,12 @@ class _SweepCell(QFrame):
         self.setStyleSheet(_CELL_STYLE % (_SELECTED_COLOR if selected else _UNSELECTED_COLOR))
         self.setProperty("selected", selected)
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if event.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit()
         super().mousePressEvent(event)
 
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if event.button() == Qt.MouseButton.LeftButton and self.record_id is not None:
             self.continue_clicked.emit()
         super().mouseDoubleClickEvent(event)
@@ -119,8 +118,8 @@ class ContactSheetWindow(QWidget):
         scroll = QScrollArea()
         scroll.setWidget(self._grid_host)
         scroll.setWidgetResizable(True)
-        self.status_label = QLabel(objectName="sheetStatusLabel")
-        self.save_button = QPushButton("Save sheet…", objectName="saveSheetButton")
+        self.status_label = named(QLabel(), "sheetStatusLabel")
+        self.save_button = named(QPushButton("Save sheet…"), "saveSheetButton")
         self.save_button.setToolTip("Save the whole grid, with labels, as one PNG")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._on_save_clicked)
@@ -140,18 +139,19 @@ class ContactSheetWindow(QWidget):
         if steps is not None:
             self.steps = steps
         while self._grid.count():
-            widget = self._grid.takeAt(0).widget()
+            taken = self._grid.takeAt(0)
+            widget = taken.widget() if taken is not None else None
             if widget is not None:
                 widget.setParent(None)
                 widget.deleteLater()
         self.strengths, self.seeds = [float(s) for s in strengths], [int(s) for s in seeds]
         self._cells, self._selected, self._cancelled = [], None, False
         for column, strength in enumerate(self.strengths, 1):
-            header = QLabel(column_header(strength, self.steps), objectName="sweepColumnHeader")
+            header = named(QLabel(column_header(strength, self.steps)), "sweepColumnHeader")
             header.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self._grid.addWidget(header, 0, column)
         for row, seed in enumerate(self.seeds):
-            self._grid.addWidget(QLabel(f"seed {seed}", objectName="sweepRowHeader"), row + 1, 0)
+            self._grid.addWidget(named(QLabel(f"seed {seed}"), "sweepRowHeader"), row + 1, 0)
             cells = []
             for column in range(len(self.strengths)):
                 cell = _SweepCell()

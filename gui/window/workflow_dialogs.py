@@ -7,10 +7,8 @@ OK stays disabled, with a one-line reason, while the input is invalid.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,89 +30,29 @@ from core.errors import UserError
 from core.requests import effective_steps
 from core.workflows.sweep import DEFAULT_STRENGTHS
 from core.workflows.upscale import UPSCALE_STRENGTH, _check_tiling, _output_size, tile_layout
+from gui.qt_helpers import named
+from gui.window.reason_label import ReasonLabel
+from gui.window.workflow_settings import (
+    MultipassSettings,
+    SweepSettings,
+    UpscaleSettings,
+    VariationsSettings,
+    format_strengths,
+    parse_strengths,
+    steps_text,
+    strengths_problem,
+)
 
 MULTIPASS_PRESETS: tuple[tuple[str, tuple[float, ...]], ...] = (
     ("Progressive", (0.7, 0.4, 0.2)),
     ("Gentle", (0.3, 0.3, 0.2)),
 )
 UPSCALE_SCALES = (1.5, 2.0, 4.0)
-REASON_STYLE = "color: #d9822b;"
-
-
-def parse_strengths(text: str) -> list[float]:
-    """Strengths separated by commas and/or spaces ("0.7, 0.4 0.2"), each between 0 and 1.
-
-    Raises ValueError with a one-line reason for an empty list, a non-number or a value out of
-    range.
-    """
-    tokens = [token for token in re.split(r"[,;\s]+", text.strip()) if token]
-    if not tokens:
-        raise ValueError("enter at least one strength, e.g. 0.7, 0.4, 0.2")
-    values = []
-    for token in tokens:
-        try:
-            value = float(token)
-        except ValueError:
-            raise ValueError(f"“{token}” is not a number") from None
-        if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-            raise ValueError(f"{token} is outside 0–1")
-        values.append(value)
-    return values
-
-
-def format_strengths(values: Sequence[float]) -> str:
-    """The text form of a strength list, as ``parse_strengths`` reads it: "0.7, 0.4, 0.2"."""
-    return ", ".join(f"{value:g}" for value in values)
-
-
-def steps_text(strength: float, steps: int) -> str:
-    """How many denoising steps a strength runs: "0.70 → 21 steps"."""
-    count = effective_steps(steps, strength)
-    return f"{strength:.2f} → {count} step{'' if count == 1 else 's'}"
-
-
-def strengths_problem(values: Sequence[float], steps: int, unique: bool = False) -> str | None:
-    """Why ``values`` cannot run at ``steps`` (a 0-step entry, a duplicate), or None."""
-    if not values:
-        return "enter at least one strength"
-    seen: set[float] = set()
-    for number, value in enumerate(values, 1):
-        if effective_steps(steps, value) == 0:
-            return f"entry {number} ({value:.2f}) runs 0 of {steps} steps; raise it or the steps"
-        rounded = round(value, 2)
-        if unique and rounded in seen:
-            return f"{rounded:.2f} is listed twice"
-        seen.add(rounded)
-    return None
-
-
-@dataclass(frozen=True)
-class MultipassSettings:
-    strengths: tuple[float, ...]
-    color_match: bool
-
-
-@dataclass(frozen=True)
-class SweepSettings:
-    strengths: tuple[float, ...]
-    seeds: int
-
-
-@dataclass(frozen=True)
-class VariationsSettings:
-    count: int
-
-
-@dataclass(frozen=True)
-class UpscaleSettings:
-    scale: float
-    strength: float
-    tile: int
-    overlap: int
+_Settings = TypeVar("_Settings")
 
 
 def _pixel_spin(name: str, low: int, high: int, step: int, value: int) -> QSpinBox:
-    spin = QSpinBox(objectName=name)
+    spin = named(QSpinBox(), name)
     spin.setRange(low, high)
     spin.setSingleStep(step)
     spin.setValue(value)
@@ -122,8 +60,9 @@ def _pixel_spin(name: str, low: int, high: int, step: int, value: int) -> QSpinB
     return spin
 
 
-class _WorkflowDialog(QDialog):
-    """OK/Cancel, a reason label that disables OK, and ``ask``; subclasses fill ``self.form``."""
+class _WorkflowDialog(QDialog, Generic[_Settings]):
+    """OK/Cancel, a reason label that disables OK, and ``ask``; subclasses fill ``self.form``
+    and return their settings from ``settings()``."""
 
     def __init__(
         self, title: str, object_name: str, steps: int, strength: float, parent: QWidget | None
@@ -135,10 +74,7 @@ class _WorkflowDialog(QDialog):
         self.steps = int(steps)
         self.strength = float(strength)
         self.form = QFormLayout()
-        self.reason_label = QLabel(objectName="reasonLabel")
-        self.reason_label.setStyleSheet(REASON_STYLE)
-        self.reason_label.setWordWrap(True)
-        self.reason_label.hide()
+        self.reason_label = ReasonLabel("reasonLabel")
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -150,9 +86,10 @@ class _WorkflowDialog(QDialog):
         layout.addWidget(self.buttons)
 
     @classmethod
-    def ask(cls, parent: QWidget | None, *args, **kwargs):
+    def ask(cls, parent: QWidget | None, *args: Any, **kwargs: Any) -> _Settings | None:
         """Show the dialog modally; its ``settings()`` on OK, None when cancelled."""
-        dialog = cls(*args, parent=parent, **kwargs)
+        make: Any = cls  # each subclass has its own arguments, then ``parent``
+        dialog: _WorkflowDialog[_Settings] = make(*args, parent=parent, **kwargs)
         try:
             accepted = dialog.exec() == QDialog.DialogCode.Accepted
             return dialog.settings() if accepted else None
@@ -174,13 +111,15 @@ class _WorkflowDialog(QDialog):
         if self.is_valid():
             super().accept()
 
+    def settings(self) -> _Settings:
+        raise NotImplementedError
+
     def _set_reason(self, reason: str | None) -> None:
-        self.reason_label.setText(reason or "")
-        self.reason_label.setVisible(bool(reason))
+        self.reason_label.set_reason(reason)
         self.ok_button.setEnabled(not reason)
 
 
-class MultipassDialog(_WorkflowDialog):
+class MultipassDialog(_WorkflowDialog[MultipassSettings]):
     """A schedule of strengths, each pass refining the previous one, with colour matching."""
 
     def __init__(
@@ -191,7 +130,7 @@ class MultipassDialog(_WorkflowDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Multi-pass refinement", "multipassDialog", steps, strength, parent)
-        self.schedule_edit = QLineEdit(format_strengths(schedule), objectName="scheduleEdit")
+        self.schedule_edit = named(QLineEdit(format_strengths(schedule)), "scheduleEdit")
         self.schedule_edit.setToolTip(
             "One strength per pass, separated by commas or spaces; each pass works on the last"
         )
@@ -199,16 +138,16 @@ class MultipassDialog(_WorkflowDialog):
         self.preset_buttons: dict[str, QPushButton] = {}
         for name, values in MULTIPASS_PRESETS:
             label = f"{name} " + " → ".join(f"{value:g}" for value in values)
-            button = QPushButton(label, objectName=f"schedule{name}Button")
+            button = named(QPushButton(label), f"schedule{name}Button")
             button.clicked.connect(lambda _=False, v=values: self.set_schedule(v))
             presets.addWidget(button)
             self.preset_buttons[name] = button
-        self.color_match_check = QCheckBox(
-            "Keep colours (match each pass to the source)", objectName="colorMatchCheck"
+        self.color_match_check = named(
+            QCheckBox("Keep colours (match each pass to the source)"), "colorMatchCheck"
         )
         self.color_match_check.setChecked(True)
         self.color_match_check.setToolTip("Stops the colour drift that repeated passes cause")
-        self.preview_label = QLabel(objectName="schedulePreviewLabel")
+        self.preview_label = named(QLabel(), "schedulePreviewLabel")
         self.form.addRow("Schedule", self.schedule_edit)
         self.form.addRow("Presets", presets)
         self.form.addRow("", self.color_match_check)
@@ -242,7 +181,7 @@ class MultipassDialog(_WorkflowDialog):
         self._set_reason(strengths_problem(values, self.steps))
 
 
-class SweepDialog(_WorkflowDialog):
+class SweepDialog(_WorkflowDialog[SweepSettings]):
     """Strengths × seeds: every seed at every strength, shown as one contact sheet."""
 
     def __init__(
@@ -254,16 +193,14 @@ class SweepDialog(_WorkflowDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("Strength sweep", "sweepDialog", steps, strength, parent)
-        self.strengths_edit = QLineEdit(
-            format_strengths(strengths), objectName="sweepStrengthsEdit"
-        )
+        self.strengths_edit = named(QLineEdit(format_strengths(strengths)), "sweepStrengthsEdit")
         self.strengths_edit.setToolTip("Strengths to compare, separated by commas or spaces")
-        self.seeds_spin = QSpinBox(objectName="sweepSeedsSpin")
+        self.seeds_spin = named(QSpinBox(), "sweepSeedsSpin")
         self.seeds_spin.setRange(1, 8)
         self.seeds_spin.setValue(seeds)
         self.seeds_spin.setToolTip("One row per seed; a row keeps its seed across every strength")
-        self.preview_label = QLabel(objectName="sweepPreviewLabel")
-        self.total_label = QLabel(objectName="sweepTotalLabel")
+        self.preview_label = named(QLabel(), "sweepPreviewLabel")
+        self.total_label = named(QLabel(), "sweepTotalLabel")
         self.form.addRow("Strengths", self.strengths_edit)
         self.form.addRow("Seeds", self.seeds_spin)
         self.form.addRow("Steps", self.preview_label)
@@ -295,20 +232,20 @@ class SweepDialog(_WorkflowDialog):
         self._set_reason(strengths_problem(values, self.steps, unique=True))
 
 
-class VariationsDialog(_WorkflowDialog):
+class VariationsDialog(_WorkflowDialog[VariationsSettings]):
     """N variations of the current settings at consecutive seeds."""
 
     def __init__(
         self, steps: int, strength: float, count: int = 4, parent: QWidget | None = None
     ) -> None:
         super().__init__("Variations", "variationsDialog", steps, strength, parent)
-        self.count_spin = QSpinBox(objectName="variationsCountSpin")
+        self.count_spin = named(QSpinBox(), "variationsCountSpin")
         self.count_spin.setRange(2, 16)
         self.count_spin.setValue(count)
         self.count_spin.setToolTip("Each variation uses the next seed (seed, seed + 1, …)")
-        self.strength_label = QLabel(
-            f"{steps_text(self.strength, self.steps)} (the current setting)",
-            objectName="variationsStrengthLabel",
+        self.strength_label = named(
+            QLabel(f"{steps_text(self.strength, self.steps)} (the current setting)"),
+            "variationsStrengthLabel",
         )
         self.form.addRow("Variations", self.count_spin)
         self.form.addRow("Strength", self.strength_label)
@@ -323,7 +260,7 @@ class VariationsDialog(_WorkflowDialog):
         return VariationsSettings(self.count_spin.value())
 
 
-class UpscaleDialog(_WorkflowDialog):
+class UpscaleDialog(_WorkflowDialog[UpscaleSettings]):
     """Upscale by a factor, then refine tile by tile at a low strength."""
 
     def __init__(
@@ -335,11 +272,11 @@ class UpscaleDialog(_WorkflowDialog):
     ) -> None:
         super().__init__("Upscale and refine", "upscaleDialog", steps, strength, parent)
         self.source_size = (int(source_size[0]), int(source_size[1]))
-        self.scale_combo = QComboBox(objectName="upscaleScaleCombo")
+        self.scale_combo = named(QComboBox(), "upscaleScaleCombo")
         for scale in UPSCALE_SCALES:
             self.scale_combo.addItem(f"{scale:g}×", scale)
         self.scale_combo.setCurrentIndex(UPSCALE_SCALES.index(2.0))
-        self.strength_spin = QDoubleSpinBox(objectName="upscaleStrengthSpin")
+        self.strength_spin = named(QDoubleSpinBox(), "upscaleStrengthSpin")
         self.strength_spin.setRange(0.0, 1.0)
         self.strength_spin.setDecimals(2)
         self.strength_spin.setSingleStep(0.05)
@@ -351,8 +288,8 @@ class UpscaleDialog(_WorkflowDialog):
         self.tile_spin = _pixel_spin("upscaleTileSpin", 256, 1024, 64, 512)
         self.overlap_spin = _pixel_spin("upscaleOverlapSpin", 0, 256, 8, 64)
         self.overlap_spin.setToolTip("Neighbouring tiles overlap and are blended over this width")
-        self.steps_label = QLabel(objectName="upscaleStepsLabel")
-        self.output_label = QLabel(objectName="upscaleOutputLabel")
+        self.steps_label = named(QLabel(), "upscaleStepsLabel")
+        self.output_label = named(QLabel(), "upscaleOutputLabel")
         self.form.addRow("Scale", self.scale_combo)
         self.form.addRow("Strength", self.strength_spin)
         self.form.addRow("", self.steps_label)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -32,8 +32,10 @@ from PySide6.QtWidgets import (
 from core.errors import UserError
 from core.workflows.batch import BatchReport, list_inputs, plan_outputs
 from core.workflows.common import WorkflowProgress
+from gui.qt_helpers import named
+from gui.run.progress_text import format_eta
+from gui.window.reason_label import WARNING_STYLE, ReasonLabel
 
-WARNING_STYLE = "color: #d9822b;"
 _STATUS_COLORS = {"failed": QColor(220, 70, 60), "skipped": QColor(140, 140, 140)}
 
 
@@ -43,14 +45,6 @@ class BatchSettings:
     output_dir: str
     overwrite: bool
     allow_in_place: bool
-
-
-def format_eta(seconds: float | None) -> str:
-    """Remaining time as m:ss ("" when unknown)."""
-    if seconds is None:
-        return ""
-    whole = max(0, round(seconds))
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 class BatchDialog(QDialog):
@@ -70,39 +64,39 @@ class BatchDialog(QDialog):
         self._close_when_finished = False
         self._image_count = 0
 
-        self.input_edit = QLineEdit(input_dir, objectName="batchInputEdit")
+        self.input_edit = named(QLineEdit(input_dir), "batchInputEdit")
         self.input_edit.setPlaceholderText("Folder of pictures to process")
-        self.output_edit = QLineEdit(output_dir, objectName="batchOutputEdit")
+        self.output_edit = named(QLineEdit(output_dir), "batchOutputEdit")
         self.output_edit.setPlaceholderText("Folder for the results (PNG with settings)")
-        self.input_browse = QPushButton("Browse…", objectName="batchInputBrowseButton")
-        self.output_browse = QPushButton("Browse…", objectName="batchOutputBrowseButton")
-        self.overwrite_check = QCheckBox(
-            "Overwrite existing outputs (otherwise they are skipped, so a re-run resumes)",
-            objectName="batchOverwriteCheck",
+        self.input_browse = named(QPushButton("Browse…"), "batchInputBrowseButton")
+        self.output_browse = named(QPushButton("Browse…"), "batchOutputBrowseButton")
+        self.overwrite_check = named(
+            QCheckBox(
+                "Overwrite existing outputs (otherwise they are skipped, so a re-run resumes)"
+            ),
+            "batchOverwriteCheck",
         )
-        self.in_place_check = QCheckBox(
-            "Allow writing into the input folder", objectName="batchInPlaceCheck"
+        self.in_place_check = named(
+            QCheckBox("Allow writing into the input folder"), "batchInPlaceCheck"
         )
         self.in_place_check.setToolTip(
             "Outputs are then named <name>_img2img.png; the originals are never replaced"
         )
-        self.settings_label = QLabel(objectName="batchSettingsLabel")
+        self.settings_label = named(QLabel(), "batchSettingsLabel")
         self.settings_label.setWordWrap(True)
-        self.count_label = QLabel(objectName="batchCountLabel")
-        self.reason_label = QLabel(objectName="batchReasonLabel")
-        self.reason_label.setStyleSheet(WARNING_STYLE)
-        self.reason_label.setWordWrap(True)
-        self.progress_bar = QProgressBar(objectName="batchProgressBar")
+        self.count_label = named(QLabel(), "batchCountLabel")
+        self.reason_label = ReasonLabel("batchReasonLabel")
+        self.progress_bar = named(QProgressBar(), "batchProgressBar")
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("")
         self.progress_bar.setTextVisible(True)
-        self.log = QListWidget(objectName="batchLog")
-        self.summary_label = QLabel(objectName="batchSummaryLabel")
+        self.log = named(QListWidget(), "batchLog")
+        self.summary_label = named(QLabel(), "batchSummaryLabel")
         self.summary_label.setWordWrap(True)
-        self.start_button = QPushButton("Start", objectName="batchStartButton")
-        self.cancel_button = QPushButton("Cancel", objectName="batchCancelButton")
-        self.close_button = QPushButton("Close", objectName="batchCloseButton")
+        self.start_button = named(QPushButton("Start"), "batchStartButton")
+        self.cancel_button = named(QPushButton("Cancel"), "batchCancelButton")
+        self.close_button = named(QPushButton("Close"), "batchCloseButton")
 
         form = QFormLayout()
         form.addRow("Input folder", self._row(self.input_edit, self.input_browse))
@@ -250,7 +244,7 @@ class BatchDialog(QDialog):
         return answer == QMessageBox.StandardButton.Yes
 
     # -- Qt overrides -------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         """While running, closing asks to cancel; the dialog closes once the batch has stopped."""
         if not self._running:
             super().closeEvent(event)
@@ -301,8 +295,7 @@ class BatchDialog(QDialog):
                 plural = "" if len(sources) == 1 else "s"
                 self.count_label.setText(f"{len(sources)} image{plural} in the input folder")
                 reason = self._output_problem(settings, sources)
-        self.reason_label.setText(reason or "")
-        self.reason_label.setVisible(bool(reason))
+        self.reason_label.set_reason(reason)
         self.start_button.setEnabled(reason is None and not self._running)
         return reason
 

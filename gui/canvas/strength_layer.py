@@ -1,4 +1,4 @@
-"""The regional-strength ("strength map") layer, its canvas half and its toolbar.
+"""The regional-strength ("strength map") layer and its canvas half.
 
 The strength map is an HxW uint8 layer (255 = strength 1.0, 0 = keep the input byte-identical) sent
 as ``PassRequest.strength_map``. Unlike the mask, a stroke *sets* pixels toward the brush value, and
@@ -12,16 +12,15 @@ import dataclasses
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QRectF, Signal
-from PySide6.QtGui import QAction, QColor, QPixmap, QUndoCommand
-from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QToolBar
+from PySide6.QtCore import QRect, Signal, SignalInstance
+from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QGraphicsScene
 
 from core.requests import effective_steps
-from gui.mask_tools import BrushSettings, MaskEditCommand, MaskLayer, MaskOverlayItem, overlay_lut
-from gui.qt_images import array_to_qimage
+from gui.canvas.mask_layer import BrushSettings, MaskLayer, layer_image
+from gui.canvas.overlay_items import MaskOverlayItem, refresh_overlay
 
 DEFAULT_STRENGTH_VALUE = 0.5
-DEFAULT_TOTAL_STEPS = 30
 STRENGTH_OVERLAY_OPACITY = 0.5
 
 
@@ -37,11 +36,11 @@ class StrengthMapCommand(QUndoCommand):
     def __init__(
         self,
         layer: StrengthLayer,
-        inner: MaskEditCommand,
+        inner: QUndoCommand,
         active_before: bool,
         active_after: bool,
         text: str,
-    ):
+    ) -> None:
         super().__init__(text)
         self._layer = layer
         self._inner = inner
@@ -76,7 +75,7 @@ class StrengthLayer(MaskLayer):
 
     edited = Signal()
 
-    def __init__(self, width: int = 0, height: int = 0, brush: BrushSettings | None = None):
+    def __init__(self, width: int = 0, height: int = 0, brush: BrushSettings | None = None) -> None:
         super().__init__(width, height, brush)
         self._active = False
         self._coverage: np.ndarray | None = None
@@ -102,7 +101,7 @@ class StrengthLayer(MaskLayer):
     def end_stroke(self) -> StrengthMapCommand | None:
         command = super().end_stroke()
         self._coverage = None
-        return None if command is None else self._wrap(command, True, "Paint strength map")
+        return self._wrap(command, True, "Paint strength map")
 
     def fill(self, value: float = 1.0) -> StrengthMapCommand | None:
         level = round(min(max(float(value), 0.0), 1.0) * 255)
@@ -116,32 +115,42 @@ class StrengthLayer(MaskLayer):
             return None
         return self._wrap(super().clear(), False, "Clear strength map")
 
-    def invert(self) -> StrengthMapCommand:
+    def invert(self) -> StrengthMapCommand | None:
         return self._wrap(super().invert(), True, "Invert strength map")
 
-    def set_array(self, arr: np.ndarray, text: str = "Set strength map") -> StrengthMapCommand:
+    def set_array(
+        self, arr: np.ndarray, text: str = "Set strength map"
+    ) -> StrengthMapCommand | None:
         return self._wrap(super().set_array(arr, text), True, text)
 
-    def _wrap(self, inner: MaskEditCommand, active: bool, text: str) -> StrengthMapCommand:
+    def _wrap(
+        self, inner: QUndoCommand | None, active: bool, text: str
+    ) -> StrengthMapCommand | None:
+        """The edit plus the active flag it sets, as one command (None when there is no edit)."""
+        if inner is None:
+            return None
         return StrengthMapCommand(self, inner, self._active, active, text)
 
     def _set_active(self, active: bool) -> None:
         self._active = bool(active)
         self.edited.emit()
 
-    def _apply_dab(self, box: tuple[int, int, int, int], alpha: np.ndarray, brush) -> None:
+    def _apply_dab(
+        self, box: tuple[int, int, int, int], alpha: np.ndarray, brush: BrushSettings
+    ) -> None:
         if self._coverage is None or self._coverage.shape != self.shape:
             self._coverage = np.zeros(self.shape, np.float32)
         x0, y0, x1, y1 = box
         coverage = self._coverage[y0:y1, x0:x1]
         np.maximum(coverage, alpha, out=coverage, casting="unsafe")
-        before = self._stroke_before[y0:y1, x0:x1].astype(np.float32)
+        stroke_before = self._data if self._stroke_before is None else self._stroke_before
+        before = stroke_before[y0:y1, x0:x1].astype(np.float32)
         target = 0 if brush.eraser else round(brush.value * 255)
         self._data[y0:y1, x0:x1] = np.rint(before + (target - before) * coverage).astype(np.uint8)
 
 
 class StrengthMapMixin:
-    """The strength-map half of ``gui.canvas.Canvas`` (which declares the signals).
+    """The strength-map half of ``gui.canvas.canvas.Canvas``.
 
     The "strength" tool paints ``strength_layer`` with the brush's size, hardness and tablet
     pressure at ``strength_value``. The eraser tool acts on the mask only: to lower the map, paint
@@ -149,14 +158,22 @@ class StrengthMapMixin:
     high) between the image and the mask overlay.
     """
 
-    def _init_strength_map(self, z_value: float) -> None:
+    # Provided by the Canvas this mixes into (it declares the signals).
+    brush: BrushSettings
+    _image: Image.Image | None
+    _undo_stack: QUndoStack
+    strength_map_changed: SignalInstance
+    strength_value_changed: SignalInstance
+    strength_map_visible_changed: SignalInstance
+
+    def _init_strength_map(self, scene: QGraphicsScene, z_value: float) -> None:
         self.strength_layer = StrengthLayer(0, 0, self.brush)
         self._strength_value = DEFAULT_STRENGTH_VALUE
         self._strength_visible = True
         self._strength_item = MaskOverlayItem()
         self._strength_item.setOpacity(STRENGTH_OVERLAY_OPACITY)
         self._strength_item.setZValue(z_value)
-        self.scene().addItem(self._strength_item)
+        scene.addItem(self._strength_item)
         self.strength_layer.changed.connect(self._refresh_strength_overlay)
         self.strength_layer.edited.connect(self.strength_map_changed)
 
@@ -180,10 +197,8 @@ class StrengthMapMixin:
         if image is None:
             self.clear_strength_map()
             return
-        image = image.convert("L")
-        if self._image is not None and image.size != self._image.size:
-            image = image.resize(self._image.size, Image.Resampling.BILINEAR)
-        self._push_strength_edit(self.strength_layer.set_array(np.asarray(image)))
+        picture_size = None if self._image is None else self._image.size
+        self._push_strength_edit(self.strength_layer.set_array(layer_image(image, picture_size)))
 
     def fill_strength_map(self) -> None:
         """Set the whole map to ``strength_value``; one undo step."""
@@ -214,90 +229,6 @@ class StrengthMapMixin:
         if command is not None:
             self._undo_stack.push(command)
 
-    def _refresh_strength_overlay(self, rect=None) -> None:
-        if not self._strength_visible:
-            return
-        image = self.strength_layer.qimage_overlay(None, 1.0, "heatmap")
-        if image is self._strength_item.image() and rect is not None:
-            self._strength_item.update(QRectF(rect))
-        else:
-            self._strength_item.set_image(image)
-            self._strength_item.update()
-
-
-def heatmap_legend_pixmap(width: int = 96, height: int = 12) -> QPixmap:
-    """The strength overlay's colours from low (left, blue) to high (right, red), opaque."""
-    lut = overlay_lut(QColor(), 1.0, "heatmap")
-    row = lut[np.rint(np.linspace(1, 255, width)).astype(np.int64)]
-    rgb = np.stack([(row >> shift) & 0xFF for shift in (16, 8, 0)], axis=-1).astype(np.uint8)
-    return QPixmap.fromImage(array_to_qimage(np.repeat(rgb[None], height, axis=0)))
-
-
-class StrengthToolBar(QToolBar):
-    """Strength-map widgets for a Canvas: the paint value, its step count, a legend, map edits.
-
-    The "Strength" tool itself sits in MaskToolBar's tool group (shortcut R).
-    """
-
-    def __init__(self, canvas, parent=None) -> None:
-        super().__init__("Strength map", parent)
-        self.setObjectName("strengthToolBar")
-        self.canvas = canvas
-        self._total_steps = DEFAULT_TOTAL_STEPS
-
-        self.value_spin = QDoubleSpinBox(objectName="strengthValueSpin")
-        self.value_spin.setRange(0.0, 1.0)
-        self.value_spin.setSingleStep(0.05)
-        self.value_spin.setDecimals(2)
-        self.value_spin.setToolTip(
-            "Strength painted by the Strength tool (R) and used by Fill map:\n"
-            "0 keeps the input as is, 1 regenerates fully"
-        )
-        self.value_spin.setValue(canvas.strength_value)
-        self.value_spin.valueChanged.connect(canvas.set_strength_value)
-        self.steps_label = QLabel(objectName="strengthStepsLabel")
-        self.steps_label.setToolTip("Denoising steps a region painted with this value follows")
-        self.legend = QLabel(objectName="strengthLegend")
-        self.legend.setPixmap(heatmap_legend_pixmap())
-        self.legend.setToolTip("Strength map colours: blue = low … red = high (0 = not shown)")
-        self.addWidget(QLabel(" Strength "))
-        self.addWidget(self.value_spin)
-        self.addWidget(self.steps_label)
-        self.addWidget(self.legend)
-        self.addSeparator()
-
-        for name, label, tip in (
-            ("fill", "Fill map", "Set the whole strength map to the value"),
-            ("clear", "Clear map", "Remove the strength map (no map is used)"),
-        ):
-            action = QAction(label, self)
-            action.setObjectName(f"{name}StrengthMapAction")
-            action.setToolTip(tip)
-            action.triggered.connect(getattr(canvas, f"{name}_strength_map"))
-            self.addAction(action)
-        self.visible_action = QAction("Show map", self, checkable=True)
-        self.visible_action.setObjectName("strengthMapVisibleAction")
-        self.visible_action.setToolTip("Show or hide the strength map overlay")
-        self.visible_action.setChecked(canvas.strength_map_visible())
-        self.visible_action.toggled.connect(canvas.set_strength_map_visible)
-        self.addAction(self.visible_action)
-
-        canvas.strength_map_visible_changed.connect(self.visible_action.setChecked)
-        canvas.strength_value_changed.connect(self._on_canvas_value_changed)
-        self._update_steps_label()
-
-    def set_total_steps(self, steps: int) -> None:
-        """The generation's step count, used by the steps label (default 30)."""
-        self._total_steps = max(1, int(steps))
-        self._update_steps_label()
-
-    def _on_canvas_value_changed(self, value: float) -> None:
-        if abs(self.value_spin.value() - value) > 1e-9:
-            self.value_spin.blockSignals(True)
-            self.value_spin.setValue(value)
-            self.value_spin.blockSignals(False)
-        self._update_steps_label()
-
-    def _update_steps_label(self) -> None:
-        value, total = self.canvas.strength_value, self._total_steps
-        self.steps_label.setText(f" {value:.2f} → {region_steps(total, value)} of {total} steps ")
+    def _refresh_strength_overlay(self, rect: QRect | None = None) -> None:
+        if self._strength_visible:
+            refresh_overlay(self._strength_item, self.strength_layer, None, "heatmap", rect)

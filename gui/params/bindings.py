@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker
+from PySide6.QtCore import QSignalBlocker, SignalInstance
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
@@ -64,7 +64,10 @@ class Observable:
 _MISSING = object()
 
 
-def _accessors(widget: QWidget, scale: float | None):
+Accessors = tuple[Callable[[], Any], Callable[[Any], Any], SignalInstance]
+
+
+def _accessors(widget: QWidget, scale: float | None) -> Accessors:
     """(getter, setter, change signal) for the common widget kinds."""
     if isinstance(widget, QPlainTextEdit):
         return widget.toPlainText, widget.setPlainText, widget.textChanged
@@ -78,10 +81,11 @@ def _accessors(widget: QWidget, scale: float | None):
         return widget.isChecked, widget.setChecked, widget.toggled
     if isinstance(widget, (QSpinBox, QAbstractSlider)):
         if scale:
+            factor, numeric = scale, widget
             return (
-                lambda: widget.value() / scale,
-                lambda value: widget.setValue(round(value * scale)),
-                widget.valueChanged,
+                lambda: numeric.value() / factor,
+                lambda value: numeric.setValue(round(value * factor)),
+                numeric.valueChanged,
             )
         return widget.value, widget.setValue, widget.valueChanged
     raise TypeError(f"cannot bind a {type(widget).__name__}")
@@ -96,7 +100,7 @@ def bind(
     convert: Callable[[Any], Any] | None = None,
     getter: Callable[[], Any] | None = None,
     setter: Callable[[Any], None] | None = None,
-    signal: Any = None,
+    signal: SignalInstance | None = None,
 ) -> Callable[[], None]:
     """Keep ``widget`` and ``state.<name>`` in sync both ways; returns an unbind function.
 
@@ -104,19 +108,20 @@ def bind(
     the widget's value into the field's type; ``getter``/``setter``/``signal`` override the widget
     accessors for widgets the helper does not know.
     """
-    default_get, default_set, default_signal = (
-        (None, None, None) if getter and setter and signal else _accessors(widget, scale)
-    )
-    get = getter or default_get
-    put = setter or default_set
-    changed = signal or default_signal
-    convert = convert or (lambda value: value)
+    if getter is not None and setter is not None and signal is not None:
+        get, put, changed = getter, setter, signal
+    else:
+        default_get, default_set, default_signal = _accessors(widget, scale)
+        get = getter or default_get
+        put = setter or default_set
+        changed = signal or default_signal
+    to_field: Callable[[Any], Any] = convert or (lambda value: value)
 
-    def _on_widget_changed(*_args) -> None:
-        setattr(state, name, convert(get()))
+    def _on_widget_changed(*_args: Any) -> None:
+        setattr(state, name, to_field(get()))
 
     def _on_field_changed(value: Any) -> None:
-        if convert(get()) == value:
+        if to_field(get()) == value:
             return
         with QSignalBlocker(widget):
             put(value)

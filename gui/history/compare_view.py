@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap, QTransform
+from PySide6.QtCore import QPointF, QRectF, QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -22,19 +22,23 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QStackedWidget,
+    QStyleOptionGraphicsItem,
     QVBoxLayout,
     QWidget,
 )
 
+from gui.canvas.zoom_view import ZoomView
+from gui.qt_helpers import named
 from gui.qt_images import array_to_qimage, pil_to_qimage
 
 MODES = ("side_by_side", "wipe", "difference")
 _MODE_LABELS = {"side_by_side": "Side by side", "wipe": "Wipe", "difference": "Difference (×4)"}
 DIFFERENCE_GAIN = 4
-_ZOOM_STEP = 1.25
 
 
-def difference_image(left: Image.Image, right: Image.Image, gain: int = DIFFERENCE_GAIN):
+def difference_image(
+    left: Image.Image, right: Image.Image, gain: int = DIFFERENCE_GAIN
+) -> np.ndarray:
     """Per-pixel |left - right| × gain as an HxWx3 uint8 array (right resized to left's size)."""
     if right.size != left.size:
         right = right.resize(left.size, Image.Resampling.LANCZOS)
@@ -43,87 +47,40 @@ def difference_image(left: Image.Image, right: Image.Image, gain: int = DIFFEREN
     return np.clip(np.abs(a - b) * gain, 0, 255).astype(np.uint8)
 
 
-class _ZoomView(QGraphicsView):
-    """A view with wheel zoom around the cursor and middle/left-drag panning."""
+class _ZoomView(ZoomView):
+    """A compare pane: wheel zoom about the cursor, left-drag (scroll hand) and middle-drag pan."""
 
-    view_changed = Signal()
-
-    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None, drag_pan=True):
+    def __init__(
+        self, scene: QGraphicsScene, parent: QWidget | None = None, drag_pan: bool = True
+    ) -> None:
         super().__init__(scene, parent)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        self.setBackgroundBrush(QColor(40, 40, 40))
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         if drag_pan:
             self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self._pan_last: QPointF | None = None
-        self.horizontalScrollBar().valueChanged.connect(self._on_scroll_changed)
-        self.verticalScrollBar().valueChanged.connect(self._on_scroll_changed)
 
-    def zoom_factor(self) -> float:
-        return self.transform().m11()
-
-    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Zoom keeping the scene point under ``anchor`` (viewport pixels) in place."""
-        if anchor is None:
-            anchor = QPointF(self.viewport().rect().center())
-        scene_point = self.viewportTransform().inverted()[0].map(anchor)
-        zoom = min(max(self.zoom_factor() * factor, 0.02), 64.0)
-        self.setTransform(QTransform.fromScale(zoom, zoom))
-        moved = self.viewportTransform().map(scene_point) - anchor
-        hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
-        hbar.setValue(hbar.value() + round(moved.x()))
-        vbar.setValue(vbar.value() + round(moved.y()))
-        self.view_changed.emit()
-
-    def fit(self) -> None:
-        rect = self.sceneRect()
-        if not rect.isEmpty():
-            self.resetTransform()
-            self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-            self.view_changed.emit()
-
-    def scene_center(self) -> QPointF:
-        return self.mapToScene(self.viewport().rect().center())
-
-    def wheelEvent(self, event) -> None:
-        steps = event.angleDelta().y() / 120.0
-        if steps:
-            self.zoom_by(_ZOOM_STEP**steps, event.position())
-        event.accept()
-
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if event.button() == Qt.MouseButton.MiddleButton:
             self._pan_last = QPointF(event.position())
             event.accept()
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if self._pan_last is not None:
-            delta = event.position() - self._pan_last
-            self._pan_last = QPointF(event.position())
-            hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
-            hbar.setValue(hbar.value() - round(delta.x()))
-            vbar.setValue(vbar.value() - round(delta.y()))
+            self._pan_to(event.position())
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if event.button() == Qt.MouseButton.MiddleButton:
             self._pan_last = None
             return
         super().mouseReleaseEvent(event)
 
-    def _on_scroll_changed(self, _value: int) -> None:
-        self.view_changed.emit()
-
 
 class _WipeItem(QGraphicsItem):
     """Left image left of the divider, right image right of it, and the divider line."""
 
-    def __init__(self, left: QPixmap, right: QPixmap):
+    def __init__(self, left: QPixmap, right: QPixmap) -> None:
         super().__init__()
         self._left, self._right = left, right
         self._fraction = 0.5
@@ -135,10 +92,15 @@ class _WipeItem(QGraphicsItem):
     def fraction(self) -> float:
         return self._fraction
 
-    def boundingRect(self) -> QRectF:
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt override)
         return QRectF(self._left.rect())
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionGraphicsItem,
+        widget: QWidget | None = None,
+    ) -> None:
         width, height = self._left.width(), self._left.height()
         split = round(width * self._fraction)
         if split > 0:
@@ -156,25 +118,25 @@ class _WipeView(_ZoomView):
 
     divider_dragged = Signal(float)
 
-    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None):
+    def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent, drag_pan=False)
         self.setCursor(Qt.CursorShape.SplitHCursor)
         self._dragging = False
 
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if event.button() == Qt.MouseButton.LeftButton:
             self._dragging = True
             self._emit_divider(event.position())
             return
         super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if self._dragging:
             self._emit_divider(event.position())
             return
         super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
         if event.button() == Qt.MouseButton.LeftButton:
             self._dragging = False
             return
@@ -199,7 +161,7 @@ class CompareView(QWidget):
         left_label: str,
         right_label: str,
         parent: QWidget | None = None,
-    ):
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("compareView")
         self._mode = "side_by_side"
@@ -231,13 +193,13 @@ class CompareView(QWidget):
         self.difference_view.setObjectName("compareDifferenceView")
 
         # 2. Controls: mode picker, fit button, wipe slider.
-        self.mode_combo = QComboBox(objectName="compareMode")
+        self.mode_combo = named(QComboBox(), "compareMode")
         for name in MODES:
             self.mode_combo.addItem(_MODE_LABELS[name], name)
         self.mode_combo.currentIndexChanged.connect(self._on_mode_index_changed)
-        fit_button = QPushButton("Fit", objectName="compareFit")
+        fit_button = named(QPushButton("Fit"), "compareFit")
         fit_button.clicked.connect(self.fit)
-        self.wipe_slider = QSlider(Qt.Orientation.Horizontal, objectName="wipeSlider")
+        self.wipe_slider = named(QSlider(Qt.Orientation.Horizontal), "wipeSlider")
         self.wipe_slider.setRange(0, 100)
         self.wipe_slider.setValue(50)
         self.wipe_slider.setToolTip(f"Left of the divider: {left_label}; right: {right_label}")
@@ -300,9 +262,8 @@ class CompareView(QWidget):
         source = self._active_view()
         self._mode = name
         self._stack.setCurrentIndex(MODES.index(name))
-        self.mode_combo.blockSignals(True)
-        self.mode_combo.setCurrentIndex(MODES.index(name))
-        self.mode_combo.blockSignals(False)
+        with QSignalBlocker(self.mode_combo):
+            self.mode_combo.setCurrentIndex(MODES.index(name))
         self._sync_from(source)
         self.mode_changed.emit(name)
 
@@ -358,7 +319,7 @@ class CompareView(QWidget):
     def _on_divider_dragged(self, fraction: float) -> None:
         self.set_wipe_position(fraction)
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
         if not self._fitted:
             self._fitted = True
@@ -371,23 +332,37 @@ def _smooth_item(pixmap: QPixmap) -> QGraphicsPixmapItem:
     return item
 
 
+class CompareDialog(QDialog):
+    """A non-modal dialog holding one CompareView; it is deleted when closed."""
+
+    def __init__(
+        self,
+        left: Image.Image,
+        right: Image.Image,
+        left_label: str,
+        right_label: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("compareDialog")
+        self.setWindowTitle(f"Compare — {left_label} vs {right_label}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setModal(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.compare_view = CompareView(left, right, left_label, right_label, self)
+        layout.addWidget(self.compare_view)
+        self.resize(1100, 720)
+
+
 def open_compare_dialog(
     parent: QWidget | None,
     left: Image.Image,
     right: Image.Image,
     left_label: str,
     right_label: str,
-) -> QDialog:
-    """Show a non-modal dialog holding a CompareView (deleted when closed) and return it."""
-    dialog = QDialog(parent)
-    dialog.setObjectName("compareDialog")
-    dialog.setWindowTitle(f"Compare — {left_label} vs {right_label}")
-    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-    dialog.setModal(False)
-    layout = QVBoxLayout(dialog)
-    layout.setContentsMargins(4, 4, 4, 4)
-    dialog.compare_view = CompareView(left, right, left_label, right_label, dialog)
-    layout.addWidget(dialog.compare_view)
-    dialog.resize(1100, 720)
+) -> CompareDialog:
+    """Show a CompareDialog for two pictures and return it."""
+    dialog = CompareDialog(left, right, left_label, right_label, parent)
     dialog.show()
     return dialog

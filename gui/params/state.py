@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.requests import DEFAULT_SCHEDULER, MAX_SEED, SCHEDULER_NAMES, effective_steps
-from gui.bindings import Observable
+from gui.params.bindings import Observable
 
 # Keys of ``request_params()`` that map straight onto PassRequest fields.
 REQUEST_FIELDS = (
@@ -49,6 +49,22 @@ class GenerationParams(Observable):
     @property
     def effective_steps(self) -> int:
         return effective_steps(self.steps, self.strength)
+
+    def request_params(self) -> dict[str, Any]:
+        """The parameters for the next pass (PassRequest fields plus model and seed lock)."""
+        params = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        params.update(model=self.model, model_config=self.model_config)
+        params["seed_locked"] = self.seed_locked
+        return params
+
+    def new_seed(self) -> int:
+        """Draw a fresh random seed (bound widgets show it)."""
+        self.seed = random_seed()
+        return self.seed
+
+    def seed_for_next_pass(self) -> int:
+        """The seed to use: the current one when locked, else a fresh one."""
+        return self.seed if self.seed_locked else self.new_seed()
 
     def restore(self, params: dict[str, Any]) -> None:
         """Set fields from a saved or parsed parameter dict, skipping unusable values."""

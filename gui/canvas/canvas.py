@@ -3,53 +3,55 @@
 Scene coordinates are image pixels (the image item sits at the origin). The mask overlay is a
 cached ARGB32 QImage owned by the MaskLayer; a stroke re-renders and repaints only the rectangle
 it touched. One drag is one ``MaskStrokeCommand`` pushed to the undo stack on release. The strength
-map (gui.strength_layer) works the same way with the "strength" tool.
+map (gui.canvas.strength_layer) works the same way with the "strength" tool; zoom and pan come from
+gui.canvas.zoom_view.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QCursor, QPainter, QPixmap, QTransform, QUndoStack
-from PySide6.QtWidgets import (
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QGraphicsView,
-    QWidget,
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QFocusEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPixmap,
+    QResizeEvent,
+    QTabletEvent,
+    QTransform,
+    QUndoCommand,
+    QUndoStack,
 )
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from gui.mask_tools import (
-    OVERLAY_MODES,
-    BrushCursorItem,
-    BrushSettings,
-    MaskLayer,
-    MaskOverlayItem,
-)
+from gui.canvas.mask_layer import BrushSettings, MaskLayer, layer_image
+from gui.canvas.overlay_colors import OVERLAY_MODES
+from gui.canvas.overlay_items import BrushCursorItem, MaskOverlayItem, refresh_overlay
+from gui.canvas.strength_layer import StrengthMapMixin
+from gui.canvas.zoom_view import ZoomView
 from gui.qt_images import array_to_qimage, pil_to_qimage
-from gui.strength_layer import StrengthMapMixin
 
 TOOLS = ("brush", "eraser", "strength", "pan")
-MIN_ZOOM = 0.02
-MAX_ZOOM = 64.0
-ZOOM_STEP = 1.25
 _TABLET_EVENTS = (QEvent.Type.TabletPress, QEvent.Type.TabletMove, QEvent.Type.TabletRelease)
 
 
-class Canvas(StrengthMapMixin, QGraphicsView):
+class Canvas(StrengthMapMixin, ZoomView):
     """Image view with mask and strength-map painting, zoom/pan and step previews."""
 
     mask_changed = Signal()
-    zoom_changed = Signal(float)
-    view_changed = Signal()
     brush_changed = Signal()
     tool_changed = Signal(str)
     strength_map_changed = Signal()
     strength_value_changed = Signal(float)
     strength_map_visible_changed = Signal(bool)
 
-    def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None):
-        super().__init__(parent)
+    def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None) -> None:
+        super().__init__(None, parent)
         self.setObjectName("canvas")
         self._undo_stack = undo_stack
         self._scene = QGraphicsScene(self)
@@ -69,7 +71,8 @@ class Canvas(StrengthMapMixin, QGraphicsView):
             item.setZValue(z)
             item.setVisible(item in (self._image_item, self._overlay_item))
             self._scene.addItem(item)
-        self._init_strength_map(z_value=1.5)  # above image and preview, below the mask overlay
+        # The strength map sits above image and preview, below the mask overlay.
+        self._init_strength_map(self._scene, z_value=1.5)
         self._stroke_layer: MaskLayer = self.mask_layer
 
         self._tool = "brush"
@@ -78,22 +81,14 @@ class Canvas(StrengthMapMixin, QGraphicsView):
         self._overlay_mode = "tint"
         self._overlay_item.setOpacity(0.5)
         self._painting = False
-        self._pan_last: QPointF | None = None
         self._space_held = False
         self._auto_fit = True
 
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        self.setBackgroundBrush(QColor(40, 40, 40))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
         self.viewport().setMouseTracking(True)
-        self.horizontalScrollBar().valueChanged.connect(self._on_scroll_changed)
-        self.verticalScrollBar().valueChanged.connect(self._on_scroll_changed)
         self._update_cursor_shape()
 
     # ---- image and preview -----------------------------------------------------------------
@@ -148,19 +143,22 @@ class Canvas(StrengthMapMixin, QGraphicsView):
         if mask is None:
             self.clear_mask()
             return
-        mask = mask.convert("L")
-        if self._image is not None and mask.size != self._image.size:
-            mask = mask.resize(self._image.size, Image.Resampling.BILINEAR)
-        self._undo_stack.push(self.mask_layer.set_array(np.asarray(mask), "Set mask"))
+        picture_size = None if self._image is None else self._image.size
+        self._push_edit(self.mask_layer.set_array(layer_image(mask, picture_size), "Set mask"))
 
     def clear_mask(self) -> None:
-        self._undo_stack.push(self.mask_layer.clear())
+        self._push_edit(self.mask_layer.clear())
 
     def invert_mask(self) -> None:
-        self._undo_stack.push(self.mask_layer.invert())
+        self._push_edit(self.mask_layer.invert())
 
     def fill_mask(self) -> None:
-        self._undo_stack.push(self.mask_layer.fill())
+        self._push_edit(self.mask_layer.fill())
+
+    def _push_edit(self, command: QUndoCommand | None) -> None:
+        """Put an applied edit on the undo stack (None: the edit changed nothing)."""
+        if command is not None:
+            self._undo_stack.push(command)
 
     def set_mask_visible(self, visible: bool) -> None:
         self._mask_visible = bool(visible)
@@ -192,18 +190,13 @@ class Canvas(StrengthMapMixin, QGraphicsView):
     def overlay_mode(self) -> str:
         return self._overlay_mode
 
-    def _refresh_overlay(self, rect=None) -> None:
+    def _refresh_overlay(self, rect: QRect | None = None) -> None:
         """Bring the cached overlay up to date (dirty areas only) and repaint ``rect``."""
-        if not self._mask_visible:
-            return
-        image = self.mask_layer.qimage_overlay(self._overlay_color, 1.0, self._overlay_mode)
-        if image is self._overlay_item.image() and rect is not None:
-            self._overlay_item.update(QRectF(rect))
-        else:
-            self._overlay_item.set_image(image)
-            self._overlay_item.update()
+        if self._mask_visible:
+            overlay, layer = self._overlay_item, self.mask_layer
+            refresh_overlay(overlay, layer, self._overlay_color, self._overlay_mode, rect)
 
-    def _on_mask_layer_changed(self, rect) -> None:
+    def _on_mask_layer_changed(self, rect: QRect) -> None:
         self._refresh_overlay(rect)
         if not self._painting:
             self.mask_changed.emit()
@@ -250,49 +243,16 @@ class Canvas(StrengthMapMixin, QGraphicsView):
         self._cursor_item.set_radius(self.brush.size / 2 * self.zoom_factor())
         self._cursor_item.setVisible(not self._pan_mode() and self._image is not None)
 
-    # ---- zoom and pan ----------------------------------------------------------------------
-    def zoom_factor(self) -> float:
-        return self.transform().m11()
-
+    # ---- zoom (gui.canvas.zoom_view) ----------------------------------------------------------
     def set_zoom(self, factor: float, anchor: QPointF | None = None) -> None:
-        """Set the zoom, keeping the scene point under ``anchor`` (viewport pixels) in place."""
-        factor = min(max(float(factor), MIN_ZOOM), MAX_ZOOM)
-        if anchor is None:
-            anchor = QPointF(self.viewport().rect().center())
-        scene_point = self._to_scene(anchor)
         self._auto_fit = False
-        self.setTransform(QTransform.fromScale(factor, factor))
-        moved = self.viewportTransform().map(scene_point) - anchor
-        hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
-        hbar.setValue(hbar.value() + round(moved.x()))
-        vbar.setValue(vbar.value() + round(moved.y()))
-        self._on_zoom_applied()
-
-    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
-        self.set_zoom(self.zoom_factor() * factor, anchor)
-
-    def zoom_in(self) -> None:
-        self.zoom_by(ZOOM_STEP, self._cursor_anchor())
-
-    def zoom_out(self) -> None:
-        self.zoom_by(1 / ZOOM_STEP, self._cursor_anchor())
-
-    def zoom_100(self) -> None:
-        """Show the image at 1:1, keeping the view centre."""
-        self.set_zoom(1.0)
+        super().set_zoom(factor, anchor)
 
     def fit(self) -> None:
         """Fit the whole image in the view (and keep fitting on resize until the next zoom)."""
-        rect = self.sceneRect()
-        if rect.isEmpty():
-            return
-        self.resetTransform()
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        factor = min(max(self.zoom_factor(), MIN_ZOOM), MAX_ZOOM)
-        self.setTransform(QTransform.fromScale(factor, factor))
-        self.centerOn(rect.center())
-        self._auto_fit = True
-        self._on_zoom_applied()
+        if not self.sceneRect().isEmpty():
+            self._auto_fit = True
+        super().fit()
 
     def _on_zoom_applied(self) -> None:
         mode = Qt.TransformationMode
@@ -301,25 +261,7 @@ class Canvas(StrengthMapMixin, QGraphicsView):
             mode.FastTransformation if fast else mode.SmoothTransformation
         )
         self._cursor_item.set_radius(self.brush.size / 2 * self.zoom_factor())
-        self.zoom_changed.emit(self.zoom_factor())
-        self.view_changed.emit()
-
-    def _on_scroll_changed(self, _value: int) -> None:
-        self.view_changed.emit()
-
-    def _cursor_anchor(self) -> QPointF | None:
-        pos = self.viewport().mapFromGlobal(QCursor.pos())
-        return QPointF(pos) if self.viewport().rect().contains(pos) else None
-
-    def _to_scene(self, view_pos: QPointF) -> QPointF:
-        return self.viewportTransform().inverted()[0].map(QPointF(view_pos))
-
-    def _pan_to(self, view_pos: QPointF) -> None:
-        delta = view_pos - self._pan_last
-        self._pan_last = QPointF(view_pos)
-        hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
-        hbar.setValue(hbar.value() - round(delta.x()))
-        vbar.setValue(vbar.value() - round(delta.y()))
+        super()._on_zoom_applied()
 
     # ---- pointer input (mouse and pen share these) ------------------------------------------
     def _on_pointer_pressed(self, pos: QPointF, button: Qt.MouseButton, pressure: float) -> bool:
@@ -371,40 +313,36 @@ class Canvas(StrengthMapMixin, QGraphicsView):
         return True
 
     # ---- Qt event handlers -----------------------------------------------------------------
-    def mousePressEvent(self, event) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
         if not self._on_pointer_pressed(event.position(), event.button(), 1.0):
             super().mousePressEvent(event)
 
-    def mouseMoveEvent(self, event) -> None:
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
         if not self._on_pointer_moved(event.position(), 1.0):
             super().mouseMoveEvent(event)
 
-    def mouseReleaseEvent(self, event) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if not self._on_pointer_released(event.position(), event.button(), 1.0):
             super().mouseReleaseEvent(event)
 
-    def wheelEvent(self, event) -> None:
-        steps = event.angleDelta().y() / 120.0
-        if steps:
-            self.zoom_by(ZOOM_STEP**steps, event.position())
-        event.accept()
-
-    def keyPressEvent(self, event) -> None:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
+        actions: dict[int, Callable[[], None]]
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            action = {
+            actions = {
                 Qt.Key.Key_Plus: self.zoom_in,
                 Qt.Key.Key_Equal: self.zoom_in,
                 Qt.Key.Key_Minus: self.zoom_out,
-            }.get(key)
+            }
         else:
-            action = {
+            actions = {
                 Qt.Key.Key_BracketLeft: self.shrink_brush,
                 Qt.Key.Key_BracketRight: self.grow_brush,
                 Qt.Key.Key_F: self.fit,
                 Qt.Key.Key_1: self.zoom_100,
                 Qt.Key.Key_M: lambda: self.set_mask_visible(not self._mask_visible),
-            }.get(key)
+            }
+        action = actions.get(key)
         if key == Qt.Key.Key_Space:
             if not event.isAutoRepeat():
                 self._space_held = True
@@ -416,7 +354,7 @@ class Canvas(StrengthMapMixin, QGraphicsView):
             action()
         event.accept()
 
-    def keyReleaseEvent(self, event) -> None:
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = False
             self._update_cursor_shape()
@@ -424,18 +362,18 @@ class Canvas(StrengthMapMixin, QGraphicsView):
             return
         super().keyReleaseEvent(event)
 
-    def focusOutEvent(self, event) -> None:
+    def focusOutEvent(self, event: QFocusEvent) -> None:
         self._space_held = False
         super().focusOutEvent(event)
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._auto_fit:
             self.fit()
 
-    def viewportEvent(self, event) -> bool:
+    def viewportEvent(self, event: QEvent) -> bool:
         kind = event.type()
-        if kind in _TABLET_EVENTS:
+        if kind in _TABLET_EVENTS and isinstance(event, QTabletEvent):
             # Pen input works like the mouse, with pressure scaling the brush size.
             pos, pressure = event.position(), event.pressure()
             if kind == QEvent.Type.TabletPress:

@@ -7,11 +7,12 @@ takes ``(engine, spec, *, on_event, on_pass, on_progress, cancel)`` and returns 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from core.requests import PassRequest
-from gui.worker import WorkflowJob
+from gui.run.worker import WorkflowJob
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,18 @@ _WORKFLOWS = {
 }
 
 
-def _job(kind: str, model: ModelChoice, *args, **kwargs) -> WorkflowJob:
+def _job(kind: str, model: ModelChoice, *args: Any, **kwargs: Any) -> WorkflowJob:
     module_name, function_name, progress_name, reports_passes = _WORKFLOWS[kind]
 
-    def run(engine, spec, *, on_event, on_pass, on_progress, cancel):
+    def run(
+        engine: Any,
+        spec: Any,
+        *,
+        on_event: Callable[..., None],
+        on_pass: Callable[..., None],
+        on_progress: Callable[..., None],
+        cancel: Any,
+    ) -> Any:
         function = getattr(importlib.import_module(module_name), function_name)
         callbacks = {"on_event": on_event, progress_name: on_progress, "cancel": cancel}
         if reports_passes:
@@ -65,17 +74,31 @@ def sweep_job(
     return _job("sweep", model, request, SPEC, list(strengths), seeds, group=group)
 
 
-def variations_job(request: PassRequest, model: ModelChoice, count: int, group: str):
+def variations_job(request: PassRequest, model: ModelChoice, count: int, group: str) -> WorkflowJob:
     return _job("variations", model, request, SPEC, count, group=group)
 
 
-def upscale_job(request, model: ModelChoice, scale, strength, tile, overlap) -> WorkflowJob:
+def upscale_job(
+    request: PassRequest,
+    model: ModelChoice,
+    scale: float,
+    strength: float,
+    tile: int,
+    overlap: int,
+) -> WorkflowJob:
     return _job(
         "upscale", model, request.image, request, SPEC, scale, tile, overlap, strength=strength
     )
 
 
-def batch_job(template, model: ModelChoice, input_dir, output_dir, overwrite, allow_in_place):
+def batch_job(
+    template: PassRequest,
+    model: ModelChoice,
+    input_dir: str,
+    output_dir: str,
+    overwrite: bool,
+    allow_in_place: bool,
+) -> WorkflowJob:
     return _job(
         "batch",
         model,

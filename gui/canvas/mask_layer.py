@@ -1,5 +1,4 @@
-"""Mask painting: brush settings, a uint8 mask layer with soft round dabs, undo commands, and the
-scene items that display the mask overlay and the brush outline.
+"""Mask painting: brush settings, a uint8 mask layer with soft round dabs, and its undo commands.
 
 One drag is one undo step: ``begin_stroke`` snapshots the layer, ``stroke_to`` stamps interpolated
 dabs, ``end_stroke`` returns a single ``MaskStrokeCommand`` holding only the touched bounding box.
@@ -12,16 +11,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QUndoCommand
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+from PySide6.QtCore import QObject, QRect, Signal
+from PySide6.QtGui import QColor, QImage, QUndoCommand
+
+from gui.canvas.overlay_colors import OVERLAY_MODES, overlay_lut
 
 MIN_BRUSH_SIZE = 1
 MAX_BRUSH_SIZE = 1000
-OVERLAY_MODES = ("tint", "heatmap")
 
 
 def _clamp(value: float, low: float, high: float) -> float:
@@ -37,7 +37,7 @@ class BrushSettings:
     eraser: bool = False
     value: float = 1.0
 
-    def __setattr__(self, name: str, value) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
         if name == "size":
             value = int(_clamp(round(value), MIN_BRUSH_SIZE, MAX_BRUSH_SIZE))
         elif name in ("hardness", "value"):
@@ -61,7 +61,7 @@ class MaskEditCommand(QUndoCommand):
         after: np.ndarray,
         text: str,
         replace: bool = False,
-    ):
+    ) -> None:
         super().__init__(text)
         self._layer = layer
         self._origin = origin
@@ -102,7 +102,7 @@ class MaskLayer(QObject):
 
     changed = Signal(QRect)
 
-    def __init__(self, width: int = 0, height: int = 0, brush: BrushSettings | None = None):
+    def __init__(self, width: int = 0, height: int = 0, brush: BrushSettings | None = None) -> None:
         super().__init__()
         self.brush = brush if brush is not None else BrushSettings()
         self._data = np.zeros((max(0, height), max(0, width)), np.uint8)
@@ -179,6 +179,7 @@ class MaskLayer(QObject):
         if not self.is_stroking:
             self.begin_stroke()
         brush = self._stroke_brush
+        assert brush is not None  # set by begin_stroke
         pressure = _clamp(float(pressure), 0.05, 1.0)
         box: list[int] | None = None
         lx, ly, lp = self._last_point or (x, y, pressure)
@@ -198,26 +199,29 @@ class MaskLayer(QObject):
                 box = _union(box, dab_box)
                 last_dab = distance
                 distance += spacing
-            stamped = last_dab is not None
-            self._since_dab = length - last_dab if stamped else self._since_dab + length
+            if last_dab is None:
+                self._since_dab += length
+            else:
+                self._since_dab = length - last_dab
         self._last_point = (float(x), float(y), pressure)
         if box is not None:
             self._stroke_box = _union(self._stroke_box, box)
             self._mark_changed(QRect(box[0], box[1], box[2] - box[0], box[3] - box[1]))
 
-    def end_stroke(self) -> MaskStrokeCommand | None:
+    def end_stroke(self) -> QUndoCommand | None:
         """Finish the stroke; returns its command (None when no pixel changed)."""
-        if not self.is_stroking:
+        before, brush = self._stroke_before, self._stroke_brush
+        if before is None or brush is None:
             return None
         if self._last_point is not None and self._since_dab > 1e-6:
             # Finish exactly under the pointer: the last spaced dab may fall short of it.
             x, y, pressure = self._last_point
             self._since_dab = 0.0
-            box = self._stamp(x, y, pressure, self._stroke_brush)
+            box = self._stamp(x, y, pressure, brush)
             if box is not None:
                 self._stroke_box = _union(self._stroke_box, box)
                 self._mark_changed(QRect(box[0], box[1], box[2] - box[0], box[3] - box[1]))
-        before, box, brush = self._stroke_before, self._stroke_box, self._stroke_brush
+        box = self._stroke_box
         self._stroke_before = self._stroke_box = self._stroke_brush = self._last_point = None
         if box is None:
             return None
@@ -229,7 +233,9 @@ class MaskLayer(QObject):
         text = "Erase mask" if brush.eraser else "Paint mask"
         return MaskStrokeCommand(self, (x0, y0), old, new, text)
 
-    def _stamp(self, cx: float, cy: float, pressure: float, brush: BrushSettings):
+    def _stamp(
+        self, cx: float, cy: float, pressure: float, brush: BrushSettings
+    ) -> list[int] | None:
         """Stamp one soft round dab centred at (cx, cy); returns its clipped box or None."""
         radius = max(0.5, brush.size * pressure / 2.0)
         x0 = max(0, math.floor(cx - radius - 0.5))
@@ -248,7 +254,9 @@ class MaskLayer(QObject):
         self._apply_dab((x0, y0, x1, y1), alpha, brush)
         return [x0, y0, x1, y1]
 
-    def _apply_dab(self, box: tuple[int, int, int, int], alpha: np.ndarray, brush) -> None:
+    def _apply_dab(
+        self, box: tuple[int, int, int, int], alpha: np.ndarray, brush: BrushSettings
+    ) -> None:
         """Combine one dab's coverage (0..1 over ``box``): paint takes the max, erase the min."""
         x0, y0, x1, y1 = box
         region = self._data[y0:y1, x0:x1]
@@ -258,20 +266,20 @@ class MaskLayer(QObject):
             np.maximum(region, np.rint(alpha * (brush.value * 255.0)).astype(np.uint8), out=region)
 
     # ---- undoable whole-layer edits --------------------------------------------------------
-    def clear(self) -> MaskEditCommand:
+    def clear(self) -> QUndoCommand | None:
         """Set every pixel to 0."""
         return self._edit(np.zeros_like(self._data), "Clear mask")
 
-    def invert(self) -> MaskEditCommand:
+    def invert(self) -> QUndoCommand | None:
         """Swap painted and unpainted (v -> 255 - v)."""
         return self._edit(255 - self._data, "Invert mask")
 
-    def fill(self, value: float = 1.0) -> MaskEditCommand:
+    def fill(self, value: float = 1.0) -> QUndoCommand | None:
         """Set every pixel to ``value`` (0..1, default fully painted)."""
         level = int(round(_clamp(value, 0.0, 1.0) * 255))
         return self._edit(np.full_like(self._data, level), "Fill mask")
 
-    def set_array(self, arr: np.ndarray, text: str = "Set mask") -> MaskEditCommand:
+    def set_array(self, arr: np.ndarray, text: str = "Set mask") -> QUndoCommand | None:
         """Replace the mask with ``arr`` (HxW; bool, 0..255 or 0..1 floats); the size may change."""
         arr = np.asarray(arr)
         if arr.ndim != 2:
@@ -333,9 +341,9 @@ class MaskLayer(QObject):
         key = (color.rgba(), round(float(opacity), 4), mode)
         if self._data.size == 0:
             return QImage()
-        stale = self._overlay is None or self._overlay.size() != self.rect().size()
-        if stale or key != self._overlay_key:
-            self._overlay = QImage(self.width, self.height, QImage.Format.Format_ARGB32)
+        overlay = self._overlay
+        if overlay is None or overlay.size() != self.rect().size() or key != self._overlay_key:
+            overlay = self._overlay = QImage(self.width, self.height, QImage.Format.Format_ARGB32)
             self._overlay_key = key
             self._overlay_lut = overlay_lut(color, float(opacity), mode)
             self._overlay_dirty = QRect()
@@ -345,71 +353,24 @@ class MaskLayer(QObject):
             self._overlay_dirty = QRect()
             if not dirty.isEmpty():
                 self._render_overlay_region(dirty)
-        return self._overlay
+        return overlay
 
     def _render_overlay_region(self, rect: QRect) -> None:
         image = self._overlay
+        if image is None:
+            return
         pixels = np.frombuffer(image.bits(), np.uint32, count=image.sizeInBytes() // 4)
         pixels = pixels.reshape(image.height(), image.bytesPerLine() // 4)
         x0, y0, x1, y1 = rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1
         pixels[y0:y1, x0:x1] = self._overlay_lut[self._data[y0:y1, x0:x1]]
 
 
-class MaskOverlayItem(QGraphicsItem):
-    """Scene item drawing a MaskLayer's cached overlay QImage (only the exposed part)."""
-
-    def __init__(self):
-        super().__init__()
-        self._image = None
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-
-    def set_image(self, image) -> None:
-        if image is not self._image:
-            self.prepareGeometryChange()
-            self._image = image
-
-    def image(self):
-        return self._image
-
-    def boundingRect(self) -> QRectF:
-        return QRectF() if self._image is None else QRectF(self._image.rect())
-
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
-        if self._image is None:
-            return
-        exposed = option.exposedRect.toAlignedRect().intersected(self._image.rect())
-        if not exposed.isEmpty():
-            painter.drawImage(exposed, self._image, exposed)
-
-
-class BrushCursorItem(QGraphicsItem):
-    """Scene item drawing the brush outline in device pixels (ignores the view's zoom)."""
-
-    def __init__(self):
-        super().__init__()
-        self._radius = 1.0
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-
-    def set_radius(self, radius: float) -> None:
-        radius = max(1.0, radius)
-        if radius != self._radius:
-            self.prepareGeometryChange()
-            self._radius = radius
-
-    def boundingRect(self) -> QRectF:
-        r = self._radius + 3.0
-        return QRectF(-r, -r, 2 * r, 2 * r)
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        for color, width in ((QColor(0, 0, 0, 170), 3.0), (QColor(255, 255, 255, 230), 1.0)):
-            pen = QPen(color, width)
-            pen.setCosmetic(True)
-            painter.setPen(pen)
-            painter.drawEllipse(QPointF(0, 0), self._radius, self._radius)
+def layer_image(image: Image.Image, size: tuple[int, int] | None) -> np.ndarray:
+    """``image`` as an HxW uint8 layer array: grey levels, scaled (bilinear) to ``size``."""
+    image = image.convert("L")
+    if size is not None and image.size != size:
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(image)
 
 
 def _union(box: list[int] | None, other: list[int] | None) -> list[int] | None:
@@ -423,22 +384,3 @@ def _union(box: list[int] | None, other: list[int] | None) -> list[int] | None:
         max(box[2], other[2]),
         max(box[3], other[3]),
     ]
-
-
-def overlay_lut(color: QColor, opacity: float, mode: str) -> np.ndarray:
-    """256 premade 0xAARRGGBB pixels, one per mask value (the colours of ``qimage_overlay``)."""
-    t = np.arange(256, dtype=np.float64) / 255.0
-    opacity = _clamp(opacity, 0.0, 1.0)
-    if mode == "heatmap":
-        stops = [0.0, 0.25, 0.5, 0.75, 1.0]  # blue, cyan, green, yellow, red
-        r = np.interp(t, stops, [0, 0, 0, 255, 255])
-        g = np.interp(t, stops, [0, 255, 255, 255, 0])
-        b = np.interp(t, stops, [255, 255, 0, 0, 0])
-        a = np.where(t > 0, opacity * 255.0 * np.minimum(1.0, 0.4 + t), 0.0)
-    else:
-        r = np.full_like(t, color.red())
-        g = np.full_like(t, color.green())
-        b = np.full_like(t, color.blue())
-        a = t * opacity * color.alpha()
-    channels = [np.rint(c).astype(np.uint32) for c in (a, r, g, b)]
-    return (channels[0] << 24) | (channels[1] << 16) | (channels[2] << 8) | channels[3]

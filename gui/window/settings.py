@@ -1,4 +1,5 @@
-"""User settings: one typed object with defaults and a schema version, saved as JSON.
+"""The app's name and user settings: one typed object with defaults and a schema version, saved
+as JSON.
 
 The file lives in ``core.user_dirs.user_config_dir()`` (``$IMG2IMG_STUDIO_CONFIG_DIR`` when set;
 tests set it to a temporary folder).
@@ -16,6 +17,7 @@ from typing import Any
 
 from core.user_dirs import user_config_dir
 
+APP_NAME = "Img2Img Studio"  # window titles, the command line's help, exported indexes
 SCHEMA_VERSION = 1
 SETTINGS_FILE = "settings.json"
 MAX_RECENT_MODELS = 10

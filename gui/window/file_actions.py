@@ -1,22 +1,26 @@
-"""File handling for the main window: open, drop, paste, save as PNG, export all passes."""
+"""File handling for the main window: open, drop, paste, save as PNG, export all passes.
+
+FileActions reads the pass tree and the settings' last folder and reports through signals: a new
+picture to start a session from, parameters to restore, errors and status-bar messages. The
+window connects them; nothing here knows the window beyond the widget its dialogs belong to.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from PySide6.QtCore import QEvent, QObject
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtCore import QEvent, QMimeData, QObject, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from core.errors import UserError
-from core.history import PassRecord
+from core.history import PassRecord, PassTree
 from gui.qt_images import qimage_to_pil
-
-if TYPE_CHECKING:
-    from gui.main_window import MainWindow
+from gui.window.settings import APP_NAME, Settings
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -42,11 +46,29 @@ def save_record_png(path: str | Path, record: PassRecord) -> Path:
 
 
 class FileActions(QObject):
-    """The File menu's actions and drag & drop for one :class:`MainWindow`."""
+    """The File menu's actions and drag & drop for the window ``parent``.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    ``shown_record`` returns the record on screen (what "Save" writes; the tree's current record
+    when it returns None). The actions are added to ``parent`` so their shortcuts work there.
+    """
+
+    image_opened = Signal(object, str, str)  # PIL image, record name, document name ("": keep)
+    restore_requested = Signal(object)  # parsed parameters the user chose to restore
+    error = Signal(str)
+    message = Signal(str, int)  # status-bar text, timeout in ms
+
+    def __init__(
+        self,
+        parent: QWidget,
+        tree: PassTree,
+        settings: Settings,
+        shown_record: Callable[[], PassRecord | None],
+    ) -> None:
+        super().__init__(parent)
+        self._parent = parent
+        self._tree = tree
+        self._settings = settings
+        self._shown_record = shown_record
         self.open_action = self._action("Open…", QKeySequence.StandardKey.Open, self.open_dialog)
         self.paste_action = self._action("Paste image", QKeySequence.StandardKey.Paste, self.paste)
         self.save_action = self._action(
@@ -56,11 +78,16 @@ class FileActions(QObject):
             "Export all passes…", QKeySequence("Ctrl+Shift+E"), self.export_dialog
         )
 
-    def _action(self, text: str, key, slot) -> QAction:
-        action = QAction(text, self.window)
+    def _action(
+        self,
+        text: str,
+        key: QKeySequence | QKeySequence.StandardKey,
+        slot: Callable[[], Any],
+    ) -> QAction:
+        action = QAction(text, self._parent)
         action.setShortcut(QKeySequence(key))
         action.triggered.connect(slot)
-        self.window.addAction(action)
+        self._parent.addAction(action)
         return action
 
     def actions(self) -> list[QAction | None]:
@@ -68,30 +95,28 @@ class FileActions(QObject):
 
     @property
     def _folder(self) -> str:
-        return self.window.settings.last_folder
+        return self._settings.last_folder
 
     # -- open -----------------------------------------------------------------------------------
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", self._folder, IMAGE_FILTER)
+        parent, folder = self._parent, self._folder
+        path, _ = QFileDialog.getOpenFileName(parent, "Open image", folder, IMAGE_FILTER)
         if path:
             self.open_path(path, offer_parameters=True)
 
     def open_path(self, path: str | Path, offer_parameters: bool = False) -> bool:
-        """Open an image file as a new original; errors show in the window."""
+        """Open an image file as a new original; errors are reported through ``error``."""
         from core.imaging import load_image
 
         path = Path(path)
         try:
             image = load_image(path)
         except UserError as exc:
-            self.window.show_error(str(exc))
+            self.error.emit(str(exc))
             return False
-        self.window.set_root_image(image, path.stem)
-        self.window.setWindowTitle(f"{path.name} — Img2Img Studio")
-        self.window.settings.last_folder = str(path.parent)
-        self.window.statusBar().showMessage(
-            f"Opened {path.name} ({image.width}×{image.height})", 5000
-        )
+        self.image_opened.emit(image, path.stem, path.name)
+        self._settings.last_folder = str(path.parent)
+        self.message.emit(f"Opened {path.name} ({image.width}×{image.height})", 5000)
         if offer_parameters:
             self.offer_parameters(path)
         return True
@@ -107,7 +132,7 @@ class FileActions(QObject):
         if not parsed:
             return False
         answer = QMessageBox.question(
-            self.window,
+            self._parent,
             "Restore parameters",
             f"{path.name} was generated with prompt, seed and settings.\n"
             "Restore these parameters in the generation panel?",
@@ -119,8 +144,8 @@ class FileActions(QObject):
         params = dict(parsed)
         if params.get("seed") is not None:
             params["seed_locked"] = True  # restored to reproduce: keep that seed
-        self.window.panel.set_params(params)
-        self.window.statusBar().showMessage("Parameters restored from " + path.name, 5000)
+        self.restore_requested.emit(params)
+        self.message.emit("Parameters restored from " + path.name, 5000)
         return True
 
     def paste(self) -> bool:
@@ -129,19 +154,18 @@ class FileActions(QObject):
         if mime is not None and mime.hasImage():
             qimage = QApplication.clipboard().image()
             if not qimage.isNull():
-                self.window.set_root_image(qimage_to_pil(qimage), "Pasted")
-                self.window.setWindowTitle("Pasted image — Img2Img Studio")
+                self.image_opened.emit(qimage_to_pil(qimage), "Pasted", "Pasted image")
                 return True
         if mime is not None and mime.hasUrls():
             paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
             if paths:
                 return self.open_path(paths[0], offer_parameters=True)
-        self.window.show_error("The clipboard holds no image.")
+        self.error.emit("The clipboard holds no image.")
         return False
 
     # -- drag and drop ------------------------------------------------------------------------
     @staticmethod
-    def _dropped_paths(mime) -> list[Path]:
+    def _dropped_paths(mime: QMimeData | None) -> list[Path]:
         if mime is None or not mime.hasUrls():
             return []
         return [
@@ -150,27 +174,30 @@ class FileActions(QObject):
             if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES
         ]
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+    @classmethod
+    def _can_open(cls, mime: QMimeData | None) -> bool:
+        """Whether a drag carries an image file or image data."""
+        return bool(cls._dropped_paths(mime)) or (mime is not None and mime.hasImage())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         """Take file drops on the canvas too (the graphics view would swallow them)."""
         kind = event.type()
         if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            mime = event.mimeData()
-            if self._dropped_paths(mime) or (mime is not None and mime.hasImage()):
+            if isinstance(event, QDragMoveEvent) and self._can_open(event.mimeData()):
                 event.acceptProposedAction()
                 return True
-        elif kind == QEvent.Type.Drop:
+        elif kind == QEvent.Type.Drop and isinstance(event, QDropEvent):
             self.drop(event)
             return event.isAccepted()
         return False
 
-    def drag_enter(self, event) -> None:
-        mime = event.mimeData()
-        if self._dropped_paths(mime) or (mime is not None and mime.hasImage()):
+    def drag_enter(self, event: QDragEnterEvent) -> None:
+        if self._can_open(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def drop(self, event) -> None:
+    def drop(self, event: QDropEvent) -> None:
         mime = event.mimeData()
         paths = self._dropped_paths(mime)
         if paths:
@@ -178,18 +205,18 @@ class FileActions(QObject):
             self.open_path(paths[0], offer_parameters=True)
         elif mime is not None and mime.hasImage():
             event.acceptProposedAction()
-            self.window.set_root_image(qimage_to_pil(mime.imageData()), "Dropped")
+            self.image_opened.emit(qimage_to_pil(mime.imageData()), "Dropped", "")
         else:
             event.ignore()
 
     # -- save and export --------------------------------------------------------------------
     def save_dialog(self) -> None:
-        record = self.window.shown_record() or self.window.tree.current
+        record = self._shown_record() or self._tree.current
         if record is None:
-            self.window.show_error("Nothing to save yet: open an image first.")
+            self.error.emit("Nothing to save yet: open an image first.")
             return
         start = str(Path(self._folder) / f"{slug(record.name)}.png")
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save as PNG", start, "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self._parent, "Save as PNG", start, "PNG (*.png)")
         if path:
             self.save(record, path)
 
@@ -200,17 +227,17 @@ class FileActions(QObject):
         try:
             save_record_png(path, record)
         except UserError as exc:
-            self.window.show_error(str(exc))
+            self.error.emit(str(exc))
             return False
-        self.window.settings.last_folder = str(path.parent)
-        self.window.statusBar().showMessage(f"Saved {path}", 5000)
+        self._settings.last_folder = str(path.parent)
+        self.message.emit(f"Saved {path}", 5000)
         return True
 
     def export_dialog(self) -> None:
-        if self.window.tree.root is None:
-            self.window.show_error("Nothing to export yet: open an image first.")
+        if self._tree.root is None:
+            self.error.emit("Nothing to export yet: open an image first.")
             return
-        folder = QFileDialog.getExistingDirectory(self.window, "Export all passes", self._folder)
+        folder = QFileDialog.getExistingDirectory(self._parent, "Export all passes", self._folder)
         if folder:
             self.export_all(folder)
 
@@ -219,7 +246,7 @@ class FileActions(QObject):
         folder = Path(folder)
         entries = []
         try:
-            for number, record in enumerate(self.window.tree.records()):
+            for number, record in enumerate(self._tree.records()):
                 name = f"{number:03d}-{slug(record.name)}.png"
                 save_record_png(folder / name, record)
                 entries.append(
@@ -233,10 +260,10 @@ class FileActions(QObject):
                     }
                 )
             index = folder / "index.json"
-            text = json.dumps({"app": "Img2Img Studio", "passes": entries}, indent=2, default=str)
+            text = json.dumps({"app": APP_NAME, "passes": entries}, indent=2, default=str)
             index.write_text(text, encoding="utf-8")
         except (UserError, OSError) as exc:
-            self.window.show_error(f"Export failed: {exc}")
+            self.error.emit(f"Export failed: {exc}")
             return None
-        self.window.statusBar().showMessage(f"Exported {len(entries)} images to {folder}", 5000)
+        self.message.emit(f"Exported {len(entries)} images to {folder}", 5000)
         return index

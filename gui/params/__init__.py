@@ -1,0 +1,1 @@
+"""The generation parameters: observable state, widget bindings, the panel and model picker."""

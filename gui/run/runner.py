@@ -1,0 +1,228 @@
+"""Runs jobs for the window: builds the pass request, owns the worker, files results in the tree.
+
+Every job starts with ``start_job`` and ends with ``finish_job``: ``generate()`` for one pass, the
+workflow controller (gui.run.workflow_controller) for the rest. The runner touches no widget; the
+window shows what its signals say: the busy state, the progress bar, status-bar messages, errors
+and step previews.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from core.errors import UserError
+from core.events import PassResult, PassStarted
+from core.history import PassRecord, PassTree
+from core.requests import PassRequest
+from gui.params.state import GenerationParams
+from gui.run.commands import ApplyPassCommand
+from gui.run.progress_text import step_text
+from gui.run.worker import PassJob, PassWorker, WorkflowJob
+
+NO_IMAGE = "Open an image first (File › Open, drop a file or paste)."
+NO_MODEL = "Choose a model first: a folder, a .safetensors file or a hub id."
+
+
+class PaintedLayers(Protocol):
+    """What a pass takes from the canvas: the painted mask and strength map (None when unused)."""
+
+    def mask_image(self) -> Image.Image | None: ...
+
+    def strength_map_image(self) -> Image.Image | None: ...
+
+
+class PassRunner(QObject):
+    """Runs one job at a time on a :class:`PassWorker` and files single passes in ``tree``."""
+
+    busy_changed = Signal(bool)
+    progress_changed = Signal(int, int, str)  # value, maximum (0: busy indicator), bar text
+    progress_text_changed = Signal(str)  # new bar text; value and range stay
+    message = Signal(str, int)  # status-bar text, timeout in ms (0: until replaced)
+    error = Signal(str)  # a one-line error to show
+    preview = Signal(object)  # an HxWx3 uint8 step preview, or None: show the picture again
+    model_worked = Signal()  # a job finished with results: remember its model
+
+    def __init__(
+        self,
+        tree: PassTree,
+        undo_stack: QUndoStack,
+        params: GenerationParams,
+        layers: PaintedLayers,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tree = tree
+        self.undo_stack = undo_stack
+        self.params = params
+        self._layers = layers
+        self.worker = PassWorker()
+        self._busy = False
+        self._source_id: str | None = None
+        self._label = ""  # a workflow's current unit, prefixed to the step text
+        self._show_previews = True
+        self.worker.loading.connect(self._on_loading)
+        self.worker.started.connect(self._on_pass_started)
+        self.worker.preview.connect(self._on_preview)
+        self.worker.finished.connect(self._on_pass_finished)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.worker.failed.connect(self._on_failed)
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    @property
+    def source_id(self) -> str | None:
+        """The record that was the input when the running (or last) job was submitted."""
+        return self._source_id
+
+    def parent_for(self, record_id: str | None) -> str | None:
+        """Where a result from ``record_id`` goes: that record, or the root if it was deleted."""
+        return record_id if record_id is not None and record_id in self.tree else self.tree.root_id
+
+    # -- starting -------------------------------------------------------------------------------
+    def build_request(self, needs_image: bool = True) -> tuple[PassRequest, str, str | None]:
+        """The request for the next pass, its model and config; raises UserError when unusable.
+
+        ``needs_image`` False (batch): without an open image a placeholder stands in; the
+        workflow replaces it with each input.
+        """
+        source = self.tree.current
+        if source is None and needs_image:
+            raise UserError(NO_IMAGE)
+        params = self.params.request_params()
+        model = params.pop("model")
+        config = params.pop("model_config") or None
+        params.pop("seed_locked")
+        if not model:
+            raise UserError(NO_MODEL)
+        params["seed"] = self.params.seed_for_next_pass()
+        if source is None:
+            image, mask, strength_map = Image.new("RGB", (64, 64)), None, None
+        else:
+            image = source.image
+            mask, strength_map = self._layers.mask_image(), self._layers.strength_map_image()
+        request = PassRequest(image=image, mask=mask, strength_map=strength_map, **params)
+        return request.validate(), model, config
+
+    def generate(self) -> bool:
+        """Start a pass on the worker; returns False (and reports why) when it cannot start."""
+        if self._busy:
+            return False
+        try:
+            request, model, config = self.build_request()
+        except UserError as exc:
+            self.report_error(str(exc))
+            return False
+        self.start_job(PassJob(request, model, config), f"Generating with seed {request.seed}…")
+        return True
+
+    def start_job(
+        self, job: PassJob | WorkflowJob, message: str, show_previews: bool = True
+    ) -> None:
+        """Submit a job from the current input; busy until it ends. ``show_previews`` False keeps
+        step previews off the canvas (upscale tiles and batch items are other pictures)."""
+        self._source_id = self.tree.current_id
+        self._label = ""
+        self._show_previews = show_previews
+        self._set_busy(True)
+        self.progress_changed.emit(0, 0, "Starting…")
+        self.message.emit(message, 0)
+        self.worker.submit(job)
+
+    def cancel(self) -> None:
+        """Stop the running job within one step; the canvas returns to the previous view."""
+        if self._busy:
+            self.worker.cancel()
+            self.progress_text_changed.emit("Cancelling…")
+
+    # -- while running --------------------------------------------------------------------------
+    def set_progress_label(self, label: str) -> None:
+        """A workflow's current unit ("Pass 2 (2/3, ETA 0:12)"): shown now, then before steps."""
+        self._label = label
+        self.progress_text_changed.emit(label)
+
+    def report_error(self, message: str) -> None:
+        self.error.emit(message)
+
+    def show_message(self, text: str, timeout_ms: int = 0) -> None:
+        self.message.emit(text, timeout_ms)
+
+    def remember_model(self) -> None:
+        """Say that the model just worked (the window remembers it in the settings)."""
+        self.model_worked.emit()
+
+    # -- ending ---------------------------------------------------------------------------------
+    def add_result(
+        self, parent_id: str, result: PassResult, name: str | None = None, group: str | None = None
+    ) -> PassRecord:
+        """File a finished pass in the tree as a child of ``parent_id``."""
+        params = dict(result.record)
+        params.setdefault("strength", result.request.strength)
+        params.setdefault("seed", result.seed)
+        params.setdefault("effective_steps", result.effective_steps)
+        params.setdefault("prompt", result.request.prompt)
+        return self.tree.add(
+            parent_id, result.image, params=params, name=name, duration=result.duration, group=group
+        )
+
+    def apply_record(self, record_id: str) -> None:
+        """Make a record the current image and input, as one undo step."""
+        self.undo_stack.push(ApplyPassCommand(self.tree, self.tree.current_id, record_id))
+
+    def finish_job(self, message: str) -> None:
+        """End the busy state: the canvas shows the chosen record, the bar says ``message``."""
+        self.preview.emit(None)
+        self._label = ""
+        self._show_previews = True
+        self._set_busy(False)
+        self.progress_changed.emit(0, 100, message)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.busy_changed.emit(busy)
+
+    # -- worker reports -------------------------------------------------------------------------
+    def _on_loading(self, message: str) -> None:
+        self.progress_text_changed.emit(message)
+        self.message.emit(message, 0)
+
+    def _on_pass_started(self, event: PassStarted) -> None:
+        steps = event.effective_steps
+        self.progress_changed.emit(0, max(1, steps), f"step 0/{steps}")
+
+    def _on_preview(self, step: int, total: int, elapsed: float, image: np.ndarray | None) -> None:
+        if not self._busy:
+            return
+        if image is not None and self._show_previews:
+            self.preview.emit(image)
+        prefix = f"{self._label} · " if self._label else ""
+        self.progress_changed.emit(step, max(1, total), prefix + step_text(step, total, elapsed))
+
+    def _on_pass_finished(self, result: PassResult) -> None:
+        # 1. Add the result under the record it started from (or the root if that was deleted).
+        parent_id = self.parent_for(self._source_id)
+        if parent_id is None:
+            self.finish_job("Done (the image was closed meanwhile)")
+            return
+        record = self.add_result(parent_id, result)
+        # 2. Applying it is one undo step (Ctrl+Z returns to the previous image).
+        self.apply_record(record.id)
+        self.finish_job(f"Done: {record.name}")
+        note = f" — {result.note}" if result.note else ""
+        self.show_message(f"{record.name} finished in {result.duration:.1f} s{note}")
+        self.remember_model()
+
+    def _on_cancelled(self) -> None:
+        self.finish_job("Cancelled")
+        self.show_message("Cancelled — nothing was added to the history.", 5000)
+
+    def _on_failed(self, message: str) -> None:
+        self.finish_job("Failed")
+        self.report_error(message)

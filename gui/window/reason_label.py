@@ -1,0 +1,23 @@
+"""The one-line reason a dialog cannot start yet, in the warning colour the dialogs share."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QWidget
+
+WARNING_STYLE = "color: #d9822b;"
+
+
+class ReasonLabel(QLabel):
+    """Why OK or Start is disabled: warning-coloured, word-wrapped, hidden while there is none."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setStyleSheet(WARNING_STYLE)
+        self.setWordWrap(True)
+        self.hide()
+
+    def set_reason(self, reason: str | None) -> None:
+        """Show ``reason`` (None or "": hide the label)."""
+        self.setText(reason or "")
+        self.setVisible(bool(reason))
