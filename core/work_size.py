@@ -9,8 +9,11 @@ resized back to the picture's own size by the engine.
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import struct
+from pathlib import Path
 
 from core.errors import InvalidRequest
 
@@ -81,3 +84,25 @@ def crop_work_size(
         return snap(crop[0], multiple), snap(crop[1], multiple)
     area = parsed[0] * parsed[1] if isinstance(parsed, tuple) else native * native
     return scale_to_area(crop, area, multiple)
+
+
+def native_size_of(reference: str) -> int:
+    """A cheap guess of a model's native side before it loads (for the window's size label).
+
+    A diffusers folder: its UNet's ``sample_size`` × 8; a ``.safetensors`` file: SDXL when its
+    header names the second text encoder, else SD 1.x; a hub id: SDXL when its name says "xl".
+    The engine uses the loaded model's real value.
+    """
+    path = Path(reference).expanduser()
+    try:
+        if (path / "unet" / "config.json").is_file():
+            config = json.loads((path / "unet" / "config.json").read_text(encoding="utf-8"))
+            return int(config.get("sample_size", 64)) * 8
+        if path.is_file():
+            with open(path, "rb") as fh:
+                (length,) = struct.unpack("<Q", fh.read(8))
+                header = fh.read(min(length, 100_000_000)).decode("utf-8", "replace")
+            return NATIVE_SIZES["sdxl" if "conditioner.embedders.1." in header else "sd1"]
+    except (OSError, ValueError, struct.error):
+        return NATIVE_SIZES["sd1"]
+    return NATIVE_SIZES["sdxl" if "xl" in reference.lower() else "sd1"]
