@@ -47,8 +47,14 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inpaint-area", choices=("whole", "masked"), default="whole")
     p.add_argument("--padding", type=int, default=32, metavar="PX", help="only-masked padding")
     p.add_argument("--strength-map", metavar="MAP", help="grayscale per-pixel strength, 255 = 1.0")
-    p.add_argument("--width", type=int)
-    p.add_argument("--height", type=int)
+    p.add_argument("--width", type=int, help="resize the picture to this width first")
+    p.add_argument("--height", type=int, help="resize the picture to this height first")
+    p.add_argument(
+        "--work-size",
+        default="auto",
+        metavar="auto|input|WxH",
+        help="size the model works at; the result returns at the picture's size (auto)",
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     p.add_argument(

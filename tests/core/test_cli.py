@@ -72,6 +72,20 @@ def test_generate_json_summary(picture, tmp_path, tiny_model_dir, capsys):
     assert summary["effective_steps"] == 3 and summary["output"] == str(out)
 
 
+def test_work_size_is_reported_and_the_result_keeps_the_picture_size(
+    tmp_path, tiny_model_dir, capsys
+):
+    big = tmp_path / "big.png"
+    make_image(1200, 900).save(big)
+    out = tmp_path / "out.png"
+    assert generate(big, out, tiny_model_dir, "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["work_size"] == "72x56" and (summary["width"], summary["height"]) == (1200, 900)
+    assert Image.open(out).size == (1200, 900)
+    assert generate(big, out, tiny_model_dir, "--work-size", "96x64", "--overwrite") == 0
+    assert "worked at 96x64" in capsys.readouterr().out
+
+
 def test_single_file_with_model_config(picture, tmp_path, tiny_single_file, tiny_model_dir):
     out = tmp_path / "single.png"
     assert generate(picture, out, tiny_single_file, "--model-config", str(tiny_model_dir)) == 0
@@ -112,6 +126,8 @@ def test_strength_zero_says_so(picture, tmp_path, tiny_model_dir, capsys):
         (["--steps", "0"], "steps must be at least 1"),
         (["--scheduler", "Nope"], "unknown scheduler"),
         (["--strength", "abc"], "invalid float value"),
+        (["--work-size", "huge"], "work size must be 'auto', 'input' or WxH"),
+        (["--work-size", "20x20"], "work size width must be between 64 and 8192"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(picture, tmp_path, tiny_model_dir, capsys, extra, needle):
