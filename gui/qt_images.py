@@ -10,6 +10,9 @@ import numpy as np
 from PIL import Image
 from PySide6.QtGui import QImage
 
+# File dialogs' filter for the pictures the app reads (masks too).
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
+
 _PIL_FORMATS = {
     "RGB": (QImage.Format.Format_RGB888, 3),
     "RGBA": (QImage.Format.Format_RGBA8888, 4),

@@ -25,7 +25,7 @@ from core.events import (
     PassStarted,
     StepPreview,
 )
-from core.imaging import load_image
+from core.imaging import load_mask_file
 from core.metadata import write_png
 from core.models import ModelSpec, classify_reference
 from core.requests import PassRequest
@@ -83,9 +83,10 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
 
 
 def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassRequest:
-    """A validated PassRequest from the shared generation options (mask and map loaded)."""
-    mask = load_image(args.mask) if args.mask else None
-    strength_map = load_image(args.strength_map) if args.strength_map else None
+    """A validated PassRequest from the shared generation options; the mask and strength map
+    files are read with :func:`load_mask_file` (their alpha, when transparent, is the mask)."""
+    mask = load_mask_file(args.mask) if args.mask else None
+    strength_map = load_mask_file(args.strength_map) if args.strength_map else None
     request = PassRequest(
         image=image,
         prompt=args.prompt,
@@ -97,11 +98,12 @@ def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassReque
         scheduler=args.scheduler,
         width=args.width,
         height=args.height,
+        work_size=args.work_size,
         mask=mask,
         mask_blur=args.mask_blur,
         inpaint_area=args.inpaint_area,
         padding=args.padding,
-        strength_map=strength_map.convert("L") if strength_map else None,
+        strength_map=strength_map,
     )
     return request.validate()
 
@@ -140,6 +142,7 @@ def result_summary(result: PassResult, path: Path | None) -> dict[str, Any]:
         "output": str(path) if path else None,
         "width": result.image.width,
         "height": result.image.height,
+        "work_size": result.record.get("work_size"),
         "seed": result.seed,
         "strength": result.request.strength,
         "steps": result.request.steps,
@@ -157,7 +160,9 @@ def print_summary(args: argparse.Namespace, items: list[dict[str, Any]]) -> None
         return
     for item in items:
         line = (
-            f"wrote {item['output']} ({item['width']}x{item['height']}, "
+            f"wrote {item['output']} ({item['width']}x{item['height']}"
+            + (f" worked at {item['work_size']}" if item.get("work_size") else "")
+            + ", "
             f"strength {item['strength']:.2f}: {item['effective_steps']} of {item['steps']} "
             f"steps, seed {item['seed']}, {item['duration']:.1f} s)"
         )

@@ -10,7 +10,14 @@ from core.imaging.load import (
     open_image,
     resize_to,
 )
-from core.imaging.masks import blur_mask, composite, load_mask, mask_bbox, mask_is_empty
+from core.imaging.masks import (
+    blur_mask,
+    composite,
+    load_mask,
+    load_mask_file,
+    mask_bbox,
+    mask_is_empty,
+)
 
 __all__ = [
     "MAX_PIXELS",
@@ -20,6 +27,7 @@ __all__ = [
     "fit_within",
     "load_image",
     "load_mask",
+    "load_mask_file",
     "mask_bbox",
     "mask_is_empty",
     "match_colors",

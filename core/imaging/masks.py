@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from core.errors import ImageError
 from core.imaging.load import (
     _SIXTEEN_BIT_MODES,
     MAX_PIXELS,
@@ -32,16 +33,27 @@ def _mask_to_l(img: Image.Image) -> Image.Image:
     return normalize_image(img).convert("L")
 
 
+def load_mask_file(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """A mask or strength map read from a file: mode "L" at the file's own size, white = change.
+
+    When the file has any transparency its alpha is the mask (opaque = change); otherwise its
+    luminance is. Raises :class:`ImageError` (one line naming the file) for the same problems as
+    :func:`~core.imaging.load.load_image`: missing file, folder, unreadable, over ``max_pixels``.
+    """
+    img = _read_file(path, max_pixels)
+    try:
+        return _mask_to_l(img)
+    except ImageError as exc:
+        raise ImageError(f"cannot read image {path}: {exc}") from None
+
+
 def load_mask(source: str | Path | Image.Image, size: tuple[int, int]) -> Image.Image:
     """A mode "L" mask of ``size`` (w, h), white = change, from a path or any Pillow image.
 
     When the source has an alpha channel with any transparency, the alpha is the mask (opaque =
     change); otherwise its luminance is. Resized with bilinear filtering.
     """
-    if isinstance(source, Image.Image):
-        mask = _mask_to_l(source)
-    else:
-        mask = _mask_to_l(_read_file(source, MAX_PIXELS))
+    mask = _mask_to_l(source) if isinstance(source, Image.Image) else load_mask_file(source)
     size = (int(size[0]), int(size[1]))
     if mask.size != size:
         mask = mask.resize(size, Image.Resampling.BILINEAR)

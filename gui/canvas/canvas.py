@@ -138,13 +138,13 @@ class Canvas(StrengthMapMixin, ZoomView):
             return None
         return self.mask_layer.to_pil()
 
-    def set_mask_image(self, mask: Image.Image | None) -> None:
+    def set_mask_image(self, mask: Image.Image | None, text: str = "Set mask") -> None:
         """Replace the mask (scaled to the image size); one undo command. None clears it."""
         if mask is None:
             self.clear_mask()
             return
         picture_size = None if self._image is None else self._image.size
-        self._push_edit(self.mask_layer.set_array(layer_image(mask, picture_size), "Set mask"))
+        self._push_edit(self.mask_layer.set_array(layer_image(mask, picture_size), text))
 
     def clear_mask(self) -> None:
         self._push_edit(self.mask_layer.clear())

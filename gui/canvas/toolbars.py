@@ -1,4 +1,5 @@
-"""The canvas toolbars: tools, brush, mask edits and overlay (MaskToolBar) and the strength map's
+"""The canvas toolbars: tools, brush, mask edits (loading one from a file too) and overlay
+(MaskToolBar) and the strength map's
 paint value, step count, legend and map edits (StrengthToolBar).
 
 Both drive a :class:`gui.canvas.canvas.Canvas` and hold no state of their own beyond the widgets;
@@ -7,11 +8,14 @@ they follow the canvas's signals when keyboard shortcuts change it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QLabel,
     QSlider,
     QSpinBox,
@@ -19,11 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import UserError
+from core.imaging import load_mask
 from gui.canvas.canvas import Canvas
 from gui.canvas.mask_layer import MAX_BRUSH_SIZE, MIN_BRUSH_SIZE
 from gui.canvas.overlay_colors import heatmap_legend_pixmap
 from gui.canvas.strength_layer import region_steps
 from gui.qt_helpers import named
+from gui.qt_images import IMAGE_FILTER
 
 DEFAULT_TOTAL_STEPS = 30
 
@@ -55,7 +62,12 @@ def _show_value(spin: QSpinBox | QDoubleSpinBox, value: float) -> None:
 
 
 class MaskToolBar(QToolBar):
-    """The tools (brush, eraser, strength, pan), brush size and hardness, mask edits, overlay."""
+    """The tools (brush, eraser, strength, pan), brush size and hardness, mask edits, overlay.
+
+    ``error`` carries a one-line reason when a mask file cannot be loaded.
+    """
+
+    error = Signal(str)
 
     def __init__(self, canvas: Canvas, parent: QWidget | None = None) -> None:
         super().__init__("Mask", parent)
@@ -112,6 +124,13 @@ class MaskToolBar(QToolBar):
                 ("fill", "Fill", "Mask the whole picture"),
             ),
         )
+        self.load_mask_action = named(QAction("Load mask…", self), "loadMaskAction")
+        self.load_mask_action.setToolTip(
+            "Load a mask from an image file: its transparency when it has any "
+            "(opaque = regenerate), else its brightness (white = regenerate)"
+        )
+        self.load_mask_action.triggered.connect(self._on_load_mask_triggered)
+        self.addAction(self.load_mask_action)
         self.addSeparator()
 
         # 4. Overlay: visibility, opacity and mode.
@@ -137,6 +156,36 @@ class MaskToolBar(QToolBar):
         canvas.brush_changed.connect(self.sync_from_canvas)
         canvas.view_changed.connect(self.sync_from_canvas)
         canvas.tool_changed.connect(self._on_tool_changed)
+
+    def load_mask_file(self, path: str | Path) -> bool:
+        """Make the file at ``path`` the mask, scaled to the picture: one undo step.
+
+        Returns False (and emits ``error``) when there is no picture or the file is unusable.
+        """
+        picture = self.canvas.image()
+        if picture is None:
+            self.error.emit("Open an image before loading a mask.")
+            return False
+        try:
+            mask = load_mask(path, picture.size)
+        except UserError as exc:
+            self.error.emit(str(exc).strip().splitlines()[0])
+            return False
+        except (OSError, ValueError) as exc:
+            self.error.emit(f"cannot read mask {path}: {exc}".splitlines()[0])
+            return False
+        self.canvas.set_mask_image(mask, "Load mask")
+        return True
+
+    def choose_mask_file(self) -> str | None:
+        """Ask for a mask file (None: cancelled)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Load mask", "", IMAGE_FILTER)
+        return path or None
+
+    def _on_load_mask_triggered(self) -> None:
+        path = self.choose_mask_file()
+        if path:
+            self.load_mask_file(path)
 
     def sync_from_canvas(self) -> None:
         """Show the canvas's brush values (after keyboard shortcuts changed them)."""

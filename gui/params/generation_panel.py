@@ -1,4 +1,5 @@
-"""The generation panel: model, prompts, denoise strength and presets, sampling, seed, mask.
+"""The generation panel: model, prompts, denoise strength and presets, sampling, seed, work size,
+mask options, device and precision.
 
 Every widget is bound to one :class:`GenerationParams` through :func:`gui.params.bindings.bind`; the
 panel holds no generation logic.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -35,8 +36,10 @@ from core.presets import PRESETS, matching_preset
 from core.requests import MAX_SEED, SCHEDULER_NAMES
 from gui.params.bindings import bind
 from gui.params.model_picker import ModelPicker
-from gui.params.state import GenerationParams
+from gui.params.state import DEVICES, PRECISIONS, GenerationParams
+from gui.params.work_size import WorkSizeKey, WorkSizeLabel, work_size_combo
 from gui.qt_helpers import named
+from gui.reason_label import ReasonLabel
 
 
 def _two_decimals(value: float) -> float:
@@ -44,7 +47,12 @@ def _two_decimals(value: float) -> float:
 
 
 class GenerationPanel(QWidget):
-    """Edits a :class:`GenerationParams`; ``request_params()`` reads it, ``set_params`` restores."""
+    """Edits a :class:`GenerationParams`; ``request_params()`` reads it, ``set_params`` restores.
+
+    ``problem_changed`` carries the one-line reason the next pass cannot start ("" when it can).
+    """
+
+    problem_changed = Signal(str)
 
     def __init__(self, state: GenerationParams | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -61,6 +69,7 @@ class GenerationPanel(QWidget):
         column.addWidget(self._build_strength())
         column.addWidget(self._build_sampling())
         column.addWidget(self._build_mask_options())
+        column.addWidget(self._build_advanced())
         column.addStretch(1)
 
         scroll = QScrollArea()
@@ -76,10 +85,12 @@ class GenerationPanel(QWidget):
         self.state.subscribe("steps", self._on_steps_changed)
         self.state.subscribe("seed_locked", self._on_seed_locked_changed)
         self.state.subscribe("inpaint_area", self._on_inpaint_area_changed)
+        self.state.subscribe("work_size", self._on_work_size_changed)
         self._on_strength_changed(self.state.strength)
         self._on_seed_locked_changed(self.state.seed_locked)
         self._on_inpaint_area_changed(self.state.inpaint_area)
         self.set_mask_present(False)
+        self._on_work_size_changed(self.state.work_size)
 
     # -- building ---------------------------------------------------------------------------------
     @staticmethod
@@ -115,6 +126,7 @@ class GenerationPanel(QWidget):
         self.strength_spin.setDecimals(2)
         self.strength_spin.setSingleStep(0.01)
         self.steps_label = named(QLabel(), "effectiveStepsLabel")
+        self.work_size_label = WorkSizeLabel(self.state)
         bind(self.state, "strength", self.strength_slider, scale=100, convert=_two_decimals)
         bind(self.state, "strength", self.strength_spin, convert=_two_decimals)
 
@@ -138,6 +150,7 @@ class GenerationPanel(QWidget):
         layout = QVBoxLayout(box)
         layout.addLayout(row)
         layout.addWidget(self.steps_label)
+        layout.addWidget(self.work_size_label)
         layout.addLayout(presets)
         return box
 
@@ -163,6 +176,8 @@ class GenerationPanel(QWidget):
         self.new_seed_button.setText("New")
         self.new_seed_button.setToolTip("Draw a new random seed")
         self.new_seed_button.clicked.connect(self._on_new_seed_clicked)
+        self.work_size_combo = work_size_combo(self.state)
+        self.params_reason_label = ReasonLabel("paramsReasonLabel")
 
         bind(self.state, "steps", self.steps_spin)
         bind(self.state, "cfg", self.cfg_spin, convert=lambda v: round(float(v), 1))
@@ -180,6 +195,8 @@ class GenerationPanel(QWidget):
         form.addRow("CFG scale", self.cfg_spin)
         form.addRow("Sampler", self.scheduler_combo)
         form.addRow("Seed", seed_row)
+        form.addRow("Work size", self.work_size_combo)
+        form.addRow(self.params_reason_label)
         return box
 
     def _build_mask_options(self) -> QGroupBox:
@@ -225,6 +242,25 @@ class GenerationPanel(QWidget):
         grid.setColumnStretch(3, 1)
         return self.mask_group
 
+    def _build_advanced(self) -> QGroupBox:
+        self.device_combo = named(QComboBox(), "deviceCombo")
+        self.device_combo.addItems(DEVICES)
+        self.device_combo.setToolTip(
+            "Where the model runs: auto picks CUDA, then Apple MPS, then the CPU"
+        )
+        self.precision_combo = named(QComboBox(), "precisionCombo")
+        self.precision_combo.addItems(PRECISIONS)
+        self.precision_combo.setToolTip(
+            "Number format of the weights: auto is fp16 on CUDA and fp32 elsewhere"
+        )
+        bind(self.state, "device", self.device_combo)
+        bind(self.state, "dtype", self.precision_combo)
+        box = named(QGroupBox("Advanced"), "advancedGroup")
+        form = QFormLayout(box)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Precision", self.precision_combo)
+        return box
+
     # -- public API ---------------------------------------------------------------------------
     def request_params(self) -> dict[str, Any]:
         """The parameters for the next pass (PassRequest fields plus model and seed lock)."""
@@ -247,6 +283,18 @@ class GenerationPanel(QWidget):
     def seed_for_next_pass(self) -> int:
         """The seed to use: the shown one when locked, else a fresh one (shown too)."""
         return self.state.seed_for_next_pass()
+
+    def problem(self) -> str | None:
+        """Why the next pass cannot start as set (shown under the fields), or None."""
+        return self.state.problem()
+
+    def set_picture_size(self, size: tuple[int, int] | None) -> None:
+        """The size of the picture the next pass starts from, for the work-size label."""
+        self.work_size_label.set_picture_size(size)
+
+    def remember_work_size(self, key: WorkSizeKey, work: tuple[int, int]) -> None:
+        """The size a pass really worked at (its PassStarted event), shown from now on."""
+        self.work_size_label.remember(key, work)
 
     def set_mask_present(self, present: bool) -> None:
         """Show the mask options only while the canvas has a mask."""
@@ -276,6 +324,11 @@ class GenerationPanel(QWidget):
 
     def _on_new_seed_clicked(self) -> None:
         self.new_seed()
+
+    def _on_work_size_changed(self, _value: str) -> None:
+        problem = self.problem()
+        self.params_reason_label.set_reason(problem)
+        self.problem_changed.emit(problem or "")
 
     def _on_inpaint_area_changed(self, area: str) -> None:
         self.padding_spin.setEnabled(area == "masked")

@@ -6,8 +6,13 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import InvalidRequest
 from core.requests import DEFAULT_SCHEDULER, MAX_SEED, SCHEDULER_NAMES, effective_steps
+from core.work_size import parse_work_size
 from gui.params.bindings import Observable
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 # Keys of ``request_params()`` that map straight onto PassRequest fields.
 REQUEST_FIELDS = (
@@ -21,6 +26,7 @@ REQUEST_FIELDS = (
     "mask_blur",
     "inpaint_area",
     "padding",
+    "work_size",
 )
 
 
@@ -43,19 +49,33 @@ class GenerationParams(Observable):
     mask_blur: int = 4
     inpaint_area: str = "whole"
     padding: int = 32
+    work_size: str = "auto"  # "auto", "input" or "WxH" (core.work_size)
     model: str = ""
     model_config: str = ""
+    device: str = "auto"  # one of DEVICES
+    dtype: str = "auto"  # one of PRECISIONS
 
     @property
     def effective_steps(self) -> int:
         return effective_steps(self.steps, self.strength)
 
     def request_params(self) -> dict[str, Any]:
-        """The parameters for the next pass (PassRequest fields plus model and seed lock)."""
+        """The parameters for the next pass: PassRequest fields, the model (reference, config,
+        device, dtype) and the seed lock."""
         params = {name: getattr(self, name) for name in REQUEST_FIELDS}
-        params.update(model=self.model, model_config=self.model_config)
+        params.update(
+            model=self.model, model_config=self.model_config, device=self.device, dtype=self.dtype
+        )
         params["seed_locked"] = self.seed_locked
         return params
+
+    def problem(self) -> str | None:
+        """Why the next pass cannot start as set (a one-line reason), or None."""
+        try:
+            parse_work_size(self.work_size)
+        except InvalidRequest as exc:
+            return str(exc)
+        return None
 
     def new_seed(self) -> int:
         """Draw a fresh random seed (bound widgets show it)."""
@@ -87,6 +107,9 @@ class GenerationParams(Observable):
             "model_config": str,
             "scheduler": str,
             "inpaint_area": str,
+            "work_size": str,
+            "device": str,
+            "dtype": str,
         }
         clean: dict[str, Any] = {}
         for name, cast in casts.items():
@@ -100,6 +123,15 @@ class GenerationParams(Observable):
             clean.pop("scheduler", None)
         if clean.get("inpaint_area") not in ("whole", "masked"):
             clean.pop("inpaint_area", None)
+        if clean.get("device") not in DEVICES:
+            clean.pop("device", None)
+        if clean.get("dtype") not in PRECISIONS:
+            clean.pop("dtype", None)
+        if "work_size" in clean:
+            try:
+                parse_work_size(clean["work_size"])
+            except InvalidRequest:
+                clean.pop("work_size")
         if "strength" in clean:
             clean["strength"] = min(1.0, max(0.0, round(clean["strength"], 2)))
         if "seed" in clean and not 0 <= clean["seed"] <= MAX_SEED:

@@ -20,9 +20,11 @@ from core.events import PassResult, PassStarted
 from core.history import PassRecord, PassTree
 from core.requests import PassRequest
 from gui.params.state import GenerationParams
+from gui.params.work_size import WorkSizeKey
 from gui.run.commands import ApplyPassCommand
 from gui.run.progress_text import step_text
 from gui.run.worker import PassJob, PassWorker, WorkflowJob
+from gui.run.workflow_jobs import ModelChoice
 
 NO_IMAGE = "Open an image first (File › Open, drop a file or paste)."
 NO_MODEL = "Choose a model first: a folder, a .safetensors file or a hub id."
@@ -46,6 +48,7 @@ class PassRunner(QObject):
     error = Signal(str)  # a one-line error to show
     preview = Signal(object)  # an HxWx3 uint8 step preview, or None: show the picture again
     model_worked = Signal()  # a job finished with results: remember its model
+    work_size_seen = Signal(object, object)  # WorkSizeKey, (w, h) a single pass really works at
 
     def __init__(
         self,
@@ -65,6 +68,7 @@ class PassRunner(QObject):
         self._source_id: str | None = None
         self._label = ""  # a workflow's current unit, prefixed to the step text
         self._show_previews = True
+        self._work_key: WorkSizeKey | None = None  # the running single pass's picture and model
         self.worker.loading.connect(self._on_loading)
         self.worker.started.connect(self._on_pass_started)
         self.worker.preview.connect(self._on_preview)
@@ -87,8 +91,8 @@ class PassRunner(QObject):
         return record_id if record_id is not None and record_id in self.tree else self.tree.root_id
 
     # -- starting -------------------------------------------------------------------------------
-    def build_request(self, needs_image: bool = True) -> tuple[PassRequest, str, str | None]:
-        """The request for the next pass, its model and config; raises UserError when unusable.
+    def build_request(self, needs_image: bool = True) -> tuple[PassRequest, ModelChoice]:
+        """The request for the next pass and its model; raises UserError when unusable.
 
         ``needs_image`` False (batch): without an open image a placeholder stands in; the
         workflow replaces it with each input.
@@ -97,10 +101,14 @@ class PassRunner(QObject):
         if source is None and needs_image:
             raise UserError(NO_IMAGE)
         params = self.params.request_params()
-        model = params.pop("model")
-        config = params.pop("model_config") or None
+        model = ModelChoice(
+            params.pop("model"),
+            params.pop("model_config") or None,
+            params.pop("device"),
+            params.pop("dtype"),
+        )
         params.pop("seed_locked")
-        if not model:
+        if not model.model:
             raise UserError(NO_MODEL)
         params["seed"] = self.params.seed_for_next_pass()
         if source is None:
@@ -109,18 +117,20 @@ class PassRunner(QObject):
             image = source.image
             mask, strength_map = self._layers.mask_image(), self._layers.strength_map_image()
         request = PassRequest(image=image, mask=mask, strength_map=strength_map, **params)
-        return request.validate(), model, config
+        return request.validate(), model
 
     def generate(self) -> bool:
         """Start a pass on the worker; returns False (and reports why) when it cannot start."""
         if self._busy:
             return False
         try:
-            request, model, config = self.build_request()
+            request, model = self.build_request()
         except UserError as exc:
             self.report_error(str(exc))
             return False
-        self.start_job(PassJob(request, model, config), f"Generating with seed {request.seed}…")
+        job = PassJob(request, model.model, model.config, model.device, model.dtype)
+        self.start_job(job, f"Generating with seed {request.seed}…")
+        self._work_key = WorkSizeKey(request.image.size, model.model, request.work_size)
         return True
 
     def start_job(
@@ -131,6 +141,7 @@ class PassRunner(QObject):
         self._source_id = self.tree.current_id
         self._label = ""
         self._show_previews = show_previews
+        self._work_key = None
         self._set_busy(True)
         self.progress_changed.emit(0, 0, "Starting…")
         self.message.emit(message, 0)
@@ -181,6 +192,7 @@ class PassRunner(QObject):
         self.preview.emit(None)
         self._label = ""
         self._show_previews = True
+        self._work_key = None
         self._set_busy(False)
         self.progress_changed.emit(0, 100, message)
 
@@ -194,6 +206,8 @@ class PassRunner(QObject):
         self.message.emit(message, 0)
 
     def _on_pass_started(self, event: PassStarted) -> None:
+        if self._work_key is not None:
+            self.work_size_seen.emit(self._work_key, (event.width, event.height))
         steps = event.effective_steps
         self.progress_changed.emit(0, max(1, steps), f"step 0/{steps}")
 

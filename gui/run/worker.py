@@ -3,6 +3,11 @@
 The engine (and with it torch and diffusers) is imported lazily on the worker thread, so the
 window shows before torch loads. One engine serves the whole app, so a model stays loaded between
 passes. Only numpy arrays and PIL images cross threads; QPixmaps are made by the GUI.
+
+Threads: the GUI thread owns ``busy`` (set by ``submit``, cleared when the ending signal reaches
+it); each submitted job carries its own cancel flag, so a cancel reaches jobs still queued; the
+running job's token is shared under a lock. ``shutdown`` never blocks: the worker stays alive
+until its thread has finished and then says so with ``stopped``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
 
 from core.errors import PassCancelled, UserError
 from core.events import (
@@ -28,6 +33,7 @@ from core.requests import PassRequest
 
 _engine: Any = None
 _engine_lock = threading.Lock()
+_stopping: set[PassWorker] = set()  # shut down, thread still finishing: kept alive until then
 
 
 def shared_engine() -> Any:
@@ -43,11 +49,14 @@ def shared_engine() -> Any:
 
 @dataclass(frozen=True)
 class PassJob:
-    """One pass to run: the request plus the model reference and optional config folder."""
+    """One pass to run: the request plus the model reference, optional config folder, device
+    (auto | cpu | cuda | mps) and dtype (auto | fp32 | fp16 | bf16)."""
 
     request: PassRequest
     model: str
     model_config: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -60,22 +69,46 @@ class WorkflowJob:
     run: Callable[..., Any]
     model: str
     model_config: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
 
 
-class _CancelFlag:
-    """Stands in for a CancelToken until the engine module is imported."""
+@dataclass(eq=False)
+class _Ticket:
+    """A submitted job and its cancel flag (set under the worker's lock, from any thread)."""
 
-    def __init__(self) -> None:
-        self.cancelled = False
+    job: PassJob | WorkflowJob
+    cancelled: bool = False
 
-    def cancel(self) -> None:
-        self.cancelled = True
+
+class _GuiSide(QObject):
+    """Lives on the GUI thread: counts jobs until their ending signal arrives there, and hears
+    when the worker thread has finished (its signals reach the GUI thread even then)."""
+
+    stopped = Signal()
+
+    def __init__(self, worker: PassWorker) -> None:
+        super().__init__()
+        self.worker = worker
+        self.outstanding = 0
+        self.thread_done = False
+
+    @Slot()
+    def job_ended(self, *_args: Any) -> None:
+        self.outstanding = max(0, self.outstanding - 1)
+
+    @Slot()
+    def thread_finished(self) -> None:
+        self.thread_done = True
+        _stopping.discard(self.worker)
+        self.stopped.emit()
 
 
 class PassWorker(QObject):
     """Lives on its own QThread; ``submit`` queues a job, signals report its progress.
 
-    Exactly one of ``finished``, ``cancelled`` or ``failed`` ends every submitted job.
+    Exactly one of ``finished``, ``cancelled`` or ``failed`` (``workflow_finished`` for a
+    workflow that ran) ends every submitted job.
     """
 
     loading = Signal(str)
@@ -97,33 +130,66 @@ class PassWorker(QObject):
         self.moveToThread(self._thread)
         self._submitted.connect(self._run)
         self._lock = threading.Lock()
-        self._token: Any = None
-        self._busy = False
-        self._ended = False
+        self._token: Any = None  # the running job's CancelToken (under the lock)
+        self._tickets: list[_Ticket] = []  # submitted, not ended yet (under the lock)
+        self._ended = False  # worker thread only
+        self._shut_down = False
+        # Connected first, so ``busy`` is already False in any other slot of an ending signal.
+        self._gui = _GuiSide(self)
+        for ending in (self.finished, self.cancelled, self.failed, self.workflow_finished):
+            ending.connect(self._gui.job_ended)
+        self._thread.finished.connect(self._gui.thread_finished)
         self._thread.start()
 
     # -- called from the GUI thread ---------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self._busy
+        """True from ``submit`` until the job's ending signal has reached the GUI thread."""
+        return self._gui.outstanding > 0
+
+    @property
+    def stopped(self) -> SignalInstance:
+        """After ``shutdown``: emitted on the GUI thread once the worker thread has finished."""
+        return self._gui.stopped
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread still runs (after ``shutdown``: until it has finished)."""
+        return not self._gui.thread_done
 
     def submit(self, job: PassJob | WorkflowJob) -> None:
         """Queue ``job``; it runs after any job already running."""
-        self._busy = True
-        self._submitted.emit(job)
+        ticket = _Ticket(job)
+        with self._lock:
+            self._tickets.append(ticket)
+        self._gui.outstanding += 1
+        self._submitted.emit(ticket)
 
     def cancel(self) -> None:
-        """Ask the running pass to stop; the engine checks between steps (thread-safe)."""
+        """Cancel the running job and every queued one (thread-safe). The engine checks between
+        steps and chunks; a queued job ends with ``cancelled`` without running."""
         with self._lock:
+            for ticket in self._tickets:
+                ticket.cancelled = True
             if self._token is not None:
                 self._token.cancel()
 
-    def shutdown(self, timeout_ms: int = 30000) -> None:
-        """Cancel the running pass and stop the thread (call once, before the app quits)."""
-        self.cancel()
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait(timeout_ms)
+    def shutdown(self, wait_ms: int = 0) -> None:
+        """Cancel every job and stop the thread without blocking (call once, when closing).
+
+        ``stopped`` follows once the thread has finished; the worker stays alive until then.
+        ``wait_ms`` > 0 also waits up to that long (only when the app quits right away).
+        """
+        if not self._shut_down:
+            self._shut_down = True
+            self.cancel()
+            if self._gui.thread_done:
+                self.stopped.emit()
+            else:
+                _stopping.add(self)
+                self._thread.quit()
+        if wait_ms > 0 and not self._gui.thread_done:
+            self._thread.wait(wait_ms)
 
     # -- worker thread --------------------------------------------------------------------------
     def handle_event(self, event: PassEvent) -> None:
@@ -140,7 +206,6 @@ class PassWorker(QObject):
         if self._ended:
             return
         self._ended = True
-        self._busy = False
         signal.emit(*args)
 
     def _forward_step_event(self, event: Any) -> None:
@@ -160,29 +225,33 @@ class PassWorker(QObject):
         self._end(self.workflow_finished, outcome, bool(self._token.cancelled))
 
     @Slot(object)
-    def _run(self, job: PassJob | WorkflowJob) -> None:
+    def _run(self, ticket: _Ticket) -> None:
         self._ended = False
-        with self._lock:
-            self._token = _CancelFlag()
+        job = ticket.job
         try:
-            # 1. Import the engine here, on the worker thread (torch loads now, not at startup).
+            # 1. A job cancelled while it waited in the queue never starts.
+            with self._lock:
+                if ticket.cancelled:
+                    raise PassCancelled
+            # 2. Import the engine here, on the worker thread (torch loads now, not at startup).
             from core.engine import CancelToken
             from core.models import ModelSpec
 
             with self._lock:
-                was_cancelled = self._token.cancelled
                 self._token = CancelToken()
-                if was_cancelled:
+                if ticket.cancelled:  # cancelled while the engine was being imported
                     self._token.cancel()
-            # 2. Run the pass (or workflow); events arrive through handle_event.
-            spec = ModelSpec(job.model, config=job.model_config or None)
+            # 3. Run the pass (or workflow); events arrive through handle_event.
+            spec = ModelSpec(
+                job.model, config=job.model_config or None, device=job.device, dtype=job.dtype
+            )
             if isinstance(job, WorkflowJob):
                 self._run_workflow(job, spec)
                 return
             result = shared_engine().run_pass(
                 job.request, spec, on_event=self.handle_event, cancel=self._token
             )
-            # 3. Report the result unless an event already did.
+            # 4. Report the result unless an event already did.
             if isinstance(result, PassResult):
                 self._end(self.finished, result)
             else:
@@ -197,7 +266,7 @@ class PassWorker(QObject):
         finally:
             with self._lock:
                 self._token = None
-            self._busy = False
+                self._tickets.remove(ticket)
 
 
 def _one_line(exc: BaseException) -> str:

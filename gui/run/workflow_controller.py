@@ -156,8 +156,8 @@ class WorkflowController(QObject):
             runner.report_error("A pass is running; wait for it or cancel it first.")
             return False
         try:
-            request, model, config = runner.build_request(needs_image=needs_image)
-            job = make_job(request, ModelChoice(model, config))
+            request, model = runner.build_request(needs_image=needs_image)
+            job = make_job(request, model)
         except UserError as exc:
             runner.report_error(str(exc))
             self.rejected.emit(kind, str(exc))

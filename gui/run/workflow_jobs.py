@@ -17,10 +17,12 @@ from gui.run.worker import WorkflowJob
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """The model reference (and optional config folder) a job runs on."""
+    """The model a job runs on: reference, optional config folder, device and dtype."""
 
     model: str
     config: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
 
 
 SPEC = object()  # stands for the ModelSpec among a workflow function's arguments
@@ -54,7 +56,7 @@ def _job(kind: str, model: ModelChoice, *args: Any, **kwargs: Any) -> WorkflowJo
         positional = [spec if arg is SPEC else arg for arg in args]
         return function(engine, *positional, **kwargs, **callbacks)
 
-    return WorkflowJob(kind, run, model.model, model.config)
+    return WorkflowJob(kind, run, model.model, model.config, model.device, model.dtype)
 
 
 def multipass_job(

@@ -62,7 +62,10 @@ def run_gui(argv: list[str]) -> int:
     asyncio.set_event_loop(loop)
     quit_event = asyncio.Event()
     app.aboutToQuit.connect(quit_event.set)
-    app.setQuitOnLastWindowClosed(True)
+    # Quit once the window is closed and its worker thread has finished (a job that only checks
+    # cancel between chunks may take a moment): the event loop keeps running until then.
+    app.setQuitOnLastWindowClosed(False)
+    window.shut_down.connect(app.quit)
     with loop:
         loop.run_until_complete(quit_event.wait())
     return 0

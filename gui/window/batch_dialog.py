@@ -33,8 +33,8 @@ from core.errors import UserError
 from core.workflows.batch import BatchReport, list_inputs, plan_outputs
 from core.workflows.common import WorkflowProgress
 from gui.qt_helpers import named
+from gui.reason_label import WARNING_STYLE, ReasonLabel
 from gui.run.progress_text import format_eta
-from gui.window.reason_label import WARNING_STYLE, ReasonLabel
 
 _STATUS_COLORS = {"failed": QColor(220, 70, 60), "skipped": QColor(140, 140, 140)}
 

@@ -19,10 +19,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from core.errors import UserError
 from core.history import PassRecord, PassTree
-from gui.qt_images import qimage_to_pil
+from gui.qt_images import IMAGE_FILTER, qimage_to_pil
 from gui.window.settings import APP_NAME, Settings
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 

@@ -8,7 +8,7 @@ in ``core``.
 from __future__ import annotations
 
 from PIL import Image
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -20,13 +20,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -40,13 +38,20 @@ from gui.params.state import GenerationParams
 from gui.qt_helpers import named
 from gui.run.runner import PassRunner
 from gui.run.workflow_controller import WorkflowController
+from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
 from gui.window.settings import APP_NAME, Settings
 from gui.window.workflow_menu import WorkflowMenu
 
 
 class MainWindow(QMainWindow):
-    """The application window. ``generate()`` starts a pass; the runner's signals report back."""
+    """The application window. ``generate()`` starts a pass; the runner's signals report back.
+
+    Closing never waits for a running job: it is cancelled, and ``shut_down`` follows once the
+    worker thread has finished (the app quits then).
+    """
+
+    shut_down = Signal()
 
     def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -64,7 +69,8 @@ class MainWindow(QMainWindow):
 
         # 1. Central area: an error banner above the canvas.
         self.canvas = Canvas(self.undo_stack)
-        self.error_banner, self.error_label = self._build_error_banner()
+        self.error_banner = ErrorBanner()
+        self.error_label = self.error_banner.label
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
@@ -110,6 +116,9 @@ class MainWindow(QMainWindow):
         self.workflow_menu.record_shown.connect(self.show_record)
         self.workflow_menu.continue_requested.connect(self.continue_from)
         self.canvas.mask_changed.connect(self._on_mask_changed)
+        self.mask_toolbar.error.connect(self.show_error)
+        self.panel.problem_changed.connect(self._update_generate_enabled)
+        self.runner.work_size_seen.connect(self.panel.remember_work_size)
         self.state.subscribe("steps", self.strength_toolbar.set_total_steps)
         self.canvas.strength_map_changed.connect(self._update_status_label)
         self.files.image_opened.connect(self._on_image_opened)
@@ -125,7 +134,8 @@ class MainWindow(QMainWindow):
         self.runner.model_worked.connect(self._remember_model)
         app = QApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(self._shutdown)
+            app.aboutToQuit.connect(self._on_about_to_quit)
+        self.worker.stopped.connect(self.shut_down)
 
         # 6. Restore settings.
         self._restore_settings()
@@ -144,27 +154,6 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(area, dock)
         return dock
-
-    def _build_error_banner(self) -> tuple[QFrame, QLabel]:
-        banner = named(QFrame(), "errorBanner")
-        banner.setStyleSheet(
-            "#errorBanner { background: #fde2e1; border-bottom: 1px solid #e0a3a0; }"
-            "#errorBanner QLabel { color: #7a1712; }"
-        )
-        label = named(QLabel(), "errorLabel")
-        label.setWordWrap(True)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = named(QToolButton(), "errorCloseButton")
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(banner.hide)
-        row = QHBoxLayout(banner)
-        row.setContentsMargins(8, 4, 4, 4)
-        row.addWidget(label, 1)
-        row.addWidget(close)
-        banner.hide()
-        return banner, label
 
     def _build_generate_area(self) -> QWidget:
         self.generate_button = named(QPushButton("Generate"), "generateButton")
@@ -214,6 +203,8 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.mask_toolbar.load_mask_action)
 
         run_menu = bar.addMenu("&Generate")
         self.generate_action = QAction("Generate", self)
@@ -288,6 +279,7 @@ class MainWindow(QMainWindow):
 
     def _update_status_label(self) -> None:
         current = self.tree.current
+        self.panel.set_picture_size(None if current is None else current.image.size)
         if current is None:
             self.status_label.setText("No image")
             return
@@ -318,12 +310,17 @@ class MainWindow(QMainWindow):
     def _on_busy_changed(self, busy: bool) -> None:
         if busy:
             self.error_banner.hide()
-        self.generate_button.setEnabled(not busy)
-        self.generate_action.setEnabled(not busy)
+        self._update_generate_enabled()
         for action in self.workflow_menu.actions:
             action.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         self.cancel_action.setEnabled(busy)
+
+    def _update_generate_enabled(self) -> None:
+        """Generate needs an idle worker and valid parameters (the panel shows what is wrong)."""
+        enabled = not self.busy and self.panel.problem() is None
+        self.generate_button.setEnabled(enabled)
+        self.generate_action.setEnabled(enabled)
 
     def _show_progress(self, value: int, maximum: int, text: str) -> None:
         self.progress_bar.setRange(0, maximum)
@@ -338,8 +335,7 @@ class MainWindow(QMainWindow):
     # -- messages, settings, lifetime ----------------------------------------------------------
     def show_error(self, message: str) -> None:
         """Show a one-line error in the banner and the status bar; the app stays usable."""
-        self.error_label.setText(message)
-        self.error_banner.show()
+        self.error_banner.show_error(message)
         self.statusBar().showMessage(message, 15000)
 
     def _show_message(self, text: str, timeout_ms: int) -> None:
@@ -369,10 +365,16 @@ class MainWindow(QMainWindow):
         s.save()
 
     def _shutdown(self) -> None:
+        """Cancel the running job and let the worker thread finish on its own (no waiting)."""
         if self._closed:
             return
         self._closed = True
         self.worker.shutdown()
+
+    def _on_about_to_quit(self) -> None:
+        # The app quits now (not after shut_down): give a running job a last chance to stop.
+        self._shutdown()
+        self.worker.shutdown(wait_ms=10000)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         self.save_settings()

@@ -31,7 +31,7 @@ from core.requests import effective_steps
 from core.workflows.sweep import DEFAULT_STRENGTHS
 from core.workflows.upscale import UPSCALE_STRENGTH, _check_tiling, _output_size, tile_layout
 from gui.qt_helpers import named
-from gui.window.reason_label import ReasonLabel
+from gui.reason_label import ReasonLabel
 from gui.window.workflow_settings import (
     MultipassSettings,
     SweepSettings,

@@ -241,7 +241,7 @@ def test_batch_with_a_corrupt_file_exits_1_and_resumes(tmp_path, tiny_model_dir,
     (folder / "b.png").write_bytes(b"not an image")
     assert run("batch", folder, out, model=tiny_model_dir) == 1
     captured = capsys.readouterr()
-    assert "batch: 2 done, 0 skipped, 1 failed of 3" in captured.out
+    assert "batch: 2 done, 0 skipped (already done), 1 failed of 3" in captured.out
     assert "failed: b.png: cannot read image" in captured.out
     assert "[3/3] c.jpg done" in captured.err and "eta" in captured.err
     assert names(out) == ["a.png", "c.png"]
@@ -262,3 +262,30 @@ def test_batch_refuses_the_input_folder_unless_in_place(tmp_path, tiny_model_dir
     assert_one_line_error(capsys, "no such folder")
     assert run("batch", folder, folder, "--in-place", model=tiny_model_dir) == 0
     assert names(folder) == ["a.png", "a_img2img.png"]
+
+
+def test_batch_with_other_settings_stops_and_overwrite_redoes(tmp_path, tiny_model_dir, capsys):
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    make_image(64, 48, seed=1).save(folder / "a.png")
+    make_image(64, 48, seed=2).save(folder / "b.png")
+    assert run("batch", folder, out, model=tiny_model_dir) == 0
+    capsys.readouterr()
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert run("batch", folder, out, "--negative-prompt", "fog", model=tiny_model_dir) == 2
+    assert_one_line_error(capsys, "2 outputs")
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
+    code = run(
+        "batch",
+        folder,
+        out,
+        "--negative-prompt",
+        "fog",
+        "--overwrite",
+        "--json",
+        model=tiny_model_dir,
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["done"]) == 2 and report["already_done"] == 0
+    assert read_metadata(out / "a.png")["record"]["negative_prompt"] == "fog"

@@ -60,7 +60,7 @@ def test_batch_reports_a_corrupt_file_and_finishes_the_rest(engine, spec, templa
     assert [i.source.name for i in report.failed] == ["b.png"]
     assert "b.png" in report.failed[0].message and "\n" not in report.failed[0].message
     assert not report.ok and report.total == 3
-    assert report.summary().startswith("batch: 2 done, 0 skipped, 1 failed of 3")
+    assert report.summary().startswith("batch: 2 done, 0 skipped (already done), 1 failed of 3")
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "c.png"]
     record = read_metadata(out / "a.png")["record"]
     assert record["workflow"]["type"] == "batch" and record["workflow"]["source"] == "a.png"
@@ -121,3 +121,87 @@ def test_cancel_keeps_finished_outputs_and_writes_no_partial_file(engine, spec, 
     assert report.cancelled and len(report.done) == 1
     assert "cancelled" in report.summary()
     assert [p.name for p in out.iterdir()] == ["a.png"]  # no temporary or partial files
+
+
+def _stamps(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+def test_rerun_reports_how_many_were_already_done(engine, spec, template, tmp_path):
+    folder = _folder(tmp_path, ["a.png"])
+    out = tmp_path / "out"
+    run_batch(engine, folder, out, template, spec)
+    make_image(64, 48, seed=7).save(folder / "b.png")  # a new input: only it runs
+    report = run_batch(engine, folder, out, template, spec)
+    assert [i.source.name for i in report.skipped] == ["a.png"]
+    assert [i.source.name for i in report.done] == ["b.png"]
+    assert report.skipped[0].message == "already done"
+    assert report.to_dict()["already_done"] == 1
+    assert "1 skipped (already done)" in report.summary()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "a dog"},
+        {"negative_prompt": "blurry"},
+        {"strength": 0.75},
+        {"steps": 5},
+        {"cfg": 2.0},
+        {"seed": 10},
+        {"scheduler": "Euler"},
+        {"work_size": "input"},
+        {"width": 96},
+    ],
+)
+def test_rerun_with_other_settings_stops_before_anything_runs(spec, template, tmp_path, change):
+    folder = _folder(tmp_path, ["a.png", "b.png"])
+    out = tmp_path / "out"
+    run_batch(Engine(previews=False), folder, out, template, spec)
+    stamps = _stamps(out)
+    fresh = Engine(previews=False)
+    with pytest.raises(UserError) as error:
+        run_batch(fresh, folder, out, template.replace(**change), spec)
+    message = str(error.value)
+    assert "2 outputs" in message and "other settings" in message and "--overwrite" in message
+    assert "\n" not in message
+    assert fresh.models.loaded is None and _stamps(out) == stamps
+
+
+def test_changed_input_foreign_file_or_other_model_is_not_done(spec, template, tmp_path):
+    folder = _folder(tmp_path, ["a.png", "b.png"])
+    out = tmp_path / "out"
+    run_batch(Engine(previews=False), folder, out, template, spec)
+    make_image(64, 48, seed=5).save(folder / "a.png")  # same name, other pixels
+    make_image(64, 48).save(out / "b.png")  # a PNG without our record
+    with pytest.raises(UserError, match=r"2 outputs .*other settings \(a\.png: input differs\)"):
+        run_batch(Engine(previews=False), folder, out, template, spec)
+    make_image(64, 48, seed=5).save(folder / "b.png")
+    run_batch(Engine(previews=False), folder, out, template, spec, overwrite=True)
+    other_model = spec.__class__(spec.reference + "-other", device="cpu")
+    with pytest.raises(UserError, match="2 outputs .*model"):
+        run_batch(Engine(previews=False), folder, out, template, other_model)
+
+
+def test_overwrite_redoes_outputs_with_other_settings(engine, spec, template, tmp_path):
+    folder = _folder(tmp_path, ["a.png", "b.png"])
+    out = tmp_path / "out"
+    run_batch(engine, folder, out, template, spec)
+    report = run_batch(engine, folder, out, template.replace(prompt="a dog"), spec, overwrite=True)
+    assert len(report.done) == 2 and not report.skipped
+    assert read_metadata(out / "a.png")["record"]["prompt"] == "a dog"
+    again = run_batch(engine, folder, out, template.replace(prompt="a dog"), spec)
+    assert len(again.skipped) == 2 and not again.done
+
+
+def test_random_seed_runs_accept_the_recorded_seed(engine, spec, template, tmp_path):
+    folder = _folder(tmp_path, ["a.png", "b.png"])
+    out = tmp_path / "out"
+    seedless = template.replace(seed=None)
+    first = run_batch(engine, folder, out, seedless, spec)
+    assert len(first.done) == 2
+    second = run_batch(engine, folder, out, seedless, spec)
+    assert len(second.skipped) == 2 and not second.done
+    recorded = read_metadata(out / "a.png")["record"]["seed"]
+    with pytest.raises(UserError, match="other settings"):  # a fixed seed must match
+        run_batch(engine, folder, out, template.replace(seed=(recorded + 1) % 2**32), spec)

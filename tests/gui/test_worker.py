@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, QThread, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Slot
 
+from core.errors import PassCancelled
 from core.events import PassResult
 from core.requests import PassRequest
 from core.testing.images import make_image
@@ -26,6 +29,8 @@ class Recorder(QObject):
         super().__init__()
         self.events: list[tuple] = []
         self.threads: set = set()
+        self.worker: PassWorker | None = None
+        self.busy_when_ended: list[bool] = []
         worker.loading.connect(self.on_loading)
         worker.started.connect(self.on_started)
         worker.preview.connect(self.on_preview)
@@ -36,6 +41,12 @@ class Recorder(QObject):
     def _add(self, *event) -> None:
         self.threads.add(QThread.currentThread())
         self.events.append(event)
+        if event[0] in ("finished", "cancelled", "failed") and self.worker is not None:
+            self.busy_when_ended.append(self.worker.busy)
+
+    def watch_busy(self, worker: PassWorker) -> None:
+        """Record ``worker.busy`` as each ending signal is delivered."""
+        self.worker = worker
 
     @Slot(str)
     def on_loading(self, message):
@@ -191,6 +202,88 @@ def test_engine_runs_off_the_gui_thread(qtbot, worker, monkeypatch):
     worker.submit(_job("anything"))
     qtbot.waitUntil(recorder.ended, timeout=ENGINE_TIMEOUT)
     assert seen == [False]
+
+
+def _result(request: PassRequest) -> PassResult:
+    return PassResult(request.image.copy(), request, request.seed or 0, 2, 0.01, "fake", "")
+
+
+def test_cancel_reaches_a_job_still_waiting_in_the_queue(qtbot, worker, monkeypatch):
+    """Cancel after submit, while the worker is busy with a first job: the queued job ends
+    cancelled and never reaches the engine with a live token."""
+    entered, release = threading.Event(), threading.Event()
+    calls: list[tuple[int, bool]] = []
+
+    class Blocking:
+        def run_pass(self, request, spec, on_event, cancel):
+            calls.append((request.seed, cancel.cancelled))
+            if request.seed == 1:
+                entered.set()
+                release.wait(30)
+            if cancel.cancelled:
+                raise PassCancelled
+            return _result(request)
+
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: Blocking())
+    recorder = Recorder(worker)
+    worker.submit(_job("anything", seed=1))
+    qtbot.waitUntil(entered.is_set, timeout=ENGINE_TIMEOUT)
+    worker.submit(_job("anything", seed=2))
+    worker.cancel()
+    release.set()
+    qtbot.waitUntil(lambda: recorder.kinds().count("cancelled") == 2, timeout=10_000)
+    qtbot.wait(50)
+    assert recorder.kinds() == ["cancelled", "cancelled"]
+    assert all(cancelled for seed, cancelled in calls if seed == 2)  # not called, or cancelled
+    assert not worker.busy
+
+
+def test_busy_belongs_to_the_gui_thread_until_the_ending_signal_arrives(qtbot, worker, monkeypatch):
+    class Quick:
+        def run_pass(self, request, spec, on_event, cancel):
+            return _result(request)
+
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: Quick())
+    emitted = threading.Event()
+    worker.finished.connect(lambda *_: emitted.set(), Qt.ConnectionType.DirectConnection)
+    recorder = Recorder(worker)
+    recorder.watch_busy(worker)
+    assert not worker.busy
+    worker.submit(_job("anything"))
+    assert worker.busy
+    # The worker thread has emitted ``finished``; the GUI thread has not received it yet.
+    assert emitted.wait(ENGINE_TIMEOUT / 1000)
+    time.sleep(0.05)
+    assert worker.busy
+    qtbot.waitUntil(recorder.ended, timeout=10_000)
+    assert recorder.busy_when_ended == [False]
+    assert not worker.busy
+
+
+def test_shutdown_returns_at_once_while_a_job_ignores_cancel(qtbot, monkeypatch):
+    entered = threading.Event()
+
+    class Stubborn:  # like a download or model load that checks cancel only between chunks
+        def run_pass(self, request, spec, on_event, cancel):
+            entered.set()
+            time.sleep(1.0)
+            raise PassCancelled
+
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: Stubborn())
+    pass_worker = PassWorker()
+    recorder = Recorder(pass_worker)
+    pass_worker.submit(_job("anything"))
+    qtbot.waitUntil(entered.is_set, timeout=ENGINE_TIMEOUT)
+    started = time.perf_counter()
+    pass_worker.shutdown()
+    assert time.perf_counter() - started < 0.3  # no blocking wait on the GUI thread
+    assert pass_worker.running  # the job is still finishing: no events were processed since
+    with qtbot.waitSignal(pass_worker.stopped, timeout=10_000):
+        pass
+    assert not pass_worker.running
+    assert recorder.kinds() == ["cancelled"]
+    del pass_worker, recorder
+    gc.collect()  # the finished thread may go: no "QThread: Destroyed while thread is running"
 
 
 def test_gui_modules_do_not_import_torch():

@@ -1,4 +1,4 @@
-"""The one-line reason a dialog cannot start yet, in the warning colour the dialogs share."""
+"""The one-line reason an action cannot start yet, in the warning colour the GUI shares."""
 
 from __future__ import annotations
 
