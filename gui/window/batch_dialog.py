@@ -71,10 +71,12 @@ class BatchDialog(QDialog):
         self.input_browse = named(QPushButton("Browse…"), "batchInputBrowseButton")
         self.output_browse = named(QPushButton("Browse…"), "batchOutputBrowseButton")
         self.overwrite_check = named(
-            QCheckBox(
-                "Overwrite existing outputs (otherwise they are skipped, so a re-run resumes)"
-            ),
+            QCheckBox("Overwrite existing outputs"),
             "batchOverwriteCheck",
+        )
+        self.overwrite_check.setToolTip(
+            "Unticked, a re-run resumes: outputs made with the same settings are skipped, and "
+            "outputs made with other settings stop the batch before anything runs."
         )
         self.in_place_check = named(
             QCheckBox("Allow writing into the input folder"), "batchInPlaceCheck"
