@@ -1,4 +1,4 @@
-"""The cancel flag a front end hands to a pass; the engine checks it after every step."""
+"""The cancel flag a front end hands to a pass; the engine checks it wherever the pass waits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import threading
 
 
 class CancelToken:
-    """Thread-safe cancel flag; the engine checks it after every step."""
+    """Thread-safe cancel flag, set from any thread; once cancelled it stays cancelled.
+
+    Give each pass (or each run of passes that should stop together) a token of its own.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()

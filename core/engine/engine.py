@@ -2,13 +2,16 @@
 
 ``Engine.run_pass(request, spec, on_event, cancel)`` validates the request before any model loads,
 reports ``PassStarted`` / ``StepPreview`` events, and returns a :class:`PassResult` or raises
-:class:`PassCancelled`. The model works at the work size (``core.work_size``); the result comes
-back at the picture's own size, and pixels outside the (blurred) mask are byte-identical to it.
+:class:`PassCancelled` (checked before the pass starts, between download chunks, after each
+loading phase, before the denoise and after every step and the decode). The model works at the
+work size (``core.work_size``); the result comes back at the picture's own size, and pixels
+outside the (blurred) mask are byte-identical to it.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from typing import Any
 
@@ -30,7 +33,11 @@ from core.work_size import choose_work_size
 
 
 class Engine:
-    """Runs passes; keeps the model loaded between them (img2img and inpaint share weights)."""
+    """Runs passes; keeps the model loaded between them (img2img and inpaint share weights).
+
+    One pass runs at a time: a pass started from another thread waits for the running one (or
+    for its own cancel token). Each pass has its own token; :meth:`cancel` reaches the running one.
+    """
 
     def __init__(self, models: ModelManager | None = None, previews: bool = True) -> None:
         self.models = models or ModelManager()
@@ -38,12 +45,15 @@ class Engine:
         # Per-model state, keyed by the loaded model's identity (never id() of a pipeline).
         self._scheduler_configs: dict[str, dict[str, Any]] = {}
         self._previewers: dict[str, Any] = {}
-        self._token: CancelToken | None = None
+        self._busy = threading.Lock()  # held by the running pass (pipelines are not reentrant)
+        self._token: CancelToken | None = None  # the running pass's token, set under _busy
 
     def cancel(self) -> None:
-        """Cancel the pass in progress (from any thread)."""
-        if self._token is not None:
-            self._token.cancel()
+        """Cancel the pass in progress, if any (from any thread). A pass that has not started yet
+        is cancelled through the CancelToken handed to ``run_pass``."""
+        token = self._token
+        if token is not None:
+            token.cancel()
 
     def run_pass(
         self,
@@ -53,11 +63,24 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> PassResult:
         """Run one pass. Raises UserError for bad input (before loading) or PassCancelled."""
-        # 1. Validate and normalise the inputs; nothing heavy happens before this succeeds.
         request.validate()
-        emit = on_event or (lambda event: None)
         token = cancel or CancelToken()
-        self._token = token
+        while not self._busy.acquire(timeout=0.05):  # another thread's pass is running
+            if token.cancelled:
+                raise PassCancelled()
+        try:
+            self._token = token
+            if token.cancelled:
+                raise PassCancelled()
+            return self._run(request, spec, on_event or (lambda event: None), token)
+        finally:
+            self._token = None
+            self._busy.release()
+
+    def _run(
+        self, request: PassRequest, spec: ModelSpec, emit: EventCallback, token: CancelToken
+    ) -> PassResult:
+        # 1. Normalise the inputs (validated already); nothing heavy happens before this.
         seed = request.seed if request.seed is not None else random.randint(0, MAX_SEED)
         size = request.output_size()
         source = resize_to(normalize_image(request.image), size)
@@ -81,7 +104,7 @@ class Engine:
             )
 
         # 3. Load (or reuse) the model and choose the work size.
-        model = self.models.load(spec, emit)
+        model = self.models.load(spec, emit, token)
         if token.cancelled:
             raise PassCancelled()
         work_size = choose_work_size(
@@ -110,8 +133,9 @@ class Engine:
             image = run.img2img(source)
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
+        model_hash = record["model"]["hash"]  # as known now: the hash never holds up a pass
         return PassResult(
-            image, request, seed, steps_to_run, duration, model.name, model.hash, record
+            image, request, seed, steps_to_run, duration, model.name, model_hash, record
         )
 
     def scheduler_for(self, model: LoadedModel, name: str) -> Any:

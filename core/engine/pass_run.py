@@ -54,6 +54,8 @@ class PassRun:
     ) -> Image.Image:
         """Call a pipeline with this pass's prompt, sampler, seed and hooks; return RGB."""
         request = self.request
+        if self.token.cancelled:  # e.g. during the differential pass's own VAE encode
+            raise PassCancelled()
         pipe.scheduler = self.scheduler
         hooks = StepHooks(
             pipe, self.steps_to_run, self.emit, self.token, self.previewer, latent_filter
@@ -79,6 +81,8 @@ class PassRun:
         image = output.images[0].convert("RGB")
         if is_blank(image) and hooks.last_latents is not None and not self._full_precision:
             image = decode_fp32(pipe, hooks.last_latents)  # an fp16 VAE overflowed
+            if self.token.cancelled:
+                raise PassCancelled()
         return image
 
     @property

@@ -1,4 +1,9 @@
-"""The pass record: the JSON written into every PNG, enough to describe and reproduce a pass."""
+"""The pass record: the JSON written into every PNG, enough to describe and reproduce a pass.
+
+A pass records its model's hash only if it is known by the time the pass ends (hashing runs in
+the background, see ``core.models.hashes``); writers complete it with
+:func:`core.hashing.complete_model_hash` just before writing.
+"""
 
 from __future__ import annotations
 

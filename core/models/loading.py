@@ -3,6 +3,7 @@
 A reference is a local diffusers folder (``model_index.json``), a single-file ``.safetensors``
 checkpoint (loaded offline with a bundled or user-given config folder) or a Hugging Face repo id
 (downloaded with progress, or read from the HF cache when offline). Pickle checkpoints are refused.
+A loaded model's hash is computed in the background (``core.models.hashes``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelError
+from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
-from core.hashing import cached_file_hash
+from core.hashing import BackgroundHash, Cancelled, hash_model_file
 from core.models.device import resolve_device, resolve_dtype
-from core.models.download import download_model
+from core.models.download import FP16, SKIPPED_COMPONENTS, download_model
 from core.models.files import bundled_config_for, detect_single_file_family
+from core.models.hashes import short_hash, weights_file
 from core.models.spec import ModelSpec, classify_reference
 
 
@@ -35,11 +37,10 @@ class LoadedModel:
     device: str
     dtype: Any
     base_pipe: Any  # the pipeline as loaded (img2img, or inpaint for 9-channel models)
-    weights_file: Path | None
+    weights_file: Path | None  # the file the model hash is taken from
     identity: str = ""  # unique per load: what caches of per-model state are keyed by
     _inpaint_pipe: Any = None
-    _hash: str | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _hasher: BackgroundHash | None = field(default=None, repr=False)
 
     @property
     def img2img_pipe(self) -> Any:
@@ -69,12 +70,18 @@ class LoadedModel:
 
     @property
     def hash(self) -> str:
-        """A1111-style short model hash (first 10 hex of the weights' sha256), cached on disk."""
-        with self._lock:
-            if self._hash is None:
-                path = self.weights_file
-                self._hash = cached_file_hash(path)[:10] if path and path.exists() else ""
-            return self._hash
+        """The short model hash (see ``core.models.hashes``) if known yet, else ""; never waits."""
+        return short_hash(self._hasher.value) if self._hasher is not None else ""
+
+    def wait_for_hash(self, timeout: float | None = None, cancel: Cancelled | None = None) -> str:
+        """The short model hash, waiting up to ``timeout`` s (None: until done) or until ``cancel``
+        is cancelled; "" when not known by then, when hashing was cancelled, or with no file."""
+        return short_hash(self._hasher.wait(timeout, cancel)) if self._hasher is not None else ""
+
+    def cancel_hash(self) -> None:
+        """Stop hashing (between two chunks); the model is being unloaded or the app quits."""
+        if self._hasher is not None:
+            self._hasher.cancel()
 
 
 _LOAD_SERIAL = itertools.count(1)
@@ -92,11 +99,24 @@ class ModelManager:
         return self._loaded
 
     def unload(self) -> None:
+        """Forget the loaded model (its memory goes with the last reference) and stop its hash."""
         with self._lock:
+            if self._loaded is not None:
+                self._loaded.cancel_hash()
             self._loaded = None
 
-    def load(self, spec: ModelSpec, on_event: EventCallback | None = None) -> LoadedModel:
-        """Return the loaded model for ``spec``, loading (and downloading) it if needed."""
+    def load(
+        self,
+        spec: ModelSpec,
+        on_event: EventCallback | None = None,
+        cancel: Cancelled | None = None,
+    ) -> LoadedModel:
+        """Return the loaded model for ``spec``, loading (and downloading) it if needed.
+
+        Raises PassCancelled once ``cancel`` is cancelled: between download chunks, and after each
+        loading phase (a ``from_pretrained`` call cannot be stopped midway). A cancelled load
+        keeps no model: the next load starts afresh.
+        """
         with self._lock:
             if self._loaded is not None and self._loaded.spec == spec:
                 return self._loaded
@@ -106,21 +126,39 @@ class ModelManager:
             device = resolve_device(spec.device)
             dtype = resolve_dtype(spec.dtype, device)
             emit = on_event or (lambda event: None)
+            _check(cancel)
             _quiet_optional_backend_notices()
-            self._loaded = None  # free the old model before loading the next one
+            self.unload()  # free the old model before loading the next one
             emit(ModelLoading(spec.reference, f"Loading {Path(spec.reference).name}…"))
             if kind == "hub":
-                folder = download_model(spec.reference, emit)
+                fp16 = wants_fp16_weights(device, dtype)
+                folder = download_model(spec.reference, emit, cancel, fp16=fp16)
+                _check(cancel)
                 model = _load_folder(spec, Path(folder), device, dtype)
             elif kind == "folder":
                 model = _load_folder(spec, Path(spec.reference), device, dtype)
             else:
                 model = _load_single_file(spec, Path(spec.reference), device, dtype)
+            _check(cancel)
             model.base_pipe.set_progress_bar_config(disable=True)
             model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
+            if model.weights_file is not None and model.weights_file.is_file():
+                model._hasher = hash_model_file(spec.reference, model.weights_file)
             emit(ModelLoading(spec.reference, f"Loaded {model.name}", 1.0))
             self._loaded = model
             return model
+
+
+def wants_fp16_weights(device: str, dtype: Any) -> bool:
+    """Half-precision weights suit a CUDA run in fp16 or bf16 (half the download, same result)."""
+    import torch
+
+    return device == "cuda" and dtype in (torch.float16, torch.bfloat16)
+
+
+def _check(cancel: Cancelled | None) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise PassCancelled()
 
 
 def _read_json(path: Path) -> dict:
@@ -151,6 +189,16 @@ def _family_from_index(index: dict) -> str:
     return "sd1"
 
 
+def _folder_variant(folder: Path, device: str, dtype: Any) -> str | None:
+    """ "fp16" when the folder's UNet has fp16 weights and they suit the run (or are all it has)."""
+    for component in ("unet", "transformer"):
+        if (folder / component).is_dir():
+            has_fp16 = any((folder / component).glob(f"*.{FP16}*.safetensors"))
+            full = weights_file(folder, None) is not None
+            return FP16 if has_fp16 and (wants_fp16_weights(device, dtype) or not full) else None
+    return None
+
+
 def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> LoadedModel:
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
 
@@ -159,14 +207,17 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
     in_channels = _read_json(unet_config).get("in_channels", 4) if unet_config.is_file() else 4
     is_inpaint = in_channels == 9
     loader = AutoPipelineForInpainting if is_inpaint else AutoPipelineForImage2Image
+    variant = _folder_variant(folder, device, dtype)
+    # Components the pipelines can do without are not loaded (nor downloaded).
+    skipped = {name: None for name in SKIPPED_COMPONENTS if name in index}
+    skipped["safety_checker"] = None
     try:
         pipe = loader.from_pretrained(
-            folder, dtype=dtype, local_files_only=True, safety_checker=None
+            folder, dtype=dtype, local_files_only=True, variant=variant, **skipped
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"cannot load model {folder}: {str(exc).splitlines()[0]}") from None
     pipe = pipe.to(device)
-    weights = folder / "unet" / "diffusion_pytorch_model.safetensors"
     name = folder.name
     if "snapshots" in folder.parts:  # hub cache: models--org--name/snapshots/<rev>
         name = spec.reference.split("/")[-1]
@@ -178,7 +229,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
         device,
         dtype,
         pipe,
-        weights if weights.exists() else None,
+        weights_file(folder, variant),
     )
 
 

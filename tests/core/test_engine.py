@@ -156,6 +156,7 @@ def test_img2img_and_inpaint_share_the_loaded_weights(engine, tiny_model_dir):
 
 
 def test_record_describes_the_pass(engine, tiny_model_dir):
+    engine.models.load(ModelSpec(str(tiny_model_dir))).wait_for_hash(timeout=30)
     result, _ = run(
         engine,
         ModelSpec(str(tiny_model_dir)),
