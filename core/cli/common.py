@@ -25,6 +25,7 @@ from core.events import (
     PassStarted,
     StepPreview,
 )
+from core.hashing import complete_model_hash
 from core.imaging import load_mask_file
 from core.metadata import write_png
 from core.models import ModelSpec, classify_reference
@@ -212,6 +213,7 @@ def write_result(args: argparse.Namespace, result: PassResult, out: Path) -> int
     """Write one pass to ``out`` (atomically), print its note and summary; EXIT_OK."""
     if result.note:
         print(f"note: {result.note}", file=sys.stderr)
-    write_png(out, result.image, result.record, overwrite=args.overwrite)
+    record = complete_model_hash(result.record)  # a headless run waits for the hash here
+    write_png(out, result.image, record, overwrite=args.overwrite)
     print_summary(args, [result_summary(result, out)])
     return EXIT_OK

@@ -29,6 +29,7 @@ from core.cli.common import (
 )
 from core.errors import UserError
 from core.events import PassResult
+from core.hashing import complete_model_hash
 from core.metadata import write_png
 from core.models import ModelSpec
 from core.requests import PassRequest
@@ -71,7 +72,7 @@ class _Writer:
 
     def __call__(self, index: int, result: PassResult, parent: str | None = None) -> None:
         path = self.paths[index - 1]
-        record = dict(result.record)
+        record = dict(complete_model_hash(result.record))
         if parent is not None:
             record["parent"] = parent
         write_png(path, result.image, record, overwrite=self.overwrite)

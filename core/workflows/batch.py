@@ -20,7 +20,7 @@ from typing import Any
 from core.engine import CancelToken, Engine
 from core.errors import ImageError, UserError
 from core.events import EventCallback, PassResult
-from core.hashing import pixel_hash
+from core.hashing import complete_model_hash, pixel_hash
 from core.imaging import load_image
 from core.metadata import read_metadata, write_png
 from core.models import ModelSpec
@@ -291,7 +291,8 @@ def run_batch(
             return tagged(request_template, workflow, image=image).validate()
 
         def write(result: PassResult) -> PassResult:
-            write_png(output, result.image, result.record, overwrite=overwrite)
+            record = complete_model_hash(result.record, cancel=cancel)
+            write_png(output, result.image, record, overwrite=overwrite)
             return result
 
         return Unit(source.name, build, write)

@@ -18,11 +18,15 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, 
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from core.errors import UserError
+from core.hashing import complete_model_hash
 from core.history import PassRecord, PassTree
 from gui.qt_images import IMAGE_FILTER, qimage_to_pil
 from gui.window.settings import APP_NAME, Settings
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+HASH_WAIT_SECONDS = 10.0  # a save waits this long at most for a model hash still being computed
 
 
 def slug(text: str) -> str:
@@ -35,7 +39,8 @@ def save_record_png(path: str | Path, record: PassRecord) -> Path:
 
     path = Path(path)
     if record.params:
-        return write_png(path, record.image, record.params, overwrite=True)
+        params = complete_model_hash(record.params, timeout=HASH_WAIT_SECONDS)
+        return write_png(path, record.image, params, overwrite=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         record.image.save(path, format="PNG")

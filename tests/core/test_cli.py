@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -89,7 +90,8 @@ def test_work_size_is_reported_and_the_result_keeps_the_picture_size(
 def test_single_file_with_model_config(picture, tmp_path, tiny_single_file, tiny_model_dir):
     out = tmp_path / "single.png"
     assert generate(picture, out, tiny_single_file, "--model-config", str(tiny_model_dir)) == 0
-    assert out.is_file()
+    short = hashlib.sha256(Path(tiny_single_file).read_bytes()).hexdigest()[:10]
+    assert f"Model hash: {short}" in read_metadata(out)["parameters"]  # A1111's AutoV2 hash
 
 
 def test_inpaint_variant_with_mask(picture, tmp_path, tiny_inpaint_dir):
