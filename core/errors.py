@@ -17,5 +17,9 @@ class ModelError(UserError):
     """A model reference that cannot be resolved or loaded."""
 
 
+class ProjectError(UserError):
+    """A project or autosave file that cannot be read or written."""
+
+
 class PassCancelled(Exception):
     """Raised by the engine when a pass was cancelled; no output exists."""

@@ -10,7 +10,7 @@ import dataclasses
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 from PIL import Image
 
@@ -29,6 +29,8 @@ class PassRecord:
     duration: float = 0.0
     created: float = field(default_factory=time.time)
     group: str | None = None  # e.g. a sweep or variations group id
+    mask: Image.Image | None = None  # mode "L": the mask the pass used (white = change)
+    strength_map: Image.Image | None = None  # mode "L": its strength map (255 = strength 1.0)
 
     @property
     def is_root(self) -> bool:
@@ -53,6 +55,37 @@ class PassTree:
         self._ids = itertools.count(1)
         self.root_id: str | None = None
         self.current_id: str | None = None
+
+    @classmethod
+    def from_records(cls, records: Iterable[PassRecord], current_id: str | None) -> PassTree:
+        """A tree of ``records`` as listed by :meth:`records` (root first, parents before their
+        children, children in order), ``current_id`` selected. Emits nothing.
+
+        Raises ValueError for a list that is not such a tree. New passes get ids after the
+        highest ``p<N>`` among them.
+        """
+        tree = cls()
+        highest = 0
+        for record in records:
+            if record.id in tree._records:
+                raise ValueError(f"pass id {record.id!r} appears twice")
+            if (record.parent_id is None) != (tree.root_id is None):
+                raise ValueError("the first pass, and only it, must be the original image")
+            if record.parent_id is not None and record.parent_id not in tree._records:
+                raise ValueError(f"pass {record.id!r} comes before its parent")
+            tree._records[record.id] = record
+            tree._children[record.id] = []
+            if record.parent_id is None:
+                tree.root_id = record.id
+            else:
+                tree._children[record.parent_id].append(record.id)
+            if record.id[:1] == "p" and record.id[1:].isdigit():
+                highest = max(highest, int(record.id[1:]))
+        if current_id is not None and current_id not in tree._records:
+            raise ValueError(f"the selected pass {current_id!r} does not exist")
+        tree.current_id = current_id
+        tree._ids = itertools.count(highest + 1)
+        return tree
 
     # -- observation --------------------------------------------------------------------------
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -134,17 +167,32 @@ class PassTree:
         name: str | None = None,
         duration: float = 0.0,
         group: str | None = None,
+        *,
+        mask: Image.Image | None = None,
+        strength_map: Image.Image | None = None,
     ) -> PassRecord:
         """Add a pass result as a child of ``parent_id`` and return its record."""
         if parent_id not in self._records:
             raise KeyError(f"no pass {parent_id}")
         record_id = f"p{next(self._ids)}"
+        while record_id in self._records:
+            record_id = f"p{next(self._ids)}"
         params = dict(params or {})
         if name is None:
             name = f"Pass {record_id[1:]}"
             if "strength" in params:
                 name += f" · {params['strength']:.2f}"
-        record = PassRecord(record_id, parent_id, image, name, params, duration, group=group)
+        record = PassRecord(
+            record_id,
+            parent_id,
+            image,
+            name,
+            params,
+            duration,
+            group=group,
+            mask=mask,
+            strength_map=strength_map,
+        )
         self._records[record_id] = record
         self._children[record_id] = []
         self._children[parent_id].append(record_id)
