@@ -1,6 +1,6 @@
 """Img2Img Studio entry point: the GUI by default, headless subcommands for scripts.
 
-``python main.py [IMAGE] [--model M] [--model-config DIR]`` starts the window;
+``python main.py [IMAGE | PROJECT.i2i] [--model M] [--model-config DIR]`` starts the window;
 ``python main.py generate|info|upscale|batch ...`` runs headless (see ``--help``).
 """
 

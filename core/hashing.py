@@ -8,17 +8,17 @@ writes a record to a file completes it first with :func:`complete_model_hash`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 from PIL import Image
 
+from core.atomic_io import atomic_write_text
 from core.user_dirs import user_cache_dir
 
 CHUNK_SIZE = 1 << 24  # 16 MiB: a cancel stops hashing within one chunk
@@ -84,7 +84,7 @@ def _read_cache(cache_file: Path) -> dict[str, str]:
 def cached_file_hash(path: str | Path, cancel: Cancelled | None = None) -> str:
     """sha256 of a (large) weights file, hashed once and remembered by path, size and mtime.
 
-    The cache file is rewritten atomically (a uniquely named temporary file, then a rename) and
+    The cache file is rewritten atomically (:func:`core.atomic_io.atomic_write_text`) and
     re-read just before, so concurrent hashers keep each other's entries. Raises
     :class:`HashCancelled` when ``cancel`` stops it; nothing is cached then.
     """
@@ -98,12 +98,8 @@ def cached_file_hash(path: str | Path, cancel: Cancelled | None = None) -> str:
     with _CACHE_LOCK:
         cache = _read_cache(cache_file)
         cache[key] = digest
-        tmp = cache_file.with_name(f".{cache_file.name}.{uuid.uuid4().hex[:12]}.tmp")
-        try:
-            tmp.write_text(json.dumps(cache), encoding="utf-8")
-            os.replace(tmp, cache_file)
-        except OSError:
-            tmp.unlink(missing_ok=True)  # the hash is still right; it just is not remembered
+        with contextlib.suppress(OSError):  # the hash is still right, just not remembered
+            atomic_write_text(cache_file, json.dumps(cache))
     return digest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 WARNING_STYLE = "color: #d9822b;"
@@ -13,6 +14,7 @@ class ReasonLabel(QLabel):
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(name)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # reasons quote file names and values
         self.setStyleSheet(WARNING_STYLE)
         self.setWordWrap(True)
         self.hide()

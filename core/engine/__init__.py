@@ -2,5 +2,6 @@
 
 from core.engine.cancel import CancelToken
 from core.engine.engine import Engine
+from core.engine.memory import OutOfMemory
 
-__all__ = ["CancelToken", "Engine"]
+__all__ = ["CancelToken", "Engine", "OutOfMemory"]

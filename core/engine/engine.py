@@ -5,7 +5,9 @@ reports ``PassStarted`` / ``StepPreview`` events, and returns a :class:`PassResu
 :class:`PassCancelled` (checked before the pass starts, between download chunks, after each
 loading phase, before the denoise and after every step and the decode). The model works at the
 work size (``core.work_size``); the result comes back at the picture's own size, and pixels
-outside the (blurred) mask are byte-identical to it.
+outside the (blurred) mask are byte-identical to it. Running out of memory raises
+:class:`~core.engine.memory.OutOfMemory` (a one-line UserError with advice); the pass's memory is
+given back and the loaded model kept, so the next pass works.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PIL import Image
 
 from core.engine.cancel import CancelToken
 from core.engine.differential import masked_strength_map, run_differential
+from core.engine.memory import guard_memory
 from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
 from core.errors import PassCancelled
@@ -103,34 +106,37 @@ class Engine:
                 source, request, seed, 0, duration, "", "", record, skipped=True, note=note
             )
 
-        # 3. Load (or reuse) the model and choose the work size.
-        model = self.models.load(spec, emit, token)
-        if token.cancelled:
-            raise PassCancelled()
-        work_size = choose_work_size(
-            size, request.work_size, model.native_size, model.size_multiple
-        )
-        emit(PassStarted(steps_to_run, request.steps, work_size[0], work_size[1], seed))
+        # 3. Load (or reuse) the model and choose the work size. Running out of memory here or
+        #    in step 4 gives the memory back and raises OutOfMemory; the model stays loaded.
+        with guard_memory() as watch:
+            watch.device = spec.device if spec.device != "auto" else ""
+            model = self.models.load(spec, emit, token)
+            if token.cancelled:
+                raise PassCancelled()
+            work_size = choose_work_size(
+                size, request.work_size, model.native_size, model.size_multiple
+            )
+            watch.reached(model.device, model.dtype, work_size)
+            emit(PassStarted(steps_to_run, request.steps, work_size[0], work_size[1], seed))
 
-        # 4. Denoise, then return at the picture's own size.
-        scheduler = self.scheduler_for(model, request.scheduler)
-        run = PassRun(
-            model,
-            request,
-            seed,
-            token,
-            emit,
-            steps_to_run,
-            work_size,
-            scheduler,
-            self.previewer_for(model),
-        )
-        if strength_map is not None:
-            image = run_differential(run, source, strength_map)
-        elif mask is not None:
-            image = run.inpaint(source, mask)
-        else:
-            image = run.img2img(source)
+            # 4. Denoise, then return at the picture's own size.
+            run = PassRun(
+                model,
+                request,
+                seed,
+                token,
+                emit,
+                steps_to_run,
+                work_size,
+                self.scheduler_for(model, request.scheduler),
+                self.previewer_for(model),
+            )
+            if strength_map is not None:
+                image = run_differential(run, source, strength_map)
+            elif mask is not None:
+                image = run.inpaint(source, mask)
+            else:
+                image = run.img2img(source)
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
         model_hash = record["model"]["hash"]  # as known now: the hash never holds up a pass

@@ -9,12 +9,12 @@ keys this module does not know pass through untouched.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
+from core.atomic import atomic_writer
+from core.atomic_io import write_error
 from core.errors import UserError
 from core.imaging import open_image
 from core.metadata.infotext import build_infotext, parse_infotext, present
@@ -31,10 +31,10 @@ def write_png(
 ) -> Path:
     """Write ``image`` as PNG with ``parameters`` (A1111 infotext) and RECORD_CHUNK (JSON) chunks.
 
-    Atomic: written to a temporary file in the same folder, then moved into place, so ``path``
-    never holds a partial file and no temporary file is left behind. Creates missing parent
+    Atomic (:func:`core.atomic.atomic_writer`): ``path`` keeps its previous content until the new
+    file is complete and synced, and no temporary file is left behind. Creates missing parent
     folders. Raises :class:`UserError` if ``path`` exists and ``overwrite`` is False, or if the
-    file cannot be written.
+    file cannot be written (one line naming the file, e.g. "No space left on device").
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -44,24 +44,13 @@ def write_png(
     info = PngImagePlugin.PngInfo()
     info.add_text(PARAMETERS_CHUNK, build_infotext(record))
     info.add_text(RECORD_CHUNK, json.dumps(record, ensure_ascii=False, default=str))
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(tmp, flags, 0o666)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_writer(path) as fh:
             image.save(fh, format="PNG", pnginfo=info)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists() and not overwrite:
-            raise UserError(f"{path} already exists (use --overwrite to replace it)")
-        os.replace(tmp, path)
+            if path.exists() and not overwrite:  # appeared while this one was written
+                raise UserError(f"{path} already exists (use --overwrite to replace it)")
     except OSError as exc:
-        reason = " ".join((exc.strerror or str(exc)).split())
-        raise UserError(f"cannot write {path}: {reason}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from None
     return path
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
+from core.atomic import atomic_write_bytes, temp_name
 from core.errors import ModelError
 from core.resources import bundled_resource
 from core.user_dirs import user_cache_dir
@@ -56,11 +58,38 @@ def bundled_config_for(family: str, is_inpaint: bool) -> Path | None:
     # once in the cache from the shared parts.
     overlay = BUNDLED_CONFIGS / "sd15-inpaint"
     target = user_cache_dir() / "configs" / "sd15-inpaint"
-    stamp = target / ".source"
     signature = str((overlay / "unet" / "config.json").stat().st_mtime)
-    if not stamp.is_file() or stamp.read_text() != signature:
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(base, target)
-        shutil.copytree(overlay, target, dirs_exist_ok=True)
-        stamp.write_text(signature)
+    if not _assembled(target, signature):
+        _assemble(target, (base, overlay), signature)
     return target
+
+
+def _assembled(target: Path, signature: str) -> bool:
+    stamp = target / ".source"
+    try:
+        return stamp.read_text() == signature
+    except OSError:
+        return False
+
+
+def _assemble(target: Path, parts: tuple[Path, ...], signature: str) -> None:
+    """Copy ``parts`` (later ones win) into a fresh folder next to ``target``, stamp it, and only
+    then swap it in: ``target`` is never a half-copied config, even if the process dies."""
+    staging, old = temp_name(target), temp_name(target)
+    try:
+        for part in parts:
+            shutil.copytree(part, staging, dirs_exist_ok=True)
+        atomic_write_bytes(staging / ".source", signature.encode())
+        with contextlib.suppress(FileNotFoundError):
+            target.rename(old)  # out of the way in one step; removed below
+        try:
+            staging.rename(target)
+        except OSError:
+            if not _assembled(target, signature):  # no other process assembled it meanwhile
+                raise
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ModelError(f"cannot assemble the model config in {target}: {reason}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)

@@ -21,7 +21,7 @@ from core.events import EventCallback, ModelLoading
 from core.hashing import BackgroundHash, Cancelled, hash_model_file
 from core.models.device import resolve_device, resolve_dtype
 from core.models.download import FP16, SKIPPED_COMPONENTS, download_model
-from core.models.files import bundled_config_for, detect_single_file_family
+from core.models.files import PICKLE_SUFFIXES, bundled_config_for, detect_single_file_family
 from core.models.hashes import short_hash, weights_file
 from core.models.spec import ModelSpec, classify_reference
 
@@ -213,9 +213,15 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
     skipped["safety_checker"] = None
     try:
         pipe = loader.from_pretrained(
-            folder, dtype=dtype, local_files_only=True, variant=variant, **skipped
+            folder,
+            dtype=dtype,
+            local_files_only=True,
+            variant=variant,
+            use_safetensors=True,  # never unpickle a folder's .bin weights
+            **skipped,
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        _refuse_pickled_weights(folder, index)
         raise ModelError(f"cannot load model {folder}: {str(exc).splitlines()[0]}") from None
     pipe = pipe.to(device)
     name = folder.name
@@ -231,6 +237,18 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
         pipe,
         weights_file(folder, variant),
     )
+
+
+def _refuse_pickled_weights(folder: Path, index: dict) -> None:
+    """Say so when a component's weights are only pickles (they are never loaded)."""
+    for component in index:
+        files = list((folder / component).glob("*")) if (folder / component).is_dir() else []
+        pickled = [f for f in files if f.suffix.lower() in PICKLE_SUFFIXES]
+        if pickled and not any(f.suffix == ".safetensors" for f in files):
+            raise ModelError(
+                f"the {component} weights in {folder} are only pickle files ({pickled[0].name}), "
+                "which can run code when loaded; use a model with .safetensors weights"
+            )
 
 
 def _load_single_file(spec: ModelSpec, path: Path, device: str, dtype: Any) -> LoadedModel:

@@ -94,7 +94,9 @@ def make_previewer(family: str, device: str, dtype: Any) -> LatentPreviewer:
         try:
             from diffusers import AutoencoderTiny
 
-            taesd = AutoencoderTiny.from_pretrained(folder, dtype=dtype, local_files_only=True)
+            taesd = AutoencoderTiny.from_pretrained(
+                folder, dtype=dtype, local_files_only=True, use_safetensors=True
+            )
             return LatentPreviewer(family, taesd.to(device).eval())
         except (OSError, ValueError, RuntimeError):
             pass

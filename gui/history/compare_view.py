@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.canvas.zoom_view import ZoomView
-from gui.qt_helpers import named
+from gui.qt_helpers import named, plain, plain_tooltip
 from gui.qt_images import array_to_qimage, pil_to_qimage
 
 MODES = ("side_by_side", "wipe", "difference")
@@ -202,7 +202,9 @@ class CompareView(QWidget):
         self.wipe_slider = named(QSlider(Qt.Orientation.Horizontal), "wipeSlider")
         self.wipe_slider.setRange(0, 100)
         self.wipe_slider.setValue(50)
-        self.wipe_slider.setToolTip(f"Left of the divider: {left_label}; right: {right_label}")
+        self.wipe_slider.setToolTip(
+            plain_tooltip(f"Left of the divider: {left_label}; right: {right_label}")
+        )
         self.wipe_slider.valueChanged.connect(self._on_wipe_slider_changed)
         self.wipe_view.divider_dragged.connect(self._on_divider_dragged)
         right_title = right_label + (" (scaled)" if self.right_was_scaled else "")
@@ -214,16 +216,16 @@ class CompareView(QWidget):
         side_layout.setContentsMargins(0, 0, 0, 0)
         for view, title in ((self.left_view, left_label), (self.right_view, right_title)):
             column = QVBoxLayout()
-            column.addWidget(QLabel(title, alignment=Qt.AlignmentFlag.AlignCenter))
+            column.addWidget(_title_label(title, "compareSideTitle"))
             column.addWidget(view, 1)
             side_layout.addLayout(column, 1)
         wipe = QWidget()
         wipe_layout = QVBoxLayout(wipe)
         wipe_layout.setContentsMargins(0, 0, 0, 0)
         labels = QHBoxLayout()
-        labels.addWidget(QLabel(f"◀ {left_label}"))
+        labels.addWidget(plain(named(QLabel(f"◀ {left_label}"), "compareWipeLeft")))
         labels.addStretch(1)
-        labels.addWidget(QLabel(f"{right_title} ▶"))
+        labels.addWidget(plain(named(QLabel(f"{right_title} ▶"), "compareWipeRight")))
         wipe_layout.addLayout(labels)
         wipe_layout.addWidget(self.wipe_view, 1)
         wipe_layout.addWidget(self.wipe_slider)
@@ -231,7 +233,7 @@ class CompareView(QWidget):
         diff_layout = QVBoxLayout(diff)
         diff_layout.setContentsMargins(0, 0, 0, 0)
         diff_label = f"|{left_label} − {right_title}| × {DIFFERENCE_GAIN}"
-        diff_layout.addWidget(QLabel(diff_label, alignment=Qt.AlignmentFlag.AlignCenter))
+        diff_layout.addWidget(_title_label(diff_label, "compareDifferenceTitle"))
         diff_layout.addWidget(self.difference_view, 1)
         for page in (side, wipe, diff):
             self._stack.addWidget(page)
@@ -324,6 +326,11 @@ class CompareView(QWidget):
         if not self._fitted:
             self._fitted = True
             self.fit()
+
+
+def _title_label(text: str, name: str) -> QLabel:
+    """A centred caption showing a record name literally (names come from file names)."""
+    return plain(named(QLabel(text, alignment=Qt.AlignmentFlag.AlignCenter), name))
 
 
 def _smooth_item(pixmap: QPixmap) -> QGraphicsPixmapItem:

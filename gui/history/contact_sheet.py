@@ -18,16 +18,17 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
+from core.atomic_io import atomic_save_image, write_error
+from core.errors import UserError
 from core.requests import effective_steps
 from core.workflows.sweep import CELL, cell_label, contact_sheet
-from gui.qt_helpers import named
+from gui.qt_helpers import named, warn
 from gui.qt_images import thumbnail_qimage
 
 THUMBNAIL_SIDE = CELL
@@ -211,8 +212,12 @@ class ContactSheetWindow(QWidget):
         return contact_sheet(images, labels, header=header)
 
     def save_sheet(self, path: str) -> None:
-        """Write the contact sheet to ``path`` as a PNG (overwrites; the file dialog asks)."""
-        self.sheet_image().save(path, "PNG")
+        """Write the contact sheet to ``path`` as a PNG, atomically (overwrites; the file dialog
+        asks). Raises a one-line UserError when it cannot be written; ``path`` is kept then."""
+        try:
+            atomic_save_image(path, self.sheet_image(), format="PNG")
+        except OSError as exc:
+            raise write_error(path, exc) from None
 
     def choose_sheet_path(self) -> str | None:
         """Ask for a file to save the sheet to; None when cancelled."""
@@ -251,5 +256,5 @@ class ContactSheetWindow(QWidget):
             return
         try:
             self.save_sheet(path)
-        except OSError as exc:
-            QMessageBox.warning(self, "Save contact sheet", f"Could not save {path}: {exc}")
+        except UserError as exc:
+            warn(self, "Save contact sheet", str(exc))

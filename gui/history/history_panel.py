@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QInputDialog,
     QMenu,
-    QMessageBox,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.history import PassRecord, PassTree
-from gui.qt_helpers import named
+from gui.qt_helpers import ask, named, plain_tooltip
 from gui.qt_images import thumbnail_qimage
 
 THUMBNAIL_SIZE = 64
@@ -184,14 +183,7 @@ class HistoryPanel(QWidget):
             return False
         count = len(self._descendants(record_id))
         extra = f" and the {count} passes made from it" if count else ""
-        answer = QMessageBox.question(
-            self,
-            "Delete pass",
-            f"Delete “{record.name}”{extra}? This cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask(self, "Delete pass", f"Delete “{record.name}”{extra}? This cannot be undone."):
             return False
         self._tree.remove(record_id)
         return True
@@ -266,7 +258,7 @@ class HistoryPanel(QWidget):
         text = card_text(record)
         is_input = record.id == self._tree.current_id
         item.setText(0, ("▶ " if is_input else "") + text)
-        item.setToolTip(0, text + ("\n(input of the next pass)" if is_input else ""))
+        item.setToolTip(0, plain_tooltip(text + ("\n(input of the next pass)" if is_input else "")))
         font = QFont(item.font(0))
         font.setBold(is_input)
         item.setFont(0, font)

@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoStack
 from core.errors import UserError
 from core.events import PassResult, PassStarted
 from core.history import PassRecord, PassTree
+from core.imaging import load_mask
 from core.requests import PassRequest
 from gui.params.state import GenerationParams
 from gui.params.work_size import WorkSizeKey
@@ -28,6 +29,11 @@ from gui.run.workflow_jobs import ModelChoice
 
 NO_IMAGE = "Open an image first (File › Open, drop a file or paste)."
 NO_MODEL = "Choose a model first: a folder, a .safetensors file or a hub id."
+
+
+def _as_layer(image: Image.Image | None) -> Image.Image | None:
+    """A request's mask or strength map as filed with its pass: mode "L" (alpha or luminance)."""
+    return None if image is None else load_mask(image, image.size)
 
 
 class PaintedLayers(Protocol):
@@ -173,14 +179,23 @@ class PassRunner(QObject):
     def add_result(
         self, parent_id: str, result: PassResult, name: str | None = None, group: str | None = None
     ) -> PassRecord:
-        """File a finished pass in the tree as a child of ``parent_id``."""
+        """File a finished pass in the tree as a child of ``parent_id``, with the mask and strength
+        map its request used."""
         params = dict(result.record)
         params.setdefault("strength", result.request.strength)
         params.setdefault("seed", result.seed)
         params.setdefault("effective_steps", result.effective_steps)
         params.setdefault("prompt", result.request.prompt)
+        request = result.request
         return self.tree.add(
-            parent_id, result.image, params=params, name=name, duration=result.duration, group=group
+            parent_id,
+            result.image,
+            params=params,
+            name=name,
+            duration=result.duration,
+            group=group,
+            mask=_as_layer(request.mask),
+            strength_map=_as_layer(request.strength_map),
         )
 
     def apply_record(self, record_id: str) -> None:

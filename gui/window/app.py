@@ -11,13 +11,15 @@ import sys
 
 from PySide6.QtWidgets import QApplication
 
+from core.project import PROJECT_SUFFIX, is_project_file
+from gui.window import test_hooks
 from gui.window.main_window import MainWindow
 from gui.window.settings import APP_NAME, Settings
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="img2img-studio", description=APP_NAME)
-    parser.add_argument("image", nargs="?", help="picture to open")
+    parser.add_argument("image", nargs="?", help="picture or project (.i2i) to open")
     parser.add_argument("--model", help="diffusers folder, .safetensors file or hub id")
     parser.add_argument("--model-config", help="config folder for a single-file checkpoint")
     return parser.parse_args(argv)
@@ -39,12 +41,14 @@ def build_window(argv: list[str]) -> MainWindow:
     args = parse_args(argv)
     ensure_application()
     window = MainWindow(Settings.load())
-    if args.model:
+    if args.image and (args.image.lower().endswith(PROJECT_SUFFIX) or is_project_file(args.image)):
+        window.open_project(args.image)
+    elif args.image:
+        window.files.open_path(args.image)
+    if args.model:  # after a project: the command line wins
         window.state.update(model=args.model, model_config=args.model_config or "")
     elif args.model_config:
         window.state.model_config = args.model_config
-    if args.image:
-        window.files.open_path(args.image)
     return window
 
 
@@ -57,6 +61,7 @@ def run_gui(argv: list[str]) -> int:
     window.show()
     if window.tree.root is not None:
         window.canvas.fit()
+    test_hooks.install(window)  # only with IMG2IMG_STUDIO_TEST_HOOK set (tests)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

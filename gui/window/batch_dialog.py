@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from core.errors import UserError
 from core.workflows.batch import BatchReport, list_inputs, plan_outputs
 from core.workflows.common import WorkflowProgress
-from gui.qt_helpers import named
+from gui.qt_helpers import named, plain
 from gui.reason_label import WARNING_STYLE, ReasonLabel
 from gui.run.progress_text import format_eta
 
@@ -84,9 +84,9 @@ class BatchDialog(QDialog):
         self.in_place_check.setToolTip(
             "Outputs are then named <name>_img2img.png; the originals are never replaced"
         )
-        self.settings_label = named(QLabel(), "batchSettingsLabel")
+        self.settings_label = plain(named(QLabel(), "batchSettingsLabel"))
         self.settings_label.setWordWrap(True)
-        self.count_label = named(QLabel(), "batchCountLabel")
+        self.count_label = plain(named(QLabel(), "batchCountLabel"))
         self.reason_label = ReasonLabel("batchReasonLabel")
         self.progress_bar = named(QProgressBar(), "batchProgressBar")
         self.progress_bar.setRange(0, 1)
@@ -94,7 +94,7 @@ class BatchDialog(QDialog):
         self.progress_bar.setFormat("")
         self.progress_bar.setTextVisible(True)
         self.log = named(QListWidget(), "batchLog")
-        self.summary_label = named(QLabel(), "batchSummaryLabel")
+        self.summary_label = plain(named(QLabel(), "batchSummaryLabel"))
         self.summary_label.setWordWrap(True)
         self.start_button = named(QPushButton("Start"), "batchStartButton")
         self.cancel_button = named(QPushButton("Cancel"), "batchCancelButton")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
-from gui.qt_helpers import named
+from gui.qt_helpers import named, plain
 
 
 class ErrorBanner(QFrame):
-    """Shows a one-line error (``show_error``) until dismissed or hidden; ``label`` holds it."""
+    """Shows a one-line error (``show_error``) until dismissed or hidden; ``label`` holds it, as
+    plain text (error messages quote file names and prompts)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -18,7 +19,7 @@ class ErrorBanner(QFrame):
             "#errorBanner { background: #fde2e1; border-bottom: 1px solid #e0a3a0; }"
             "#errorBanner QLabel { color: #7a1712; }"
         )
-        self.label = named(QLabel(), "errorLabel")
+        self.label = plain(named(QLabel(), "errorLabel"))
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = named(QToolButton(), "errorCloseButton")

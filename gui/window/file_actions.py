@@ -15,17 +15,20 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
+from core.atomic_io import atomic_save_image, atomic_write_text, write_error
 from core.errors import UserError
 from core.hashing import complete_model_hash
 from core.history import PassRecord, PassTree
+from gui.qt_helpers import ask
 from gui.qt_images import IMAGE_FILTER, qimage_to_pil
 from gui.window.settings import APP_NAME, Settings
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
+EXPORT_INDEX = "index.json"
 HASH_WAIT_SECONDS = 10.0  # a save waits this long at most for a model hash still being computed
 
 
@@ -34,7 +37,8 @@ def slug(text: str) -> str:
 
 
 def save_record_png(path: str | Path, record: PassRecord) -> Path:
-    """Write a record as PNG: passes carry the engine's metadata, the original is saved plain."""
+    """Write a record as PNG, atomically, replacing ``path``: passes carry the engine's metadata,
+    the original is saved plain. Raises a one-line UserError when it cannot be written."""
     from core.metadata import write_png
 
     path = Path(path)
@@ -42,11 +46,9 @@ def save_record_png(path: str | Path, record: PassRecord) -> Path:
         params = complete_model_hash(record.params, timeout=HASH_WAIT_SECONDS)
         return write_png(path, record.image, params, overwrite=True)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        record.image.save(path, format="PNG")
+        return atomic_save_image(path, record.image, format="PNG")
     except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
+        raise write_error(path, exc) from None
 
 
 class FileActions(QObject):
@@ -135,15 +137,11 @@ class FileActions(QObject):
             return False
         if not parsed:
             return False
-        answer = QMessageBox.question(
-            self._parent,
-            "Restore parameters",
+        question = (
             f"{path.name} was generated with prompt, seed and settings.\n"
-            "Restore these parameters in the generation panel?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.Yes,
+            "Restore these parameters in the generation panel?"
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if not ask(self._parent, "Restore parameters", question, default_yes=True):
             return False
         params = dict(parsed)
         if params.get("seed") is not None:
@@ -221,13 +219,20 @@ class FileActions(QObject):
             return
         start = str(Path(self._folder) / f"{slug(record.name)}.png")
         path, _ = QFileDialog.getSaveFileName(self._parent, "Save as PNG", start, "PNG (*.png)")
-        if path:
-            self.save(record, path)
+        if not path:
+            return
+        # The dialog confirmed replacing the name typed; ".png" added here needs its own answer.
+        target = png_path(path)
+        if target != Path(path) and target.exists():
+            question = f"{target.name} already exists in {target.parent}.\nReplace it?"
+            if not ask(self._parent, "Save as PNG", question):
+                return
+        self.save(record, target)
 
     def save(self, record: PassRecord, path: str | Path) -> bool:
-        path = Path(path)
-        if path.suffix.lower() != ".png":
-            path = path.with_suffix(".png")
+        """Write ``record`` to ``path`` (".png" added when missing), replacing it: callers ask
+        first. Errors are reported through ``error``; the previous file is kept then."""
+        path = png_path(path)
         try:
             save_record_png(path, record)
         except UserError as exc:
@@ -242,16 +247,42 @@ class FileActions(QObject):
             self.error.emit("Nothing to export yet: open an image first.")
             return
         folder = QFileDialog.getExistingDirectory(self._parent, "Export all passes", self._folder)
-        if folder:
-            self.export_all(folder)
+        if not folder:
+            return
+        existing = self.export_collisions(folder)
+        if existing:
+            shown = ", ".join(existing[:3]) + (", …" if len(existing) > 3 else "")
+            question = (
+                f"{len(existing)} file(s) in {folder} would be replaced ({shown}).\nReplace them?"
+            )
+            if not ask(self._parent, "Export all passes", question):
+                return
+        self.export_all(folder, overwrite=True)
 
-    def export_all(self, folder: str | Path) -> Path | None:
-        """Write every record as PNG plus an ``index.json`` of the tree; returns the index path."""
+    def export_names(self) -> list[str]:
+        """The file names "Export all passes" writes: one PNG per record, then ``index.json``."""
+        names = [f"{n:03d}-{slug(r.name)}.png" for n, r in enumerate(self._tree.records())]
+        return [*names, EXPORT_INDEX]
+
+    def export_collisions(self, folder: str | Path) -> list[str]:
+        """The export's file names that already exist in ``folder``."""
+        return [name for name in self.export_names() if (Path(folder) / name).exists()]
+
+    def export_all(self, folder: str | Path, overwrite: bool = False) -> Path | None:
+        """Write every record as PNG plus an ``index.json`` of the tree; returns the index path.
+
+        Each file is written atomically. Without ``overwrite`` nothing is written when any of
+        the files exists already; errors are reported through ``error``.
+        """
         folder = Path(folder)
+        existing = [] if overwrite else self.export_collisions(folder)
+        if existing:
+            self.error.emit(f"Export stopped: {folder / existing[0]} already exists")
+            return None
         entries = []
+        names = self.export_names()
         try:
-            for number, record in enumerate(self._tree.records()):
-                name = f"{number:03d}-{slug(record.name)}.png"
+            for name, record in zip(names, self._tree.records(), strict=False):
                 save_record_png(folder / name, record)
                 entries.append(
                     {
@@ -263,11 +294,20 @@ class FileActions(QObject):
                         "params": record.params,
                     }
                 )
-            index = folder / "index.json"
+            index = folder / EXPORT_INDEX
             text = json.dumps({"app": APP_NAME, "passes": entries}, indent=2, default=str)
-            index.write_text(text, encoding="utf-8")
-        except (UserError, OSError) as exc:
+            try:
+                atomic_write_text(index, text)
+            except OSError as exc:
+                raise write_error(index, exc) from None
+        except UserError as exc:
             self.error.emit(f"Export failed: {exc}")
             return None
         self.message.emit(f"Exported {len(entries)} images to {folder}", 5000)
         return index
+
+
+def png_path(path: str | Path) -> Path:
+    """``path`` with a ``.png`` suffix (replacing any other)."""
+    path = Path(path)
+    return path if path.suffix.lower() == ".png" else path.with_suffix(".png")

@@ -7,6 +7,8 @@ in ``core``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PIL import Image
 from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import (
@@ -35,12 +37,15 @@ from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
 from gui.history.history_panel import HistoryPanel
 from gui.params.generation_panel import GenerationPanel
 from gui.params.state import GenerationParams
-from gui.qt_helpers import named
+from gui.qt_helpers import named, plain
 from gui.run.runner import PassRunner
 from gui.run.workflow_controller import WorkflowController
+from gui.window.autosave import Autosaver
 from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
-from gui.window.settings import APP_NAME, Settings
+from gui.window.project_actions import ProjectActions
+from gui.window.recovery import RecoveryOffer
+from gui.window.settings import Settings
 from gui.window.workflow_menu import WorkflowMenu
 
 
@@ -56,7 +61,6 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.settings = settings or Settings.load()
         self.undo_stack = QUndoStack(self)
@@ -101,10 +105,11 @@ class MainWindow(QMainWindow):
         self.strength_toolbar = StrengthToolBar(self.canvas, self)
         self.addToolBar(self.strength_toolbar)
         self.files = FileActions(self, self.tree, self.settings, self.shown_record)
+        self.project = ProjectActions(self)  # project files, the title and the unsaved marker
         self.workflow_menu = WorkflowMenu(self.workflows, self.state, self)
         self.canvas.viewport().installEventFilter(self.files)
         self._build_menus()
-        self.status_label = named(QLabel(), "inputLabel")
+        self.status_label = plain(named(QLabel(), "inputLabel"))
         self.statusBar().addPermanentWidget(self.status_label)
         self.statusBar().showMessage("Open an image (Ctrl+O, drop or paste) and choose a model.")
 
@@ -136,6 +141,8 @@ class MainWindow(QMainWindow):
         if app is not None:
             app.aboutToQuit.connect(self._on_about_to_quit)
         self.worker.stopped.connect(self.shut_down)
+        self.autosaver = Autosaver(self)  # and crash recovery: gui.window.autosave, .recovery
+        self.recovery = RecoveryOffer(self, self.autosaver)
 
         # 6. Restore settings.
         self._restore_settings()
@@ -192,6 +199,7 @@ class MainWindow(QMainWindow):
                 file_menu.addSeparator()
             else:
                 file_menu.addAction(action)
+        self.project.install_menu(file_menu)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("Quit", self.close)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -264,9 +272,17 @@ class MainWindow(QMainWindow):
         self.error_banner.hide()
 
     def _on_image_opened(self, image: Image.Image, name: str, document: str) -> None:
-        self.set_root_image(image, name)
-        if document:
-            self.setWindowTitle(f"{document} — {APP_NAME}")
+        if self.project.confirm_discard():  # unsaved work: Save / Discard / Cancel
+            self.set_root_image(image, name)
+            self.project.set_document(document)  # and the title
+
+    def save_project(self, path: str | Path) -> bool:
+        """Save the session as a project file (.i2i); errors go to the banner."""
+        return self.project.save(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open a project file in place of the session (asks first about unsaved work)."""
+        return self.project.open(path)
 
     def _on_tree_changed(self, event: str, record: PassRecord) -> None:
         if event == "selected":
@@ -377,9 +393,13 @@ class MainWindow(QMainWindow):
         self.worker.shutdown(wait_ms=10000)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if not self._closed and not self.project.confirm_discard():
+            event.ignore()
+            return
         self.save_settings()
         self.workflow_menu.shutdown()
         self._shutdown()
+        self.autosaver.close_window(self.busy)
         super().closeEvent(event)
 
     # -- drag and drop (gui.window.file_actions) ----------------------------------------------

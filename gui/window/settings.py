@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.atomic_io import atomic_write_text, write_error
 from core.user_dirs import user_config_dir
 
 APP_NAME = "Img2Img Studio"  # window titles, the command line's help, exported indexes
@@ -40,6 +41,7 @@ class Settings:
     recent_models: list[str] = field(default_factory=list)
     last_folder: str = ""
     last_params: dict[str, Any] = field(default_factory=dict)
+    recent_projects: list[str] = field(default_factory=list)  # newest first (project_actions)
     path: Path | None = field(default=None, repr=False, compare=False)
     changed: list[Callable[[Settings], None]] = field(
         default_factory=list, repr=False, compare=False
@@ -72,19 +74,19 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in self._stored_fields()}
 
-    def save(self) -> None:
-        """Write the settings file atomically; errors are reported, never raised."""
+    def save(self) -> str | None:
+        """Write the settings file atomically; returns None, or the one-line error (also printed
+        to stderr; never raised). A failed save leaves the previous file as it was."""
         path = self.path or config_dir() / SETTINGS_FILE
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-            tmp.replace(path)
+            atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
         except OSError as exc:
-            print(f"img2img-studio: could not save settings to {path}: {exc}", file=sys.stderr)
-            return
+            message = f"settings not saved: {write_error(path, exc)}"
+            print(f"img2img-studio: {message}", file=sys.stderr)
+            return message
         for callback in list(self.changed):
             callback(self)
+        return None
 
     def remember_model(self, reference: str, config: str = "") -> None:
         """Make ``reference`` the last model and move it to the front of the recent list."""

@@ -13,6 +13,15 @@ from gui.canvas.canvas import Canvas
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.fixture(autouse=True)
+def _discard_unsaved_work_on_close(monkeypatch):
+    """Closing a window with unsaved work asks (Save / Discard / Cancel); tests discard unless
+    they replace the question themselves."""
+    from gui.window import project_actions
+
+    monkeypatch.setattr(project_actions, "ask_save_changes", lambda *_args: "discard")
+
+
 # -- canvas fixtures (canvas, mask and strength-map tests) ---------------------------------------
 
 
@@ -68,3 +77,30 @@ def empty_window(qtbot):
     qtbot.waitExposed(window)
     yield window
     window.close()
+
+
+# -- project, autosave and recovery fixtures (a fake engine: no model needed) ----------------
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    from gui.run import worker as worker_module
+    from tests.gui.session_helpers import FakeEngine
+
+    engine = FakeEngine()
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: engine)
+    return engine
+
+
+@pytest.fixture
+def fake_window(qtbot, fake_engine, input_png):
+    """The real window on the test picture, its passes run by a fake engine (no model)."""
+    import main
+
+    win = main.build_window([str(input_png), "--model", "fake/model"])
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.state.update(steps=4, strength=0.5, prompt="a test")
+    yield win
+    win.close()

@@ -108,17 +108,17 @@ def test_delete_asks_first_and_removes_descendants(panel, tree, monkeypatch):
     child = tree.add(first.id, make_image(32, 32), _params())
     asked = []
 
-    def answer_no(*args, **kwargs):
-        asked.append(args[2])
+    def answer_no(box):
+        asked.append(box.text())
         return QMessageBox.StandardButton.No
 
-    monkeypatch.setattr(QMessageBox, "question", answer_no)
+    monkeypatch.setattr(QMessageBox, "exec", answer_no)
     panel.select(first.id)
     panel.delete_action.trigger()
     assert asked and "1 passes made from it" in asked[0]
     assert first.id in tree and panel.item(first.id) is not None
 
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Yes)
     panel.delete_action.trigger()
     assert first.id not in tree and child.id not in tree
     assert panel.item(first.id) is None and panel.item(child.id) is None
@@ -126,7 +126,7 @@ def test_delete_asks_first_and_removes_descendants(panel, tree, monkeypatch):
 
 
 def test_root_cannot_be_deleted(panel, tree, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Yes)
     panel.select("root")
     assert not panel.delete_action.isEnabled()
     assert panel.delete("root") is False

@@ -284,7 +284,7 @@ def test_dropping_a_generated_png_offers_to_restore_parameters(
     path = write_png(tmp_path / "made.png", make_image(96, 64, seed=5), record)
     asked = []
     monkeypatch.setattr(
-        QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes
+        QMessageBox, "exec", lambda box: asked.append(box.text()) or QMessageBox.StandardButton.Yes
     )
     assert main_window.files.open_path(path, offer_parameters=True)
     assert asked

@@ -1,0 +1,37 @@
+"""Atomic text and image writes on top of :mod:`core.atomic`, and the one-line error for a failed
+write.
+
+Every file the app writes goes through :func:`core.atomic.atomic_writer` (directly or through these
+helpers): the target is its previous content or its new one, never half, and a failure leaves no
+temporary file behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.atomic import atomic_writer
+from core.errors import UserError
+
+
+def write_error(path: str | Path, exc: OSError) -> UserError:
+    """A one-line :class:`UserError` naming ``path``: "cannot write PATH: No space left on
+    device"."""
+    reason = " ".join((exc.strerror or str(exc) or type(exc).__name__).split())
+    return UserError(f"cannot write {path}: {reason}")
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically; raises OSError (``path`` untouched) on failure."""
+    with atomic_writer(path) as fh:
+        fh.write(text.encode(encoding))
+    return Path(path)
+
+
+def atomic_save_image(path: str | Path, image: Any, **pil_kwargs: Any) -> Path:
+    """``image.save(path, **pil_kwargs)`` (a PIL image), atomically; pass ``format=``, since the
+    temporary file's name says nothing. Raises OSError (``path`` untouched) on failure."""
+    with atomic_writer(path) as fh:
+        image.save(fh, **pil_kwargs)
+    return Path(path)

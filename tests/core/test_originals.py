@@ -1,0 +1,75 @@
+"""Originals are never modified: a full CLI run (generate, workflows, batch, upscale) leaves every
+input file byte-identical with its modification time unchanged, even when writing next to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import core.cli.common
+import core.engine
+from core.cli.main import main
+from core.testing.images import make_image, make_mask
+
+COMMON = ["--prompt", "a lighthouse", "--steps", "4", "--cfg", "1", "--seed", "5"]
+
+
+@pytest.fixture(scope="module")
+def shared_engine():
+    return core.engine.Engine(previews=False)
+
+
+@pytest.fixture(autouse=True)
+def _one_engine(shared_engine, monkeypatch):
+    monkeypatch.setattr(core.cli.common, "Engine", lambda: shared_engine)
+
+
+def _state(files: list[Path]) -> dict[str, tuple[bytes, int]]:
+    return {str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+
+
+def test_a_full_cli_run_leaves_every_input_untouched(tmp_path, tiny_model_dir):
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    picture, mask, strength = folder / "photo.png", folder / "mask.png", folder / "map.png"
+    make_image(64, 48).save(picture)
+    make_mask(64, 48).save(mask)
+    Image.linear_gradient("L").resize((64, 48)).save(strength)
+    make_image(64, 48, seed=3).save(folder / "second.jpg")
+    inputs = sorted(p for p in folder.iterdir())
+    before = _state(inputs)
+    out = tmp_path / "out"
+    model = ["--model", str(tiny_model_dir), *COMMON]
+
+    def run(*args: object) -> int:
+        return main([*map(str, args), *model])
+
+    assert run("generate", picture, "-o", out / "a.png") == 0
+    assert run("generate", picture, "-o", out / "b.png", "--mask", mask) == 0
+    assert run("generate", picture, "-o", out / "c.png", "--strength-map", strength) == 0
+    assert run("generate", picture, "-o", out / "d.png", "--passes", "0.5,0.3") == 0
+    assert (
+        run(
+            "upscale",
+            picture,
+            "-o",
+            out / "big.png",
+            "--scale",
+            "1.5",
+            "--tile",
+            "64",
+            "--overlap",
+            "16",
+        )
+        == 0
+    )
+    assert run("batch", folder, out / "batch") == 0
+    assert run("batch", folder, folder, "--in-place") == 0  # writes new names next to them
+    assert run("generate", picture, "-o", picture, "--overwrite") == 2  # refused
+    assert run("upscale", picture, "-o", picture, "--overwrite") == 2  # refused
+
+    assert _state(inputs) == before
+    written = sorted(p.name for p in folder.iterdir() if p not in inputs)
+    assert written and all("_img2img" in name for name in written)
