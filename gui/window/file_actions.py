@@ -21,6 +21,7 @@ from core.atomic_io import atomic_save_image, atomic_write_text, write_error
 from core.errors import UserError
 from core.hashing import complete_model_hash
 from core.history import PassRecord, PassTree
+from core.project import PROJECT_SUFFIX
 from gui.qt_helpers import ask
 from gui.qt_images import IMAGE_FILTER, qimage_to_pil
 from gui.window.settings import APP_NAME, Settings
@@ -60,6 +61,7 @@ class FileActions(QObject):
 
     image_opened = Signal(object, str, str)  # PIL image, record name, document name ("": keep)
     restore_requested = Signal(object)  # parsed parameters the user chose to restore
+    project_dropped = Signal(str)  # a dropped .i2i project file's path
     error = Signal(str)
     message = Signal(str, int)  # status-bar text, timeout in ms
 
@@ -173,7 +175,8 @@ class FileActions(QObject):
         return [
             Path(u.toLocalFile())
             for u in mime.urls()
-            if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES
+            if u.isLocalFile()
+            and Path(u.toLocalFile()).suffix.lower() in IMAGE_SUFFIXES | {PROJECT_SUFFIX}
         ]
 
     @classmethod
@@ -202,7 +205,10 @@ class FileActions(QObject):
     def drop(self, event: QDropEvent) -> None:
         mime = event.mimeData()
         paths = self._dropped_paths(mime)
-        if paths:
+        if paths and paths[0].suffix.lower() == PROJECT_SUFFIX:
+            event.acceptProposedAction()
+            self.project_dropped.emit(str(paths[0]))
+        elif paths:
             event.acceptProposedAction()
             self.open_path(paths[0], offer_parameters=True)
         elif mime is not None and mime.hasImage():

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.canvas.strength_map_changed.connect(self._update_status_label)
         self.files.image_opened.connect(self._on_image_opened)
         self.files.restore_requested.connect(self.panel.set_params)
+        self.files.project_dropped.connect(self.open_project)
         self.files.error.connect(self.show_error)
         self.files.message.connect(self._show_message)
         self.runner.busy_changed.connect(self._on_busy_changed)

@@ -4,6 +4,7 @@ marker, Ctrl+S, asking on close, recent projects, errors in a one-line banner.""
 from __future__ import annotations
 
 import json
+import warnings
 import zipfile
 
 import numpy as np
@@ -294,3 +295,35 @@ def test_opening_a_picture_over_unsaved_work_asks_first(qtbot, fake_window, tmp_
     assert len(window.tree) == 1 and window.canvas.image().size == (40, 30)
     assert window.windowTitle() == "other.png[*] — Img2Img Studio"
     assert not window.isWindowModified()
+
+
+def test_dropping_a_project_file_opens_it(qtbot, fake_window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = fake_window
+    generate(qtbot, window)
+    assert window.save_project(tmp_path / "dropped.i2i")
+    window.files.open_path(tmp_path / "input.png")
+    assert len(window.tree) == 1
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path / "dropped.i2i"))])
+    viewport = window.canvas.viewport()
+    pos = QPointF(viewport.rect().center())
+    with warnings.catch_warnings():  # PySide6 only offers the (deprecated) QPoint overload
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(
+            pos.toPoint(),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+    QApplication.sendEvent(viewport, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(
+        pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(viewport, drop)
+    assert window.project.path == tmp_path / "dropped.i2i" and len(window.tree) == 2
