@@ -1,14 +1,14 @@
 """Img2Img Studio entry point: the GUI by default, headless subcommands for scripts.
 
 ``python main.py [IMAGE | PROJECT.i2i] [--model M] [--model-config DIR]`` starts the window;
-``python main.py generate|info|upscale|batch ...`` runs headless (see ``--help``).
+``python main.py generate|info|upscale|batch|outpaint|diff ...`` runs headless (``--help``).
 """
 
 from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch"}
+HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch", "outpaint", "diff"}
 
 
 def build_window(argv: list[str] | None = None):

@@ -14,6 +14,8 @@ from typing import Callable, Iterable
 
 from PIL import Image
 
+from core.conditioning.regions import Region
+
 Observer = Callable[[str, "PassRecord"], None]
 
 
@@ -31,6 +33,7 @@ class PassRecord:
     group: str | None = None  # e.g. a sweep or variations group id
     mask: Image.Image | None = None  # mode "L": the mask the pass used (white = change)
     strength_map: Image.Image | None = None  # mode "L": its strength map (255 = strength 1.0)
+    regions: tuple[Region, ...] = ()  # its regional prompts (masks in mode "L")
 
     @property
     def is_root(self) -> bool:
@@ -170,6 +173,7 @@ class PassTree:
         *,
         mask: Image.Image | None = None,
         strength_map: Image.Image | None = None,
+        regions: tuple[Region, ...] = (),
     ) -> PassRecord:
         """Add a pass result as a child of ``parent_id`` and return its record."""
         if parent_id not in self._records:
@@ -192,6 +196,7 @@ class PassTree:
             group=group,
             mask=mask,
             strength_map=strength_map,
+            regions=regions,
         )
         self._records[record_id] = record
         self._children[record_id] = []

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from PIL import Image
 
+from core.conditioning.regions import Region, validate_regions
 from core.errors import InvalidRequest
 from core.work_size import parse_work_size
 
@@ -57,7 +58,9 @@ class PassRequest:
     padding: int = 32
     strength_map: Image.Image | None = None
     color_match: bool = False
+    soft_inpaint: bool = False  # the blurred mask × strength as a per-pixel map (soft edges)
     work_size: str = "auto"  # "auto" | "input" | "WxH": the size the model works at (work_size.py)
+    regions: tuple[Region, ...] = ()  # regional prompts (core.conditioning), at most 8
     extra: dict = field(default_factory=dict)
 
     @property
@@ -102,6 +105,7 @@ class PassRequest:
         if self.padding < 0:
             raise InvalidRequest(f"padding must be 0 or more px, got {self.padding}")
         parse_work_size(self.work_size)
+        validate_regions(self.regions)
         if self.inpaint_area not in ("whole", "masked"):
             raise InvalidRequest(
                 f"inpaint area must be 'whole' or 'masked', got {self.inpaint_area}"

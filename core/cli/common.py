@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from PIL import Image
 
+from core.cli.regions import parse_regions
 from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.events import (
@@ -105,6 +106,8 @@ def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassReque
         inpaint_area=args.inpaint_area,
         padding=args.padding,
         strength_map=strength_map,
+        soft_inpaint=getattr(args, "soft_inpaint", False),
+        regions=parse_regions(getattr(args, "region", None)),
     )
     return request.validate()
 

@@ -1,4 +1,4 @@
-"""Headless command line: ``generate``, ``info``, ``upscale``, ``batch``.
+"""Headless commands: ``generate``, ``info``, ``upscale``, ``batch``, ``outpaint``, ``diff``.
 
 User mistakes exit 2 with one ``error: …`` line on stderr and write nothing; Ctrl+C stops within a
 step and leaves no partial file (exit 130).

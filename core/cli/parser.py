@@ -1,4 +1,4 @@
-"""The command line's grammar: ``generate``, ``info``, ``upscale`` and ``batch``."""
+"""The command line: ``generate``, ``info``, ``upscale``, ``batch``, ``outpaint``, ``diff``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import argparse
 from typing import NoReturn
 
 from core import __version__
+from core.cli.diff import add_diff_parser
 from core.cli.generate import cmd_generate
 from core.cli.info import cmd_info
+from core.cli.outpaint import add_outpaint
+from core.cli.regions import REGION_HELP
 from core.cli.workflows import cmd_batch, cmd_upscale
 from core.errors import UserError
 from core.requests import DEFAULT_SCHEDULER, SCHEDULER_NAMES
@@ -46,7 +49,13 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-blur", type=int, default=4, metavar="PX")
     p.add_argument("--inpaint-area", choices=("whole", "masked"), default="whole")
     p.add_argument("--padding", type=int, default=32, metavar="PX", help="only-masked padding")
+    p.add_argument(
+        "--soft-inpaint",
+        action="store_true",
+        help="blend the mask's blurred edge as per-pixel strength (no seam)",
+    )
     p.add_argument("--strength-map", metavar="MAP", help="grayscale per-pixel strength, 255 = 1.0")
+    p.add_argument("--region", action="append", metavar="MASK:PROMPT[|NEG]", help=REGION_HELP)
     p.add_argument("--width", type=int, help="resize the picture to this width first")
     p.add_argument("--height", type=int, help="resize the picture to this height first")
     p.add_argument(
@@ -101,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(handler=cmd_info)
     _add_upscale(sub)
     _add_batch(sub)
+    add_outpaint(sub, add_generation_options)
+    add_diff_parser(sub)
     return parser
 
 

@@ -25,9 +25,12 @@ from core.engine.differential import masked_strength_map, run_differential
 from core.engine.memory import guard_memory
 from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
+from core.engine.soft_inpaint import soft_strength_map
 from core.errors import PassCancelled
 from core.events import EventCallback, PassResult, PassStarted
 from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
+from core.imaging.difference import changed_outside
+from core.imaging.masks import blur_mask
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.requests import MAX_SEED, PassRequest, effective_steps
 from core.sampling.previews import make_previewer
@@ -94,6 +97,10 @@ class Engine:
             else None
         )
         kind = "differential" if strength_map is not None else "inpaint" if mask else "img2img"
+        if request.soft_inpaint and mask is not None:  # the blurred mask as a strength map
+            raw = load_mask(request.strength_map, size) if request.strength_map else None
+            strength_map = soft_strength_map(mask, request.mask_blur, request.strength, raw)
+            kind = "inpaint"
         steps_to_run = _steps_to_run(request, strength_map)
         started = time.perf_counter()
 
@@ -139,6 +146,8 @@ class Engine:
                 image = run.img2img(source)
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
+        used_mask = blur_mask(mask, request.mask_blur) if mask is not None else None
+        record.update(changed_outside(source, image, used_mask))  # the drift guard's figures
         model_hash = record["model"]["hash"]  # as known now: the hash never holds up a pass
         return PassResult(
             image, request, seed, steps_to_run, duration, model.name, model_hash, record

@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from core.conditioning.regional import regional_call
 from core.engine.cancel import CancelToken
 from core.engine.vae import decode_fp32, is_blank
 from core.errors import PassCancelled
@@ -42,6 +43,7 @@ class PassRun:
         self.model, self.request, self.seed = model, request, seed
         self.token, self.emit, self.steps_to_run = token, emit, steps_to_run
         self.work_size, self.scheduler, self.previewer = work_size, scheduler, previewer
+        self.region_box: tuple[int, int, int, int] | None = None  # regions: the crop shown
 
     def generator(self) -> Any:
         """A CPU generator, so a seed gives the same noise on every device."""
@@ -60,8 +62,10 @@ class PassRun:
         hooks = StepHooks(
             pipe, self.steps_to_run, self.emit, self.token, self.previewer, latent_filter
         )
+        work = getattr(kwargs.get("image"), "size", self.work_size)
+        run_pipe = regional_call(pipe, request, work, self.region_box)
         try:
-            output = pipe(
+            output = run_pipe(
                 prompt=request.prompt,
                 negative_prompt=request.negative_prompt or None,
                 num_inference_steps=request.steps,
@@ -141,6 +145,7 @@ class PassRun:
         )
         region = resize_to(source.crop(box), (gw, gh))
         region_mask = repaint.crop(box).resize((gw, gh), Image.Resampling.NEAREST)
+        self.region_box = box
         out = self._inpaint_call(region, region_mask)
         full = source.copy()
         full.paste(resize_to(out, (cw, ch)), box[:2])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import __version__
+from core.conditioning.regional import region_records
 from core.hashing import pixel_hash
 from core.models import LoadedModel
 from core.requests import PassRequest
@@ -59,7 +60,11 @@ def pass_record(
             inpaint_area=request.inpaint_area,
             padding=request.padding,
         )
+        if request.soft_inpaint:
+            record["soft_inpaint"] = True
     if request.strength_map is not None:
         record["strength_map_hash"] = pixel_hash(request.strength_map)
+    if request.regions:
+        record["regions"] = region_records(request.regions)
     record.update(request.extra)
     return record

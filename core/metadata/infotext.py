@@ -78,6 +78,8 @@ def build_infotext(record: dict) -> str:
         if record.get("inpaint_area") == "masked":
             add("Inpaint area", "Only masked")
             add("Masked area padding", record.get("padding"))
+        if record.get("soft_inpaint"):
+            add("Soft inpainting enabled", True)
     if record.get("app_version"):
         add("Version", f"{APP_TAG} {record['app_version']}")
 

@@ -11,6 +11,7 @@ from PIL import Image
 
 from core import __version__
 from core.atomic import atomic_writer
+from core.conditioning.regions import Region
 from core.errors import ProjectError
 from core.history import PassRecord, PassTree
 from core.imaging import MAX_PIXELS
@@ -24,6 +25,7 @@ from core.project.schema import (
     build_index,
     member_name,
     parse_index,
+    region_member,
 )
 from core.project.session import Session
 
@@ -70,7 +72,16 @@ def _plan(session: Session) -> tuple[list[dict[str, Any]], list[tuple[str, Image
             members[kind] = member_name(position, kind) if image is not None else None
             if image is not None:
                 images.append((member_name(position, kind), _storable(image, kind != "image")))
-        entries.append(_entry(record, members))
+        entry = _entry(record, members)
+        if record.regions:
+            entry["regions"] = []
+            for number, region in enumerate(record.regions):
+                name = region_member(position, number)
+                entry["regions"].append(
+                    {"prompt": region.prompt, "negative": region.negative, "mask": name}
+                )
+                images.append((name, _storable(region.mask, True)))
+        entries.append(entry)
     for name, layer in ((MASK_LAYER, session.mask), (STRENGTH_LAYER, session.strength_map)):
         if layer is not None:
             images.append((name, _storable(layer, True)))
@@ -138,6 +149,7 @@ def save_project(path: str | Path, session: Session, *, compress_level: int = 6)
 def _rebuild(archive: ProjectArchive, index: Index) -> Session:
     referenced = {INDEX_NAME}
     referenced.update(n for e in index.records for n in e.members.values() if n is not None)
+    referenced.update(r.mask for e in index.records for r in e.regions)
     referenced.update(n for n in index.layers.values() if n is not None)
     unexpected = sorted(archive.names() - referenced)
     if unexpected:
@@ -162,6 +174,9 @@ def _rebuild(archive: ProjectArchive, index: Index) -> Session:
                 group=entry.group,
                 mask=images["mask"],
                 strength_map=images["strength_map"],
+                regions=tuple(
+                    Region(archive.image(r.mask, "L"), r.prompt, r.negative) for r in entry.regions
+                ),
             )
         )
     try:

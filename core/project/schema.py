@@ -6,7 +6,9 @@ Schema version 1::
      "root_id": "root" | null, "current_id": "p3" | null,
      "records": [{"id", "parent_id", "name", "params", "duration", "created", "group",
                   "image": "images/00000.png", "mask": "masks/00000.png" | null,
-                  "strength_map": "strength_maps/00000.png" | null}, ...],
+                  "strength_map": "strength_maps/00000.png" | null,
+                  "regions": [{"prompt", "negative", "mask": "regions/00000-0.png"}, ...]
+                             (optional: absent when the pass had no regional prompts)}, ...],
      "layers": {"mask": "layers/mask.png" | null, "strength_map": "layers/strength_map.png" | null},
      "ui": {...}}
 
@@ -22,6 +24,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from core.conditioning.regions import MAX_REGIONS
 
 FORMAT = "img2img-studio-project"
 SCHEMA_VERSION = 1
@@ -42,6 +46,18 @@ def member_name(position: int, kind: str) -> str:
     return f"{_FOLDERS[kind]}/{position:05d}.png"
 
 
+def region_member(position: int, number: int) -> str:
+    """The member holding the mask of record number ``position``'s region ``number``."""
+    return f"regions/{position:05d}-{number}.png"
+
+
+@dataclass(frozen=True)
+class RegionEntry:
+    prompt: str
+    negative: str
+    mask: str  # member name
+
+
 @dataclass(frozen=True)
 class RecordEntry:
     id: str
@@ -52,6 +68,7 @@ class RecordEntry:
     created: float
     group: str | None
     members: dict[str, str | None]  # kind → member name or None
+    regions: tuple[RegionEntry, ...] = ()  # optional in the index: older files have none
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,29 @@ def _record(obj: object, position: int) -> RecordEntry:
         created=float(_field(obj, "created", "number", where)),
         group=_field(obj, "group", "text?", where),
         members=members,
+        regions=_regions(obj, position, where),
     )
+
+
+def _regions(obj: dict, position: int, where: str) -> tuple[RegionEntry, ...]:
+    if obj.get("regions") is None:
+        return ()
+    items = _field(obj, "regions", "list", where)
+    if len(items) > MAX_REGIONS:
+        raise Damaged(f"{where}: {len(items)} regions, over the limit of {MAX_REGIONS}")
+    entries = []
+    for number, item in enumerate(items):
+        place = f"{where} region {number}"
+        if not isinstance(item, dict):
+            raise Damaged(f"{place} should be an object, not {_type_name(item)}")
+        entries.append(
+            RegionEntry(
+                prompt=_field(item, "prompt", "text", place),
+                negative=_field(item, "negative", "text", place),
+                mask=_member(item, "mask", region_member(position, number), place, False) or "",
+            )
+        )
+    return tuple(entries)
 
 
 def _no_constants(name: str) -> None:

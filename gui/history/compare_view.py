@@ -28,11 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from gui.canvas.zoom_view import ZoomView
+from gui.history.difference_page import DifferencePage
 from gui.qt_helpers import named, plain, plain_tooltip
-from gui.qt_images import array_to_qimage, pil_to_qimage
+from gui.qt_images import pil_to_qimage
 
 MODES = ("side_by_side", "wipe", "difference")
-_MODE_LABELS = {"side_by_side": "Side by side", "wipe": "Wipe", "difference": "Difference (×4)"}
+_MODE_LABELS = {"side_by_side": "Side by side", "wipe": "Wipe", "difference": "Difference"}
 DIFFERENCE_GAIN = 4
 
 
@@ -161,6 +162,7 @@ class CompareView(QWidget):
         left_label: str,
         right_label: str,
         parent: QWidget | None = None,
+        mask: Image.Image | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("compareView")
@@ -172,7 +174,6 @@ class CompareView(QWidget):
             right = right.resize(left.size, Image.Resampling.LANCZOS)
         left_pixmap = QPixmap.fromImage(pil_to_qimage(left.convert("RGB")))
         right_pixmap = QPixmap.fromImage(pil_to_qimage(right.convert("RGB")))
-        diff_pixmap = QPixmap.fromImage(array_to_qimage(difference_image(left, right)))
         rect = QRectF(0, 0, left.width, left.height)
 
         # 1. One scene per picture; the views share the scene rect.
@@ -186,7 +187,8 @@ class CompareView(QWidget):
         self.right_view = _ZoomView(scene_with(_smooth_item(right_pixmap)))
         self._wipe_item = _WipeItem(left_pixmap, right_pixmap)
         self.wipe_view = _WipeView(scene_with(self._wipe_item))
-        self.difference_view = _ZoomView(scene_with(_smooth_item(diff_pixmap)))
+        diff_item = _smooth_item(QPixmap(left_pixmap.size()))
+        self.difference_view = _ZoomView(scene_with(diff_item))
         self.left_view.setObjectName("compareLeftView")
         self.right_view.setObjectName("compareRightView")
         self.wipe_view.setObjectName("compareWipeView")
@@ -229,12 +231,10 @@ class CompareView(QWidget):
         wipe_layout.addLayout(labels)
         wipe_layout.addWidget(self.wipe_view, 1)
         wipe_layout.addWidget(self.wipe_slider)
-        diff = QWidget()
-        diff_layout = QVBoxLayout(diff)
-        diff_layout.setContentsMargins(0, 0, 0, 0)
-        diff_label = f"|{left_label} − {right_title}| × {DIFFERENCE_GAIN}"
-        diff_layout.addWidget(_title_label(diff_label, "compareDifferenceTitle"))
-        diff_layout.addWidget(self.difference_view, 1)
+        diff_label = f"|{left_label} − {right_title}|"
+        self.difference_page = diff = DifferencePage(
+            left, right, diff_item, self.difference_view, diff_label, mask
+        )
         for page in (side, wipe, diff):
             self._stack.addWidget(page)
 
@@ -349,6 +349,7 @@ class CompareDialog(QDialog):
         left_label: str,
         right_label: str,
         parent: QWidget | None = None,
+        mask: Image.Image | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("compareDialog")
@@ -357,7 +358,7 @@ class CompareDialog(QDialog):
         self.setModal(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.compare_view = CompareView(left, right, left_label, right_label, self)
+        self.compare_view = CompareView(left, right, left_label, right_label, self, mask)
         layout.addWidget(self.compare_view)
         self.resize(1100, 720)
 
@@ -368,8 +369,10 @@ def open_compare_dialog(
     right: Image.Image,
     left_label: str,
     right_label: str,
+    mask: Image.Image | None = None,
 ) -> CompareDialog:
-    """Show a CompareDialog for two pictures and return it."""
-    dialog = CompareDialog(left, right, left_label, right_label, parent)
+    """Show a CompareDialog for two pictures and return it; ``mask`` (the later pass's) splits
+    the difference figures and enables "only changes outside the mask"."""
+    dialog = CompareDialog(left, right, left_label, right_label, parent, mask)
     dialog.show()
     return dialog

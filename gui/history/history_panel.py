@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QGridLayout,
+    QHeaderView,
     QInputDialog,
     QMenu,
     QPushButton,
@@ -23,6 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.history import PassRecord, PassTree
+from core.history_drift import pass_drift
+from gui.history.drift_badge import drift_badge
 from gui.qt_helpers import ask, named, plain_tooltip
 from gui.qt_images import thumbnail_qimage
 
@@ -86,6 +89,10 @@ class HistoryPanel(QWidget):
 
         self.view = named(QTreeWidget(), "historyTree")
         self.view.setHeaderHidden(True)
+        self.view.setColumnCount(2)  # the card; a drift warning icon
+        self.view.header().setStretchLastSection(False)
+        self.view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.view.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -174,7 +181,9 @@ class HistoryPanel(QWidget):
         from gui.history.compare_view import open_compare_dialog
 
         left, right = self._tree.get(left_id), self._tree.get(right_id)
-        return open_compare_dialog(self.window(), left.image, right.image, left.name, right.name)
+        return open_compare_dialog(
+            self.window(), left.image, right.image, left.name, right.name, right.mask
+        )
 
     def delete(self, record_id: str) -> bool:
         """Delete a pass and its descendants after asking; returns whether it was deleted."""
@@ -229,6 +238,9 @@ class HistoryPanel(QWidget):
             parent.addChild(item)
             parent.setExpanded(True)
         self._items[record.id] = item
+        drift = pass_drift(self._tree, record.id) if record.id in self._tree else None
+        if drift is not None:
+            self.view.setItemWidget(item, 1, drift_badge(drift))
         self.view.scrollToItem(item)
 
     def _group_header(self, parent: QTreeWidgetItem, record: PassRecord) -> QTreeWidgetItem:

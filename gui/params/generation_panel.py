@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -217,6 +218,11 @@ class GenerationPanel(QWidget):
         self.padding_spin.setRange(0, 1024)
         self.padding_spin.setSuffix(" px")
         self.padding_spin.setToolTip("Context around the mask for 'Only masked'")
+        self.soft_inpaint_check = named(QCheckBox("Soft inpainting"), "softInpaintCheck")
+        self.soft_inpaint_check.setToolTip(
+            "Use the blurred mask as per-pixel strength: the edge fades in without a seam"
+        )
+        bind(self.state, "soft_inpaint", self.soft_inpaint_check)
 
         bind(self.state, "mask_blur", self.mask_blur_spin)
         bind(self.state, "padding", self.padding_spin)
@@ -238,6 +244,7 @@ class GenerationPanel(QWidget):
         grid.addWidget(self.padding_spin, 0, 3)
         grid.addWidget(self.whole_radio, 1, 0, 1, 2)
         grid.addWidget(self.masked_radio, 1, 2, 1, 2)
+        grid.addWidget(self.soft_inpaint_check, 2, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         return self.mask_group

@@ -26,6 +26,7 @@ REQUEST_FIELDS = (
     "mask_blur",
     "inpaint_area",
     "padding",
+    "soft_inpaint",
     "work_size",
 )
 
@@ -49,6 +50,7 @@ class GenerationParams(Observable):
     mask_blur: int = 4
     inpaint_area: str = "whole"
     padding: int = 32
+    soft_inpaint: bool = False  # the blurred mask as per-pixel strength
     work_size: str = "auto"  # "auto", "input" or "WxH" (core.work_size)
     model: str = ""
     model_config: str = ""
@@ -103,6 +105,7 @@ class GenerationParams(Observable):
             "seed_locked": bool,
             "mask_blur": int,
             "padding": int,
+            "soft_inpaint": bool,
             "model": str,
             "model_config": str,
             "scheduler": str,

@@ -8,6 +8,7 @@ and step previews.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -15,6 +16,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from core.conditioning.regions import Region
 from core.errors import UserError
 from core.events import PassResult, PassStarted
 from core.history import PassRecord, PassTree
@@ -69,6 +71,8 @@ class PassRunner(QObject):
         self.undo_stack = undo_stack
         self.params = params
         self._layers = layers
+        # The regional prompts of the next pass (the window sets the regions panel's).
+        self.regions_source: Callable[[], tuple[Region, ...]] | None = None
         self.worker = PassWorker()
         self._busy = False
         self._source_id: str | None = None
@@ -122,7 +126,10 @@ class PassRunner(QObject):
         else:
             image = source.image
             mask, strength_map = self._layers.mask_image(), self._layers.strength_map_image()
-        request = PassRequest(image=image, mask=mask, strength_map=strength_map, **params)
+        regions = self.regions_source() if self.regions_source and source is not None else ()
+        request = PassRequest(
+            image=image, mask=mask, strength_map=strength_map, regions=regions, **params
+        )
         return request.validate(), model
 
     def generate(self) -> bool:
@@ -196,6 +203,10 @@ class PassRunner(QObject):
             group=group,
             mask=_as_layer(request.mask),
             strength_map=_as_layer(request.strength_map),
+            regions=tuple(
+                Region(load_mask(r.mask, r.mask.size), r.prompt, r.negative)
+                for r in request.regions
+            ),
         )
 
     def apply_record(self, record_id: str) -> None:

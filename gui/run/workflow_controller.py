@@ -27,6 +27,7 @@ from gui.run.workflow_jobs import (
     ModelChoice,
     batch_job,
     multipass_job,
+    outpaint_job,
     sweep_job,
     upscale_job,
     variations_job,
@@ -124,6 +125,19 @@ class WorkflowController(QObject):
             f"Upscale {scale:g}× and refine at {strength:.2f}…",
         )
 
+    def run_outpaint(self, sides: tuple[int, int, int, int], band: int, strength: float) -> bool:
+        """Expand the current input by (left, right, top, bottom) px; one new pass."""
+        return self._start(
+            "outpaint",
+            lambda request, model: outpaint_job(
+                request.replace(mask=None, strength_map=None, strength=strength),
+                model,
+                sides,
+                band,
+            ),
+            "Expand canvas {}…".format(" ".join(f"{s:+d}" for s in sides)),
+        )
+
     def run_batch(
         self, input_dir: str, output_dir: str, overwrite: bool = False, in_place: bool = False
     ) -> bool:
@@ -213,13 +227,12 @@ class WorkflowController(QObject):
             runner.finish_job(outcome.summary())
             runner.show_message(outcome.summary(), 15000)
             return
-        if run.kind == "upscale":
+        if run.kind in ("upscale", "outpaint"):
             parent = runner.parent_for(runner.source_id)
             if parent is None:
                 runner.finish_job("Done (the image was closed meanwhile)")
                 return
-            scale = outcome.record.get("workflow", {}).get("scale", "")
-            record = runner.add_result(parent, outcome, name=f"Upscale {scale:g}×")
+            record = runner.add_result(parent, outcome, name=_single_pass_name(outcome))
             runner.apply_record(record.id)
             runner.finish_job(f"Done: {record.name}")
             runner.remember_model()
@@ -244,3 +257,10 @@ class WorkflowController(QObject):
         run, self._run = self._run, None
         if run is not None:
             self.cancelled.emit(run.kind)
+
+
+def _single_pass_name(outcome: PassResult) -> str:
+    """The history name of an upscale's or an outpaint's one pass."""
+    if outcome.record.get("kind") == "outpaint":
+        return f"Expand {outcome.image.width}×{outcome.image.height}"
+    return f"Upscale {outcome.record.get('workflow', {}).get('scale', ''):g}×"

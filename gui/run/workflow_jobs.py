@@ -34,6 +34,7 @@ _WORKFLOWS = {
     "variations": ("core.workflows.variations", "run_variations", "on_progress", True),
     "upscale": ("core.workflows.upscale", "upscale_refine", "on_progress", False),
     "batch": ("core.workflows.batch", "run_batch", "on_item", False),
+    "outpaint": ("core.workflows.outpaint", "outpaint_sides", "on_progress", False),
 }
 
 
@@ -111,3 +112,10 @@ def batch_job(
         overwrite=overwrite,
         allow_in_place=allow_in_place,
     )
+
+
+def outpaint_job(
+    request: PassRequest, model: ModelChoice, sides: tuple[int, int, int, int], band: int
+) -> WorkflowJob:
+    """Expand the canvas by ``sides`` (left, right, top, bottom px) and paint the new area."""
+    return _job("outpaint", model, request, SPEC, tuple(sides), band)

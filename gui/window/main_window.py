@@ -36,6 +36,7 @@ from gui.canvas.canvas import Canvas
 from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
 from gui.history.history_panel import HistoryPanel
 from gui.params.generation_panel import GenerationPanel
+from gui.params.regions_panel import RegionsPanel
 from gui.params.state import GenerationParams
 from gui.qt_helpers import named, plain
 from gui.run.runner import PassRunner
@@ -98,6 +99,10 @@ class MainWindow(QMainWindow):
             Qt.DockWidgetArea.RightDockWidgetArea,
         )
         self._add_dock("History", "historyDock", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.regions_panel = RegionsPanel(self.canvas)  # regional prompts: gui/params/regions_panel
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self._add_dock("Regions", "regionsDock", self.regions_panel, right)
+        self.runner.regions_source = self.regions_panel.regions
 
         # 4. Toolbars, menus, status bar.
         self.mask_toolbar = MaskToolBar(self.canvas, self)
@@ -228,6 +233,8 @@ class MainWindow(QMainWindow):
         workflow_menu = bar.addMenu("&Workflows")
         for action in self.workflow_menu.actions:
             workflow_menu.addAction(action)
+            if action.objectName() == "expandAction":  # also a canvas tool, next to the brushes
+                self.mask_toolbar.addAction(action)
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction("Fit to window", self.canvas.fit)

@@ -66,6 +66,7 @@ class WorkflowMenu(QObject):
             ("Variations…", "Ctrl+Shift+N", "variationsAction", self.ask_variations),
             ("Upscale and refine…", "Ctrl+Shift+U", "upscaleAction", self.ask_upscale),
             ("Batch folder…", "Ctrl+Shift+B", "batchAction", self.open_batch_dialog),
+            ("Expand canvas…", "Ctrl+Alt+E", "expandAction", self.ask_expand),
         )
         actions = []
         for text, key, name, slot in specs:
@@ -109,6 +110,18 @@ class WorkflowMenu(QObject):
         if settings is not None:
             s = settings
             self.workflows.run_upscale(s.scale, s.strength, s.tile, s.overlap)
+
+    def ask_expand(self) -> None:
+        from gui.window.expand_dialog import ExpandDialog
+
+        current = self.workflows.runner.tree.current
+        if current is None:
+            self.workflows.runner.report_error(NO_IMAGE)
+            return
+        size = current.image.size
+        settings = ExpandDialog.ask(self._parent, *self._steps_and_strength(), size)
+        if settings is not None:
+            self.workflows.run_outpaint(settings.sides, settings.band, settings.strength)
 
     def open_batch_dialog(self) -> BatchDialog:
         """Show the (non-modal) batch dialog; its Start runs the batch through the controller."""

@@ -244,3 +244,12 @@ def test_ctrl_c_stops_and_leaves_no_file(tmp_path, tiny_model_dir):
     assert "cancelled" in rest and not out.exists()
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
     assert "torchvision" not in seen + rest  # library notices that mean nothing to a user
+
+
+def test_main_py_sends_every_subcommand_to_the_command_line():
+    import main as entry
+    from core.cli.parser import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    assert set(sub.choices) == entry.HEADLESS_COMMANDS
