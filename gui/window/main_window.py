@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
 
         # 1. Central area: an error banner above the canvas.
         self.canvas = Canvas(self.undo_stack)
+        self.regions_panel = RegionsPanel(self.canvas)  # regional prompts: gui/params/regions_panel
         self.error_banner = ErrorBanner()
         self.error_label = self.error_banner.label
         central = QWidget()
@@ -85,7 +86,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # 2. Running: passes and workflows on the worker thread, results into the tree.
-        self.runner = PassRunner(self.tree, self.undo_stack, self.state, self.canvas, self)
+        layers = self.regions_panel  # the canvas's layers, the kept mask while a region is edited
+        self.runner = PassRunner(self.tree, self.undo_stack, self.state, layers, self)
         self.worker = self.runner.worker
         self.workflows = WorkflowController(self.runner, self)
 
@@ -99,7 +101,6 @@ class MainWindow(QMainWindow):
             Qt.DockWidgetArea.RightDockWidgetArea,
         )
         self._add_dock("History", "historyDock", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.regions_panel = RegionsPanel(self.canvas)  # regional prompts: gui/params/regions_panel
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self._add_dock("Regions", "regionsDock", self.regions_panel, right)
         self.runner.regions_source = self.regions_panel.regions

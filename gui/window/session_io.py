@@ -3,14 +3,20 @@ put back when a project is opened or an autosave recovered.
 
 A session holds the pass tree (every pass with its name, group, mask and strength map, and the
 selected input), the canvas's mask and strength-map layers, and in ``ui``: the generation
-parameters (``GenerationParams`` values), the record on screen and the document name; autosaves
-also keep the project file the work belongs to.
+parameters (``GenerationParams`` values), the record on screen, the document name and the regions
+panel's regions (prompt, negative and the mask as a base64 PNG: lossless, and masks compress
+well); autosaves also keep the project file the work belongs to. While a region is being edited
+the session's mask is the one kept aside and the region gets the mask layer.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import io
 from typing import TYPE_CHECKING, Any
+
+from PIL import Image
 
 from core.errors import ProjectError
 from core.project import Session
@@ -22,6 +28,43 @@ UI_PARAMS = "params"
 UI_SHOWN = "shown_id"
 UI_DOCUMENT = "document"
 UI_PROJECT = "project_path"
+UI_REGIONS = "regions"
+
+
+def _mask_text(mask: Image.Image) -> str:
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _text_mask(text: str) -> Image.Image:
+    with Image.open(io.BytesIO(base64.b64decode(text, validate=True))) as image:
+        image.load()
+        return image.copy()
+
+
+def regions_ui(window: MainWindow) -> list[dict[str, str]]:
+    """The regions panel's regions as JSON for ``ui``."""
+    return [
+        {"prompt": prompt, "negative": negative, "mask": _mask_text(mask)}
+        for mask, prompt, negative in window.regions_panel.saved_regions()
+    ]
+
+
+def regions_from_ui(value: Any) -> list[tuple[Image.Image, str, str]]:
+    """The regions in a session's ``ui`` (entries that cannot be read are left out)."""
+    regions = []
+    for entry in value if isinstance(value, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        prompt, negative, mask = entry.get("prompt"), entry.get("negative", ""), entry.get("mask")
+        if not (isinstance(prompt, str) and isinstance(negative, str) and isinstance(mask, str)):
+            continue
+        try:
+            regions.append((_text_mask(mask), prompt, negative))
+        except (ValueError, OSError):  # binascii.Error is a ValueError
+            continue
+    return regions
 
 
 def capture_session(window: MainWindow, **ui: Any) -> Session:
@@ -31,16 +74,17 @@ def capture_session(window: MainWindow, **ui: Any) -> Session:
     state = {
         UI_PARAMS: window.state.as_dict(),
         UI_SHOWN: shown.id if shown is not None else None,
+        UI_REGIONS: regions_ui(window),
         **ui,
     }
-    canvas = window.canvas
-    live = Session(window.tree, canvas.mask_image(), canvas.strength_map_image(), state)
+    layers = window.regions_panel  # the canvas's layers (the kept mask while editing a region)
+    live = Session(window.tree, layers.mask_image(), layers.strength_map_image(), state)
     return live.snapshot()
 
 
 def restore_session(window: MainWindow, session: Session) -> None:
     """Replace the window's session by ``session``: tree, selection, the record on screen, mask
-    and strength-map layers and generation parameters. The undo history starts empty.
+    and strength-map layers, regions and generation parameters. The undo history starts empty.
 
     Raises :class:`ProjectError` (before changing anything) for a session without a picture.
     """
@@ -50,6 +94,7 @@ def restore_session(window: MainWindow, session: Session) -> None:
         raise ProjectError("the project holds no picture")
     if root.id != "root" and "root" in loaded:
         raise ProjectError("the project's pass tree uses the reserved id 'root' for a pass")
+    window.regions_panel.set_regions(regions_from_ui(session.ui.get(UI_REGIONS)))
     window.set_root_image(root.image, root.name)  # a new tree with a root of id "root"
     tree = window.tree
     for record in loaded.records()[1:]:
