@@ -54,10 +54,27 @@ def write_tokenizer(folder: Path) -> None:
     (folder / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
 
 
+def build_tiny_vae(layers_per_block: int) -> Any:
+    """A tiny random-weight SD VAE: 4 blocks (scale factor 8), 4 latent channels."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16),
+        layers_per_block=layers_per_block,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+
+
 def build_components(inpaint: bool = False, seed: int = 0) -> dict:
     """Return seeded tiny SD 1.x components (UNet, VAE, CLIP text encoder, scheduler)."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from diffusers import DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(seed)
@@ -74,17 +91,7 @@ def build_components(inpaint: bool = False, seed: int = 0) -> dict:
         norm_num_groups=8,
     )
     torch.manual_seed(seed + 1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16),
-        layers_per_block=2,
-        latent_channels=4,
-        norm_num_groups=8,
-        sample_size=64,
-    )
+    vae = build_tiny_vae(layers_per_block=2)
     torch.manual_seed(seed + 2)
     text_config = CLIPTextConfig(
         bos_token_id=0,

@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import write_tokenizer
+from core.testing.tiny_model import build_tiny_vae, write_tokenizer
 
 
 def build_sdxl_components(seed: int = 0) -> dict[str, Any]:
     """Seeded tiny SDXL components (UNet, VAE, both text encoders, scheduler), no tokenizers."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
@@ -45,17 +45,7 @@ def build_sdxl_components(seed: int = 0) -> dict[str, Any]:
         norm_num_groups=8,
     )
     torch.manual_seed(seed + 1)
-    vae = AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16),
-        layers_per_block=1,
-        latent_channels=4,
-        norm_num_groups=8,
-        sample_size=64,
-    )
+    vae = build_tiny_vae(layers_per_block=1)
     text_config = CLIPTextConfig(
         bos_token_id=0,
         eos_token_id=2,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import core.cli.common
 from core.engine import Engine
 from core.models import ModelSpec
 
@@ -16,3 +17,16 @@ def engine():
 @pytest.fixture
 def spec(tiny_model_dir):
     return ModelSpec(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def shared_engine():
+    """One engine per module for CLI tests, so the tiny model loads once."""
+    return Engine(previews=False)
+
+
+@pytest.fixture
+def one_cli_engine(shared_engine, monkeypatch):
+    """Every CLI command in the test reuses ``shared_engine`` (use with ``usefixtures``)."""
+    monkeypatch.setattr(core.cli.common, "Engine", lambda: shared_engine)
+    return shared_engine

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.cli.common
-import core.engine
 from core.cli.common import request_from_args
 from core.cli.main import main
 from core.cli.parser import build_parser
@@ -17,14 +15,7 @@ from core.testing.images import make_image
 COMMON = ["--prompt", "a lighthouse", "--steps", "5", "--cfg", "1", "--seed", "5"]
 
 
-@pytest.fixture(scope="module")
-def shared_engine():
-    return core.engine.Engine(previews=False)
-
-
-@pytest.fixture(autouse=True)
-def _one_engine(shared_engine, monkeypatch):
-    monkeypatch.setattr(core.cli.common, "Engine", lambda: shared_engine)
+pytestmark = pytest.mark.usefixtures("one_cli_engine")
 
 
 @pytest.fixture

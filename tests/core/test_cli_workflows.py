@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import core.cli.common
-import core.engine
 from core.cli.main import main
 from core.errors import PassCancelled
 from core.metadata import read_metadata
@@ -19,11 +17,6 @@ from core.workflows.sweep import sheet_size
 COMMON = ["--prompt", "a lighthouse", "--steps", "5", "--cfg", "1", "--seed", "5"]
 
 
-@pytest.fixture(scope="module")
-def shared_engine():
-    return core.engine.Engine(previews=False)
-
-
 @pytest.fixture
 def picture(tmp_path):
     path = tmp_path / "in.png"
@@ -31,10 +24,7 @@ def picture(tmp_path):
     return path
 
 
-@pytest.fixture(autouse=True)
-def _one_engine(shared_engine, monkeypatch):
-    """Every command in this module reuses one engine, so the tiny model loads once."""
-    monkeypatch.setattr(core.cli.common, "Engine", lambda: shared_engine)
+pytestmark = pytest.mark.usefixtures("one_cli_engine")
 
 
 def run(*args, model) -> int:

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.cli.common
-import core.engine
 from core.cli.main import main
 from core.errors import ImageError
 from core.imaging import load_mask_file, resize_to
@@ -19,14 +17,7 @@ BOX = (16, 12, 40, 32)  # left, top, right, bottom (exclusive) of the box the al
 COMMON = ["--prompt", "a lighthouse", "--steps", "6", "--cfg", "1", "--seed", "5"]
 
 
-@pytest.fixture(scope="module")
-def shared_engine():
-    return core.engine.Engine(previews=False)
-
-
-@pytest.fixture(autouse=True)
-def _one_engine(shared_engine, monkeypatch):
-    monkeypatch.setattr(core.cli.common, "Engine", lambda: shared_engine)
+pytestmark = pytest.mark.usefixtures("one_cli_engine")
 
 
 def alpha_box_file(path: Path, size: tuple[int, int] = (64, 48)) -> Path:

@@ -8,22 +8,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import core.cli.common
-import core.engine
 from core.cli.main import main
 from core.testing.images import make_image, make_mask
 
 COMMON = ["--prompt", "a lighthouse", "--steps", "4", "--cfg", "1", "--seed", "5"]
 
 
-@pytest.fixture(scope="module")
-def shared_engine():
-    return core.engine.Engine(previews=False)
-
-
-@pytest.fixture(autouse=True)
-def _one_engine(shared_engine, monkeypatch):
-    monkeypatch.setattr(core.cli.common, "Engine", lambda: shared_engine)
+pytestmark = pytest.mark.usefixtures("one_cli_engine")
 
 
 def _state(files: list[Path]) -> dict[str, tuple[bytes, int]]:
