@@ -23,6 +23,7 @@ from core.imaging.difference import abs_difference, mask_array
 from core.imaging.masks import blur_mask
 
 DRIFT_TOLERANCE = 0.001  # of the protected pixels
+CHECK_PIXELS = 1_000_000  # bigger pictures are compared at about this many pixels (it is a guard)
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,10 @@ class Drift:
         )
 
 
-def _used_mask(record: PassRecord, size: tuple[int, int]) -> np.ndarray:
+def _used_mask(record: PassRecord, size: tuple[int, int], scale: float = 1.0) -> np.ndarray:
     """The record's mask as the engine applied it (blurred), as a bool array of ``size``."""
     assert record.mask is not None
-    blur = record.params.get("mask_blur") or 0
+    blur = (record.params.get("mask_blur") or 0) * scale
     mask = (
         record.mask
         if record.mask.size == size
@@ -68,19 +69,33 @@ def pass_drift(tree: PassTree, record_id: str) -> Drift | None:
     inpaints = [r for r in tree.lineage(record_id)[:-1] if r.mask is not None]
     if not inpaints or record.params.get("changed_outside_mask") == 0:
         return None  # nothing to protect, or the pass kept everything outside its own mask
-    size = record.image.size
-    if tree.get(record.parent_id).image.size != size:
+    full = record.image.size
+    parent = tree.get(record.parent_id).image
+    if parent.size != full:
         return None  # resized or outpainted: pixels do not line up with the input's
+    # 1. Big pictures are checked at about CHECK_PIXELS (this runs as history cards appear).
+    scale = min(1.0, (CHECK_PIXELS / (full[0] * full[1])) ** 0.5)
+    size = (max(1, round(full[0] * scale)), max(1, round(full[1] * scale)))
+    after, before = (
+        (record.image, parent)
+        if size == full
+        else (
+            record.image.resize(size, Image.Resampling.BOX),
+            parent.resize(size, Image.Resampling.BOX),
+        )
+    )
+    # 2. Protected = outside every earlier inpaint mask; count what changed there.
     kept = np.ones((size[1], size[0]), bool)
     for earlier in inpaints:
-        kept &= ~_used_mask(earlier, size)
-    protected_pixels = int(kept.sum())
+        kept &= ~_used_mask(earlier, size, scale)
+    area = (full[0] * full[1]) / (size[0] * size[1])  # full-size pixels per checked pixel
+    protected_pixels = round(int(kept.sum()) * area)
     if not protected_pixels:
         return None
-    changed = abs_difference(record.image, tree.get(record.parent_id).image).max(axis=2) > 0
+    changed = abs_difference(after, before).max(axis=2) > 0
     if record.mask is not None:
-        changed &= ~_used_mask(record, size)
-    changed_protected = int((changed & kept).sum())
+        changed &= ~_used_mask(record, size, scale)
+    changed_protected = round(int((changed & kept).sum()) * area)
     if changed_protected <= DRIFT_TOLERANCE * protected_pixels:
         return None
     names = tuple(r.name for r in inpaints)

@@ -141,3 +141,24 @@ def test_a_pass_that_resizes_the_picture_is_not_judged():
     outpainted.paste(p1.image, (20, 0))  # the kept pixels moved: they cannot be compared
     bigger = tree.add(p1.id, outpainted, {"kind": "outpaint"})
     assert pass_drift(tree, bigger.id) is None
+
+
+def test_big_pictures_are_checked_at_about_a_megapixel_with_full_size_counts():
+    from core.history import PassTree
+
+    root = Image.new("RGB", (4000, 3000), (40, 80, 120))
+    mask = Image.new("L", root.size, 0)
+    mask.paste(255, (0, 0, 2000, 3000))  # the left half was inpainted; the right half is kept
+    inpainted = root.copy()
+    inpainted.paste((200, 30, 30), (0, 0, 2000, 3000))
+    tree = PassTree()
+    tree.set_root(root)
+    face = tree.add("root", inpainted, {"kind": "inpaint", "mask_blur": 8}, name="Face", mask=mask)
+    assert pass_drift(tree, face.id) is None
+    changed = inpainted.copy()
+    changed.paste((10, 200, 10), (3000, 0, 4000, 3000))  # a quarter of the picture
+    p2 = tree.add(face.id, changed, {"kind": "img2img"})
+    drift = pass_drift(tree, p2.id)
+    assert drift is not None
+    assert 5_850_000 < drift.protected_pixels < 6_000_000  # the blurred mask eats a thin band
+    assert abs(drift.changed_protected - 3_000_000) < 15_000
