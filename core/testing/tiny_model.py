@@ -71,11 +71,31 @@ def build_tiny_vae(layers_per_block: int) -> Any:
     )
 
 
+def tiny_text_config(num_hidden_layers: int, **extra: Any) -> Any:
+    """A tiny CLIP text-encoder config (hidden size 32, the offline tokenizer's 1000 tokens)."""
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=2,
+        hidden_size=32,
+        intermediate_size=37,
+        layer_norm_eps=1e-05,
+        num_attention_heads=4,
+        num_hidden_layers=num_hidden_layers,
+        pad_token_id=1,
+        vocab_size=1000,
+        max_position_embeddings=77,
+        projection_dim=32,
+        **extra,
+    )
+
+
 def build_components(inpaint: bool = False, seed: int = 0) -> dict:
     """Return seeded tiny SD 1.x components (UNet, VAE, CLIP text encoder, scheduler)."""
     import torch
     from diffusers import DDIMScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextModel
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -93,19 +113,7 @@ def build_components(inpaint: bool = False, seed: int = 0) -> dict:
     torch.manual_seed(seed + 1)
     vae = build_tiny_vae(layers_per_block=2)
     torch.manual_seed(seed + 2)
-    text_config = CLIPTextConfig(
-        bos_token_id=0,
-        eos_token_id=2,
-        hidden_size=32,
-        intermediate_size=37,
-        layer_norm_eps=1e-05,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        pad_token_id=1,
-        vocab_size=1000,
-        max_position_embeddings=77,
-        projection_dim=32,
-    )
+    text_config = tiny_text_config(num_hidden_layers=2)
     text_encoder = CLIPTextModel(text_config)
     scheduler = DDIMScheduler(
         beta_start=0.00085,

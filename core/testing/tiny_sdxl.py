@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import build_tiny_vae, write_tokenizer
+from core.testing.tiny_model import build_tiny_vae, tiny_text_config, write_tokenizer
 
 
 def build_sdxl_components(seed: int = 0) -> dict[str, Any]:
     """Seeded tiny SDXL components (UNet, VAE, both text encoders, scheduler), no tokenizers."""
     import torch
     from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -46,20 +46,7 @@ def build_sdxl_components(seed: int = 0) -> dict[str, Any]:
     )
     torch.manual_seed(seed + 1)
     vae = build_tiny_vae(layers_per_block=1)
-    text_config = CLIPTextConfig(
-        bos_token_id=0,
-        eos_token_id=2,
-        hidden_size=32,
-        intermediate_size=37,
-        layer_norm_eps=1e-05,
-        num_attention_heads=4,
-        num_hidden_layers=5,
-        pad_token_id=1,
-        vocab_size=1000,
-        hidden_act="gelu",
-        projection_dim=32,
-        max_position_embeddings=77,
-    )
+    text_config = tiny_text_config(num_hidden_layers=5, hidden_act="gelu")
     torch.manual_seed(seed + 2)
     text_encoder = CLIPTextModel(text_config)
     torch.manual_seed(seed + 3)

@@ -5,6 +5,8 @@ The same processor on a tiny SDXL: tests/core/test_regional_prompts_sdxl.py.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,13 +15,11 @@ from core.conditioning.regional import RegionalAttnProcessor, grid_for
 from core.conditioning.regions import MAX_REGIONS, Region
 from core.engine import Engine
 from core.errors import InvalidRequest
-from core.events import StepPreview
 from core.hashing import pixel_hash
 from core.models import ModelSpec
 from core.requests import PassRequest
 from core.testing.images import make_image
-
-W, H = 128, 96  # latent 16×12 → blocks of 16×12, 8×6, 4×3
+from tests.core.regional_helpers import H, W, left_half, run_pass
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +27,7 @@ def engine():
     return Engine()
 
 
-def left_half(value: int = 255) -> Image.Image:
-    mask = Image.new("L", (W, H), 0)
-    mask.paste(value, (0, 0, W // 2, H))
-    return mask
-
-
-def run(engine, spec, **kw):
-    events: list = []
-    kw.setdefault("prompt", "a red house")
-    kw.setdefault("steps", 6)
-    kw.setdefault("seed", 11)
-    kw.setdefault("strength", 0.7)
-    kw.setdefault("work_size", "input")
-    request = PassRequest(image=make_image(W, H), **kw)
-    result = engine.run_pass(request, spec, on_event=events.append)
-    latents = [e.image for e in events if isinstance(e, StepPreview) and e.image is not None]
-    return result, latents[-1].astype(np.float64)
+run = functools.partial(run_pass, steps=6, strength=0.7)
 
 
 def test_region_with_the_base_prompt_changes_nothing(engine, tiny_model_dir):

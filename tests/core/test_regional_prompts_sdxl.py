@@ -7,6 +7,8 @@ the regional processor, img2img, inpaint (``from_pipe``) and differential paths 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,13 +16,10 @@ from PIL import Image
 from core.conditioning.regional import RegionalAttnProcessor
 from core.conditioning.regions import Region
 from core.engine import Engine
-from core.events import StepPreview
 from core.models import ModelSpec
-from core.requests import PassRequest
 from core.testing.images import make_image
 from core.testing.tiny_sdxl import build_tiny_sdxl
-
-W, H = 128, 96  # latent 16×12; cross-attention runs at 8×6 (the second UNet level)
+from tests.core.regional_helpers import H, W, left_half, run_pass
 
 
 @pytest.fixture(scope="module")
@@ -34,23 +33,7 @@ def engine():
     return Engine()  # with previews: the regional tests read the latent-resolution previews
 
 
-def left_half(value: int = 255) -> Image.Image:
-    mask = Image.new("L", (W, H), 0)
-    mask.paste(value, (0, 0, W // 2, H))
-    return mask
-
-
-def run(engine, spec, **kw):
-    events: list = []
-    kw.setdefault("prompt", "a red house")
-    kw.setdefault("steps", 4)
-    kw.setdefault("seed", 11)
-    kw.setdefault("strength", 0.5)
-    kw.setdefault("work_size", "input")
-    request = PassRequest(image=make_image(W, H), **kw)
-    result = engine.run_pass(request, spec, on_event=events.append)
-    latents = [e.image for e in events if isinstance(e, StepPreview) and e.image is not None]
-    return result, (latents[-1].astype(np.float64) if latents else None)
+run = functools.partial(run_pass, steps=4, strength=0.5)
 
 
 def test_the_tiny_model_loads_as_sdxl(engine, sdxl_spec):
