@@ -9,6 +9,7 @@ from typing import Any, Literal
 from PIL import Image
 
 from core.conditioning.regions import Region, validate_regions
+from core.conditioning.specs import ControlLayer, LoraSpec, Reference, validate_conditioning
 from core.errors import InvalidRequest
 from core.work_size import parse_work_size
 
@@ -61,6 +62,9 @@ class PassRequest:
     soft_inpaint: bool = False  # the blurred mask × strength as a per-pixel map (soft edges)
     work_size: str = "auto"  # "auto" | "input" | "WxH": the size the model works at (work_size.py)
     regions: tuple[Region, ...] = ()  # regional prompts (core.conditioning), at most 8
+    loras: tuple[LoraSpec, ...] = ()  # besides the <lora:name:weight> tags in the prompt
+    controls: tuple[ControlLayer, ...] = ()  # ControlNet control layers
+    references: tuple[Reference, ...] = ()  # IP-Adapter reference pictures
     extra: dict = field(default_factory=dict)
 
     @property
@@ -106,6 +110,7 @@ class PassRequest:
             raise InvalidRequest(f"padding must be 0 or more px, got {self.padding}")
         parse_work_size(self.work_size)
         validate_regions(self.regions)
+        validate_conditioning(self.loras, self.controls, self.references)
         if self.inpaint_area not in ("whole", "masked"):
             raise InvalidRequest(
                 f"inpaint area must be 'whole' or 'masked', got {self.inpaint_area}"

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from PIL import Image
 
+from core.cli.conditioning_args import conditioning_from_args
 from core.cli.regions import parse_regions
 from core.engine import CancelToken, Engine
 from core.errors import UserError
@@ -81,7 +82,7 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
     classify_reference(args.model)
     if args.model_config and not (Path(args.model_config) / "model_index.json").is_file():
         raise UserError(f"--model-config {args.model_config} has no model_index.json")
-    return ModelSpec(args.model, args.model_config, args.device, args.dtype)
+    return ModelSpec(args.model, args.model_config, args.device, args.dtype, args.memory)
 
 
 def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassRequest:
@@ -108,6 +109,7 @@ def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassReque
         strength_map=strength_map,
         soft_inpaint=getattr(args, "soft_inpaint", False),
         regions=parse_regions(getattr(args, "region", None)),
+        **conditioning_from_args(args),
     )
     return request.validate()
 

@@ -6,13 +6,16 @@ import argparse
 from typing import NoReturn
 
 from core import __version__
+from core.cli.conditioning_args import add_conditioning_options
 from core.cli.diff import add_diff_parser
 from core.cli.generate import cmd_generate
 from core.cli.info import cmd_info
+from core.cli.models import add_models_parser
 from core.cli.outpaint import add_outpaint
 from core.cli.regions import REGION_HELP
 from core.cli.workflows import cmd_batch, cmd_upscale
 from core.errors import UserError
+from core.models.memory_modes import MEMORY_MODES
 from core.requests import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from core.workflows.upscale import UPSCALE_STRENGTH
 
@@ -67,6 +70,13 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     p.add_argument(
+        "--memory",
+        default="auto",
+        choices=MEMORY_MODES,
+        help="how the model is placed in memory: offload, VAE tiling… (auto: from free memory)",
+    )
+    add_conditioning_options(p)
+    p.add_argument(
         "--no-color-match",
         dest="color_match",
         action="store_false",
@@ -112,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch(sub)
     add_outpaint(sub, add_generation_options)
     add_diff_parser(sub)
+    add_models_parser(sub)
     return parser
 
 

@@ -146,6 +146,7 @@ class Engine:
                 image = run.img2img(source)
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
+        record.update(run.record_extra)
         used_mask = blur_mask(mask, request.mask_blur) if mask is not None else None
         record.update(changed_outside(source, image, used_mask))  # the drift guard's figures
         model_hash = record["model"]["hash"]  # as known now: the hash never holds up a pass

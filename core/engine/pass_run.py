@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 
+from core.conditioning.apply import prepare_call
 from core.conditioning.regional import regional_call
 from core.engine.cancel import CancelToken
 from core.engine.vae import decode_fp32, is_blank
@@ -44,6 +45,7 @@ class PassRun:
         self.token, self.emit, self.steps_to_run = token, emit, steps_to_run
         self.work_size, self.scheduler, self.previewer = work_size, scheduler, previewer
         self.region_box: tuple[int, int, int, int] | None = None  # regions: the crop shown
+        self.record_extra: dict[str, Any] = {}  # what conditioning used, for the pass record
 
     def generator(self) -> Any:
         """A CPU generator, so a seed gives the same noise on every device."""
@@ -58,15 +60,17 @@ class PassRun:
         request = self.request
         if self.token.cancelled:  # e.g. during the differential pass's own VAE encode
             raise PassCancelled()
+        work = getattr(kwargs.get("image"), "size", self.work_size)
+        prepared = prepare_call(self, pipe, kwargs)
+        pipe, kwargs = prepared.pipe, prepared.kwargs
         pipe.scheduler = self.scheduler
         hooks = StepHooks(
             pipe, self.steps_to_run, self.emit, self.token, self.previewer, latent_filter
         )
-        work = getattr(kwargs.get("image"), "size", self.work_size)
         run_pipe = regional_call(pipe, request, work, self.region_box)
         try:
             output = run_pipe(
-                prompt=request.prompt,
+                prompt=prepared.prompt,
                 negative_prompt=request.negative_prompt or None,
                 num_inference_steps=request.steps,
                 guidance_scale=request.cfg,

@@ -1,7 +1,8 @@
 """Models: what to load (spec), where from (folder, single file, hub), and the loaded pipelines."""
 
 from core.models.device import resolve_device, resolve_dtype
-from core.models.loading import LoadedModel, ModelManager
+from core.models.loaded import LoadedModel
+from core.models.loading import ModelManager
 from core.models.spec import ModelSpec, classify_reference
 
 __all__ = [

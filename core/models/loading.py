@@ -12,77 +12,19 @@ import itertools
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
-from core.hashing import BackgroundHash, Cancelled, hash_model_file
+from core.hashing import Cancelled, hash_model_file
 from core.models.device import resolve_device, resolve_dtype
 from core.models.download import FP16, SKIPPED_COMPONENTS, download_model
 from core.models.files import PICKLE_SUFFIXES, bundled_config_for, detect_single_file_family
-from core.models.hashes import short_hash, weights_file
+from core.models.hashes import weights_file
+from core.models.loaded import LoadedModel
+from core.models.memory_modes import apply_memory_mode
 from core.models.spec import ModelSpec, classify_reference
-
-
-@dataclass
-class LoadedModel:
-    """A loaded pipeline and what the engine needs to know about it."""
-
-    spec: ModelSpec
-    name: str
-    family: str  # "sd1", "sd2", "sdxl"
-    is_inpaint_model: bool
-    device: str
-    dtype: Any
-    base_pipe: Any  # the pipeline as loaded (img2img, or inpaint for 9-channel models)
-    weights_file: Path | None  # the file the model hash is taken from
-    identity: str = ""  # unique per load: what caches of per-model state are keyed by
-    _inpaint_pipe: Any = None
-    _hasher: BackgroundHash | None = field(default=None, repr=False)
-
-    @property
-    def img2img_pipe(self) -> Any:
-        return None if self.is_inpaint_model else self.base_pipe
-
-    @property
-    def inpaint_pipe(self) -> Any:
-        """The inpaint pipeline, sharing the loaded weights (``from_pipe``: no reload)."""
-        if self.is_inpaint_model:
-            return self.base_pipe
-        if self._inpaint_pipe is None:
-            from diffusers import AutoPipelineForInpainting
-
-            self._inpaint_pipe = AutoPipelineForInpainting.from_pipe(self.base_pipe)
-        return self._inpaint_pipe
-
-    @property
-    def native_size(self) -> int:
-        """The side (px) the model was trained at: UNet sample size × VAE scale factor."""
-        unet = self.base_pipe.unet
-        return int(unet.config.sample_size) * int(self.base_pipe.vae_scale_factor)
-
-    @property
-    def size_multiple(self) -> int:
-        """Work sizes are multiples of this (the VAE's scale factor, at least 8)."""
-        return max(8, int(self.base_pipe.vae_scale_factor))
-
-    @property
-    def hash(self) -> str:
-        """The short model hash (see ``core.models.hashes``) if known yet, else ""; never waits."""
-        return short_hash(self._hasher.value) if self._hasher is not None else ""
-
-    def wait_for_hash(self, timeout: float | None = None, cancel: Cancelled | None = None) -> str:
-        """The short model hash, waiting up to ``timeout`` s (None: until done) or until ``cancel``
-        is cancelled; "" when not known by then, when hashing was cancelled, or with no file."""
-        return short_hash(self._hasher.wait(timeout, cancel)) if self._hasher is not None else ""
-
-    def cancel_hash(self) -> None:
-        """Stop hashing (between two chunks); the model is being unloaded or the app quits."""
-        if self._hasher is not None:
-            self._hasher.cancel()
-
 
 _LOAD_SERIAL = itertools.count(1)
 
@@ -141,6 +83,7 @@ class ModelManager:
                 model = _load_single_file(spec, Path(spec.reference), device, dtype)
             _check(cancel)
             model.base_pipe.set_progress_bar_config(disable=True)
+            model.memory_mode = apply_memory_mode(model.base_pipe, spec.memory, device)
             model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
             if model.weights_file is not None and model.weights_file.is_file():
                 model._hasher = hash_model_file(spec.reference, model.weights_file)

@@ -21,6 +21,7 @@ class ModelSpec:
     config: str | None = None  # diffusers config folder for single files
     device: str = "auto"  # auto | cpu | cuda | mps
     dtype: str = "auto"  # auto | fp32 | fp16 | bf16
+    memory: str = "auto"  # core.models.memory_modes.MEMORY_MODES
 
 
 def classify_reference(reference: str) -> str:

@@ -1,0 +1,98 @@
+"""Model families: what the engine, the previews and the GUI need to know about each one.
+
+A family is detected from a folder's ``model_index.json`` or a single file's keys
+(``core.models.files``) and recorded in every pass's metadata. Few-step models (Turbo, LCM,
+Lightning, Hyper, DMD2) are a property of a loaded model (:class:`FewStep`), not a family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family. ``*_pipeline`` are diffusers class names (None: the family has none)."""
+
+    key: str  # recorded in metadata: "sd1", "sd2", "sdxl", "sd3", "flux", "flux-fill", …
+    label: str  # shown in the GUI
+    native_size: int  # the side (px) it was trained at (the working-resolution rule)
+    latent_channels: int
+    flow_matching: bool  # flow-matching schedulers: A1111 sampler names do not apply
+    default_steps: int
+    default_cfg: float
+    img2img_pipeline: str | None
+    inpaint_pipeline: str | None
+    regions: bool = False  # regional prompts (UNet cross-attention processor)
+    lora: bool = False
+    controlnet: bool = False
+    ip_adapter: bool = False
+
+
+FAMILIES: dict[str, Family] = {
+    f.key: f
+    for f in (
+        Family(
+            "sd1", "SD 1.x", 512, 4, False, 30, 7.0,
+            "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
+            regions=True, lora=True, controlnet=True, ip_adapter=True,
+        ),
+        Family(
+            "sd2", "SD 2.x", 768, 4, False, 30, 7.0,
+            "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
+            regions=True, lora=True,
+        ),
+        Family(
+            "sdxl", "SDXL", 1024, 4, False, 30, 6.0,
+            "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline",
+            regions=True, lora=True, controlnet=True, ip_adapter=True,
+        ),
+        Family(
+            "sd3", "SD 3.5", 1024, 16, True, 28, 4.5,
+            "StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline",
+            lora=True,
+        ),
+        Family(
+            "flux", "FLUX.1", 1024, 16, True, 28, 3.5,
+            "FluxImg2ImgPipeline", "FluxInpaintPipeline",
+            lora=True,
+        ),
+        Family(
+            "flux-fill", "FLUX.1 Fill", 1024, 16, True, 28, 30.0,
+            None, "FluxFillPipeline",
+            lora=True,
+        ),
+        Family(
+            "flux-kontext", "FLUX.1 Kontext", 1024, 16, True, 28, 2.5,
+            "FluxKontextPipeline", "FluxKontextInpaintPipeline",
+            lora=True,
+        ),
+    )
+}  # fmt: skip
+
+
+def family(key: str) -> Family:
+    """The family for ``key``; raises ModelError for an unknown one."""
+    try:
+        return FAMILIES[key]
+    except KeyError:
+        known = ", ".join(FAMILIES)
+        raise ModelError(f"unknown model family '{key}' (known: {known})") from None
+
+
+@dataclass(frozen=True)
+class FewStep:
+    """A few-step (distilled) model: how it must be run.
+
+    ``min_steps``: at least this many denoising steps must actually run (the step count is raised
+    at low strength, and the user is told); ``cfg`` the guidance it needs (0 or 1: off);
+    ``trailing``: trailing timestep spacing.
+    """
+
+    kind: str  # "turbo", "lcm", "lightning", "hyper", "dmd2", "schnell"
+    min_steps: int
+    max_steps: int
+    cfg: float
+    trailing: bool = True

@@ -1,0 +1,79 @@
+"""A loaded model: its pipelines (img2img and inpaint share weights) and what the engine needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.hashing import BackgroundHash, Cancelled
+from core.models.families import Family, FewStep, family
+from core.models.hashes import short_hash
+from core.models.spec import ModelSpec
+
+
+@dataclass
+class LoadedModel:
+    """A loaded pipeline and what the engine needs to know about it."""
+
+    spec: ModelSpec
+    name: str
+    family: str  # a key of core.models.families.FAMILIES
+    is_inpaint_model: bool
+    device: str
+    dtype: Any
+    base_pipe: Any  # the pipeline as loaded (img2img, or inpaint for 9-channel models)
+    weights_file: Path | None  # the file the model hash is taken from
+    identity: str = ""  # unique per load: what caches of per-model state are keyed by
+    memory_mode: str = "none"  # the memory mode in use (core.models.memory_modes)
+    few_step: FewStep | None = None  # set for few-step (distilled) models
+    _inpaint_pipe: Any = None
+    _hasher: BackgroundHash | None = field(default=None, repr=False)
+
+    @property
+    def img2img_pipe(self) -> Any:
+        return None if self.is_inpaint_model else self.base_pipe
+
+    @property
+    def inpaint_pipe(self) -> Any:
+        """The inpaint pipeline, sharing the loaded weights (``from_pipe``: no reload)."""
+        if self.is_inpaint_model:
+            return self.base_pipe
+        if self._inpaint_pipe is None:
+            from diffusers import AutoPipelineForInpainting
+
+            self._inpaint_pipe = AutoPipelineForInpainting.from_pipe(self.base_pipe)
+        return self._inpaint_pipe
+
+    @property
+    def family_info(self) -> Family:
+        return family(self.family)
+
+    @property
+    def native_size(self) -> int:
+        """The side (px) the model was trained at: UNet sample size × VAE scale factor (the
+        family's native size for transformer models)."""
+        unet = getattr(self.base_pipe, "unet", None)
+        if unet is None:
+            return self.family_info.native_size
+        return int(unet.config.sample_size) * int(self.base_pipe.vae_scale_factor)
+
+    @property
+    def size_multiple(self) -> int:
+        """Work sizes are multiples of this (the VAE's scale factor, at least 8)."""
+        return max(8, int(self.base_pipe.vae_scale_factor))
+
+    @property
+    def hash(self) -> str:
+        """The short model hash (see ``core.models.hashes``) if known yet, else ""; never waits."""
+        return short_hash(self._hasher.value) if self._hasher is not None else ""
+
+    def wait_for_hash(self, timeout: float | None = None, cancel: Cancelled | None = None) -> str:
+        """The short model hash, waiting up to ``timeout`` s (None: until done) or until ``cancel``
+        is cancelled; "" when not known by then, when hashing was cancelled, or with no file."""
+        return short_hash(self._hasher.wait(timeout, cancel)) if self._hasher is not None else ""
+
+    def cancel_hash(self) -> None:
+        """Stop hashing (between two chunks); the model is being unloaded or the app quits."""
+        if self._hasher is not None:
+            self._hasher.cancel()
