@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-MEMORY_MODES = ("auto", "none", "offload", "sequential", "tiling")
+from core.requests import MEMORY_MODES
+
+__all__ = ["MEMORY_MODES", "apply_memory_mode"]
 
 
 def apply_memory_mode(pipe: Any, requested: str, device: str) -> str:

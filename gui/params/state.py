@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidRequest
-from core.requests import DEFAULT_SCHEDULER, MAX_SEED, SCHEDULER_NAMES, effective_steps
+from core.requests import (
+    DEFAULT_SCHEDULER,
+    MAX_SEED,
+    MEMORY_MODES,
+    SCHEDULER_NAMES,
+    effective_steps,
+)
 from core.work_size import parse_work_size
 from gui.params.bindings import Observable
 
@@ -56,6 +62,7 @@ class GenerationParams(Observable):
     model_config: str = ""
     device: str = "auto"  # one of DEVICES
     dtype: str = "auto"  # one of PRECISIONS
+    memory: str = "auto"  # one of core.models.memory_modes.MEMORY_MODES
 
     @property
     def effective_steps(self) -> int:
@@ -66,7 +73,11 @@ class GenerationParams(Observable):
         device, dtype) and the seed lock."""
         params = {name: getattr(self, name) for name in REQUEST_FIELDS}
         params.update(
-            model=self.model, model_config=self.model_config, device=self.device, dtype=self.dtype
+            model=self.model,
+            model_config=self.model_config,
+            device=self.device,
+            dtype=self.dtype,
+            memory=self.memory,
         )
         params["seed_locked"] = self.seed_locked
         return params
@@ -113,6 +124,7 @@ class GenerationParams(Observable):
             "work_size": str,
             "device": str,
             "dtype": str,
+            "memory": str,
         }
         clean: dict[str, Any] = {}
         for name, cast in casts.items():
@@ -130,6 +142,8 @@ class GenerationParams(Observable):
             clean.pop("device", None)
         if clean.get("dtype") not in PRECISIONS:
             clean.pop("dtype", None)
+        if clean.get("memory") not in MEMORY_MODES:
+            clean.pop("memory", None)
         if "work_size" in clean:
             try:
                 parse_work_size(clean["work_size"])

@@ -116,6 +116,7 @@ class PassRunner(QObject):
             params.pop("model_config") or None,
             params.pop("device"),
             params.pop("dtype"),
+            params.pop("memory"),
         )
         params.pop("seed_locked")
         if not model.model:
@@ -141,7 +142,7 @@ class PassRunner(QObject):
         except UserError as exc:
             self.report_error(str(exc))
             return False
-        job = PassJob(request, model.model, model.config, model.device, model.dtype)
+        job = PassJob(request, model.model, model.config, model.device, model.dtype, model.memory)
         self.start_job(job, f"Generating with seed {request.seed}…")
         self._work_key = WorkSizeKey(request.image.size, model.model, request.work_size)
         return True

@@ -57,6 +57,7 @@ class PassJob:
     model_config: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    memory: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class WorkflowJob:
     model_config: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    memory: str = "auto"
 
 
 @dataclass(eq=False)
@@ -243,7 +245,11 @@ class PassWorker(QObject):
                     self._token.cancel()
             # 3. Run the pass (or workflow); events arrive through handle_event.
             spec = ModelSpec(
-                job.model, config=job.model_config or None, device=job.device, dtype=job.dtype
+                job.model,
+                config=job.model_config or None,
+                device=job.device,
+                dtype=job.dtype,
+                memory=job.memory,
             )
             if isinstance(job, WorkflowJob):
                 self._run_workflow(job, spec)

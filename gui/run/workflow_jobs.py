@@ -23,6 +23,7 @@ class ModelChoice:
     config: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    memory: str = "auto"  # core.models.memory_modes.MEMORY_MODES
 
 
 SPEC = object()  # stands for the ModelSpec among a workflow function's arguments
@@ -57,7 +58,9 @@ def _job(kind: str, model: ModelChoice, *args: Any, **kwargs: Any) -> WorkflowJo
         positional = [spec if arg is SPEC else arg for arg in args]
         return function(engine, *positional, **kwargs, **callbacks)
 
-    return WorkflowJob(kind, run, model.model, model.config, model.device, model.dtype)
+    return WorkflowJob(
+        kind, run, model.model, model.config, model.device, model.dtype, model.memory
+    )
 
 
 def multipass_job(
