@@ -46,6 +46,8 @@ def pass_record(
             "name": model.name if model else "",
             "reference": model.spec.reference if model else "",
             "hash": model.hash if model else "",
+            "family": model.family if model else "",
+            "memory": model.memory_mode if model else "",
         },
         "input_hash": pixel_hash(request.image),
         "color_match": request.color_match,
