@@ -18,8 +18,8 @@ from typing import Any
 from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
+from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
 from core.models.device import resolve_device, resolve_dtype
-from core.models.download import FP16, SKIPPED_COMPONENTS, download_model
 from core.models.files import PICKLE_SUFFIXES, bundled_config_for, detect_single_file_family
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
@@ -83,11 +83,15 @@ class ModelManager:
                 model = _load_single_file(spec, Path(spec.reference), device, dtype)
             _check(cancel)
             model.base_pipe.set_progress_bar_config(disable=True)
-            model.memory_mode = apply_memory_mode(model.base_pipe, spec.memory, device)
+            model.memory_mode = apply_memory_mode(
+                model.base_pipe, spec.memory, device, model.family,
+                on_note=lambda text: emit(ModelLoading(spec.reference, text)),
+            )  # fmt: skip
             model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
             if model.weights_file is not None and model.weights_file.is_file():
                 model._hasher = hash_model_file(spec.reference, model.weights_file)
-            emit(ModelLoading(spec.reference, f"Loaded {model.name}", 1.0))
+            loaded = f"Loaded {model.name} (memory: {model.memory_mode})"
+            emit(ModelLoading(spec.reference, loaded, 1.0))
             self._loaded = model
             return model
 

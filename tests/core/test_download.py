@@ -6,7 +6,7 @@ import pytest
 
 from core.events import ModelLoading
 from core.models import ModelManager, ModelSpec
-from core.models.download import download_model
+from core.library.download import download_model
 from tests.core.fake_hub import FakeHub
 
 CPU_FILES = {
