@@ -1,5 +1,5 @@
-"""Hugging Face hub models: download only what the pipeline uses, with byte progress; read the
-cache when offline.
+"""Hugging Face hub models: download only what the pipeline uses, with byte progress, cancel
+and resume; read the cache when offline; remove a cached model.
 
 From a repo, only the components ``model_index.json`` names and the img2img/inpaint pipelines
 load are fetched (never the safety checker, feature extractor or image encoder), each with its
@@ -7,6 +7,12 @@ config/tokenizer files and its ``.safetensors`` weights: the ``fp16`` variant
 (``*.fp16.safetensors``) when half precision is wanted and the repo has it, else the full ones.
 Pickled weights (``.bin``, ``.ckpt``, ``.pt``) are never fetched; a component that has nothing
 else is refused.
+
+Each file goes into the ordinary HF cache (``models--org--name/blobs``, ``snapshots/<commit>``,
+``refs/main``), fetched here over HTTP in chunks: a cancel stops between two chunks and leaves
+``blobs/<etag>.incomplete``, which the next download continues with a ``Range`` request
+(huggingface_hub itself throws partial files away). Failures are one line: offline, no network,
+a gated repo that needs ``HF_TOKEN``, a repo that does not exist.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.atomic_io import atomic_write_text
 from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled
@@ -29,6 +37,8 @@ FP16 = "fp16"
 _WEIGHTS = re.compile(r"[^.]+(?:\.(?P<variant>[^.-]+))?(?:-\d+-of-\d+)?\.safetensors")
 _INDEX = re.compile(r"[^.]+\.safetensors\.index(?:\.(?P<variant>[^.]+))?\.json")
 _PICKLES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+CHUNK_BYTES = 1 << 20  # a cancel stops a download within one chunk
+TOKEN_HINT = "set HF_TOKEN to a token of an account that accepted its terms (or run hf auth login)"
 
 
 def pipeline_components(index: dict[str, Any]) -> list[str]:
@@ -82,53 +92,30 @@ def size_text(done: float, total: float) -> str:
 
 
 class _ByteProgress:
-    """Turns huggingface_hub's progress bars into ModelLoading events; raises on cancel.
-
-    Byte bars (``unit="B"``) count the bytes fetched; the largest count over the bars is taken,
-    since huggingface_hub reports the same bytes on a transfer and a write bar.
-    """
+    """Bytes fetched (and already there) → ModelLoading events with the fraction; raises
+    PassCancelled once ``cancel`` is cancelled."""
 
     def __init__(
         self, repo_id: str, total: int, emit: EventCallback, cancel: Cancelled | None
     ) -> None:
         self.repo_id, self.total, self.emit, self.cancel = repo_id, total, emit, cancel
         self._lock = threading.Lock()
-        self._bytes: dict[int, float] = {}
+        self.done = 0
         self._shown = 0.0
 
-    def update(self, bar: int, n: float, unit: str) -> None:
-        if self.cancel is not None and self.cancel.cancelled:
-            raise PassCancelled()
-        if unit != "B" or self.total <= 0:
+    def add(self, n: int) -> None:
+        _check(self.cancel)
+        if self.total <= 0:
             return
         with self._lock:
-            self._bytes[bar] = self._bytes.get(bar, 0.0) + n
-            done = min(max(self._bytes.values()), self.total)
+            self.done += n
+            done = min(self.done, self.total)
             fraction = done / self.total
             step = fraction - self._shown
             if step > 0 and (fraction >= 1.0 or step >= 0.001):
                 self._shown = fraction
                 message = f"Downloading {self.repo_id}: {size_text(done, self.total)}"
                 self.emit(ModelLoading(self.repo_id, message, fraction))
-
-    def tqdm_class(self) -> type:
-        from tqdm import tqdm
-
-        progress = self
-
-        class _Bar(tqdm):
-            """huggingface_hub's own bars (drawn on stderr as before), counted as they move."""
-
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                kwargs.pop("name", None)  # only huggingface_hub's own tqdm takes it
-                self._unit = str(kwargs.get("unit", "it"))
-                super().__init__(*args, **kwargs)
-
-            def update(self, n: float | None = 1) -> bool | None:
-                progress.update(id(self), float(n or 0), self._unit)
-                return super().update(n)
-
-        return _Bar
 
 
 def _offline() -> bool:
@@ -140,6 +127,62 @@ def _check(cancel: Cancelled | None) -> None:
         raise PassCancelled()
 
 
+def hub_cache_dir() -> Path:
+    """The HF cache (``HF_HUB_CACHE``, ``HF_HOME``…, read by huggingface_hub)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def repo_cache_folder(repo_id: str) -> Path:
+    """``<cache>/models--org--name`` (it may not exist)."""
+    return hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _answered(exc: BaseException) -> bool:
+    """Whether the hub answered (an HTTP error), as opposed to not being reached at all."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    return isinstance(exc, HfHubHTTPError) or getattr(exc, "response", None) is not None
+
+
+def _hub_error(repo_id: str, exc: BaseException) -> ModelError:
+    """The one-line ModelError for a failed hub call (gated, not found, no network…)."""
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, GatedRepoError) or status in (401, 403):
+        return ModelError(
+            f"{repo_id} is gated: accept its terms on huggingface.co and {TOKEN_HINT}"
+        )
+    if isinstance(exc, RepositoryNotFoundError):
+        return ModelError(
+            f"{repo_id} was not found on the Hugging Face Hub (a private repo needs HF_TOKEN)"
+        )
+    if isinstance(exc, HfHubHTTPError):
+        return ModelError(f"downloading {repo_id} failed: {_one_line(exc)}")
+    return ModelError(
+        f"cannot reach the Hugging Face Hub to download {repo_id} ({_one_line(exc)}); "
+        "check the connection, or use a model that is already on disk"
+    )
+
+
+def _cached_snapshot(repo_id: str, reason: str) -> str:
+    from core.library.catalog import cached_path
+
+    folder = cached_path(repo_id)
+    if folder is None:
+        raise ModelError(
+            f"{repo_id} is not in the Hugging Face cache and cannot be downloaded ({reason})"
+        )
+    return str(folder)
+
+
 def download_model(
     repo_id: str, emit: EventCallback, cancel: Cancelled | None = None, fp16: bool = False
 ) -> str:
@@ -148,52 +191,116 @@ def download_model(
     ``fp16`` prefers the repo's fp16 weights. Raises :class:`PassCancelled` between chunks once
     ``cancel`` is cancelled (a later call resumes the download) and ModelError for failures.
     """
-    from huggingface_hub import HfApi, snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
+    from huggingface_hub import HfApi
 
-    info = None
-    reason = "offline" if _offline() else "no network"
-    if not _offline():
-        try:
-            info = HfApi().model_info(repo_id, files_metadata=True)
-        except GatedRepoError:
-            raise ModelError(
-                f"{repo_id} is gated: accept its terms on huggingface.co and log in (hf auth login)"
-            ) from None
-        except RepositoryNotFoundError:
-            raise ModelError(f"{repo_id} was not found on the Hugging Face Hub") from None
-        except Exception as exc:  # no network (the errors differ between hub versions)
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if _offline():
+        return _cached_snapshot(repo_id, "offline: HF_HUB_OFFLINE is set")
     _check(cancel)
     try:
-        if info is None:  # read whatever the cache holds
-            return str(
-                snapshot_download(
-                    repo_id, allow_patterns=["model_index.json"], local_files_only=True
-                )
-            )
-        sizes = {s.rfilename: int(getattr(s, "size", None) or 0) for s in info.siblings or []}
-        # No revision=sha: snapshot_download then keeps refs/main, which offline runs read.
-        folder = snapshot_download(repo_id, allow_patterns=["model_index.json"])
-        index = json.loads((Path(folder) / "model_index.json").read_text(encoding="utf-8"))
-        files = select_files(sizes, pipeline_components(index), fp16)
-        _check(cancel)
-        progress = _ByteProgress(repo_id, sum(sizes.get(f, 0) for f in files), emit, cancel)
-        return str(
-            snapshot_download(
-                repo_id,
-                allow_patterns=files,
-                tqdm_class=progress.tqdm_class(),
-            )
-        )
-    except LocalEntryNotFoundError:
-        raise ModelError(
-            f"{repo_id} is not in the Hugging Face cache and cannot be downloaded ({reason})"
-        ) from None
-    except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise ModelError(f"downloading {repo_id} failed: {str(exc).splitlines()[0]}") from None
+        info = HfApi().model_info(repo_id, files_metadata=True)
+    except Exception as exc:  # the errors differ between hub versions and transports
+        if _answered(exc):
+            raise _hub_error(repo_id, exc) from None
+        return _cached_snapshot(repo_id, f"no network: {_one_line(exc)}")
+    commit = str(info.sha)
+    sizes = {s.rfilename: int(getattr(s, "size", None) or 0) for s in info.siblings or []}
+    if "model_index.json" not in sizes:
+        raise ModelError(f"{repo_id} is not a diffusers pipeline (it has no model_index.json)")
+    progress = _ByteProgress(repo_id, 0, emit, cancel)
+    index_file = _fetch_file(repo_id, commit, "model_index.json", progress)
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{repo_id}: unreadable model_index.json ({_one_line(exc)})") from None
+    files = select_files(sizes, pipeline_components(index), fp16)
+    progress.total = sum(sizes.get(f, 0) for f in files)
+    for name in files:
+        _fetch_file(repo_id, commit, name, progress)
+    folder = repo_cache_folder(repo_id)
+    try:  # offline runs find the snapshot through refs/main
+        atomic_write_text(folder / "refs" / "main", commit)
+    except OSError as exc:
+        raise ModelError(f"cannot write to the Hugging Face cache: {_one_line(exc)}") from None
+    return str(folder / "snapshots" / commit)
+
+
+def _fetch_file(repo_id: str, commit: str, filename: str, progress: _ByteProgress) -> Path:
+    """One repo file into the HF cache (continuing a partial download); its snapshot path."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.utils import WeakFileLock
+
+    folder = repo_cache_folder(repo_id)
+    pointer = folder / "snapshots" / commit / filename
+    try:
+        if not pointer.exists():
+            meta = get_hf_file_metadata(hf_hub_url(repo_id, filename, revision=commit))
+            if not meta.etag:
+                raise ModelError(f"{repo_id}: the hub sent no ETag for {filename}")
+            blob = folder / "blobs" / meta.etag
+            lock = hub_cache_dir() / ".locks" / folder.name / f"{meta.etag}.lock"
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            with WeakFileLock(str(lock)):
+                if blob.exists():
+                    progress.add(progress_size(blob))
+                else:
+                    _resume_into(blob, str(meta.location), meta.size, progress)
+            # The blob is complete: huggingface_hub only links it into the snapshot.
+            return Path(hf_hub_download(repo_id, filename, revision=commit))
+    except (ModelError, PassCancelled):
+        raise
+    except Exception as exc:
+        raise _hub_error(repo_id, exc) from None
+    progress.add(progress_size(pointer))
+    return pointer
+
+
+def progress_size(path: Path) -> int:
+    """The size of ``path`` in bytes (0 when missing)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _resume_into(blob: Path, url: str, size: int | None, progress: _ByteProgress) -> None:
+    """Fetch ``url`` into ``blob`` through ``blob.incomplete``, continuing what it holds."""
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
+
+    partial = blob.with_name(blob.name + ".incomplete")
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    have = progress_size(partial)
+    if size is not None and have > size:
+        have = 0  # not this file: start again
+    headers = build_hf_headers()
+    headers["Accept-Encoding"] = "identity"
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    progress.add(have)
+    with http_stream_backoff(method="GET", url=url, headers=headers) as response:
+        hf_raise_for_status(response)
+        if have and response.status_code != 206:  # the server ignored Range: start again
+            progress.add(-have)
+            have = 0
+        with open(partial, "ab" if have else "wb") as fh:
+            for chunk in response.iter_bytes(chunk_size=CHUNK_BYTES):
+                fh.write(chunk)
+                have += len(chunk)
+                progress.add(len(chunk))  # raises PassCancelled: the partial file stays
+    if size is not None and have != size:
+        raise ModelError(f"download of {blob.name[:12]}… ended at {have} of {size} bytes; retry")
+    os.replace(partial, blob)
+
+
+def remove_cached(model_id: str) -> int:
+    """Delete ``model_id`` from the HF cache (every revision, partial downloads too); returns
+    the bytes freed. Raises ModelError when it is not in the cache."""
+    folder = repo_cache_folder(model_id)
+    if not folder.is_dir():
+        raise ModelError(f"{model_id} is not in the Hugging Face cache ({hub_cache_dir()})")
+    freed = sum(f.stat().st_size for f in (folder / "blobs").glob("*") if f.is_file())
+    try:
+        shutil.rmtree(folder)
+    except OSError as exc:
+        raise ModelError(f"cannot remove {folder}: {_one_line(exc)}") from None
+    shutil.rmtree(hub_cache_dir() / ".locks" / folder.name, ignore_errors=True)
+    return freed

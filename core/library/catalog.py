@@ -1,0 +1,131 @@
+"""The curated catalog of hub models the model manager offers, and which are in the HF cache.
+
+Sizes are what the app downloads (only the pipeline's components, fp16 files where the repo has
+them), rounded. Whether a model is cached is read from the HF cache on disk, never the network.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.library.download import pipeline_components, repo_cache_folder
+
+GB = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One model the manager offers."""
+
+    id: str  # hub repo id, e.g. "stabilityai/sd-turbo"
+    name: str  # "SD-Turbo"
+    family: str  # a core.models.families key
+    size_bytes: int  # download size of the files the app fetches (fp16 where used)
+    licence: str
+    good_for: str  # one line
+    gated: bool = False
+    inpaint: bool = False  # an inpainting model
+
+
+_OPENRAIL = "CreativeML OpenRAIL-M"
+_OPENRAIL_XL = "CreativeML OpenRAIL++-M"
+_STABILITY = "Stability AI Community License"
+_FLUX_DEV = "FLUX.1 [dev] Non-Commercial License"
+
+CATALOG: tuple[CatalogEntry, ...] = (
+    CatalogEntry(
+        "stabilityai/sd-turbo", "SD-Turbo", "sd2", int(2.6 * GB), _STABILITY,
+        "fastest: 1–4 steps at 512 px, img2img and inpaint on a laptop",
+    ),
+    CatalogEntry(
+        "stable-diffusion-v1-5/stable-diffusion-v1-5", "Stable Diffusion 1.5", "sd1",
+        int(2.1 * GB), _OPENRAIL, "the classic 512 px model; most LoRAs and ControlNets fit it",
+    ),
+    CatalogEntry(
+        "stable-diffusion-v1-5/stable-diffusion-inpainting", "SD 1.5 Inpainting", "sd1",
+        int(2.1 * GB), _OPENRAIL, "inpainting at 512 px: fills masked areas seamlessly",
+        inpaint=True,
+    ),
+    CatalogEntry(
+        "stabilityai/sdxl-turbo", "SDXL-Turbo", "sdxl", int(6.9 * GB), _STABILITY,
+        "fast SDXL quality: 1–4 steps at 512 px",
+    ),
+    CatalogEntry(
+        "stabilityai/stable-diffusion-xl-base-1.0", "SDXL base 1.0", "sdxl", int(6.9 * GB),
+        _OPENRAIL_XL, "detailed 1024 px pictures; the base of Pony and Illustrious",
+    ),
+    CatalogEntry(
+        "diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "SDXL Inpainting", "sdxl",
+        int(6.9 * GB), _OPENRAIL_XL, "inpainting at 1024 px", inpaint=True,
+    ),
+    CatalogEntry(
+        "stabilityai/stable-diffusion-3.5-medium", "SD 3.5 Medium", "sd3", int(16.3 * GB),
+        _STABILITY, "good prompt following and text at 1024 px (needs a big GPU)", gated=True,
+    ),
+    CatalogEntry(
+        "black-forest-labs/FLUX.1-schnell", "FLUX.1 schnell", "flux", int(33.7 * GB),
+        "Apache-2.0", "FLUX quality in 1–4 steps (needs a big GPU or offload)",
+    ),
+    CatalogEntry(
+        "black-forest-labs/FLUX.1-dev", "FLUX.1 dev", "flux", int(33.7 * GB), _FLUX_DEV,
+        "best FLUX quality, 20–30 steps (needs a big GPU or offload)", gated=True,
+    ),
+    CatalogEntry(
+        "black-forest-labs/FLUX.1-Fill-dev", "FLUX.1 Fill", "flux-fill", int(33.7 * GB),
+        _FLUX_DEV, "FLUX inpainting and outpainting", gated=True, inpaint=True,
+    ),
+)  # fmt: skip
+
+# The first-run default: SD-Turbo. It is the smallest download here (2.6 GB), runs in 1–4 steps
+# (seconds on a laptop GPU, tolerable on a CPU), needs no token, and as a regular 4-channel model
+# it serves img2img and inpaint alike (an inpainting model serves inpaint only).
+DEFAULT_MODEL_ID = "stabilityai/sd-turbo"
+
+
+def entry(model_id: str) -> CatalogEntry | None:
+    """The catalog entry for ``model_id`` (case-insensitive), or None."""
+    wanted = model_id.strip().lower()
+    return next((e for e in CATALOG if e.id.lower() == wanted), None)
+
+
+def cached_path(model_id: str) -> Path | None:
+    """The snapshot folder of ``model_id`` in the HF cache when it is complete enough to load
+    (every pipeline component with its config and weights; for a single model, its config and
+    weights), else None. Reads the disk only."""
+    folder = repo_cache_folder(model_id)
+    try:
+        commit = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    snapshot = folder / "snapshots" / commit
+    index_file = snapshot / "model_index.json"
+    if not index_file.is_file():
+        return snapshot if _loadable_part(snapshot) else None
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for component in pipeline_components(index):
+        part = snapshot / component
+        if not part.is_dir():
+            return None
+        if (part / "config.json").is_file() and not _loadable_part(part):
+            return None  # a model component (it has a config) without its weights
+    return snapshot
+
+
+def _loadable_part(folder: Path) -> bool:
+    """A config.json and complete (non-partial) safetensors weights."""
+    if not (folder / "config.json").is_file():
+        return False
+    return any(f.is_file() for f in folder.glob("*.safetensors"))  # a dangling link is not
+
+
+def cached_size(model_id: str) -> int:
+    """Bytes the model takes in the HF cache (0 when absent)."""
+    blobs = repo_cache_folder(model_id) / "blobs"
+    if not blobs.is_dir():
+        return 0
+    return sum(f.stat().st_size for f in blobs.iterdir() if f.is_file())
