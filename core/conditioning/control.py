@@ -1,11 +1,140 @@
-"""ControlNet control layers: control images, the ControlNet pipeline variant, its arguments."""
+"""ControlNet control layers: control images, the ControlNet pipeline variant, its arguments.
+
+A pass with enabled control layers runs on the ControlNet variant of the pipeline it would have
+used (img2img or inpaint, SD 1.x or SDXL; the union variants for union ControlNets), built with
+``from_pipe`` so the base weights are shared, and kept with the loaded ControlNets between
+passes (``core.conditioning.control_models``). Each layer's control image is made at the size
+the model works at, from the layer's own picture (resized to the request's picture, then cut
+like it for an only-masked inpaint) or from the pass's own input; its strength is the
+ControlNet's conditioning scale and its range the part of the denoise it acts in.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from PIL import Image
+
+from core.conditioning.control_models import cache_for, is_union
+from core.conditioning.preprocess import control_image
+from core.conditioning.specs import ControlLayer
+from core.errors import ModelError
+from core.hashing import pixel_hash
+
+# Union ControlNets (xinsir/controlnet-union-sdxl-1.0 "promax" order): control type → mode.
+UNION_MODES = {"pose": 0, "depth": 1, "softedge": 2, "scribble": 2, "canny": 3, "lineart": 3}
+
+_PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
+    ("sd1", False, False): "StableDiffusionControlNetImg2ImgPipeline",
+    ("sd1", True, False): "StableDiffusionControlNetInpaintPipeline",
+    ("sdxl", False, False): "StableDiffusionXLControlNetImg2ImgPipeline",
+    ("sdxl", True, False): "StableDiffusionXLControlNetInpaintPipeline",
+    ("sdxl", False, True): "StableDiffusionXLControlNetUnionImg2ImgPipeline",
+    ("sdxl", True, True): "StableDiffusionXLControlNetUnionInpaintPipeline",
+}
+
 
 def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The pipeline to call (a ControlNet variant when the pass has control layers) and the
-    extra keyword arguments for it."""
-    return pipe, {}
+    extra keyword arguments for it; each layer is added to ``run.record_extra["controls"]``
+    and its control image to ``run.control_images``."""
+    layers = [layer for layer in run.request.controls if layer.enabled]
+    if not layers:
+        return pipe, {}
+    model = run.model
+    info = model.family_info
+    if not info.controlnet:
+        raise ModelError(f"ControlNet control layers are not available for {info.label} models")
+    # 1. The ControlNets, loaded once per base model.
+    cache = cache_for(model.identity)
+    nets = [cache.controlnet(layer.model, model.device, model.dtype) for layer in layers]
+    union = _check_union(nets, layers)
+    # 2. The ControlNet variant of the pipeline, sharing the base weights.
+    inpaint = "mask_image" in kwargs
+    name = _PIPELINES.get((model.family, inpaint, union))
+    if name is None:
+        raise ModelError(f"union ControlNets are not available for {info.label} models")
+    key = (name, tuple(layer.model for layer in layers))
+    if key not in cache.pipelines:
+        import diffusers
+
+        controlnet = nets[0] if len(nets) == 1 else nets
+        # dtype: from_pipe casts every shared module to fp32 unless told the model's dtype
+        variant = getattr(diffusers, name).from_pipe(pipe, controlnet=controlnet, dtype=model.dtype)
+        variant.set_progress_bar_config(disable=True)
+        kept = {k: v for k, v in cache.pipelines.items() if k[0] != name}
+        cache.pipelines = {**kept, key: variant}  # one per pipeline class
+    variant = cache.pipelines[key]
+    # 3. The control images at the work size, and the call's arguments.
+    work = kwargs["image"]
+    images = [layer_image(run, layer, work) for layer in layers]
+    run.control_images = images
+    run.record_extra["controls"] = [
+        control_record(layer, image) for layer, image in zip(layers, images, strict=True)
+    ]
+    return variant, call_arguments(layers, images, union)
+
+
+def layer_image(run: Any, layer: ControlLayer, work: Image.Image) -> Image.Image:
+    """``layer``'s control image for a pipeline given ``work`` (the work-size picture or the
+    only-masked crop): made from the layer's own picture placed like the request's picture,
+    or from ``work`` itself."""
+    if layer.image is None:
+        return control_image(layer, work, work.size)
+    picture = layer.image.convert("RGB").resize(run.request.output_size(), Image.Resampling.LANCZOS)
+    if run.region_box is not None:
+        picture = picture.crop(run.region_box)
+    return control_image(layer, picture, work.size)
+
+
+def call_arguments(
+    layers: list[ControlLayer], images: list[Image.Image], union: bool
+) -> dict[str, Any]:
+    """The ControlNet pipeline's keyword arguments: one value for one layer, lists for several."""
+
+    def one_or_list(values: list[Any]) -> Any:
+        return values[0] if len(values) == 1 else values
+
+    arguments = {
+        "control_image": one_or_list(images),
+        "controlnet_conditioning_scale": one_or_list([float(x.strength) for x in layers]),
+        "control_guidance_start": one_or_list([float(x.start) for x in layers]),
+        "control_guidance_end": one_or_list([float(x.end) for x in layers]),
+    }
+    if union:
+        arguments["control_mode"] = one_or_list([UNION_MODES[x.kind] for x in layers])
+    return arguments
+
+
+def control_record(layer: ControlLayer, image: Image.Image) -> dict[str, Any]:
+    """What the pass record says about one layer."""
+    record: dict[str, Any] = {
+        "model": layer.model,
+        "kind": layer.kind,
+        "strength": layer.strength,
+        "start": layer.start,
+        "end": layer.end,
+    }
+    if layer.kind == "canny":
+        record.update(low_threshold=layer.low_threshold, high_threshold=layer.high_threshold)
+    if layer.kind in ("scribble", "lineart"):
+        record["invert"] = layer.invert
+    record["image_hash"] = pixel_hash(image)
+    return record
+
+
+def _check_union(nets: list[Any], layers: list[ControlLayer]) -> bool:
+    """True when every ControlNet is a union one; ModelError for a mix or a type a union
+    ControlNet cannot be told."""
+    unions = [is_union(net) for net in nets]
+    if not any(unions):
+        return False
+    if not all(unions):
+        raise ModelError("union and single-type ControlNets cannot be used in the same pass")
+    for layer in layers:
+        if layer.kind not in UNION_MODES:
+            raise ModelError(
+                f"a union ControlNet cannot tell what a type '{layer.kind}' control image is; "
+                "use depth, pose, canny, lineart, scribble or softedge"
+            )
+    return True

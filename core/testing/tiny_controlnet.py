@@ -1,0 +1,69 @@
+"""Build tiny random-weight ControlNets offline, matching the tiny SD 1.x and SDXL models.
+
+The ControlNet copies the tiny UNet's configuration (``ControlNetModel.from_unet``); its zero
+convolutions (which a real ControlNet learns away from zero) get small random weights, so a
+control image really changes the output. ``union=True`` builds a union ControlNet for SDXL.
+
+Usage: ``python -m core.testing.tiny_controlnet OUT_DIR [--sdxl] [--union]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+CONDITIONING_CHANNELS = (8, 8, 16, 16)  # the control image is brought down 8× (the VAE's factor)
+
+
+def build_controlnet(sdxl: bool = False, union: bool = False, seed: int = 0) -> Any:
+    """A seeded tiny ControlNet (or union ControlNet) for the tiny SD 1.x or SDXL UNet."""
+    import torch
+    from diffusers import ControlNetModel, ControlNetUnionModel
+
+    if sdxl:
+        from core.testing.tiny_sdxl import build_sdxl_components
+
+        unet = build_sdxl_components(seed)["unet"]
+    else:
+        from core.testing.tiny_model import build_components
+
+        unet = build_components(seed=seed)["unet"]
+    cls = ControlNetUnionModel if union else ControlNetModel
+    controlnet = cls.from_unet(unet, conditioning_embedding_out_channels=CONDITIONING_CHANNELS)
+    generator = torch.Generator().manual_seed(seed + 10)
+    zero_convs = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]
+    zero_convs.append(controlnet.controlnet_cond_embedding.conv_out)
+    with torch.no_grad():
+        for conv in zero_convs:
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.1)
+            conv.bias.copy_(torch.randn(conv.bias.shape, generator=generator) * 0.1)
+    return controlnet
+
+
+def build_tiny_controlnet(
+    out: str | Path, sdxl: bool = False, union: bool = False, seed: int = 0
+) -> Path:
+    """Write a tiny ControlNet folder (config.json + safetensors weights) and return its path."""
+    folder = Path(out)
+    build_controlnet(sdxl, union, seed).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.testing.tiny_controlnet", description=__doc__
+    )
+    parser.add_argument("out_dir", help="folder to write the ControlNet into")
+    parser.add_argument("--sdxl", action="store_true", help="for the tiny SDXL model")
+    parser.add_argument("--union", action="store_true", help="a union ControlNet (SDXL)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    folder = build_tiny_controlnet(args.out_dir, args.sdxl, args.union, args.seed)
+    print(f"tiny ControlNet: {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
