@@ -57,6 +57,7 @@ class PassResult:
     record: dict = field(default_factory=dict)  # the JSON pass record written into PNGs
     skipped: bool = False  # True when 0 steps ran and the input came back unchanged
     note: str = ""
+    control_images: tuple[Image.Image, ...] = ()  # one per enabled ControlNet layer, work size
 
 
 PassEvent = ModelLoading | PassStarted | StepPreview
