@@ -11,9 +11,11 @@ from core.cli.common import (
     spec_from_args,
     write_result,
 )
+from core.cli.faces import face_settings_from_args
 from core.cli.generate_workflows import run_generate_workflow
 from core.errors import UserError
 from core.imaging import load_image
+from core.workflows.faces import with_faces_fixed
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -21,6 +23,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     workflow = [name for name in ("passes", "sweep", "variations") if getattr(args, name)]
     if len(workflow) > 1:
         raise UserError("use only one of --passes, --sweep and --variations")
+    if workflow and args.fix_faces:
+        raise UserError(f"--fix-faces works on a single pass or a batch, not with --{workflow[0]}")
     # 1. Check everything the user gave before any model loads.
     if not workflow:
         out = check_output_path(
@@ -29,10 +33,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
     image = load_image(args.input)
     request = request_from_args(args, image)
     spec = spec_from_args(args)
+    faces = face_settings_from_args(args) if args.fix_faces else None
     if workflow:
         return run_generate_workflow(args, workflow[0], request, spec)
     # 2. Run the pass; Ctrl+C cancels within a step.
     with session() as run:
         result = run.engine.run_pass(request, spec, on_event=run.progress, cancel=run.token)
+        if faces is not None:
+            run.progress.label = "fix faces"
+            result = with_faces_fixed(
+                run.engine, spec, result, faces, on_event=run.progress, cancel=run.token
+            )
     # 3. Write atomically (nothing appears at OUT on failure).
     return write_result(args, result, out)

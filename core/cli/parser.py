@@ -1,4 +1,5 @@
-"""The command line: ``generate``, ``info``, ``upscale``, ``batch``, ``outpaint``, ``diff``."""
+"""The command line: ``generate``, ``info``, ``upscale``, ``batch``, ``outpaint``, ``faces``,
+``diff``, ``models``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import NoReturn
 from core import __version__
 from core.cli.conditioning_args import add_conditioning_options
 from core.cli.diff import add_diff_parser
+from core.cli.faces import add_faces
 from core.cli.generate import cmd_generate
 from core.cli.info import cmd_info
 from core.cli.models import add_models_parser
@@ -18,6 +20,8 @@ from core.errors import UserError
 from core.models.memory_modes import MEMORY_MODES
 from core.requests import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from core.workflows.upscale import UPSCALE_STRENGTH
+
+FIX_FACES_HELP = "then refine each face at full detail (strength 0.35; see the faces command)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--seeds", type=int, default=1, metavar="N", help="sweep: seeds per strength")
     gen.add_argument("--variations", type=int, metavar="N", help="N seeds at one strength")
+    gen.add_argument("--fix-faces", action="store_true", help=FIX_FACES_HELP)
 
     info = sub.add_parser("info", help="show the generation parameters stored in an image")
     info.add_argument("image", metavar="IMAGE")
@@ -121,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_upscale(sub)
     _add_batch(sub)
     add_outpaint(sub, add_generation_options)
+    add_faces(sub, add_generation_options)
     add_diff_parser(sub)
     add_models_parser(sub)
     return parser
@@ -147,4 +153,5 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="allow OUT_DIR = IN_DIR (outputs are named <stem>_img2img.png)",
     )
+    batch.add_argument("--fix-faces", action="store_true", help=FIX_FACES_HELP)
     batch.set_defaults(handler=cmd_batch)

@@ -18,6 +18,7 @@ from core.cli.common import (
     spec_from_args,
     write_result,
 )
+from core.cli.faces import face_settings_from_args
 from core.errors import UserError
 from core.imaging import load_image
 from core.workflows.batch import run_batch
@@ -72,6 +73,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             spec,
             overwrite=args.overwrite,
             allow_in_place=args.in_place,
+            fix_faces=face_settings_from_args(args) if args.fix_faces else None,
             on_event=run.progress,
             on_item=on_item,
             cancel=run.token,

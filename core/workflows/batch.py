@@ -27,6 +27,7 @@ from core.models import ModelSpec
 from core.requests import PassRequest
 from core.workflows.common import ProgressCallback, check_runs_steps, new_group_id, tagged
 from core.workflows.driver import Plan, Skip, Unit, run_plan
+from core.workflows.faces import FaceSettings, with_faces_fixed
 
 SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 IN_PLACE_SUFFIX = "_img2img"
@@ -250,6 +251,7 @@ def run_batch(
     *,
     overwrite: bool = False,
     allow_in_place: bool = False,
+    fix_faces: FaceSettings | None = None,
     on_event: EventCallback | None = None,
     on_item: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
@@ -260,8 +262,9 @@ def run_batch(
     (see :func:`find_done`; ``overwrite`` redoes everything); outputs with other settings raise
     UserError before anything runs. An unreadable image is reported in ``failed`` and the rest go
     on. ``on_item`` gets a :class:`WorkflowProgress` when each item starts and ends (item k of n,
-    elapsed, ETA). Raises UserError before anything runs for bad folders or settings. On cancel
-    the finished files stay and no partial file is written.
+    elapsed, ETA). ``fix_faces``: each picture's faces are refined before it is written. Raises
+    UserError before anything runs for bad folders or settings. On cancel the finished files stay
+    and no partial file is written.
     """
     # 1. Check the settings, the inputs and every output path first.
     check_runs_steps(request_template, "every output would equal its input")
@@ -291,6 +294,10 @@ def run_batch(
             return tagged(request_template, workflow, image=image).validate()
 
         def write(result: PassResult) -> PassResult:
+            if fix_faces is not None:
+                result = with_faces_fixed(
+                    engine, spec, result, fix_faces, on_event=on_event, cancel=cancel
+                )
             record = complete_model_hash(result.record, cancel=cancel)
             write_png(output, result.image, record, overwrite=overwrite)
             return result
