@@ -1,67 +1,118 @@
-"""Facts read from model files without loading them: family, inpaint channels, hashes, configs."""
+"""Facts read from model files without loading them: what a single file is, its config folder.
+
+Detection itself is ``core.library.detect`` (no torch). This module turns it into what loading a
+checkpoint needs: a one-line error for files that are not checkpoints, and the diffusers config
+folder for the file's family, assembled once in the cache from the bundled parts (shared CLIP
+tokenizer files, per-variant overlays).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import shutil
 from pathlib import Path
 
 from core.atomic import atomic_write_bytes, temp_name
 from core.errors import ModelError
+from core.library.detect import FileInfo, detect_file, first_keys
 from core.resources import bundled_resource
 from core.user_dirs import user_cache_dir
 
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin", ".pkl"}
 BUNDLED_CONFIGS = bundled_resource("model_configs")
 
-_UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
-_SD2_KEY = "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight"
-_SDXL_KEY = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
+_WHERE_IT_GOES = {
+    "lora": "a LoRA, not a checkpoint: give it with --lora",
+    "controlnet": "a ControlNet, not a checkpoint: give it with --controlnet",
+    "vae": "a VAE alone, not a checkpoint (no UNet or transformer)",
+    "text_encoder": "a text encoder alone, not a checkpoint (no UNet or transformer)",
+    "ip_adapter": "an IP-Adapter, not a checkpoint: give it with --ip-adapter",
+}
+
+
+def checkpoint_info(path: Path) -> FileInfo:
+    """What the single file ``path`` is; ModelError (one line) unless it holds a UNet or a
+    transformer of a known family."""
+    info = detect_file(path)
+    if info.kind in _WHERE_IT_GOES:
+        raise ModelError(f"{path.name} is {_WHERE_IT_GOES[info.kind]}")
+    if info.kind == "unknown" or not info.family:
+        keys = ", ".join(first_keys(path)) or "none"
+        raise ModelError(f"{path.name}: no UNet or transformer keys found (first keys: {keys})")
+    if "EMA-only" in info.notes:
+        raise ModelError(
+            f"{path.name} holds only EMA training weights (model_ema.*), no model weights to load; "
+            "use the pruned or EMA-only export of this model"
+        )
+    if info.kind == "unet" and info.family in ("sd1", "sd2", "sdxl"):
+        raise ModelError(
+            f"{path.name} is a {info.family.upper()} UNet alone (no VAE or text encoders); "
+            "use the full checkpoint or its diffusers folder"
+        )
+    return info
 
 
 def detect_single_file_family(path: Path) -> tuple[str, bool]:
-    """Return (family, is_inpaint) of an LDM-layout .safetensors checkpoint from its header."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            keys = set(f.keys())
-            if _UNET_IN not in keys:
-                raise ModelError(
-                    f"{path.name} is not a Stable Diffusion checkpoint (no UNet found)"
-                )
-            in_channels = f.get_slice(_UNET_IN).get_shape()[1]
-            cross_dim = f.get_slice(_SD2_KEY).get_shape()[-1] if _SD2_KEY in keys else 768
-    except ModelError:
-        raise
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise ModelError(
-            f"cannot read {path.name}: not a valid .safetensors file ({exc})"
-        ) from None
-    if _SDXL_KEY in keys or any(k.startswith("conditioner.embedders.1.") for k in keys):
-        family = "sdxl"
-    elif cross_dim == 1024:
-        family = "sd2"
-    else:
-        family = "sd1"
-    return family, in_channels == 9
+    """(family, is_inpaint) of a checkpoint file (see :func:`checkpoint_info`)."""
+    info = checkpoint_info(path)
+    return info.family, info.is_inpaint
 
 
-def bundled_config_for(family: str, is_inpaint: bool) -> Path | None:
-    """The bundled diffusers config folder for a single-file family, or None if not bundled."""
-    if family != "sd1":
+# The bundled parts of each config folder, later parts winning: (folder, where it goes).
+_CLIP_BPE = ("sd15/tokenizer/vocab.json", "sd15/tokenizer/merges.txt")
+
+
+def _config_parts(family: str, is_inpaint: bool, variant: str) -> tuple[tuple[str, str], ...]:
+    bpe = lambda *targets: tuple((f, t) for t in targets for f in _CLIP_BPE)  # noqa: E731
+    if family == "sd1":
+        return (("sd15", ""), ("sd15-inpaint", "")) if is_inpaint else (("sd15", ""),)
+    if family == "sd2":
+        overlay = "sd2-inpaint" if is_inpaint else ("sd2-v" if variant == "v" else "")
+        return (*bpe("tokenizer"), ("sd2", ""), *(((overlay, ""),) if overlay else ()))
+    if family == "sdxl":
+        overlay = (("sdxl-inpaint", ""),) if is_inpaint else ()
+        return (*bpe("tokenizer", "tokenizer_2"), ("sdxl", ""), *overlay)
+    if family == "sd3":
+        overlay = (("sd35-large", ""),) if variant == "large" else ()
+        return (*bpe("tokenizer", "tokenizer_2"), ("sd35-medium", ""), *overlay)
+    if family in ("flux", "flux-fill", "flux-kontext"):
+        overlays = {"flux-fill": "flux-fill", "schnell": "flux-schnell"}
+        overlay = overlays.get(family) or overlays.get(variant)
+        return (*bpe("tokenizer"), ("flux-dev", ""), *(((overlay, ""),) if overlay else ()))
+    return ()
+
+
+def bundled_config_for(family: str, is_inpaint: bool, variant: str = "") -> Path | None:
+    """The bundled diffusers config folder for a single file, or None if not bundled.
+
+    ``variant``: "v" (SD 2.x 768-v), "large" (SD 3.5 Large), "schnell" (FLUX.1 schnell).
+    """
+    parts = _config_parts(family, is_inpaint, variant)
+    if not parts:
         return None
-    base = BUNDLED_CONFIGS / "sd15"
-    if not is_inpaint:
-        return base
-    # The inpaint config differs only in model_index.json and the UNet's in_channels: assemble it
-    # once in the cache from the shared parts.
-    overlay = BUNDLED_CONFIGS / "sd15-inpaint"
-    target = user_cache_dir() / "configs" / "sd15-inpaint"
-    signature = str((overlay / "unet" / "config.json").stat().st_mtime)
+    if len(parts) == 1:
+        return BUNDLED_CONFIGS / parts[0][0]
+    name = "-".join(dict.fromkeys(p.split("/")[0] for p, _ in parts if not p.startswith("sd15/")))
+    if is_inpaint and family == "sd1":
+        name = "sd15-inpaint"
+    target = user_cache_dir() / "configs" / name
+    sources = tuple((BUNDLED_CONFIGS / part, dest) for part, dest in parts)
+    signature = _signature(sources)
     if not _assembled(target, signature):
-        _assemble(target, (base, overlay), signature)
+        _assemble(target, sources, signature)
     return target
+
+
+def _signature(sources: tuple[tuple[Path, str], ...]) -> str:
+    """Changes whenever a bundled part does (a new version of the app)."""
+    digest = hashlib.sha256()
+    for source, dest in sources:
+        files = sorted(source.rglob("*")) if source.is_dir() else [source]
+        for file in files:
+            stat = file.stat()
+            digest.update(f"{file}:{dest}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
 
 
 def _assembled(target: Path, signature: str) -> bool:
@@ -72,13 +123,18 @@ def _assembled(target: Path, signature: str) -> bool:
         return False
 
 
-def _assemble(target: Path, parts: tuple[Path, ...], signature: str) -> None:
-    """Copy ``parts`` (later ones win) into a fresh folder next to ``target``, stamp it, and only
-    then swap it in: ``target`` is never a half-copied config, even if the process dies."""
+def _assemble(target: Path, parts: tuple[tuple[Path, str], ...], signature: str) -> None:
+    """Copy ``parts`` (folders or files, each to its place; later ones win) into a fresh folder
+    next to ``target``, stamp it, and only then swap it in: ``target`` is never a half-copied
+    config, even if the process dies."""
     staging, old = temp_name(target), temp_name(target)
     try:
-        for part in parts:
-            shutil.copytree(part, staging, dirs_exist_ok=True)
+        for part, dest in parts:
+            if part.is_dir():
+                shutil.copytree(part, staging / dest, dirs_exist_ok=True)
+            else:
+                (staging / dest).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(part, staging / dest / part.name)
         atomic_write_bytes(staging / ".source", signature.encode())
         with contextlib.suppress(FileNotFoundError):
             target.rename(old)  # out of the way in one step; removed below

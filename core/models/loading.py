@@ -20,10 +20,11 @@ from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
 from core.models.device import resolve_device, resolve_dtype
-from core.models.files import PICKLE_SUFFIXES, bundled_config_for, detect_single_file_family
+from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
 from core.models.memory_modes import apply_memory_mode
+from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
 
 _LOAD_SERIAL = itertools.count(1)
@@ -80,7 +81,7 @@ class ModelManager:
             elif kind == "folder":
                 model = _load_folder(spec, Path(spec.reference), device, dtype)
             else:
-                model = _load_single_file(spec, Path(spec.reference), device, dtype)
+                model = load_single_file(spec, Path(spec.reference), device, dtype)
             _check(cancel)
             model.base_pipe.set_progress_bar_config(disable=True)
             model.memory_mode = apply_memory_mode(
@@ -197,33 +198,3 @@ def _refuse_pickled_weights(folder: Path, index: dict) -> None:
                 "which can run code when loaded; use a model with .safetensors weights"
             )
 
-
-def _load_single_file(spec: ModelSpec, path: Path, device: str, dtype: Any) -> LoadedModel:
-    import diffusers
-
-    family, is_inpaint = detect_single_file_family(path)
-    config = spec.config or bundled_config_for(family, is_inpaint)
-    if config is None:
-        raise ModelError(
-            f"{path.name} looks like an {family.upper()} checkpoint; give its diffusers config "
-            "folder with --model-config DIR"
-        )
-    class_name = {
-        ("sd1", False): "StableDiffusionImg2ImgPipeline",
-        ("sd1", True): "StableDiffusionInpaintPipeline",
-        ("sd2", False): "StableDiffusionImg2ImgPipeline",
-        ("sd2", True): "StableDiffusionInpaintPipeline",
-        ("sdxl", False): "StableDiffusionXLImg2ImgPipeline",
-        ("sdxl", True): "StableDiffusionXLInpaintPipeline",
-    }[(family, is_inpaint)]
-    cls = getattr(diffusers, class_name)
-    try:
-        pipe = cls.from_single_file(
-            str(path), config=str(config), local_files_only=True, dtype=dtype
-        )
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
-        raise ModelError(f"cannot load {path.name}: {str(exc).splitlines()[0]}") from None
-    if getattr(pipe, "safety_checker", None) is not None:
-        pipe.safety_checker = None
-    pipe = pipe.to(device)
-    return LoadedModel(spec, path.stem, family, is_inpaint, device, dtype, pipe, path)

@@ -1,8 +1,10 @@
-"""Export a diffusers SD 1.x folder as one ``.safetensors`` in the original LDM key layout.
+"""Export a diffusers SD 1.x, 2.x or XL folder as one ``.safetensors`` in the original LDM layout.
 
 This is the layout of checkpoints shared on model sites (``model.diffusion_model.*``,
-``first_stage_model.*``, ``cond_stage_model.transformer.*``). The mapping is derived from the
-UNet/VAE configs, so it works for the tiny test models and for full-size SD 1.x alike.
+``first_stage_model.*``; the text encoders as ``cond_stage_model.transformer.*`` for SD 1.x,
+OpenCLIP's ``cond_stage_model.model.*`` for SD 2.x, ``conditioner.embedders.0/1.*`` for SDXL).
+The mapping is derived from the UNet/VAE configs, so it works for the tiny test models and for
+full-size models alike.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 _RESNET = [
     ("norm1", "in_layers.0"),
@@ -20,6 +23,8 @@ _RESNET = [
     ("conv_shortcut", "skip_connection"),
 ]
 _UNET_TOP = {
+    "add_embedding.linear_1": "label_emb.0.0",
+    "add_embedding.linear_2": "label_emb.0.2",
     "time_embedding.linear_1": "time_embed.0",
     "time_embedding.linear_2": "time_embed.2",
     "conv_in": "input_blocks.0.0",
@@ -99,8 +104,55 @@ def vae_key_to_ldm(key: str, config: dict) -> str:
     return key
 
 
-def export_single_file(model_dir: str | Path, out_file: str | Path) -> Path:
-    """Write the UNet, VAE and text encoder of a diffusers SD 1.x folder as one LDM .safetensors."""
+_OPEN_CLIP_LAYER = [
+    ("layer_norm1", "ln_1"),
+    ("layer_norm2", "ln_2"),
+    ("mlp.fc1", "mlp.c_fc"),
+    ("mlp.fc2", "mlp.c_proj"),
+    ("self_attn.out_proj", "attn.out_proj"),
+]
+_OPEN_CLIP_TOP = {
+    "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+    "text_model.embeddings.position_embedding.weight": "positional_embedding",
+    "text_model.final_layer_norm.weight": "ln_final.weight",
+    "text_model.final_layer_norm.bias": "ln_final.bias",
+}
+
+
+def text_to_open_clip(text: dict) -> dict:
+    """A transformers CLIP text encoder's weights in OpenCLIP's layout (SD 2.x, SDXL's second)."""
+    import torch
+
+    text = _hf_text(text)
+    out: dict = {}
+    for key, tensor in text.items():
+        if key in _OPEN_CLIP_TOP:
+            out[_OPEN_CLIP_TOP[key]] = tensor
+        elif key == "text_projection.weight":
+            out["text_projection"] = tensor.T.contiguous()
+        elif m := re.match(r"text_model\.encoder\.layers\.(\d+)\.(.*)", key):
+            layer, rest = m[1], m[2]
+            if m2 := re.match(r"self_attn\.q_proj\.(weight|bias)", rest):
+                parts = [text[f"text_model.encoder.layers.{layer}.self_attn.{p}_proj.{m2[1]}"]
+                         for p in "qkv"]  # fmt: skip
+                out[f"transformer.resblocks.{layer}.attn.in_proj_{m2[1]}"] = torch.cat(parts)
+                continue
+            if ".k_proj." in rest or ".v_proj." in rest:
+                continue
+            for hf_name, clip_name in _OPEN_CLIP_LAYER:
+                rest = rest.replace(hf_name, clip_name)
+            out[f"transformer.resblocks.{layer}.{rest}"] = tensor
+    return out
+
+
+def _hf_text(text: dict) -> dict:
+    return {(k if k.startswith(("text_model.", "text_projection")) else "text_model." + k): v
+            for k, v in text.items()}  # fmt: skip
+
+
+def export_single_file(model_dir: str | Path, out_file: str | Path, **extra: Any) -> Path:
+    """Write the UNet, VAE and text encoder(s) of a diffusers SD 1.x/2.x/XL folder as one LDM
+    ``.safetensors``; ``extra`` tensors are added as they are (e.g. a ``v_pred`` marker)."""
     from safetensors.torch import load_file, save_file
 
     model_dir, out_file = Path(model_dir), Path(out_file)
@@ -121,9 +173,19 @@ def export_single_file(model_dir: str | Path, out_file: str | Path) -> Path:
             tensor = tensor[:, :, None, None]  # linear → 1×1 conv, as LDM stores it
         state["first_stage_model." + ldm_key] = tensor
     text, _ = load("text_encoder", "model.safetensors")
-    for key, tensor in text.items():
-        key = key if key.startswith("text_model.") else "text_model." + key
-        state["cond_stage_model.transformer." + key] = tensor
+    if (model_dir / "text_encoder_2").is_dir():  # SDXL: CLIP-L as is, OpenCLIP-G converted
+        text_2, _ = load("text_encoder_2", "model.safetensors")
+        for key, tensor in _hf_text(text).items():
+            state["conditioner.embedders.0.transformer." + key] = tensor
+        for key, tensor in text_to_open_clip(text_2).items():
+            state["conditioner.embedders.1.model." + key] = tensor
+    elif unet_config.get("use_linear_projection"):  # SD 2.x: OpenCLIP-H
+        for key, tensor in text_to_open_clip(text).items():
+            state["cond_stage_model.model." + key] = tensor
+    else:
+        for key, tensor in _hf_text(text).items():
+            state["cond_stage_model.transformer." + key] = tensor
+    state.update(extra)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, out_file)
     return out_file

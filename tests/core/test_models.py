@@ -129,4 +129,4 @@ def test_bundled_inpaint_config_is_assembled():
     folder = bundled_config_for("sd1", is_inpaint=True)
     assert json.loads((folder / "unet" / "config.json").read_text())["in_channels"] == 9
     assert (folder / "tokenizer" / "vocab.json").is_file()
-    assert bundled_config_for("sdxl", is_inpaint=False) is None
+    assert bundled_config_for("kandinsky", is_inpaint=False) is None

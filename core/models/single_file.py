@@ -1,0 +1,223 @@
+"""Single ``.safetensors`` files → pipelines, offline.
+
+SD 1.x, 2.x and XL checkpoints hold everything: they load with the family's bundled config
+folder (or ``--model-config``). SD 3.5 checkpoints hold the transformer, both CLIPs and the VAE,
+rarely T5: T5 comes from a matching repo in the HF cache when there is one, else the model runs
+without it. FLUX files (and SD 3.5 transformer-only files) hold the transformer alone: the text
+encoders and VAE come from a FLUX (SD 3.5) repo in the HF cache, or from ``--model-config``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelError
+from core.library.detect import FileInfo
+from core.models.families import family
+from core.models.files import bundled_config_for, checkpoint_info
+from core.models.loaded import LoadedModel
+from core.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+# Repos whose text encoders, tokenizers and VAE serve a transformer file, best match first.
+DONOR_REPOS = {
+    "sd3": (
+        "stabilityai/stable-diffusion-3.5-large",
+        "stabilityai/stable-diffusion-3.5-medium",
+        "stabilityai/stable-diffusion-3.5-large-turbo",
+        "stabilityai/stable-diffusion-3-medium-diffusers",
+    ),
+    "flux": (
+        "black-forest-labs/FLUX.1-dev",
+        "black-forest-labs/FLUX.1-schnell",
+        "black-forest-labs/FLUX.1-Fill-dev",
+        "black-forest-labs/FLUX.1-Kontext-dev",
+    ),
+}
+_DONOR_PARTS = {
+    "sd3": ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "vae"),
+    "flux": ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "vae"),
+}
+_LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError)
+
+
+def load_single_file(spec: ModelSpec, path: Path, device: str, dtype: Any) -> LoadedModel:
+    """Load the single-file model at ``path`` offline, whatever its family (see module doc)."""
+    info = checkpoint_info(path)
+    try:
+        if info.family in ("sd1", "sd2", "sdxl"):
+            pipe = _load_unet_checkpoint(spec, path, info, dtype)
+        elif info.family == "sd3" and info.kind == "checkpoint":
+            pipe = _load_sd3_checkpoint(spec, path, info, dtype)
+        else:
+            pipe = _load_transformer_file(spec, path, info, dtype)
+    except ModelError:
+        raise
+    except _LOAD_ERRORS as exc:
+        raise ModelError(f"cannot load {path.name}: {str(exc).strip().splitlines()[0]}") from None
+    if getattr(pipe, "safety_checker", None) is not None:
+        pipe.safety_checker = None
+    pipe = pipe.to(device)
+    is_inpaint = info.is_inpaint or family(info.family).img2img_pipeline is None
+    return LoadedModel(spec, path.stem, info.family, is_inpaint, device, dtype, pipe, path)
+
+
+def _pipeline_class(info: FileInfo) -> Any:
+    import diffusers
+
+    fam = family(info.family)
+    name = fam.inpaint_pipeline if info.is_inpaint or not fam.img2img_pipeline else None
+    return getattr(diffusers, str(name or fam.img2img_pipeline))
+
+
+def _variant(info: FileInfo) -> str:
+    if info.family == "sd2" and info.v_prediction:
+        return "v"
+    for variant in ("large", "schnell"):
+        if variant in info.notes:
+            return variant
+    return ""
+
+
+def _config(spec: ModelSpec, info: FileInfo) -> Path:
+    if spec.config:
+        return Path(spec.config)
+    folder = bundled_config_for(info.family, info.is_inpaint, _variant(info))
+    if folder is None:
+        raise ModelError(f"no bundled config for {info.family}; give one with --model-config DIR")
+    return folder
+
+
+def _load_unet_checkpoint(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any) -> Any:
+    config = _config(spec, info)
+    pipe = _pipeline_class(info).from_single_file(
+        str(path), config=str(config), local_files_only=True, dtype=dtype
+    )
+    if info.v_prediction:
+        _use_v_prediction(pipe, zero_snr="ztsnr" in info.notes or info.family == "sdxl")
+    return pipe
+
+
+def _use_v_prediction(pipe: Any, zero_snr: bool) -> None:
+    """The file says v-prediction: so must the scheduler (SDXL v-prediction fine-tunes are
+    trained with zero terminal SNR, sampled with trailing timesteps)."""
+    changes: dict[str, Any] = {"prediction_type": "v_prediction"}
+    if zero_snr:
+        changes.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
+    pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **changes)
+
+
+def _load_sd3_checkpoint(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any) -> Any:
+    """The file has the transformer, CLIP-L, CLIP-G and the VAE, maybe T5. T5 also needs its
+    tokenizer, which no file carries: from a cached SD 3.5 repo, else the model runs without."""
+    transformer = _transformer_from_file(path, info, _config(spec, info), dtype)
+    donor = Path(spec.config) if spec.config else _cached_donor("sd3")
+    config = donor or _config(spec, info)
+    without_t5: dict[str, Any] = {}
+    has_t5_weights = "no T5" not in info.notes or _has_weights(config / "text_encoder_3")
+    if not (config / "tokenizer_3").is_dir() or not has_t5_weights:
+        without_t5 = {"text_encoder_3": None, "tokenizer_3": None}
+        log.warning(
+            "%s: running SD 3.5 without its T5 text encoder (%s); prompts follow less closely",
+            path.name,
+            "no T5 tokenizer: no SD 3.5 repo in the HF cache"
+            if not (config / "tokenizer_3").is_dir()
+            else "no T5 weights in the file or the cache",
+        )
+    return _pipeline_class(info).from_single_file(
+        str(path),
+        config=str(config),
+        local_files_only=True,
+        dtype=dtype,
+        transformer=transformer,
+        **without_t5,
+    )
+
+
+def _load_transformer_file(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any) -> Any:
+    """A FLUX or SD 3.5 transformer: the rest of the pipeline from ``--model-config`` or a
+    cached repo of the family; the scheduler from the file's own variant."""
+    group = "sd3" if info.family == "sd3" else "flux"
+    donor = Path(spec.config) if spec.config else _cached_donor(group)
+    if donor is None:
+        _raise_missing_donor(path, info, group)
+    assert donor is not None
+    transformer = _transformer_from_file(path, info, _config(spec, info), dtype)
+    cls = _pipeline_class(info)
+    extra: dict[str, Any] = {}
+    if group == "sd3" and not (donor / "tokenizer_3").is_dir():
+        extra = {"text_encoder_3": None, "tokenizer_3": None}
+    pipe = cls.from_pretrained(
+        donor, transformer=transformer, dtype=dtype, local_files_only=True, **extra
+    )
+    if not spec.config:  # the donor may be another variant (dev vs schnell): its own scheduler
+        scheduler_folder = _config(spec, info) / "scheduler"
+        pipe.scheduler = type(pipe.scheduler).from_pretrained(scheduler_folder)
+    return pipe
+
+
+def _transformer_from_file(path: Path, info: FileInfo, config: Path, dtype: Any) -> Any:
+    import diffusers
+
+    sd3 = info.family == "sd3"
+    cls = diffusers.SD3Transformer2DModel if sd3 else diffusers.FluxTransformer2DModel
+    return cls.from_single_file(
+        str(path), config=str(config), subfolder="transformer", local_files_only=True, dtype=dtype
+    )
+
+
+def _has_weights(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("*.safetensors"))
+
+
+def _cached_donor(group: str) -> Path | None:
+    """The snapshot folder of the first repo of ``group`` complete in the HF cache, or None."""
+    for repo in DONOR_REPOS[group]:
+        folder = _cached_snapshot(repo)
+        if folder is not None and not _missing_parts(folder, group):
+            return folder
+    return None
+
+
+def _cached_snapshot(repo: str) -> Path | None:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(repo, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+    return folder if (folder / "model_index.json").is_file() else None
+
+
+def _missing_parts(folder: Path, group: str) -> list[str]:
+    missing = []
+    for part in _DONOR_PARTS[group]:
+        needs_weights = not part.startswith("tokenizer")
+        present = _has_weights(folder / part) if needs_weights else (folder / part).is_dir()
+        if not present:
+            missing.append(part)
+    return missing
+
+
+def _raise_missing_donor(path: Path, info: FileInfo, group: str) -> None:
+    what = (
+        "CLIP-L and T5-XXL text encoders with their tokenizers, and the VAE"
+        if group == "flux"
+        else "CLIP-L, CLIP-G (and T5) text encoders with their tokenizers, and the VAE"
+    )
+    repos = " or ".join(DONOR_REPOS[group][:2])
+    partial = [
+        f"{repo} lacks {', '.join(_missing_parts(folder, group))}"
+        for repo in DONOR_REPOS[group]
+        if (folder := _cached_snapshot(repo)) is not None
+    ]
+    found = f" ({'; '.join(partial)})" if partial else ""
+    raise ModelError(
+        f"{path.name} is a {family(info.family).label} transformer alone: its {what} must come "
+        f"from {repos} in the Hugging Face cache, which has none{found}; download one with "
+        "'python main.py models download', or give a diffusers folder with --model-config"
+    )
