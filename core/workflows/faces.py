@@ -175,3 +175,24 @@ def with_faces_fixed(
     return dataclasses.replace(
         result, image=fixed.image, record={**result.record, "fix_faces": info}, note=note
     )
+
+
+def generate_fixing_faces(
+    engine: Engine,
+    request: PassRequest,
+    spec: ModelSpec,
+    settings: FaceSettings | None = None,
+    *,
+    on_event: EventCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PassResult:
+    """One ordinary pass, then its faces fixed (the window's "fix faces after each pass"): one
+    result, recording the pass and ``fix_faces``. Raises PassCancelled on cancel."""
+    plan = Plan("generate", [Unit("pass", lambda _done: request)])
+    outcome = run_plan(engine, spec, plan, on_event, None, on_progress, cancel)
+    if outcome.cancelled or not outcome.results:
+        raise PassCancelled()
+    return with_faces_fixed(
+        engine, spec, outcome.results[0], settings, on_event=on_event, cancel=cancel
+    )

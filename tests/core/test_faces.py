@@ -185,3 +185,17 @@ def test_fix_faces_refuses_a_multi_pass_schedule(tmp_path, tiny_model_dir, capsy
     args = ["generate", str(DATA / "astronaut.jpg"), "-o", str(tmp_path / "o.png")]
     code = main([*args, "--passes", "0.5,0.3", "--fix-faces", "--model", str(tiny_model_dir)])
     assert code == 2 and "--fix-faces" in capsys.readouterr().err
+
+
+def test_a_pass_then_its_faces_is_one_result(engine, spec, astronaut):
+    from core.workflows.faces import generate_fixing_faces
+
+    mask = Image.new("L", astronaut.size, 0)
+    mask.paste(255, (240, 240, 320, 320))
+    request = _request(astronaut).replace(mask=mask, strength=0.5)
+    result = generate_fixing_faces(engine, request, spec)
+    assert result.record["kind"] == "inpaint"
+    assert len(result.record["fix_faces"]["faces"]) == 1
+    before, after = np.asarray(astronaut), np.asarray(result.image)
+    assert not np.array_equal(before[40:100, 109:170], after[40:100, 109:170])  # the face
+    assert np.array_equal(before[200:230, :200], after[200:230, :200])  # neither face nor mask
