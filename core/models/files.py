@@ -74,7 +74,8 @@ def _config_parts(family: str, is_inpaint: bool, variant: str) -> tuple[tuple[st
         overlay = (("sdxl-inpaint", ""),) if is_inpaint else ()
         return (*bpe("tokenizer", "tokenizer_2"), ("sdxl", ""), *overlay)
     if family == "sd3":
-        overlay = (("sd35-large", ""),) if variant == "large" else ()
+        sizes = {"large": "sd35-large", "sd3": "sd3-medium"}
+        overlay = ((sizes[variant], ""),) if variant in sizes else ()
         return (*bpe("tokenizer", "tokenizer_2"), ("sd35-medium", ""), *overlay)
     if family in ("flux", "flux-fill", "flux-kontext"):
         overlays = {"flux-fill": "flux-fill", "schnell": "flux-schnell"}
@@ -86,7 +87,8 @@ def _config_parts(family: str, is_inpaint: bool, variant: str) -> tuple[tuple[st
 def bundled_config_for(family: str, is_inpaint: bool, variant: str = "") -> Path | None:
     """The bundled diffusers config folder for a single file, or None if not bundled.
 
-    ``variant``: "v" (SD 2.x 768-v), "large" (SD 3.5 Large), "schnell" (FLUX.1 schnell).
+    ``variant``: "v" (SD 2.x 768-v), "large" (SD 3.5 Large), "sd3" (SD 3 Medium), "schnell"
+    (FLUX.1 schnell); anything else is the family's base config.
     """
     parts = _config_parts(family, is_inpaint, variant)
     if not parts:

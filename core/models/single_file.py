@@ -10,6 +10,7 @@ encoders and VAE come from a FLUX (SD 3.5) repo in the HF cache, or from ``--mod
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,20 @@ from core.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-# Repos whose text encoders, tokenizers and VAE serve a transformer file, best match first.
+# Repos whose text encoders, tokenizers and VAE serve a transformer file: (repo, family, variant).
+# Any repo of the group serves; one of the file's own variant also gives the transformer config.
 DONOR_REPOS = {
     "sd3": (
-        "stabilityai/stable-diffusion-3.5-large",
-        "stabilityai/stable-diffusion-3.5-medium",
-        "stabilityai/stable-diffusion-3.5-large-turbo",
-        "stabilityai/stable-diffusion-3-medium-diffusers",
+        ("stabilityai/stable-diffusion-3.5-large", "sd3", "large"),
+        ("stabilityai/stable-diffusion-3.5-medium", "sd3", "medium"),
+        ("stabilityai/stable-diffusion-3.5-large-turbo", "sd3", "large"),
+        ("stabilityai/stable-diffusion-3-medium-diffusers", "sd3", "sd3"),
     ),
     "flux": (
-        "black-forest-labs/FLUX.1-dev",
-        "black-forest-labs/FLUX.1-schnell",
-        "black-forest-labs/FLUX.1-Fill-dev",
-        "black-forest-labs/FLUX.1-Kontext-dev",
+        ("black-forest-labs/FLUX.1-dev", "flux", "dev"),
+        ("black-forest-labs/FLUX.1-schnell", "flux", "schnell"),
+        ("black-forest-labs/FLUX.1-Fill-dev", "flux-fill", "dev"),
+        ("black-forest-labs/FLUX.1-Kontext-dev", "flux-kontext", "dev"),
     ),
 }
 _DONOR_PARTS = {
@@ -74,9 +76,11 @@ def _pipeline_class(info: FileInfo) -> Any:
 
 
 def _variant(info: FileInfo) -> str:
-    if info.family == "sd2" and info.v_prediction:
-        return "v"
-    for variant in ("large", "schnell"):
+    """ "v" (SD 2.x v-prediction), the SD 3.x size ("large", "medium", "sd3") or the FLUX.1
+    flavour ("dev", "schnell"): it picks the bundled config."""
+    if info.family == "sd2":
+        return "v" if info.v_prediction else ""
+    for variant in ("large", "medium", "sd3", "schnell", "dev"):
         if variant in info.notes:
             return variant
     return ""
@@ -113,20 +117,14 @@ def _use_v_prediction(pipe: Any, zero_snr: bool) -> None:
 def _load_sd3_checkpoint(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any) -> Any:
     """The file has the transformer, CLIP-L, CLIP-G and the VAE, maybe T5. T5 also needs its
     tokenizer, which no file carries: from a cached SD 3.5 repo, else the model runs without."""
-    transformer = _transformer_from_file(path, info, _config(spec, info), dtype)
-    donor = Path(spec.config) if spec.config else _cached_donor("sd3")
-    config = donor or _config(spec, info)
+    donor = _donor(spec, info)
+    config = donor.folder if donor else _config(spec, info)
+    transformer = _transformer_from_file(path, info, _transformer_config(spec, info, donor), dtype)
     without_t5: dict[str, Any] = {}
     has_t5_weights = "no T5" not in info.notes or _has_weights(config / "text_encoder_3")
     if not (config / "tokenizer_3").is_dir() or not has_t5_weights:
         without_t5 = {"text_encoder_3": None, "tokenizer_3": None}
-        log.warning(
-            "%s: running SD 3.5 without its T5 text encoder (%s); prompts follow less closely",
-            path.name,
-            "no T5 tokenizer: no SD 3.5 repo in the HF cache"
-            if not (config / "tokenizer_3").is_dir()
-            else "no T5 weights in the file or the cache",
-        )
+        log.warning("%s: running SD 3.5 without its T5 text encoder (%s)", path.name, _NO_T5)
     return _pipeline_class(info).from_single_file(
         str(path),
         config=str(config),
@@ -137,26 +135,55 @@ def _load_sd3_checkpoint(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any
     )
 
 
+_NO_T5 = "no SD 3.5 repo with T5 in the HF cache; prompts are followed less closely"
+
+
 def _load_transformer_file(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any) -> Any:
     """A FLUX or SD 3.5 transformer: the rest of the pipeline from ``--model-config`` or a
-    cached repo of the family; the scheduler from the file's own variant."""
-    group = "sd3" if info.family == "sd3" else "flux"
-    donor = Path(spec.config) if spec.config else _cached_donor(group)
+    cached repo of the family, the transformer config and scheduler of the file's variant."""
+    donor = _donor(spec, info)
     if donor is None:
-        _raise_missing_donor(path, info, group)
+        _raise_missing_donor(path, info)
     assert donor is not None
-    transformer = _transformer_from_file(path, info, _config(spec, info), dtype)
-    cls = _pipeline_class(info)
+    transformer = _transformer_from_file(path, info, _transformer_config(spec, info, donor), dtype)
     extra: dict[str, Any] = {}
-    if group == "sd3" and not (donor / "tokenizer_3").is_dir():
+    if info.family == "sd3" and not (donor.folder / "tokenizer_3").is_dir():
         extra = {"text_encoder_3": None, "tokenizer_3": None}
-    pipe = cls.from_pretrained(
-        donor, transformer=transformer, dtype=dtype, local_files_only=True, **extra
+        log.warning("%s: running SD 3.5 without its T5 text encoder (%s)", path.name, _NO_T5)
+    pipe = _pipeline_class(info).from_pretrained(
+        donor.folder, transformer=transformer, dtype=dtype, local_files_only=True, **extra
     )
-    if not spec.config:  # the donor may be another variant (dev vs schnell): its own scheduler
+    if not donor.same_variant:  # e.g. a schnell file with FLUX.1-dev's encoders
         scheduler_folder = _config(spec, info) / "scheduler"
         pipe.scheduler = type(pipe.scheduler).from_pretrained(scheduler_folder)
     return pipe
+
+
+@dataclass(frozen=True)
+class _Donor:
+    folder: Path  # a diffusers folder with the text encoders, tokenizers and VAE
+    same_variant: bool  # its transformer config and scheduler suit the file
+
+
+def _donor(spec: ModelSpec, info: FileInfo) -> _Donor | None:
+    """``--model-config``, else the cached repo of the family that fits the file best."""
+    if spec.config:
+        return _Donor(Path(spec.config), True)
+    group = "sd3" if info.family == "sd3" else "flux"
+    variant = _variant(info)
+    complete = [
+        (folder, fam == info.family and var == variant)
+        for repo, fam, var in DONOR_REPOS[group]
+        if (folder := _cached_snapshot(repo)) is not None and not _missing_parts(folder, group)
+    ]
+    complete.sort(key=lambda found: not found[1])  # the file's own variant first
+    return _Donor(*complete[0]) if complete else None
+
+
+def _transformer_config(spec: ModelSpec, info: FileInfo, donor: _Donor | None) -> Path:
+    if donor is not None and donor.same_variant and (donor.folder / "transformer").is_dir():
+        return donor.folder
+    return _config(spec, info)
 
 
 def _transformer_from_file(path: Path, info: FileInfo, config: Path, dtype: Any) -> Any:
@@ -171,15 +198,6 @@ def _transformer_from_file(path: Path, info: FileInfo, config: Path, dtype: Any)
 
 def _has_weights(folder: Path) -> bool:
     return folder.is_dir() and any(folder.glob("*.safetensors"))
-
-
-def _cached_donor(group: str) -> Path | None:
-    """The snapshot folder of the first repo of ``group`` complete in the HF cache, or None."""
-    for repo in DONOR_REPOS[group]:
-        folder = _cached_snapshot(repo)
-        if folder is not None and not _missing_parts(folder, group):
-            return folder
-    return None
 
 
 def _cached_snapshot(repo: str) -> Path | None:
@@ -203,21 +221,22 @@ def _missing_parts(folder: Path, group: str) -> list[str]:
     return missing
 
 
-def _raise_missing_donor(path: Path, info: FileInfo, group: str) -> None:
+def _raise_missing_donor(path: Path, info: FileInfo) -> None:
+    group = "sd3" if info.family == "sd3" else "flux"
     what = (
         "CLIP-L and T5-XXL text encoders with their tokenizers, and the VAE"
         if group == "flux"
         else "CLIP-L, CLIP-G (and T5) text encoders with their tokenizers, and the VAE"
     )
-    repos = " or ".join(DONOR_REPOS[group][:2])
+    repos = " or ".join(repo for repo, _, _ in DONOR_REPOS[group][:2])
     partial = [
         f"{repo} lacks {', '.join(_missing_parts(folder, group))}"
-        for repo in DONOR_REPOS[group]
+        for repo, _, _ in DONOR_REPOS[group]
         if (folder := _cached_snapshot(repo)) is not None
     ]
     found = f" ({'; '.join(partial)})" if partial else ""
     raise ModelError(
         f"{path.name} is a {family(info.family).label} transformer alone: its {what} must come "
         f"from {repos} in the Hugging Face cache, which has none{found}; download one with "
-        "'python main.py models download', or give a diffusers folder with --model-config"
+        "'python main.py models download REPO', or give a diffusers folder with --model-config"
     )

@@ -189,3 +189,131 @@ def export_single_file(model_dir: str | Path, out_file: str | Path, **extra: Any
     out_file.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, out_file)
     return out_file
+
+
+def _swap_halves(tensor: Any) -> Any:
+    """(shift, scale) ↔ (scale, shift): SD3's and FLUX's final norms store them the other way."""
+    import torch
+
+    first, second = tensor.chunk(2, dim=0)
+    return torch.cat([second, first], dim=0)
+
+
+_SD3_TOP = {
+    "pos_embed.pos_embed": "pos_embed",
+    "pos_embed.proj.": "x_embedder.proj.",
+    "time_text_embed.timestep_embedder.linear_1.": "t_embedder.mlp.0.",
+    "time_text_embed.timestep_embedder.linear_2.": "t_embedder.mlp.2.",
+    "time_text_embed.text_embedder.linear_1.": "y_embedder.mlp.0.",
+    "time_text_embed.text_embedder.linear_2.": "y_embedder.mlp.2.",
+    "context_embedder.": "context_embedder.",
+    "proj_out.": "final_layer.linear.",
+}
+_SD3_BLOCK = {
+    "attn.to_out.0.": "x_block.attn.proj.",
+    "attn.to_add_out.": "context_block.attn.proj.",
+    "attn.norm_q.": "x_block.attn.ln_q.",
+    "attn.norm_k.": "x_block.attn.ln_k.",
+    "attn.norm_added_q.": "context_block.attn.ln_q.",
+    "attn.norm_added_k.": "context_block.attn.ln_k.",
+    "attn2.to_out.0.": "x_block.attn2.proj.",
+    "attn2.norm_q.": "x_block.attn2.ln_q.",
+    "attn2.norm_k.": "x_block.attn2.ln_k.",
+    "norm1.linear.": "x_block.adaLN_modulation.1.",
+    "norm1_context.linear.": "context_block.adaLN_modulation.1.",
+    "ff.net.0.proj.": "x_block.mlp.fc1.",
+    "ff.net.2.": "x_block.mlp.fc2.",
+    "ff_context.net.0.proj.": "context_block.mlp.fc1.",
+    "ff_context.net.2.": "context_block.mlp.fc2.",
+}
+_SD3_QKV = {  # fused qkv in the original layout ← three projections in diffusers
+    "attn.to_": "x_block.attn.qkv.",
+    "attn.add_": "context_block.attn.qkv.",
+    "attn2.to_": "x_block.attn2.qkv.",
+}
+
+
+def sd3_transformer_to_original(state: dict, num_layers: int) -> dict:
+    """A diffusers ``SD3Transformer2DModel`` state dict in Stability's MMDiT layout
+    (``joint_blocks.*``), the layout of SD 3.5 checkpoints."""
+    import torch
+
+    out: dict = {}
+    for key, tensor in state.items():
+        if key.startswith("norm_out.linear."):
+            out["final_layer.adaLN_modulation.1." + key.rsplit(".", 1)[1]] = _swap_halves(tensor)
+            continue
+        if m := re.match(r"transformer_blocks\.(\d+)\.(.*)", key):
+            block, rest = int(m[1]), m[2]
+            for fused_from, fused_to in _SD3_QKV.items():
+                proj = re.match(re.escape(fused_from) + r"(q|k|v)(_proj)?\.(weight|bias)$", rest)
+                if proj and proj[1] == "q":
+                    suffix, kind = proj[2] or "", proj[3]
+                    parts = [state[f"transformer_blocks.{block}.{fused_from}{p}{suffix}.{kind}"]
+                             for p in "qkv"]  # fmt: skip
+                    out[f"joint_blocks.{block}.{fused_to}{kind}"] = torch.cat(parts)
+                if proj:
+                    break
+            else:
+                for name, original in _SD3_BLOCK.items():
+                    if rest.startswith(name):
+                        last = block == num_layers - 1 and name == "norm1_context.linear."
+                        value = _swap_halves(tensor) if last else tensor
+                        out[f"joint_blocks.{block}.{original}{rest[len(name) :]}"] = value
+                        break
+                else:
+                    raise KeyError(f"unmapped SD3 transformer key: {key}")
+            continue
+        for name, original in _SD3_TOP.items():
+            if key.startswith(name):
+                out[original + key[len(name) :]] = tensor
+                break
+        else:
+            raise KeyError(f"unmapped SD3 transformer key: {key}")
+    return out
+
+
+def export_sd3_single_file(
+    model_dir: str | Path, out_file: str | Path, with_t5: bool = False
+) -> Path:
+    """Write a diffusers SD 3.5 folder as one checkpoint in the layout Stability ships
+    (``model.diffusion_model.joint_blocks.*``, ``first_stage_model.*``,
+    ``text_encoders.clip_l/clip_g[/t5xxl].transformer.*``)."""
+    from safetensors.torch import load_file, save_file
+
+    model_dir, out_file = Path(model_dir), Path(out_file)
+    config = json.loads((model_dir / "transformer" / "config.json").read_text(encoding="utf-8"))
+    transformer = load_file(model_dir / "transformer" / "diffusion_pytorch_model.safetensors")
+    state = {
+        "model.diffusion_model." + k: v
+        for k, v in sd3_transformer_to_original(transformer, config["num_layers"]).items()
+    }
+    vae_config = json.loads((model_dir / "vae" / "config.json").read_text(encoding="utf-8"))
+    for key, tensor in load_file(model_dir / "vae" / "diffusion_pytorch_model.safetensors").items():
+        ldm_key = vae_key_to_ldm(key, vae_config)
+        if ".mid.attn_1." in ldm_key and ldm_key.endswith("weight") and tensor.ndim == 2:
+            tensor = tensor[:, :, None, None]
+        state["first_stage_model." + ldm_key] = tensor
+    encoders = {"clip_l": "text_encoder", "clip_g": "text_encoder_2"}
+    if with_t5:
+        encoders["t5xxl"] = "text_encoder_3"
+    for name, folder in encoders.items():
+        text = load_file(model_dir / folder / "model.safetensors")
+        text = text if name == "t5xxl" else _hf_text(text)
+        for key, tensor in text.items():
+            state[f"text_encoders.{name}.transformer.{key}"] = tensor
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, out_file)
+    return out_file
+
+
+def export_transformer_file(model_dir: str | Path, out_file: str | Path, prefix: str = "") -> Path:
+    """Write a diffusers folder's transformer alone as one file (diffusers layout, as FLUX
+    fine-tunes and quantised transformers are often shared), its keys under ``prefix``."""
+    from safetensors.torch import load_file, save_file
+
+    weights = Path(model_dir) / "transformer" / "diffusion_pytorch_model.safetensors"
+    state = {prefix + k: v.contiguous() for k, v in load_file(weights).items()}
+    Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, out_file)
+    return Path(out_file)
