@@ -23,6 +23,7 @@ from typing import Any
 from PIL import Image
 
 from core.conditioning.regions import Region
+from core.errors import InvalidRequest
 from core.hashing import pixel_hash
 from core.imaging import load_mask
 from core.requests import PassRequest
@@ -34,6 +35,16 @@ def region_records(regions: tuple[Region, ...]) -> list[dict[str, str]]:
         {"prompt": r.prompt, "negative": r.negative, "mask_hash": pixel_hash(r.mask)}
         for r in regions
     ]
+
+
+def check_regions_supported(request: PassRequest, supported: bool, family_label: str) -> None:
+    """Raise InvalidRequest (one line) when ``request`` has regions and the model's family
+    (``family_label``) has no UNet cross-attention to apply them to."""
+    if request.regions and not supported:
+        raise InvalidRequest(
+            f"regional prompts work with SD 1.x, SD 2.x and SDXL models, not {family_label}: "
+            "remove the regions or choose another model"
+        )
 
 
 def grid_for(tokens: int, latent_hw: tuple[int, int]) -> tuple[int, int]:

@@ -2,10 +2,11 @@
 
 The pass runs at the map's highest strength. After every step, latents whose own strength has not
 yet been reached are reset to the source re-noised to the next step's noise level (as diffusers'
-inpaint pipeline does outside its mask), so each region follows the denoiser for exactly
-``int(steps × its strength)`` steps: a region at 0.8 changes like a global 0.8 pass, and pixels
-painted 0 come out byte-identical to the input. A mask limits the map (strength 0 outside it);
-the result is blended into the original through the map's own soft edge, not a binary cut.
+inpaint pipeline does outside its mask; flow-matching models mix it with the noise at the next
+step's σ), so each region follows the denoiser for exactly ``int(steps × its strength)``
+steps: a region at 0.8 changes like a global 0.8 pass, and pixels painted 0 come out
+byte-identical to the input. A mask limits the map (strength 0 outside it); the result is blended
+into the original through the map's own soft edge, not a binary cut.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from core.engine.family_call import accepts
 from core.engine.vae import encode
 from core.imaging import composite, resize_to
 
@@ -60,12 +62,22 @@ class _RegionalFilter:
         if not bool(waiting.any()):
             return latents
         if step_index + 1 < self.steps_to_run:
-            timesteps = pipe.scheduler.timesteps
-            next_t = timesteps[len(timesteps) - self.steps_to_run + step_index + 1]
-            held = pipe.scheduler.add_noise(self.source_latents, self.noise, torch.tensor([next_t]))
+            held = self._renoised(pipe.scheduler, step_index + 1)
         else:
             held = self.source_latents
         return torch.where(waiting, held.to(latents.dtype), latents)
+
+    def _renoised(self, scheduler: Any, step: int) -> Any:
+        """The source at the noise level the pass's ``step`` (0-based) starts from."""
+        import torch
+
+        timesteps = scheduler.timesteps
+        index = len(timesteps) - self.steps_to_run + step
+        if "FlowMatch" in type(scheduler).__name__:  # x_t = (1 − σ)·x0 + σ·noise
+            sigma = float(scheduler.sigmas[index])
+            return (1.0 - sigma) * self.source_latents + sigma * self.noise
+        next_t = torch.tensor([timesteps[index]])
+        return scheduler.add_noise(self.source_latents, self.noise, next_t)
 
 
 def masked_strength_map(strength_map: Image.Image, mask: Image.Image | None) -> Image.Image:
@@ -90,12 +102,14 @@ def run_differential(run: Any, source: Image.Image, strength_map: Image.Image) -
     top = float(np.asarray(strength_map).max()) / 255.0
     work = resize_to(source, run.work_size)
     work_map = strength_map.resize(run.work_size, Image.Resampling.BILINEAR)
-    pipe = model.inpaint_pipe if model.is_inpaint_model else model.img2img_pipe
+    # Models whose img2img has no strength (FLUX.1 Kontext) run their inpaint pipeline.
+    by_inpaint = model.is_inpaint_model or not accepts(model.img2img_pipe, "strength")
+    pipe = model.inpaint_pipe if by_inpaint else model.img2img_pipe
     regional = _RegionalFilter(
         pipe, work, work_map, request.steps, run.steps_to_run, run.generator()
     )
     kwargs: dict[str, Any] = {"image": work, "strength": top}
-    if model.is_inpaint_model:
+    if by_inpaint:
         kwargs.update(
             mask_image=work_map.point(lambda v: 255 if v else 0),
             width=work.width,

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from core.conditioning.regional import check_regions_supported
 from core.engine.cancel import CancelToken
 from core.engine.differential import masked_strength_map, run_differential
+from core.engine.family_call import accepts
 from core.engine.memory import guard_memory
 from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
@@ -34,7 +36,7 @@ from core.imaging.masks import blur_mask
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.requests import MAX_SEED, PassRequest, effective_steps
 from core.sampling.previews import make_previewer
-from core.sampling.schedulers import make_scheduler
+from core.sampling.schedulers import make_scheduler, scheduler_note
 from core.work_size import choose_work_size
 
 
@@ -120,6 +122,10 @@ class Engine:
             model = self.models.load(spec, emit, token)
             if token.cancelled:
                 raise PassCancelled()
+            family = model.family_info
+            check_regions_supported(request, family.regions, family.label)
+            if kind == "img2img" and not _img2img_has_strength(model):
+                steps_to_run = request.steps  # an instruction edit (Kontext) runs every step
             work_size = choose_work_size(
                 size, request.work_size, model.native_size, model.size_multiple
             )
@@ -127,6 +133,7 @@ class Engine:
             emit(PassStarted(steps_to_run, request.steps, work_size[0], work_size[1], seed))
 
             # 4. Denoise, then return at the picture's own size.
+            scheduler = self.scheduler_for(model, request.scheduler)
             run = PassRun(
                 model,
                 request,
@@ -135,7 +142,7 @@ class Engine:
                 emit,
                 steps_to_run,
                 work_size,
-                self.scheduler_for(model, request.scheduler),
+                scheduler,
                 self.previewer_for(model),
             )
             if strength_map is not None:
@@ -147,11 +154,20 @@ class Engine:
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
         record.update(run.record_extra)
+        record.update(scheduler_note(request.scheduler, scheduler))
         used_mask = blur_mask(mask, request.mask_blur) if mask is not None else None
         record.update(changed_outside(source, image, used_mask))  # the drift guard's figures
         model_hash = record["model"]["hash"]  # as known now: the hash never holds up a pass
         return PassResult(
-            image, request, seed, steps_to_run, duration, model.name, model_hash, record
+            image,
+            request,
+            seed,
+            steps_to_run,
+            duration,
+            model.name,
+            model_hash,
+            record,
+            control_images=tuple(getattr(run, "control_images", ())),  # conditioning.control
         )
 
     def scheduler_for(self, model: LoadedModel, name: str) -> Any:
@@ -168,6 +184,11 @@ class Engine:
             previewer = make_previewer(model.family, model.device, model.dtype)
             self._previewers = {model.identity: previewer}
         return self._previewers[model.identity]
+
+
+def _img2img_has_strength(model: LoadedModel) -> bool:
+    """False for models whose img2img is an instruction edit of the whole picture (Kontext)."""
+    return model.is_inpaint_model or accepts(model.img2img_pipe, "strength")
 
 
 def _steps_to_run(request: PassRequest, strength_map: Image.Image | None) -> int:

@@ -14,12 +14,14 @@ from PIL import Image
 from core.conditioning.apply import prepare_call
 from core.conditioning.regional import regional_call
 from core.engine.cancel import CancelToken
+from core.engine.family_call import fit_call
 from core.engine.vae import decode_fp32, is_blank
 from core.errors import PassCancelled
 from core.events import EventCallback
 from core.imaging import blur_mask, composite, mask_bbox, mask_is_empty, resize_to
 from core.models import LoadedModel
 from core.requests import PassRequest
+from core.sampling.latent_layout import layout_for
 from core.sampling.step_hooks import StepHooks
 from core.work_size import crop_work_size
 
@@ -62,24 +64,34 @@ class PassRun:
             raise PassCancelled()
         work = getattr(kwargs.get("image"), "size", self.work_size)
         prepared = prepare_call(self, pipe, kwargs)
-        pipe, kwargs = prepared.pipe, prepared.kwargs
+        pipe = prepared.pipe
         pipe.scheduler = self.scheduler
+        family = self.model.family_info
+        layout = layout_for(family.packed_latents, int(pipe.vae_scale_factor), work)
         hooks = StepHooks(
-            pipe, self.steps_to_run, self.emit, self.token, self.previewer, latent_filter
+            pipe, self.steps_to_run, self.emit, self.token, self.previewer, latent_filter, layout
         )
+        call_kwargs, notes = fit_call(
+            pipe,
+            family,
+            request.steps,
+            self.steps_to_run,
+            {
+                "prompt": prepared.prompt,
+                "negative_prompt": request.negative_prompt or None,
+                "num_inference_steps": request.steps,
+                "guidance_scale": request.cfg,
+                "generator": self.generator(),
+                "callback_on_step_end": hooks,
+                "callback_on_step_end_tensor_inputs": ["latents"],
+                "output_type": "pil",
+                **prepared.kwargs,
+            },
+        )
+        self.record_extra.update(notes)
         run_pipe = regional_call(pipe, request, work, self.region_box)
         try:
-            output = run_pipe(
-                prompt=prepared.prompt,
-                negative_prompt=request.negative_prompt or None,
-                num_inference_steps=request.steps,
-                guidance_scale=request.cfg,
-                generator=self.generator(),
-                callback_on_step_end=hooks,
-                callback_on_step_end_tensor_inputs=["latents"],
-                output_type="pil",
-                **kwargs,
-            )
+            output = run_pipe(**call_kwargs)
         except PassCancelled:
             if hasattr(pipe, "maybe_free_model_hooks"):
                 pipe.maybe_free_model_hooks()

@@ -37,13 +37,20 @@ def fp32_vae(vae: Any, always: bool = False) -> Any:
             vae.to(original)
 
 
+def _shift(vae: Any) -> float:
+    """The VAE's latent shift (SD 3.5 and FLUX centre their latents; SD 1.x/2.x/XL do not)."""
+    return float(getattr(vae.config, "shift_factor", None) or 0.0)
+
+
 def encode(pipe: Any, image: Image.Image) -> Any:
-    """Scaled latents (mode of the posterior) of ``image``, in the VAE's precision."""
+    """Model-space latents (mode of the posterior, shifted and scaled as the pipelines do) of
+    ``image``, (B, C, h, w) in the VAE's precision."""
     import torch
 
     with fp32_vae(pipe.vae) as vae, torch.no_grad():
         pixels = pipe.image_processor.preprocess(image).to(vae.device, vae.dtype)
-        latents = vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
+        posterior = vae.encode(pixels).latent_dist.mode()
+        latents = (posterior - _shift(vae)) * vae.config.scaling_factor
     return latents.to(pipe.vae.dtype)
 
 
@@ -53,11 +60,12 @@ def is_blank(image: Image.Image) -> bool:
 
 
 def decode_fp32(pipe: Any, latents: Any) -> Image.Image:
-    """Decode ``latents`` with the VAE in fp32 (the rescue path for a blank fp16 decode)."""
+    """Decode model-space (B, C, h, w) ``latents`` with the VAE in fp32 (the rescue path for a
+    blank fp16 decode)."""
     import torch
 
     with fp32_vae(pipe.vae, always=True) as vae, torch.no_grad():
-        scaled = latents.to(vae.device, torch.float32) / vae.config.scaling_factor
+        scaled = latents.to(vae.device, torch.float32) / vae.config.scaling_factor + _shift(vae)
         pixels = vae.decode(scaled, return_dict=False)[0]
     image = pipe.image_processor.postprocess(pixels, output_type="pil")[0]
     return image.convert("RGB")

@@ -8,6 +8,7 @@ Lightning, Hyper, DMD2) are a property of a loaded model (:class:`FewStep`), not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import ModelError
 
@@ -29,6 +30,8 @@ class Family:
     lora: bool = False
     controlnet: bool = False
     ip_adapter: bool = False
+    embedded_guidance: bool = False  # FLUX: guidance_scale is distilled guidance, no negative
+    packed_latents: bool = False  # FLUX: latents reach step callbacks packed 2×2, (B, seq, 4·C)
 
 
 FAMILIES: dict[str, Family] = {
@@ -57,17 +60,17 @@ FAMILIES: dict[str, Family] = {
         Family(
             "flux", "FLUX.1", 1024, 16, True, 28, 3.5,
             "FluxImg2ImgPipeline", "FluxInpaintPipeline",
-            lora=True,
+            lora=True, embedded_guidance=True, packed_latents=True,
         ),
         Family(
             "flux-fill", "FLUX.1 Fill", 1024, 16, True, 28, 30.0,
             None, "FluxFillPipeline",
-            lora=True,
+            lora=True, embedded_guidance=True, packed_latents=True,
         ),
         Family(
             "flux-kontext", "FLUX.1 Kontext", 1024, 16, True, 28, 2.5,
             "FluxKontextPipeline", "FluxKontextInpaintPipeline",
-            lora=True,
+            lora=True, embedded_guidance=True, packed_latents=True,
         ),
     )
 }  # fmt: skip
@@ -80,6 +83,40 @@ def family(key: str) -> Family:
     except KeyError:
         known = ", ".join(FAMILIES)
         raise ModelError(f"unknown model family '{key}' (known: {known})") from None
+
+
+FLUX_FILL_IN_CHANNELS = 384  # packed latents + masked-image latents + the 8×8 packed mask
+
+
+def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) -> tuple[str, bool]:
+    """(family key, is_inpaint) of a diffusers folder from its ``model_index.json`` and its
+    UNet's or transformer's ``config.json``; raises ModelError for a pipeline it cannot run.
+
+    SD 2.x is told from SD 1.x by its text width (1024 against 768) or, for any width, by the
+    linear attention projections only SD 2.x UNets use; 9 input channels mark an inpainting
+    UNet, 384 a FLUX Fill transformer.
+    """
+    name = str(index.get("_class_name", ""))
+    in_channels = int(denoiser_config.get("in_channels", 4))
+    if name.startswith("FluxKontext"):
+        return "flux-kontext", False
+    if name.startswith("FluxFill") or (
+        name.startswith("Flux") and in_channels == FLUX_FILL_IN_CHANNELS
+    ):
+        return "flux-fill", True
+    if name.startswith("Flux"):
+        return "flux", False
+    if name.startswith("StableDiffusion3"):
+        return "sd3", False
+    is_inpaint = in_channels == 9
+    if name.startswith("StableDiffusionXL"):
+        return "sdxl", is_inpaint
+    if name.startswith(("StableDiffusion", "AltDiffusion")) or "unet" in index:
+        cross = denoiser_config.get("cross_attention_dim", 768)
+        wide = isinstance(cross, int) and cross >= 1024
+        sd2 = wide or bool(denoiser_config.get("use_linear_projection", False))
+        return ("sd2" if sd2 else "sd1"), is_inpaint
+    raise ModelError(f"unsupported pipeline '{name or 'unknown'}' in model_index.json")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import ModelError
 from core.hashing import BackgroundHash, Cancelled
 from core.models.families import Family, FewStep, family
 from core.models.hashes import short_hash
@@ -40,9 +41,14 @@ class LoadedModel:
         if self.is_inpaint_model:
             return self.base_pipe
         if self._inpaint_pipe is None:
-            from diffusers import AutoPipelineForInpainting
+            import diffusers
 
-            self._inpaint_pipe = AutoPipelineForInpainting.from_pipe(self.base_pipe)
+            class_name = self.family_info.inpaint_pipeline
+            if class_name is None:
+                raise ModelError(f"{self.family_info.label} models have no inpainting pipeline")
+            pipe = getattr(diffusers, class_name).from_pipe(self.base_pipe)
+            pipe.set_progress_bar_config(disable=True)
+            self._inpaint_pipe = pipe
         return self._inpaint_pipe
 
     @property
@@ -51,17 +57,26 @@ class LoadedModel:
 
     @property
     def native_size(self) -> int:
-        """The side (px) the model was trained at: UNet sample size × VAE scale factor (the
-        family's native size for transformer models)."""
+        """The side (px) the model was trained at: UNet sample size × VAE scale factor; for
+        transformer models the VAE's sample size (1024 for SD 3.5 and FLUX.1), else the family's."""
         unet = getattr(self.base_pipe, "unet", None)
-        if unet is None:
-            return self.family_info.native_size
-        return int(unet.config.sample_size) * int(self.base_pipe.vae_scale_factor)
+        if unet is not None:
+            return int(unet.config.sample_size) * int(self.base_pipe.vae_scale_factor)
+        vae_size = getattr(self.base_pipe.vae.config, "sample_size", None)
+        if isinstance(vae_size, int) and vae_size >= 64:
+            return vae_size
+        return self.family_info.native_size
 
     @property
     def size_multiple(self) -> int:
-        """Work sizes are multiples of this (the VAE's scale factor, at least 8)."""
-        return max(8, int(self.base_pipe.vae_scale_factor))
+        """Work sizes are multiples of this: the VAE's scale factor (at least 8), times the
+        transformer's patch size (SD 3.5) or the 2×2 latent packing (FLUX)."""
+        scale = max(8, int(self.base_pipe.vae_scale_factor))
+        if self.family_info.packed_latents:
+            return scale * 2
+        transformer = getattr(self.base_pipe, "transformer", None)
+        patch = getattr(transformer.config, "patch_size", 1) if transformer is not None else 1
+        return scale * int(patch or 1)
 
     @property
     def hash(self) -> str:

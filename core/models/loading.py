@@ -20,6 +20,7 @@ from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
 from core.models.device import resolve_device, resolve_dtype
+from core.models.families import family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
@@ -130,13 +131,6 @@ def _quiet_optional_backend_notices() -> None:
         log.addFilter(_DropNotice())
 
 
-def _family_from_index(index: dict) -> str:
-    name = index.get("_class_name", "")
-    if "XL" in name:
-        return "sdxl"
-    return "sd1"
-
-
 def _folder_variant(folder: Path, device: str, dtype: Any) -> str | None:
     """ "fp16" when the folder's UNet has fp16 weights and they suit the run (or are all it has)."""
     for component in ("unet", "transformer"):
@@ -147,18 +141,28 @@ def _folder_variant(folder: Path, device: str, dtype: Any) -> str | None:
     return None
 
 
+def _denoiser_config(folder: Path) -> dict:
+    """The UNet's or transformer's config.json ({} when the folder has neither)."""
+    for component in ("unet", "transformer"):
+        config = folder / component / "config.json"
+        if config.is_file():
+            return _read_json(config)
+    return {}
+
+
 def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> LoadedModel:
-    from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
+    import diffusers
 
     index = _read_json(folder / "model_index.json")
-    unet_config = folder / "unet" / "config.json"
-    in_channels = _read_json(unet_config).get("in_channels", 4) if unet_config.is_file() else 4
-    is_inpaint = in_channels == 9
-    loader = AutoPipelineForInpainting if is_inpaint else AutoPipelineForImage2Image
+    family_key, is_inpaint = family_from_index(index, _denoiser_config(folder))
+    info = family(family_key)
+    class_name = info.inpaint_pipeline if is_inpaint else info.img2img_pipeline
+    loader = getattr(diffusers, str(class_name))
     variant = _folder_variant(folder, device, dtype)
     # Components the pipelines can do without are not loaded (nor downloaded).
-    skipped = {name: None for name in SKIPPED_COMPONENTS if name in index}
-    skipped["safety_checker"] = None
+    skipped: dict[str, Any] = {name: None for name in SKIPPED_COMPONENTS if name in index}
+    if "safety_checker" in index:
+        skipped["safety_checker"] = None
     try:
         pipe = loader.from_pretrained(
             folder,
@@ -178,7 +182,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
     return LoadedModel(
         spec,
         name,
-        _family_from_index(index),
+        family_key,
         is_inpaint,
         device,
         dtype,
@@ -197,4 +201,3 @@ def _refuse_pickled_weights(folder: Path, index: dict) -> None:
                 f"the {component} weights in {folder} are only pickle files ({pickled[0].name}), "
                 "which can run code when loaded; use a model with .safetensors weights"
             )
-

@@ -1,8 +1,11 @@
 """Cheap step previews: the predicted clean latent projected to RGB.
 
-The default is a linear latent→RGB projection (a 4×3 matrix per family, well under 1% of a
-step's cost). When TAESD weights are present locally (``IMG2IMG_STUDIO_TAESD`` pointing at an
-``AutoencoderTiny`` folder, or ``madebyollin/taesd`` in the HF cache) that tiny decoder is used.
+The default is a linear latent→RGB projection (a channels×3 matrix per family, ComfyUI's
+published factors; well under 1% of a step's cost). When TAESD weights are present locally
+(``IMG2IMG_STUDIO_TAESD`` pointing at an ``AutoencoderTiny`` folder, or the family's TAESD repo
+in the HF cache: ``madebyollin/taesd``, ``taesdxl``, ``taesd3``, ``taef1``) that tiny decoder is
+used. Previewers take plain (B, C, h, w) latents: FLUX's packed latents are unpacked first
+(``core.sampling.latent_layout``).
 """
 
 from __future__ import annotations
@@ -34,21 +37,75 @@ LATENT_RGB_FACTORS = {
         [0.1084, -0.0175, -0.0011],
     ),
 }
-LATENT_RGB_FACTORS["sd2"] = LATENT_RGB_FACTORS["sd1"]
+LATENT_RGB_FACTORS["sd3"] = (
+    [
+        [-0.0922, -0.0175, 0.0749],
+        [0.0311, 0.0633, 0.0954],
+        [0.1994, 0.0927, 0.0458],
+        [0.0856, 0.0339, 0.0902],
+        [0.0587, 0.0272, -0.0496],
+        [-0.0006, 0.1104, 0.0309],
+        [0.0978, 0.0306, 0.0427],
+        [-0.0042, 0.1038, 0.1358],
+        [-0.0194, 0.0020, 0.0669],
+        [-0.0488, 0.0130, -0.0268],
+        [0.0922, 0.0988, 0.0951],
+        [-0.0278, 0.0524, -0.0542],
+        [0.0332, 0.0456, 0.0895],
+        [-0.0069, -0.0030, -0.0810],
+        [-0.0596, -0.0465, -0.0293],
+        [-0.1448, -0.1463, -0.1189],
+    ],
+    [0.2394, 0.2135, 0.1925],
+)
+LATENT_RGB_FACTORS["flux"] = (
+    [
+        [-0.0346, 0.0244, 0.0681],
+        [0.0034, 0.0210, 0.0687],
+        [0.0275, -0.0668, -0.0433],
+        [-0.0174, 0.0160, 0.0617],
+        [0.0859, 0.0721, 0.0329],
+        [0.0004, 0.0383, 0.0115],
+        [0.0405, 0.0861, 0.0915],
+        [-0.0236, -0.0185, -0.0259],
+        [-0.0245, 0.0250, 0.1180],
+        [0.1008, 0.0755, -0.0421],
+        [-0.0515, 0.0201, 0.0011],
+        [0.0428, -0.0012, -0.0036],
+        [0.0817, 0.0765, 0.0749],
+        [-0.1264, -0.0522, -0.1103],
+        [-0.0280, -0.0881, -0.0499],
+        [-0.1262, -0.0982, -0.0778],
+    ],
+    [-0.0329, -0.0718, -0.0851],
+)
+# Families that share another's latent space: SD 2.x uses SD 1.x's VAE, FLUX variants FLUX's.
+LATENT_SPACE = {"sd2": "sd1", "flux-fill": "flux", "flux-kontext": "flux"}
 TAESD_REPOS = {
     "sd1": "madebyollin/taesd",
-    "sd2": "madebyollin/taesd",
     "sdxl": "madebyollin/taesdxl",
+    "sd3": "madebyollin/taesd3",
+    "flux": "madebyollin/taef1",
 }
 
 
+def latent_space(family: str) -> str:
+    """The family whose latent space ``family`` shares (its own key when it has its own)."""
+    return LATENT_SPACE.get(family, family)
+
+
+def latent_channels(family: str) -> int:
+    """How many latent channels the family's previews expect (4, or 16 for SD 3.5 and FLUX)."""
+    return len(LATENT_RGB_FACTORS.get(latent_space(family), LATENT_RGB_FACTORS["sd1"])[0])
+
+
 class LatentPreviewer:
-    """Turns a batch of latents (B×4×h×w tensor) into an h×w×3 uint8 preview of the first item."""
+    """Turns a batch of latents (B×C×h×w tensor) into an h×w×3 uint8 preview of the first item."""
 
     def __init__(self, family: str = "sd1", taesd: Any = None) -> None:
         import torch
 
-        factors, bias = LATENT_RGB_FACTORS.get(family, LATENT_RGB_FACTORS["sd1"])
+        factors, bias = LATENT_RGB_FACTORS.get(latent_space(family), LATENT_RGB_FACTORS["sd1"])
         self._factors = torch.tensor(factors, dtype=torch.float32)
         self._bias = torch.tensor(bias, dtype=torch.float32)
         self._taesd = taesd
@@ -66,7 +123,7 @@ class LatentPreviewer:
                 image = self._taesd.decode(latents[:1].to(dtype)).sample[0]  # 3×H×W in [-1, 1]
                 rgb = image.permute(1, 2, 0).float()
             else:
-                x = latents[0].float().cpu()  # 4×h×w
+                x = latents[0].float().cpu()  # C×h×w
                 rgb = torch.einsum("chw,cr->hwr", x, self._factors) + self._bias
             rgb = ((rgb.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return rgb.cpu().numpy()
@@ -81,7 +138,8 @@ def find_taesd(family: str) -> Path | None:
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        config = try_to_load_from_cache(TAESD_REPOS.get(family, TAESD_REPOS["sd1"]), "config.json")
+        repo = TAESD_REPOS.get(latent_space(family), TAESD_REPOS["sd1"])
+        config = try_to_load_from_cache(repo, "config.json")
     except Exception:
         return None
     return Path(config).parent if isinstance(config, str) else None
@@ -97,7 +155,8 @@ def make_previewer(family: str, device: str, dtype: Any) -> LatentPreviewer:
             taesd = AutoencoderTiny.from_pretrained(
                 folder, dtype=dtype, local_files_only=True, use_safetensors=True
             )
-            return LatentPreviewer(family, taesd.to(device).eval())
+            if taesd.config.latent_channels == latent_channels(family):  # not another family's
+                return LatentPreviewer(family, taesd.to(device).eval())
         except (OSError, ValueError, RuntimeError):
             pass
     return LatentPreviewer(family)

@@ -9,6 +9,7 @@ from typing import Any
 
 from core.errors import PassCancelled
 from core.events import EventCallback, StepPreview
+from core.sampling.latent_layout import LatentLayout
 
 
 class StepHooks:
@@ -27,16 +28,18 @@ class StepHooks:
         cancel: Any,
         previewer: Any = None,
         latent_filter: Callable[..., Any] | None = None,
+        layout: LatentLayout | None = None,
     ) -> None:
         self.total = total
         self.emit = emit
         self.cancel = cancel
         self.previewer = previewer
         self.latent_filter = latent_filter  # (pipe, step_index, timestep, latents) -> latents
+        self.layout = layout or LatentLayout()  # the filter and previews see (B, C, h, w)
         self.steps_done = 0
         self.preview_seconds = 0.0
         self._x0: Any = None
-        self.last_latents: Any = None  # the latents after the last step (to re-decode them)
+        self.last_latents: Any = None  # (B, C, h, w) after the last step (to re-decode them)
         self._start = time.perf_counter()
         self._wrap_scheduler(pipe.scheduler)
 
@@ -61,15 +64,17 @@ class StepHooks:
         if self.cancel is not None and self.cancel.cancelled:
             raise PassCancelled()
         latents = callback_kwargs.get("latents")
-        if self.latent_filter is not None and latents is not None:
-            latents = self.latent_filter(pipe, step_index, timestep, latents)
-            callback_kwargs["latents"] = latents
+        if latents is not None:
+            latents = self.layout.unpack(latents)
+            if self.latent_filter is not None:
+                latents = self.latent_filter(pipe, step_index, timestep, latents)
+                callback_kwargs["latents"] = self.layout.pack(latents)
         self.last_latents = latents
         self.steps_done = step_index + 1
         image = None
         if self.previewer is not None:
             t = time.perf_counter()
-            source = self._x0 if self._x0 is not None else latents
+            source = self.layout.unpack(self._x0) if self._x0 is not None else latents
             if source is not None:
                 image = self.previewer(source[:1])
             self.preview_seconds += time.perf_counter() - t

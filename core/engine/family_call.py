@@ -1,0 +1,83 @@
+"""A pipeline call fitted to the model's family: only arguments the pipeline accepts, and a note
+in the pass record for every request value that did not apply.
+
+- Flow-matching pipelines (SD 3.5, FLUX.1) turn ``strength`` into a start step with float
+  arithmetic (``int(steps − steps × strength)``), which can run one step more than the
+  ``int(steps × strength)`` the engine counts; they get the strength that runs exactly the
+  engine's count.
+- FLUX's guidance is distilled (embedded): the negative prompt is not used (noted, not an error).
+- FLUX.1 Kontext edits the whole picture from the instruction: it has no strength (noted), gets
+  the work size as its area and keeps it (no snapping to its preferred resolutions); its inpaint
+  pipeline takes the picture itself as the reference.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from core.models.families import Family
+
+_ACCEPTED: dict[type, frozenset[str] | None] = {}
+
+
+def accepted_args(pipe: Any) -> frozenset[str] | None:
+    """The keyword arguments ``pipe``'s ``__call__`` accepts (None: any), read once per class."""
+    cls = type(pipe)
+    if cls not in _ACCEPTED:
+        parameters = inspect.signature(cls.__call__).parameters.values()
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+            _ACCEPTED[cls] = None
+        else:
+            _ACCEPTED[cls] = frozenset(p.name for p in parameters)
+    return _ACCEPTED[cls]
+
+
+def accepts(pipe: Any, name: str) -> bool:
+    """Whether ``pipe``'s call takes the keyword argument ``name``."""
+    names = accepted_args(pipe)
+    return names is None or name in names
+
+
+def flow_strength(steps: int, steps_to_run: int) -> float:
+    """The strength that makes a flow-matching pipeline run exactly ``steps_to_run`` of
+    ``steps`` (a quarter step below the boundary, safe from float rounding either way)."""
+    if steps_to_run >= steps:
+        return 1.0
+    return (steps_to_run - 0.25) / steps
+
+
+def fit_call(
+    pipe: Any, family: Family, steps: int, steps_to_run: int, kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``kwargs`` fitted to ``pipe`` of ``family``, and the notes for the pass record."""
+    fitted = dict(kwargs)
+    notes: dict[str, str] = {}
+    image = fitted.get("image")
+    if family.embedded_guidance and fitted.get("negative_prompt"):
+        notes["negative_prompt_note"] = (
+            f"{family.label} uses distilled guidance: the negative prompt was not used"
+        )
+    if family.embedded_guidance:
+        fitted.pop("negative_prompt", None)
+    if "strength" in fitted and not accepts(pipe, "strength"):
+        fitted.pop("strength")
+        notes["strength_note"] = (
+            f"{family.label} edits the whole picture from the prompt: strength did not apply"
+        )
+    elif "strength" in fitted and family.flow_matching:
+        fitted["strength"] = flow_strength(steps, steps_to_run)
+    if image is not None and hasattr(image, "size"):
+        width, height = image.size
+        for name, value in (("width", width), ("height", height)):
+            if accepts(pipe, name):
+                fitted.setdefault(name, value)
+        if accepts(pipe, "max_area"):  # Kontext: keep the work size, no preferred resolutions
+            fitted.setdefault("max_area", width * height)
+            fitted.setdefault("_auto_resize", False)
+        if accepts(pipe, "image_reference"):
+            fitted.setdefault("image_reference", image)
+    names = accepted_args(pipe)
+    if names is not None:
+        fitted = {k: v for k, v in fitted.items() if k in names}
+    return fitted, notes
