@@ -17,7 +17,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from core.imaging import MAX_PIXELS
-from core.project.schema import INDEX_NAME, MAX_RECORDS, Damaged
+from core.project.schema import INDEX_NAME, MAX_RECORDS, MAX_UI_IMAGES, Damaged
 
 MAX_INDEX_BYTES = 64 << 20
 """Largest ``project.json`` read (64 MiB)."""
@@ -27,7 +27,7 @@ MAX_TOTAL_BYTES = 16 << 30
 """Largest uncompressed total of all members (16 GiB)."""
 MAX_TOTAL_PIXELS = 2_000_000_000
 """Most pixels of all images of one project together (about 6 GB as RGB)."""
-MAX_MEMBERS = 3 * MAX_RECORDS + 3
+MAX_MEMBERS = 3 * MAX_RECORDS + 3 + MAX_UI_IMAGES
 
 ZIP_ERRORS = (
     zipfile.BadZipFile,

@@ -19,13 +19,16 @@ from core.project.archive import MAX_TOTAL_PIXELS, ZIP_ERRORS, ProjectArchive
 from core.project.schema import (
     INDEX_NAME,
     MASK_LAYER,
+    MAX_UI_IMAGES,
     STRENGTH_LAYER,
+    UI_IMAGE_NAME,
     Damaged,
     Index,
     build_index,
     member_name,
     parse_index,
     region_member,
+    ui_image_member,
 )
 from core.project.session import Session
 
@@ -85,6 +88,8 @@ def _plan(session: Session) -> tuple[list[dict[str, Any]], list[tuple[str, Image
     for name, layer in ((MASK_LAYER, session.mask), (STRENGTH_LAYER, session.strength_map)):
         if layer is not None:
             images.append((name, _storable(layer, True)))
+    for name, image in session.ui_images.items():
+        images.append((ui_image_member(name), _storable(image, False)))
     total = 0
     for name, image in images:
         total += image.width * image.height
@@ -121,6 +126,9 @@ def save_project(path: str | Path, session: Session, *, compress_level: int = 6)
     if path.exists() and not is_project_file(path):
         raise ProjectError(f"{path} is not an Img2Img Studio project; it was not overwritten")
     tree = session.tree
+    bad_names = [n for n in session.ui_images if not UI_IMAGE_NAME.fullmatch(n)]
+    if bad_names or len(session.ui_images) > MAX_UI_IMAGES:
+        raise ProjectError(f"cannot save project {path}: the UI pictures' names are not allowed")
     entries, images = _plan(session)
     layers = {
         "mask": MASK_LAYER if session.mask is not None else None,
@@ -130,7 +138,10 @@ def save_project(path: str | Path, session: Session, *, compress_level: int = 6)
     if current is None or current not in tree:  # never write a file that cannot be opened
         current = tree.root_id
     try:
-        index = build_index(entries, tree.root_id, current, layers, session.ui, __version__)
+        ui_images = {name: ui_image_member(name) for name in session.ui_images}
+        index = build_index(
+            entries, tree.root_id, current, layers, session.ui, __version__, ui_images
+        )
     except (TypeError, ValueError, RecursionError) as exc:
         reason = f"not JSON data ({_one_line(exc)})"
         raise ProjectError(f"cannot save project {path}: {reason}") from None
@@ -151,6 +162,7 @@ def _rebuild(archive: ProjectArchive, index: Index) -> Session:
     referenced.update(n for e in index.records for n in e.members.values() if n is not None)
     referenced.update(r.mask for e in index.records for r in e.regions)
     referenced.update(n for n in index.layers.values() if n is not None)
+    referenced.update(index.ui_images.values())
     unexpected = sorted(archive.names() - referenced)
     if unexpected:
         raise Damaged(f"unexpected member {ascii(unexpected[0])}")
@@ -186,7 +198,8 @@ def _rebuild(archive: ProjectArchive, index: Index) -> Session:
     if tree.root_id != index.root_id:
         raise Damaged("the pass tree is broken (its root is not the first record)")
     layers = {k: archive.image(n, "L") if n else None for k, n in index.layers.items()}
-    return Session(tree, layers["mask"], layers["strength_map"], index.ui)
+    ui_images = {name: archive.image(member) for name, member in index.ui_images.items()}
+    return Session(tree, layers["mask"], layers["strength_map"], index.ui, ui_images)
 
 
 def load_project(path: str | Path) -> Session:

@@ -10,7 +10,9 @@ Schema version 1::
                   "regions": [{"prompt", "negative", "mask": "regions/00000-0.png"}, ...]
                              (optional: absent when the pass had no regional prompts)}, ...],
      "layers": {"mask": "layers/mask.png" | null, "strength_map": "layers/strength_map.png" | null},
-     "ui": {...}}
+     "ui": {...},
+     "ui_images": {"control-0": "ui_images/control-0.png", ...}
+                  (optional: absent when the front end keeps no pictures)}
 
 Records are listed root first, parents before their children, children in order (the order of
 :meth:`PassTree.records`); a record's members are named after its position in that list. Older
@@ -21,8 +23,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.conditioning.regions import MAX_REGIONS
@@ -33,6 +36,8 @@ INDEX_NAME = "project.json"
 MASK_LAYER = "layers/mask.png"
 STRENGTH_LAYER = "layers/strength_map.png"
 MAX_RECORDS = 100_000
+MAX_UI_IMAGES = 16
+UI_IMAGE_NAME = re.compile(r"[a-z0-9-]{1,40}")
 _FOLDERS = {"image": "images", "mask": "masks", "strength_map": "strength_maps"}
 _KINDS = tuple(_FOLDERS)
 
@@ -49,6 +54,11 @@ def member_name(position: int, kind: str) -> str:
 def region_member(position: int, number: int) -> str:
     """The member holding the mask of record number ``position``'s region ``number``."""
     return f"regions/{position:05d}-{number}.png"
+
+
+def ui_image_member(name: str) -> str:
+    """The member holding the front end's picture ``name``."""
+    return f"ui_images/{name}.png"
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Index:
     records: list[RecordEntry]
     layers: dict[str, str | None]  # "mask" / "strength_map" → member name or None
     ui: dict
+    ui_images: dict[str, str] = field(default_factory=dict)  # name → member name
 
 
 def _upgrade_v0(index: dict) -> dict:
@@ -168,6 +179,20 @@ def _regions(obj: dict, position: int, where: str) -> tuple[RegionEntry, ...]:
     return tuple(entries)
 
 
+def _ui_images(index: dict) -> dict[str, str]:
+    if index.get("ui_images") is None:
+        return {}
+    items = _field(index, "ui_images", "object", "the index")
+    if len(items) > MAX_UI_IMAGES:
+        raise Damaged(f"{len(items)} UI pictures, over the limit of {MAX_UI_IMAGES}")
+    members = {}
+    for name in items:
+        if not UI_IMAGE_NAME.fullmatch(name):
+            raise Damaged(f"the UI picture name {ascii(name)} is not allowed")
+        members[name] = _member(items, name, ui_image_member(name), "ui_images", False) or ""
+    return members
+
+
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
 
@@ -212,6 +237,7 @@ def parse_index(data: bytes) -> Index:
             "strength_map": _member(layers, "strength_map", STRENGTH_LAYER, "layers", True),
         },
         ui=_field(index, "ui", "object", "the index"),
+        ui_images=_ui_images(index),
     )
 
 
@@ -222,6 +248,7 @@ def build_index(
     layers: dict[str, str | None],
     ui: dict,
     app_version: str,
+    ui_images: dict[str, str] | None = None,
 ) -> bytes:
     """The ``project.json`` bytes (ASCII JSON); raises TypeError / ValueError if not JSON-able."""
     index = {
@@ -234,4 +261,6 @@ def build_index(
         "layers": layers,
         "ui": ui,
     }
+    if ui_images:
+        index["ui_images"] = ui_images
     return json.dumps(index, ensure_ascii=True, allow_nan=False, indent=1).encode("ascii")

@@ -29,6 +29,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
+from gui.canvas.control_overlay import ControlOverlay
 from gui.canvas.mask_layer import BrushSettings, MaskLayer, layer_image
 from gui.canvas.overlay_colors import OVERLAY_MODES
 from gui.canvas.overlay_items import BrushCursorItem, MaskOverlayItem, refresh_overlay
@@ -73,6 +74,8 @@ class Canvas(StrengthMapMixin, ZoomView):
             self._scene.addItem(item)
         # The strength map sits above image and preview, below the mask overlay.
         self._init_strength_map(self._scene, z_value=1.5)
+        # A control layer's control image (the Control panel's "Show"), above the mask.
+        self.control_overlay = ControlOverlay(self._scene, self._image_item, z_value=2.5)
         self._stroke_layer: MaskLayer = self.mask_layer
 
         self._tool = "brush"

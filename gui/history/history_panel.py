@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from core.history import PassRecord, PassTree
 from core.history_drift import pass_drift
+from gui.history.conditioning_text import conditioning_lines
 from gui.history.drift_badge import drift_badge
 from gui.qt_helpers import ask, named, plain_tooltip
 from gui.qt_images import thumbnail_qimage
@@ -270,7 +271,8 @@ class HistoryPanel(QWidget):
         text = card_text(record)
         is_input = record.id == self._tree.current_id
         item.setText(0, ("▶ " if is_input else "") + text)
-        item.setToolTip(0, plain_tooltip(text + ("\n(input of the next pass)" if is_input else "")))
+        tip = "\n".join([text, *conditioning_lines(record.params)])  # LoRAs, controls, references
+        item.setToolTip(0, plain_tooltip(tip + ("\n(input of the next pass)" if is_input else "")))
         font = QFont(item.font(0))
         font.setBold(is_input)
         item.setFont(0, font)

@@ -16,11 +16,13 @@ from core.requests import (
 )
 from core.work_size import parse_work_size
 from gui.params.bindings import Observable
+from gui.params.conditioning_state import ConditioningState
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
-# Keys of ``request_params()`` that map straight onto PassRequest fields.
+# Keys of ``request_params()`` that map straight onto PassRequest fields (besides
+# CONDITIONING_FIELDS: the LoRAs, control layers and references of ``conditioning``).
 REQUEST_FIELDS = (
     "prompt",
     "negative_prompt",
@@ -64,14 +66,23 @@ class GenerationParams(Observable):
     dtype: str = "auto"  # one of PRECISIONS
     memory: str = "auto"  # one of core.models.memory_modes.MEMORY_MODES
 
+    def __post_init__(self) -> None:
+        # The Control panel's LoRAs, control layers and references (not a field: it holds
+        # pictures, and saved sessions keep it apart from the JSON parameters).
+        self.conditioning = ConditioningState()
+
     @property
     def effective_steps(self) -> int:
         return effective_steps(self.steps, self.strength)
 
-    def request_params(self) -> dict[str, Any]:
+    def request_params(self, conditioning: bool = True) -> dict[str, Any]:
         """The parameters for the next pass: PassRequest fields, the model (reference, config,
-        device, dtype) and the seed lock."""
+        device, dtype) and the seed lock. ``conditioning`` False leaves out the LoRAs, control
+        layers and references (for settings, which keep plain values only); True raises
+        InvalidRequest for a reference without a picture."""
         params = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        if conditioning:
+            params.update(self.conditioning.request_fields())
         params.update(
             model=self.model,
             model_config=self.model_config,
@@ -100,8 +111,10 @@ class GenerationParams(Observable):
         return self.seed if self.seed_locked else self.new_seed()
 
     def restore(self, params: dict[str, Any]) -> None:
-        """Set fields from a saved or parsed parameter dict, skipping unusable values."""
+        """Set fields from a saved or parsed parameter dict, skipping unusable values; lists of
+        ``loras``, ``controls`` or ``references`` (a pass record's) replace the Control panel's."""
         values = dict(params)
+        self.conditioning.restore(values)
         if "sampler" in values and "scheduler" not in values:
             values["scheduler"] = values.pop("sampler")
         if "model_config" not in values and "config" in values:

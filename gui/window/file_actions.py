@@ -22,6 +22,7 @@ from core.errors import UserError
 from core.hashing import complete_model_hash
 from core.history import PassRecord, PassTree
 from core.project import PROJECT_SUFFIX
+from gui.params.conditioning_state import record_conditioning
 from gui.qt_helpers import ask
 from gui.qt_images import IMAGE_FILTER, qimage_to_pil
 from gui.window.settings import APP_NAME, Settings
@@ -134,9 +135,10 @@ class FileActions(QObject):
         from core.metadata import read_metadata
 
         try:
-            parsed = (read_metadata(path) or {}).get("parsed") or {}
+            meta = read_metadata(path) or {}
         except Exception:  # unreadable metadata is simply absent
             return False
+        parsed = meta.get("parsed") or {}
         if not parsed:
             return False
         question = (
@@ -146,6 +148,7 @@ class FileActions(QObject):
         if not ask(self._parent, "Restore parameters", question, default_yes=True):
             return False
         params = dict(parsed)
+        params.update(record_conditioning(meta.get("record")))  # LoRAs, control layers, references
         if params.get("seed") is not None:
             params["seed_locked"] = True  # restored to reproduce: keep that seed
         self.restore_requested.emit(params)

@@ -35,6 +35,7 @@ from core.history import PassRecord, PassTree
 from gui.canvas.canvas import Canvas
 from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
 from gui.history.history_panel import HistoryPanel
+from gui.params.control_panel import ControlPanel
 from gui.params.generation_panel import GenerationPanel
 from gui.params.regions_panel import RegionsPanel
 from gui.params.state import GenerationParams
@@ -102,7 +103,12 @@ class MainWindow(QMainWindow):
         )
         self._add_dock("History", "historyDock", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        self._add_dock("Regions", "regionsDock", self.regions_panel, right)
+        regions_dock = self._add_dock("Regions", "regionsDock", self.regions_panel, right)
+        conditioning = self.state.conditioning  # LoRAs, ControlNet, IP-Adapter (Control panel)
+        overlay = self.canvas.control_overlay
+        self.control_panel = ControlPanel(conditioning, self.undo_stack, self.tree, overlay)
+        control_dock = self._add_dock("Control", "controlDock", self.control_panel, right)
+        self.tabifyDockWidget(regions_dock, control_dock)
         self.runner.regions_source = self.regions_panel.regions
 
         # 4. Toolbars, menus, status bar.
@@ -384,7 +390,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode()
         s.window_state = bytes(self.saveState().toBase64().data()).decode()
-        params = self.panel.request_params()
+        params = self.state.request_params(conditioning=False)  # no pictures in settings
         s.last_model, s.last_model_config = params.pop("model"), params.pop("model_config")
         s.last_params = params
         s.save()

@@ -5,7 +5,9 @@ A session holds the pass tree (every pass with its name, group, mask and strengt
 selected input), the canvas's mask and strength-map layers, and in ``ui``: the generation
 parameters (``GenerationParams`` values), the record on screen, the document name and the regions
 panel's regions (prompt, negative and the mask as a base64 PNG: lossless, and masks compress
-well); autosaves also keep the project file the work belongs to. While a region is being edited
+well) and the Control panel's LoRAs, control layers and references (their pictures go in the
+session's ``ui_images``: PNGs in the archive); autosaves also keep the project file the work
+belongs to. While a region is being edited
 the session's mask is the one kept aside and the region gets the mask layer.
 """
 
@@ -29,6 +31,7 @@ UI_SHOWN = "shown_id"
 UI_DOCUMENT = "document"
 UI_PROJECT = "project_path"
 UI_REGIONS = "regions"
+UI_CONDITIONING = "conditioning"
 
 
 def _mask_text(mask: Image.Image) -> str:
@@ -71,20 +74,23 @@ def capture_session(window: MainWindow, **ui: Any) -> Session:
     """A detached copy of the window's session (safe to save on another thread); ``ui`` adds
     entries to its UI state."""
     shown = window.shown_record()
+    conditioning, pictures = window.state.conditioning.saved()
     state = {
         UI_PARAMS: window.state.as_dict(),
         UI_SHOWN: shown.id if shown is not None else None,
         UI_REGIONS: regions_ui(window),
+        UI_CONDITIONING: conditioning,
         **ui,
     }
     layers = window.regions_panel  # the canvas's layers (the kept mask while editing a region)
-    live = Session(window.tree, layers.mask_image(), layers.strength_map_image(), state)
-    return live.snapshot()
+    mask, strength_map = layers.mask_image(), layers.strength_map_image()
+    return Session(window.tree, mask, strength_map, state, pictures).snapshot()
 
 
 def restore_session(window: MainWindow, session: Session) -> None:
     """Replace the window's session by ``session``: tree, selection, the record on screen, mask
-    and strength-map layers, regions and generation parameters. The undo history starts empty.
+    and strength-map layers, regions, generation parameters and the Control panel. The undo
+    history starts empty.
 
     Raises :class:`ProjectError` (before changing anything) for a session without a picture.
     """
@@ -113,5 +119,6 @@ def restore_session(window: MainWindow, session: Session) -> None:
     params = session.ui.get(UI_PARAMS)
     if isinstance(params, dict):
         window.panel.set_params(params)
+    window.state.conditioning.load_saved(session.ui.get(UI_CONDITIONING), session.ui_images)
     window.undo_stack.clear()
     window.canvas.fit()
