@@ -1,12 +1,20 @@
-"""The model picker: a diffusers folder, a single .safetensors file or a typed hub id."""
+"""The model picker: recent models, scanned files and cached hub models grouped by family, with
+search; a folder, a single .safetensors file or a typed hub id work too.
+
+The combo (objectName ``modelPicker``) shows names, the state holds references: choosing
+"dreamshaper_8" under "SD 1.x" sets ``GenerationParams.model`` to that file's path. With no model
+chosen, a button offers the default model with its download size instead of an empty picker.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker
+from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, Signal
+from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -16,36 +24,84 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.library import catalog
 from gui.params.bindings import bind
+from gui.params.model_entries import (
+    EntrySource,
+    PickerEntry,
+    available_entries,
+    format_size,
+    group_by_family,
+)
 from gui.params.state import GenerationParams
 from gui.qt_helpers import named
 
+REFERENCE_ROLE = Qt.ItemDataRole.UserRole  # the model reference behind a shown name
+_PLACEHOLDER = "search, or a folder, .safetensors file or hub id"
+
+
+def default_offer_text() -> str:
+    """The first-run offer: "Use SD-Turbo (2.6 GB download)" (or "(downloaded)" when cached)."""
+    entry = catalog.entry(catalog.DEFAULT_MODEL_ID)
+    if entry is None:
+        return f"Use {catalog.DEFAULT_MODEL_ID}"
+    if catalog.cached_path(entry.id) is not None:
+        return f"Use {entry.name} (downloaded)"
+    return f"Use {entry.name} ({format_size(entry.size_bytes)} download)"
+
 
 class ModelPicker(QWidget):
-    """An editable combo of recent models (objectName ``modelPicker``) plus browse buttons."""
+    """An editable, searchable combo of models (objectName ``modelPicker``) plus browse buttons.
 
-    def __init__(self, state: GenerationParams, parent: QWidget | None = None) -> None:
+    ``entries`` lists what is on this computer (scanned and cached models); ``refresh()`` reads it
+    again (after a scan or a download). ``manage_requested`` asks for the model manager.
+    """
+
+    manage_requested = Signal()
+
+    def __init__(
+        self,
+        state: GenerationParams,
+        parent: QWidget | None = None,
+        entries: EntrySource = available_entries,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("modelPickerBox")
         self._state = state
+        self._entries_source = entries
+        self._recent: list[str] = []
+        self._model = QStandardItemModel(self)
         self.combo = named(QComboBox(), "modelPicker")
+        self.combo.setModel(self._model)
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.combo.setMinimumContentsLength(12)
+        self.combo.setMaxVisibleItems(20)
+        self._search_model = QStringListModel(self)
+        completer = QCompleter(self._search_model, self.combo)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.combo.setCompleter(completer)
         line_edit = self.combo.lineEdit()  # the combo is editable: it has one
         if line_edit is not None:
-            line_edit.setPlaceholderText("folder, .safetensors file or hub id")
+            line_edit.setPlaceholderText(_PLACEHOLDER)
+            line_edit.setClearButtonEnabled(True)
         self.combo.setToolTip(
-            "A diffusers model folder, a single-file .safetensors checkpoint, or a Hugging Face "
-            "repo id such as runwayml/stable-diffusion-v1-5"
+            "Type to search your models, or give a diffusers model folder, a single-file "
+            ".safetensors checkpoint or a Hugging Face repo id such as stabilityai/sd-turbo"
         )
+        self.default_button = named(QPushButton(), "useDefaultModelButton")
+        self.default_button.clicked.connect(self._on_default_clicked)
         folder_button = named(QPushButton("Folder…"), "modelFolderButton")
         folder_button.setToolTip("Choose a diffusers model folder (with model_index.json)")
         file_button = named(QPushButton("File…"), "modelFileButton")
         file_button.setToolTip("Choose a single-file .safetensors checkpoint")
+        manage_button = named(QPushButton("Models…"), "manageModelsButton")
+        manage_button.setToolTip("Download models, scan your model folders (Ctrl+Shift+M)")
+        manage_button.clicked.connect(self.manage_requested)
         self.config_edit = named(QLineEdit(), "modelConfigEdit")
         self.config_edit.setPlaceholderText("optional config folder")
         self.config_edit.setToolTip(
@@ -58,28 +114,101 @@ class ModelPicker(QWidget):
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.combo, 0, 0, 1, 3)
+        layout.addWidget(self.default_button, 1, 0, 1, 3)
         buttons = QHBoxLayout()
         buttons.addWidget(folder_button)
         buttons.addWidget(file_button)
-        layout.addLayout(buttons, 1, 0, 1, 3)
-        layout.addWidget(QLabel("Config:"), 2, 0)
-        layout.addWidget(self.config_edit, 2, 1)
-        layout.addWidget(config_button, 2, 2)
+        buttons.addWidget(manage_button)
+        layout.addLayout(buttons, 2, 0, 1, 3)
+        layout.addWidget(QLabel("Config:"), 3, 0)
+        layout.addWidget(self.config_edit, 3, 1)
+        layout.addWidget(config_button, 3, 2)
         layout.setColumnStretch(1, 1)
 
         folder_button.clicked.connect(self._on_folder_clicked)
         file_button.clicked.connect(self._on_file_clicked)
         config_button.clicked.connect(self._on_config_clicked)
-        bind(state, "model", self.combo, convert=str.strip)
+        self._fill()
+        bind(
+            state,
+            "model",
+            self.combo,
+            getter=self.current_reference,
+            setter=self.show_reference,
+            signal=self.combo.currentTextChanged,
+        )
         bind(state, "model_config", self.config_edit, convert=str.strip)
+        unsubscribe = state.subscribe("model", self._on_model_changed)
+        self.destroyed.connect(lambda *_: unsubscribe())
+        self._on_model_changed(state.model)
 
+    # -- public API ---------------------------------------------------------------------------
     def set_recent(self, references: list[str]) -> None:
-        """Offer ``references`` in the drop-down, keeping the current text."""
+        """Offer ``references`` at the top of the drop-down, keeping the current model."""
+        self._recent = [r for r in references if r]
+        self._fill()
+
+    def refresh(self) -> None:
+        """Read the scanned and cached models again (after a scan, a download or a removal)."""
+        self._fill()
+        self._on_model_changed(self._state.model)
+
+    def current_reference(self) -> str:
+        """The model the combo stands for: a listed name's reference, else the typed text."""
         text = self.combo.currentText()
+        index = self.combo.findText(text, Qt.MatchFlag.MatchExactly)
+        if index >= 0:
+            reference = self.combo.itemData(index, REFERENCE_ROLE)
+            if reference:
+                return str(reference)
+        return text.strip()
+
+    def show_reference(self, reference: str) -> None:
+        """Select the listed entry for ``reference`` (showing its name), else show it as text."""
+        for index in range(self.combo.count()):
+            if self.combo.itemData(index, REFERENCE_ROLE) == reference:
+                self.combo.setCurrentIndex(index)
+                return
+        self.combo.setEditText(reference)
+
+    def listed(self) -> list[tuple[str, str]]:
+        """What the drop-down shows, as ``(text, reference)`` ("" for a family heading)."""
+        return [
+            (self.combo.itemText(i), str(self.combo.itemData(i, REFERENCE_ROLE) or ""))
+            for i in range(self.combo.count())
+        ]
+
+    # -- filling --------------------------------------------------------------------------------
+    def _fill(self) -> None:
+        """Rebuild the list: recent references first, then each family's models under a heading."""
+        entries = self._entries_source()
         with QSignalBlocker(self.combo):
-            self.combo.clear()
-            self.combo.addItems(references)
-            self.combo.setEditText(text)
+            self._model.clear()
+            for reference in self._recent:
+                self._model.appendRow(_choice_item(reference, reference, reference))
+            for label, group in group_by_family(entries):
+                self._model.appendRow(_heading_item(label))
+                for entry in group:
+                    self._model.appendRow(_entry_item(entry))
+            self.show_reference(self._state.model)
+        names = [*self._recent, *(e.name for e in entries)]
+        self._search_model.setStringList(list(dict.fromkeys(names)))
+
+    # -- handlers -----------------------------------------------------------------------------
+    def _on_model_changed(self, model: str) -> None:
+        """No model chosen: offer the default one instead of an empty picker."""
+        if not model:
+            self.default_button.setText(default_offer_text())
+            entry = catalog.entry(catalog.DEFAULT_MODEL_ID)
+            if entry is not None:
+                self.default_button.setToolTip(
+                    f"{entry.id}: {entry.good_for} (licence: {entry.licence}). It downloads "
+                    "once, with progress, when the first pass starts."
+                )
+        self.default_button.setVisible(not model)
+
+    def _on_default_clicked(self) -> None:
+        self._state.model = catalog.DEFAULT_MODEL_ID
 
     def _start_folder(self) -> str:
         current = Path(self._state.model) if self._state.model else None
@@ -103,3 +232,24 @@ class ModelPicker(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Choose a model config folder")
         if folder:
             self._state.model_config = folder
+
+
+def _choice_item(text: str, reference: str, tooltip: str) -> QStandardItem:
+    item = QStandardItem(text)
+    item.setData(reference, REFERENCE_ROLE)
+    item.setToolTip(tooltip)
+    return item
+
+
+def _entry_item(entry: PickerEntry) -> QStandardItem:
+    return _choice_item(entry.name, entry.reference, entry.tooltip)
+
+
+def _heading_item(label: str) -> QStandardItem:
+    """A family heading: shown, never chosen."""
+    item = QStandardItem(label)
+    item.setFlags(Qt.ItemFlag.NoItemFlags)
+    font = QFont()
+    font.setBold(True)
+    item.setFont(font)
+    return item

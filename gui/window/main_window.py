@@ -37,6 +37,7 @@ from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
 from gui.history.history_panel import HistoryPanel
 from gui.params.control_panel import ControlPanel
 from gui.params.generation_panel import GenerationPanel
+from gui.params.memory_mode import MemoryModeBox
 from gui.params.regions_panel import RegionsPanel
 from gui.params.state import GenerationParams
 from gui.qt_helpers import named, plain
@@ -45,6 +46,7 @@ from gui.run.workflow_controller import WorkflowController
 from gui.window.autosave import Autosaver
 from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
+from gui.window.model_manager import ModelManagerOpener
 from gui.window.project_actions import ProjectActions
 from gui.window.recovery import RecoveryOffer
 from gui.window.settings import Settings
@@ -119,6 +121,7 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self, self.tree, self.settings, self.shown_record)
         self.project = ProjectActions(self)  # project files, the title and the unsaved marker
         self.workflow_menu = WorkflowMenu(self.workflows, self.state, self)
+        self.models = ModelManagerOpener(self.state, self.panel.model_picker, self)  # Models…
         self.canvas.viewport().installEventFilter(self.files)
         self._build_menus()
         self.status_label = plain(named(QLabel(), "inputLabel"))
@@ -200,6 +203,8 @@ class MainWindow(QMainWindow):
         footer.setContentsMargins(6, 0, 6, 0)
         footer.addLayout(buttons)
         footer.addWidget(self.progress_bar)
+        self.memory_box = MemoryModeBox(self.state, self.tree)  # the mode chosen and in use
+        footer.addWidget(self.memory_box)
         column.addLayout(footer)
         area.setMinimumWidth(360)
         return area
@@ -237,6 +242,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.cancel)
         run_menu.addAction(self.generate_action)
         run_menu.addAction(self.cancel_action)
+        run_menu.addAction(self.models.action)
         workflow_menu = bar.addMenu("&Workflows")
         for action in self.workflow_menu.actions:
             workflow_menu.addAction(action)

@@ -1,0 +1,78 @@
+"""The memory mode control: how the model is spread over GPU and CPU memory, and which mode (and
+model family) the last pass really used."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+
+from core.history import PassRecord, PassTree
+from core.requests import MEMORY_MODES
+from gui.params.bindings import bind
+from gui.params.model_entries import family_label
+from gui.params.state import GenerationParams
+from gui.qt_helpers import named, plain
+
+MEMORY_HINTS: dict[str, str] = {
+    "auto": "chosen from the free GPU and system memory when the model loads",
+    "none": "the whole model on the device: fastest, needs the most GPU memory",
+    "offload": "model CPU offload: each part moves to the GPU only while it runs",
+    "sequential": "sequential offload: layer by layer; the least GPU memory, the slowest",
+    "tiling": "VAE tiling and slicing: big pictures decode in pieces",
+}
+NOT_RUN_YET = "last pass: —"
+
+
+def in_use_text(params: Mapping[str, Any]) -> str | None:
+    """The mode in use, "last pass: offload · SDXL", from a pass record (None: it names none)."""
+    model = params.get("model")
+    if not isinstance(model, Mapping) or not model.get("memory"):
+        return None
+    family = str(model.get("family") or "")
+    suffix = f" · {family_label(family)}" if family else ""
+    return f"last pass: {model['memory']}{suffix}"
+
+
+class MemoryModeBox(QWidget):
+    """A combo bound to ``GenerationParams.memory`` and a label with the mode the last pass used
+    (read from each new record in ``tree``)."""
+
+    def __init__(
+        self, state: GenerationParams, tree: PassTree | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("memoryModeBox")
+        self.combo = named(QComboBox(), "memoryCombo")
+        self.combo.addItems(MEMORY_MODES)
+        for index, mode in enumerate(MEMORY_MODES):
+            self.combo.setItemData(index, MEMORY_HINTS.get(mode, mode), Qt.ItemDataRole.ToolTipRole)
+        self.combo.setToolTip(
+            "Memory mode: how the model is spread over GPU and CPU memory (auto picks one "
+            "from the free memory; offload and sequential need less GPU memory but run slower)"
+        )
+        self.in_use_label = plain(named(QLabel(NOT_RUN_YET), "memoryInUseLabel"))
+        self.in_use_label.setToolTip("The memory mode and model family of the last pass")
+        bind(state, "memory", self.combo)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Memory"))
+        row.addWidget(self.combo)
+        row.addWidget(self.in_use_label, 1)
+        if tree is not None:
+            unsubscribe = tree.subscribe(self._on_tree_changed)
+            self.destroyed.connect(lambda *_: unsubscribe())
+
+    def show_pass(self, params: Mapping[str, Any]) -> None:
+        """Show the mode and family a pass's record names (records without one change nothing)."""
+        text = in_use_text(params)
+        if text is not None:
+            self.in_use_label.setText(text)
+
+    def _on_tree_changed(self, event: str, record: PassRecord) -> None:
+        if event == "added" and record.is_root:  # a new picture or project
+            self.in_use_label.setText(NOT_RUN_YET)
+        elif event == "added":
+            self.show_pass(record.params)

@@ -1,0 +1,77 @@
+"""The memory mode: a combo bound to GenerationParams.memory that reaches the engine's ModelSpec,
+and a label with the mode and family the last pass really used."""
+
+from __future__ import annotations
+
+from PIL import ImageOps
+
+from core.events import PassResult
+from core.history import PassTree
+from core.requests import MEMORY_MODES
+from core.testing.images import make_image
+from gui.params.memory_mode import NOT_RUN_YET, MemoryModeBox, in_use_text
+from gui.params.state import GenerationParams
+
+
+def test_the_combo_offers_every_mode_and_binds_both_ways(qtbot):
+    state = GenerationParams()
+    box = MemoryModeBox(state)
+    qtbot.addWidget(box)
+    combo = box.combo
+    assert [combo.itemText(i) for i in range(combo.count())] == list(MEMORY_MODES)
+    assert combo.currentText() == "auto"
+    combo.setCurrentText("sequential")
+    assert state.memory == "sequential"
+    assert state.request_params()["memory"] == "sequential"
+    state.memory = "tiling"
+    assert combo.currentText() == "tiling"
+    state.restore({"memory": "no-such-mode"})
+    assert combo.currentText() == "tiling"
+
+
+def test_the_label_shows_the_mode_of_each_new_pass(qtbot):
+    tree = PassTree()
+    box = MemoryModeBox(GenerationParams(), tree)
+    qtbot.addWidget(box)
+    root = tree.set_root(make_image(64, 64), "Original")
+    assert box.in_use_label.text() == NOT_RUN_YET
+    model = {"name": "tiny", "family": "sdxl", "memory": "offload"}
+    tree.add(root.id, make_image(64, 64), params={"strength": 0.5, "model": model})
+    assert box.in_use_label.text() == "last pass: offload · SDXL"
+    # A record without a memory mode (an old project, a fake engine) leaves the label alone.
+    tree.add(root.id, make_image(64, 64), params={"strength": 0.4})
+    assert box.in_use_label.text() == "last pass: offload · SDXL"
+    assert in_use_text({"model": {"memory": "none", "family": ""}}) == "last pass: none"
+    assert in_use_text({"model": "tiny"}) is None
+
+
+class RecordingEngine:
+    """Returns the inverted picture with a record naming the memory mode it was asked for."""
+
+    def __init__(self) -> None:
+        self.specs: list = []
+
+    def run_pass(self, request, spec, on_event=None, cancel=None):
+        self.specs.append(spec)
+        mode = "offload" if spec.memory == "auto" else spec.memory
+        record = {"strength": request.strength, "model": {"family": "sd1", "memory": mode}}
+        image = ImageOps.invert(request.image.convert("RGB"))
+        return PassResult(image, request, 1, 2, 0.01, "fake", "", record)
+
+
+def test_the_window_sends_the_mode_and_shows_the_one_in_use(qtbot, fake_window, monkeypatch):
+    from gui.run import worker as worker_module
+    from tests.gui.session_helpers import generate
+
+    engine = RecordingEngine()
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: engine)
+    window = fake_window
+    combo = window.memory_box.combo
+    assert combo.objectName() == "memoryCombo"
+    generate(qtbot, window)
+    assert engine.specs[-1].memory == "auto"
+    assert window.memory_box.in_use_label.text() == "last pass: offload · SD 1.x"
+    combo.setCurrentText("sequential")
+    generate(qtbot, window)
+    assert engine.specs[-1].memory == "sequential"
+    assert window.memory_box.in_use_label.text() == "last pass: sequential · SD 1.x"
