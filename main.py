@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch", "outpaint", "diff"}
+HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch", "outpaint", "diff", "models"}
 
 
 def build_window(argv: list[str] | None = None):

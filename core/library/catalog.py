@@ -78,9 +78,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     ),
 )  # fmt: skip
 
-# The first-run default: SD-Turbo. It is the smallest download here (2.6 GB), runs in 1–4 steps
-# (seconds on a laptop GPU, tolerable on a CPU), needs no token, and as a regular 4-channel model
-# it serves img2img and inpaint alike (an inpainting model serves inpaint only).
+# The first-run default: SD-Turbo. A small download (2.6 GB, about SD 1.5's), it runs in 1–4
+# steps (seconds on a laptop GPU, bearable on a CPU; SD 1.5 needs 20–30), needs no token, and as
+# a regular 4-channel model it serves img2img and inpaint alike (an inpainting model serves
+# inpaint only).
 DEFAULT_MODEL_ID = "stabilityai/sd-turbo"
 
 

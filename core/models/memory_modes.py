@@ -63,9 +63,9 @@ def choose_memory_mode(
 ) -> str:
     """What ``auto`` picks: ``none`` when the model and a pass's headroom fit the free VRAM,
     ``tiling`` when the weights fit with half the headroom, ``offload`` when the biggest
-    component fits, else ``sequential``. CPU: always ``none``; MPS (unified memory): ``tiling``
-    when RAM is short. Unknown free memory (None): ``none``. ``weights_bytes`` overrides the
-    family's typical size with the loaded pipeline's."""
+    component fits with half the headroom, else ``sequential``. CPU: always ``none``; MPS
+    (unified memory): ``tiling`` when RAM is short. Unknown free memory (None): ``none``.
+    ``weights_bytes`` overrides the family's typical size with the loaded pipeline's."""
     whole, biggest, headroom = _sizes(family, weights_bytes)
     if device == "cpu":
         return "none"
@@ -77,7 +77,7 @@ def choose_memory_mode(
         return "none"
     if free_vram >= whole + headroom // 2:
         return "tiling"
-    if free_vram >= biggest + headroom:
+    if free_vram >= biggest + headroom // 2:
         return "offload"
     return "sequential"
 
@@ -185,10 +185,9 @@ def _enable_fp8_storage(pipe: Any) -> bool:
     transformer = getattr(pipe, "transformer", None)
     if transformer is None or not hasattr(transformer, "enable_layerwise_casting"):
         return False
-    compute = transformer.dtype if transformer.dtype != torch.float32 else torch.bfloat16
-    try:
+    try:  # computed in the dtype it was loaded in: the rest of the pipeline feeds it that
         transformer.enable_layerwise_casting(
-            storage_dtype=torch.float8_e4m3fn, compute_dtype=compute
+            storage_dtype=torch.float8_e4m3fn, compute_dtype=transformer.dtype
         )
     except (RuntimeError, ValueError, TypeError):
         return False

@@ -1,0 +1,176 @@
+"""Memory modes: what auto picks (numbers), applying them on a CPU (tiling, offload falls back
+with a note), fp8 storage for big transformers, the SDXL VAE kept from black, and a pass through
+the CLI with --memory tiling."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from core.cli.main import main
+from core.metadata import read_metadata
+from core.models import ModelManager, ModelSpec
+from core.models.memory_modes import (
+    FP16_FIX_VAE,
+    apply_memory_mode,
+    choose_memory_mode,
+    wants_fp8_storage,
+)
+
+GB = 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("device", "family", "free_vram", "free_ram", "expected"),
+    [
+        ("cpu", "flux", None, 1 * GB, "none"),  # a CPU never offloads
+        ("cpu", "sdxl", None, None, "none"),
+        ("cuda", "sd1", 24 * GB, 64 * GB, "none"),
+        ("cuda", "sd1", None, 64 * GB, "none"),  # unknown: leave it
+        ("cuda", "sdxl", 24 * GB, 64 * GB, "none"),
+        ("cuda", "sdxl", int(8.8 * GB), 64 * GB, "tiling"),  # weights fit, decode tight
+        ("cuda", "sdxl", 8 * GB, 64 * GB, "offload"),  # the UNet fits alone
+        ("cuda", "sdxl", 6 * GB, 64 * GB, "sequential"),
+        ("cuda", "flux", 80 * GB, 128 * GB, "none"),  # an H100
+        ("cuda", "flux", 37 * GB, 128 * GB, "tiling"),
+        ("cuda", "flux", 30 * GB, 128 * GB, "offload"),
+        ("cuda", "flux", 16 * GB, 64 * GB, "sequential"),  # a 16 GB card
+        ("cuda", "sd3", 24 * GB, 64 * GB, "none"),
+        ("cuda", "sd3", 12 * GB, 64 * GB, "offload"),
+        ("mps", "sdxl", None, 32 * GB, "none"),
+        ("mps", "flux", None, 16 * GB, "tiling"),
+    ],
+)
+def test_auto_chooses_from_free_memory_and_the_model_size(
+    device, family, free_vram, free_ram, expected
+):
+    assert choose_memory_mode(device, family, free_vram, free_ram) == expected
+
+
+def test_the_loaded_pipelines_real_size_overrides_the_familys():
+    assert choose_memory_mode("cuda", "sdxl", 4 * GB, None, weights_bytes=1 * GB) == "none"
+
+
+def test_fp8_storage_is_for_big_transformers_short_of_vram_on_cuda():
+    assert wants_fp8_storage("cuda", "flux", "offload")
+    assert wants_fp8_storage("cuda", "sd3", "sequential")
+    assert not wants_fp8_storage("cuda", "flux", "none")
+    assert not wants_fp8_storage("cuda", "sdxl", "offload")  # a UNet: no layerwise casting here
+    assert not wants_fp8_storage("cpu", "flux", "offload")
+
+
+@pytest.fixture(scope="module")
+def tiny_pipe(tiny_model_dir):
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    return StableDiffusionImg2ImgPipeline.from_pretrained(tiny_model_dir, safety_checker=None)
+
+
+def test_tiling_turns_on_the_vaes_tiling_and_slicing(tiny_pipe):
+    assert not tiny_pipe.vae.use_tiling
+    assert apply_memory_mode(tiny_pipe, "tiling", "cpu", "sd1") == "tiling"
+    assert tiny_pipe.vae.use_tiling and tiny_pipe.vae.use_slicing
+    tiny_pipe.vae.disable_tiling()
+    tiny_pipe.vae.disable_slicing()
+
+
+@pytest.mark.parametrize("mode", ["offload", "sequential"])
+def test_offload_on_a_cpu_falls_back_to_none_with_a_note(tiny_pipe, monkeypatch, mode):
+    def refuse(*args, **kwargs):
+        raise AssertionError("offload must not be tried on a CPU")
+
+    monkeypatch.setattr(tiny_pipe, "enable_model_cpu_offload", refuse, raising=False)
+    monkeypatch.setattr(tiny_pipe, "enable_sequential_cpu_offload", refuse, raising=False)
+    notes: list[str] = []
+    assert apply_memory_mode(tiny_pipe, mode, "cpu", "sd1", on_note=notes.append) == "none"
+    assert len(notes) == 1 and "needs a GPU" in notes[0] and "\n" not in notes[0]
+
+
+def test_auto_on_a_cpu_is_none(tiny_pipe):
+    assert apply_memory_mode(tiny_pipe, "auto", "cpu", "sd1") == "none"
+    assert not tiny_pipe.vae.use_tiling
+
+
+def test_an_unknown_mode_is_refused(tiny_pipe):
+    with pytest.raises(ValueError):
+        apply_memory_mode(tiny_pipe, "turbo", "cpu", "sd1")
+
+
+def test_fp8_storage_keeps_a_flux_transformers_weights_in_fp8():
+    import torch
+    from diffusers import FluxTransformer2DModel
+
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
+        num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32,
+        axes_dims_rope=[4, 4, 8],
+    )  # fmt: skip
+    offloaded: list[str] = []
+    pipe = SimpleNamespace(
+        transformer=transformer,
+        enable_model_cpu_offload=lambda device: offloaded.append(device),
+    )
+    mode = apply_memory_mode(pipe, "offload", "cuda", "flux")  # no GPU needed to set it up
+    assert mode == "offload+fp8" and offloaded == ["cuda"]
+    assert torch.float8_e4m3fn in {p.dtype for p in transformer.parameters()}
+
+
+def _fp16_vae():
+    import torch
+
+    from core.testing.tiny_model import build_tiny_vae
+
+    return build_tiny_vae(1).to(torch.float16)
+
+
+def test_an_fp16_sdxl_vae_is_upcast_to_decode(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # no fix VAE cached
+    vae = _fp16_vae()
+    vae.register_to_config(force_upcast=False)
+    pipe = SimpleNamespace(vae=vae)
+    assert apply_memory_mode(pipe, "none", "cpu", "sdxl") == "none"
+    assert pipe.vae is vae and vae.config.force_upcast is True
+
+
+def test_the_fp16_fix_vae_is_swapped_in_when_cached(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    repo = cache / ("models--" + FP16_FIX_VAE.replace("/", "--"))
+    _fp16_vae().save_pretrained(repo / "snapshots" / "abc")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    notes: list[str] = []
+    original = _fp16_vae()
+    pipe = SimpleNamespace(vae=original)
+    apply_memory_mode(pipe, "none", "cpu", "sdxl", on_note=notes.append)
+    assert pipe.vae is not original and pipe.vae.config.force_upcast is False
+    assert notes == ["SDXL: using the fp16-fix VAE from the HF cache"]
+
+
+def test_a_pass_with_memory_tiling_through_the_cli(tiny_model_dir, tmp_path, capsys):
+    from core.testing.images import make_image
+
+    picture = tmp_path / "in.png"
+    make_image().save(picture)
+    out = tmp_path / "out.png"
+    argv = ["generate", str(picture), "-o", str(out), "--model", str(tiny_model_dir)]
+    argv += ["--steps", "2", "--strength", "0.5", "--seed", "1", "--device", "cpu"]
+    assert main([*argv, "--memory", "tiling", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["output"] == str(out)
+    assert read_metadata(out)["record"]["model"]["memory"] == "tiling"
+
+
+def test_the_loaded_message_says_the_mode(tiny_model_dir):
+    events: list = []
+    spec = ModelSpec(str(tiny_model_dir), device="cpu", memory="offload")
+    model = ModelManager().load(spec, events.append)
+    assert model.memory_mode == "none"
+    messages = [e.message for e in events]
+    assert any("needs a GPU" in m for m in messages)
+    assert messages[-1].endswith("(memory: none)")
