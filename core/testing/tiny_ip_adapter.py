@@ -92,19 +92,16 @@ def build_image_encoder(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
-def build_tiny_ip_adapter(out: str | Path, sdxl: bool = False, seed: int = 0) -> Path:
-    """Write a tiny IP-Adapter folder (weights file + ``image_encoder/``); return the weights
-    file's path."""
+def build_tiny_ip_adapter(
+    out: str | Path, sdxl: bool = False, seed: int = 0, model_dir: str | Path | None = None
+) -> Path:
+    """Write a tiny IP-Adapter folder (weights file + ``image_encoder/``) for the tiny SD 1.x or
+    SDXL model (the one in ``model_dir`` when given); return the weights file's path."""
     from safetensors.torch import save_file
 
-    if sdxl:
-        from core.testing.tiny_sdxl import build_sdxl_components
+    from core.testing.tiny_controlnet import tiny_unet
 
-        unet = build_sdxl_components(seed)["unet"]
-    else:
-        from core.testing.tiny_model import build_components
-
-        unet = build_components(seed=seed)["unet"]
+    unet = tiny_unet(sdxl, seed, model_dir)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     build_image_encoder(folder / "image_encoder", seed)
