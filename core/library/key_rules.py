@@ -196,8 +196,9 @@ def lora_family(keys: Keys) -> str:
     if keys.any_contains("lora_te2_", "text_encoder_2.", "lora_te1_"):
         return "sdxl"
     for key in keys.names:
-        if "attn2" in key and "to_k" in key and ("down" in key or "lora_A" in key):
-            family = CROSS_DIM_FAMILY.get(keys.shape(key)[-1])
+        shape = keys.shape(key)  # kohya's ".alpha" entries are scalars
+        if "attn2" in key and "to_k" in key and ("down" in key or "lora_A" in key) and shape:
+            family = CROSS_DIM_FAMILY.get(shape[-1])
             if family:
                 return family
     if keys.any_contains("transformer.transformer_blocks.", "lora_transformer_"):
