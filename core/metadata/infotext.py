@@ -80,6 +80,7 @@ def build_infotext(record: dict) -> str:
             add("Masked area padding", record.get("padding"))
         if record.get("soft_inpaint"):
             add("Soft inpainting enabled", True)
+    add("Lora hashes", lora_hashes_text(record.get("loras")))
     if record.get("app_version"):
         add("Version", f"{APP_TAG} {record['app_version']}")
 
@@ -94,6 +95,28 @@ def build_infotext(record: dict) -> str:
     return "\n".join(lines).strip()
 
 
+def lora_hashes_text(loras: object) -> str:
+    """A1111's ``Lora hashes`` value, ``name: hash, name2: hash2``, from a record's "loras"."""
+    if not isinstance(loras, list):
+        return ""
+    pairs = []
+    for lora in loras:
+        if isinstance(lora, dict) and lora.get("hash"):
+            name = str(lora.get("name") or "").replace(":", "").replace(",", "")
+            pairs.append(f"{name}: {lora['hash']}")
+    return ", ".join(pairs)
+
+
+def parse_lora_hashes(text: str) -> dict[str, str]:
+    """``{name: hash}`` from A1111's ``Lora hashes`` value."""
+    hashes: dict[str, str] = {}
+    for pair in text.split(","):
+        name, sep, digest = pair.rpartition(":")
+        if sep and name.strip() and digest.strip():
+            hashes[name.strip()] = digest.strip()
+    return hashes
+
+
 def _typed(params: dict[str, str], key: str, kind: type) -> Any:
     try:
         return kind(params[key])
@@ -106,8 +129,8 @@ def parse_infotext(text: str) -> dict:
 
     Returns ``{"prompt", "negative_prompt", "params": {key: raw str}}`` plus typed entries
     ``steps``, ``sampler``, ``cfg``, ``seed``, ``width``, ``height``, ``strength``, ``model``,
-    ``model_hash``, ``mask_blur`` when the text has them. The last line counts as parameters
-    only when it holds at least three ``key: value`` pairs.
+    ``model_hash``, ``mask_blur``, ``lora_hashes`` (``{name: hash}``) when the text has them.
+    The last line counts as parameters only when it holds at least three ``key: value`` pairs.
     """
     *lines, lastline = text.strip().replace("\r\n", "\n").split("\n")
     if len(RE_PARAM.findall(lastline)) < 3:
@@ -140,6 +163,8 @@ def parse_infotext(text: str) -> dict:
         "model_hash": params.get("Model hash"),
         "mask_blur": _typed(params, "Mask blur", int),
     }
+    if params.get("Lora hashes"):
+        typed["lora_hashes"] = parse_lora_hashes(params["Lora hashes"]) or None
     size = RE_IMAGESIZE.match(params.get("Size", ""))
     if size:
         typed["width"], typed["height"] = int(size.group(1)), int(size.group(2))
