@@ -81,34 +81,37 @@ def _header(path: Path) -> dict:
         raise ModelError(f"cannot read the IP-Adapter {path.name}: {exc}") from None
 
 
-def embedding_size(weights: Path) -> int:
-    """The image-encoder output size the adapter's projection takes (0 when unknown)."""
+def embedding_size(weights: Path) -> tuple[int, str]:
+    """The image-encoder output the adapter's projection takes: (its width, the encoder config
+    field that gives it) — the projected embedding for plain adapters, the hidden states for
+    Plus ones; (0, "") when unknown."""
     header = _header(weights)
     if not any(k.startswith(("image_proj.", "ip_adapter.")) for k in header):
         raise ModelError(f"{weights.name} is not an IP-Adapter (no image_proj/ip_adapter keys)")
-    for key in ("image_proj.proj.weight", "image_proj.proj_in.weight", "image_proj.proj.0.weight"):
+    if "image_proj.proj.weight" in header:
+        return int(header["image_proj.proj.weight"]["shape"][-1]), "projection_dim"
+    for key in ("image_proj.proj_in.weight", "image_proj.proj.0.weight"):
         if key in header:
-            return int(header[key]["shape"][-1])
-    return 0
+            return int(header[key]["shape"][-1]), "hidden_size"
+    return 0, ""
 
 
-def _encoder_size(folder: Path) -> tuple[int, int]:
+def _encoder_width(folder: Path, field: str) -> int:
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return (0, 0)
-    vision = config.get("vision_config", config)
-    return int(config.get("projection_dim", 0)), int(vision.get("hidden_size", 0))
+        return 0
+    return int(config.get(field, config.get("vision_config", {}).get(field, 0)))
 
 
 def _with_encoder(weights: Path) -> AdapterFiles:
-    size = embedding_size(weights)
+    size, field = embedding_size(weights)
     here, parent = weights.parent, weights.parent.parent
     candidates = [here / "image_encoder", parent / "image_encoder"]
     candidates += sorted(parent.glob("*/image_encoder"))
     found = [c for c in dict.fromkeys(candidates) if (c / "config.json").is_file()]
     for folder in found:
-        if size == 0 or size in _encoder_size(folder):
+        if size == 0 or _encoder_width(folder, field) == size:
             return AdapterFiles(weights, folder)
     raise ModelError(
         f"the image encoder of the IP-Adapter {weights.name} was not found (an image_encoder/ "
