@@ -2,14 +2,14 @@
 
 - ``none``: every component on the device (fastest).
 - ``offload``: model CPU offload — one component (text encoder, UNet/transformer, VAE) on the
-  accelerator at a time; needs an accelerator.
-- ``sequential``: sequential CPU offload — layer by layer; slowest, smallest; needs an accelerator.
+  accelerator at a time; needs a CUDA GPU.
+- ``sequential``: sequential CPU offload — layer by layer; slowest, smallest; needs a CUDA GPU.
 - ``tiling``: VAE tiling and slicing: decoding big pictures takes a fraction of the memory.
 
 ``auto`` (:func:`choose_memory_mode`) picks from the free VRAM (and RAM) and the model's size; on
-a CPU it is always ``none``. When VRAM is short on CUDA, big transformers (SD 3.5, FLUX) also keep
-their weights in fp8 between layers (diffusers' layerwise casting); the mode in use then reads
-e.g. ``offload+fp8``. SDXL's VAE never decodes in fp16 (it overflows to black pictures): the
+a CPU it is always ``none``. When auto has to offload a big transformer (SD 3.5, FLUX) on CUDA, its
+weights are also kept in fp8 between layers (diffusers' layerwise casting); the mode in use then
+reads e.g. ``offload+fp8``. SDXL's VAE never decodes in fp16 (it overflows to black pictures): the
 fp16-fix VAE is swapped in when it is in the HF cache, else the VAE is upcast to fp32 to decode.
 """
 
@@ -109,11 +109,12 @@ def apply_memory_mode(
         free_vram = None if free_vram is None else free_vram + on_device
         mode = choose_memory_mode(device, family, free_vram, free_ram, _pipe_bytes(pipe) or None)
     if mode in OFFLOAD_MODES and device not in ("cuda", "xpu"):
-        note(f"memory mode {mode} needs a GPU; the model stays on {device} as it is")
+        note(f"memory mode {mode} needs a CUDA GPU; the model stays on {device} as it is")
         mode = "none"
     if family == "sdxl":
         _keep_sdxl_vae_from_black(pipe, note)  # before offload: its hooks see the final VAE
-    fp8 = wants_fp8_storage(device, family, mode) and _enable_fp8_storage(pipe)
+    fp8 = requested == "auto" and wants_fp8_storage(device, family, mode)
+    fp8 = fp8 and _enable_fp8_storage(pipe)  # auto only: a chosen mode keeps full weights
     if mode == "offload":
         pipe.enable_model_cpu_offload(device=device)
     elif mode == "sequential":

@@ -85,7 +85,7 @@ def test_offload_on_a_cpu_falls_back_to_none_with_a_note(tiny_pipe, monkeypatch,
     monkeypatch.setattr(tiny_pipe, "enable_sequential_cpu_offload", refuse, raising=False)
     notes: list[str] = []
     assert apply_memory_mode(tiny_pipe, mode, "cpu", "sd1", on_note=notes.append) == "none"
-    assert len(notes) == 1 and "needs a GPU" in notes[0] and "\n" not in notes[0]
+    assert len(notes) == 1 and "needs a CUDA GPU" in notes[0] and "\n" not in notes[0]
 
 
 def test_auto_on_a_cpu_is_none(tiny_pipe):
@@ -98,9 +98,11 @@ def test_an_unknown_mode_is_refused(tiny_pipe):
         apply_memory_mode(tiny_pipe, "turbo", "cpu", "sd1")
 
 
-def test_fp8_storage_keeps_a_flux_transformers_weights_in_fp8():
+def test_auto_keeps_a_flux_transformer_in_fp8_when_it_must_offload(monkeypatch):
     import torch
     from diffusers import FluxTransformer2DModel
+
+    from core.models import memory_modes
 
     transformer = FluxTransformer2DModel(
         patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
@@ -111,9 +113,13 @@ def test_fp8_storage_keeps_a_flux_transformers_weights_in_fp8():
     pipe = SimpleNamespace(
         transformer=transformer,
         enable_model_cpu_offload=lambda device: offloaded.append(device),
+        enable_sequential_cpu_offload=lambda device: offloaded.append(f"sequential {device}"),
     )
-    mode = apply_memory_mode(pipe, "offload", "cuda", "flux")  # no GPU needed to set it up
-    assert mode == "offload+fp8" and offloaded == ["cuda"]
+    assert apply_memory_mode(pipe, "offload", "cuda", "flux") == "offload"  # as asked: no fp8
+    assert {p.dtype for p in transformer.parameters()} == {torch.float32}
+    monkeypatch.setattr(memory_modes, "_free_memory", lambda device: (16 * GB, 64 * GB))
+    mode = apply_memory_mode(pipe, "auto", "cuda", "flux")  # no GPU needed to set it up
+    assert mode == "sequential+fp8" and offloaded == ["cuda", "sequential cuda"]
     assert torch.float8_e4m3fn in {p.dtype for p in transformer.parameters()}
 
 
@@ -172,5 +178,5 @@ def test_the_loaded_message_says_the_mode(tiny_model_dir):
     model = ModelManager().load(spec, events.append)
     assert model.memory_mode == "none"
     messages = [e.message for e in events]
-    assert any("needs a GPU" in m for m in messages)
+    assert any("needs a CUDA GPU" in m for m in messages)
     assert messages[-1].endswith("(memory: none)")
