@@ -41,11 +41,18 @@ def build_controlnet(
     from diffusers import ControlNetModel, ControlNetUnionModel
 
     unet = tiny_unet(sdxl, seed, model_dir)
-    cls = ControlNetUnionModel if union else ControlNetModel
-    controlnet = cls.from_unet(unet, conditioning_embedding_out_channels=CONDITIONING_CHANNELS)
+    controlnet = ControlNetModel.from_unet(
+        unet, conditioning_embedding_out_channels=CONDITIONING_CHANNELS
+    )
+    if union:  # its control-type transformer is as wide as the UNet's first block
+        width = controlnet.config.block_out_channels[0]
+        config = {**controlnet.config, "num_trans_channel": width, "num_proj_channel": width}
+        controlnet = ControlNetUnionModel.from_config(config)
     generator = torch.Generator().manual_seed(seed + 10)
     zero_convs = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]
     zero_convs.append(controlnet.controlnet_cond_embedding.conv_out)
+    if union:
+        zero_convs.append(controlnet.spatial_ch_projs)
     with torch.no_grad():
         for conv in zero_convs:
             conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.1)
