@@ -182,3 +182,26 @@ def test_the_default_registry_lives_in_the_user_data_folder(tmp_path):
     library = ModelLibrary()
     library.scan(comfyui_tree(tmp_path))
     assert library.path == user_data_dir() / "library.json" and library.path.is_file()
+
+
+def test_a_hugging_face_cache_lists_its_snapshots_by_repo_id(tmp_path):
+    snapshot = tmp_path / "hub" / "models--org--tiny-xl" / "snapshots" / "c0ffee"
+    (snapshot / "unet").mkdir(parents=True)
+    index = {"_class_name": "StableDiffusionXLPipeline"}
+    (snapshot / "model_index.json").write_text(json.dumps(index))
+    (tmp_path / "hub" / "models--org--tiny-xl" / "blobs").mkdir()
+    (tmp_path / "hub" / "models--org--tiny-xl" / "blobs" / "a1b2").write_bytes(b"w" * 10)
+    library = ModelLibrary(tmp_path / "library.json")
+    (item,) = library.scan(tmp_path / "hub")
+    assert (item.name, item.kind, item.family, item.source) == (
+        "org/tiny-xl", "diffusers", "sdxl", "hub-cache",
+    )  # fmt: skip
+
+
+def test_a_dangling_link_is_reported_not_fatal(tmp_path):
+    root = tmp_path / "models"
+    write_model(root / "good.safetensors", "vae")
+    (root / "gone.safetensors").symlink_to(tmp_path / "nowhere.safetensors")
+    library = ModelLibrary(tmp_path / "library.json")
+    assert [i.name for i in library.scan(root)] == ["good"]
+    assert [p.path.name for p in library.problems] == ["gone.safetensors"]
