@@ -30,6 +30,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
 from gui.canvas.control_overlay import ControlOverlay
+from gui.canvas.face_boxes import FaceBoxOverlay
 from gui.canvas.mask_layer import BrushSettings, MaskLayer, layer_image
 from gui.canvas.overlay_colors import OVERLAY_MODES
 from gui.canvas.overlay_items import BrushCursorItem, MaskOverlayItem, refresh_overlay
@@ -76,6 +77,7 @@ class Canvas(StrengthMapMixin, ZoomView):
         self._init_strength_map(self._scene, z_value=1.5)
         # A control layer's control image (the Control panel's "Show"), above the mask.
         self.control_overlay = ControlOverlay(self._scene, self._image_item, z_value=2.5)
+        self.face_boxes = FaceBoxOverlay(self._scene, z_value=2.7)  # Workflows › Fix faces
         self._stroke_layer: MaskLayer = self.mask_layer
 
         self._tool = "brush"
@@ -244,7 +246,8 @@ class Canvas(StrengthMapMixin, ZoomView):
     def _move_brush_cursor(self, scene_pos: QPointF) -> None:
         self._cursor_item.setPos(scene_pos)
         self._cursor_item.set_radius(self.brush.size / 2 * self.zoom_factor())
-        self._cursor_item.setVisible(not self._pan_mode() and self._image is not None)
+        brush = not self._pan_mode() and not self.face_boxes.active
+        self._cursor_item.setVisible(brush and self._image is not None)
 
     # ---- zoom (gui.canvas.zoom_view) ----------------------------------------------------------
     def set_zoom(self, factor: float, anchor: QPointF | None = None) -> None:
@@ -279,6 +282,8 @@ class Canvas(StrengthMapMixin, ZoomView):
             return True
         if button != Qt.MouseButton.LeftButton or self._image is None:
             return False
+        if self.face_boxes.active:  # boxes are drawn here or edited by the view's items
+            return self.face_boxes.press(self._to_scene(pos))
         if self._tool == "strength":
             self._stroke_layer, brush = self.strength_layer, self._strength_stroke_brush()
         else:
@@ -297,12 +302,16 @@ class Canvas(StrengthMapMixin, ZoomView):
             self._pan_to(pos)
         elif self._painting:
             self._stroke_layer.stroke_to(point.x(), point.y(), pressure)
+        elif self.face_boxes.drag_to(point):
+            return True
         return self._pan_last is not None or self._painting
 
     def _on_pointer_released(self, pos: QPointF, button: Qt.MouseButton, pressure: float) -> bool:
         if self._pan_last is not None and button != Qt.MouseButton.RightButton:
             self._pan_last = None
             self._update_cursor_shape()
+            return True
+        if self.face_boxes.release(self._to_scene(pos)):
             return True
         if not (self._painting and button == Qt.MouseButton.LeftButton):
             return False

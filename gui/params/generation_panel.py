@@ -179,6 +179,11 @@ class GenerationPanel(QWidget):
         self.new_seed_button.clicked.connect(self._on_new_seed_clicked)
         self.work_size_combo = work_size_combo(self.state)
         self.params_reason_label = ReasonLabel("paramsReasonLabel")
+        self.fix_faces_check = named(QCheckBox("Fix faces after each pass"), "fixFacesCheck")
+        self.fix_faces_check.setToolTip(
+            "Then refine each face found at full detail, gently; nothing else changes"
+        )
+        bind(self.state, "fix_faces", self.fix_faces_check)
 
         bind(self.state, "steps", self.steps_spin)
         bind(self.state, "cfg", self.cfg_spin, convert=lambda v: round(float(v), 1))
@@ -197,6 +202,7 @@ class GenerationPanel(QWidget):
         form.addRow("Sampler", self.scheduler_combo)
         form.addRow("Seed", seed_row)
         form.addRow("Work size", self.work_size_combo)
+        form.addRow(self.fix_faces_check)
         form.addRow(self.params_reason_label)
         return box
 

@@ -65,6 +65,7 @@ class GenerationParams(Observable):
     device: str = "auto"  # one of DEVICES
     dtype: str = "auto"  # one of PRECISIONS
     memory: str = "auto"  # one of core.models.memory_modes.MEMORY_MODES
+    fix_faces: bool = False  # Generate fixes the faces after each pass (not a PassRequest field)
 
     def __post_init__(self) -> None:
         # The Control panel's LoRAs, control layers and references (not a field: it holds
@@ -138,6 +139,7 @@ class GenerationParams(Observable):
             "device": str,
             "dtype": str,
             "memory": str,
+            "fix_faces": bool,
         }
         clean: dict[str, Any] = {}
         for name, cast in casts.items():

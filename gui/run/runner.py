@@ -27,7 +27,7 @@ from gui.params.work_size import WorkSizeKey
 from gui.run.commands import ApplyPassCommand
 from gui.run.progress_text import step_text
 from gui.run.worker import PassJob, PassWorker, WorkflowJob
-from gui.run.workflow_jobs import ModelChoice
+from gui.run.workflow_jobs import ModelChoice, generate_faces_job
 
 NO_IMAGE = "Open an image first (File › Open, drop a file or paste)."
 NO_MODEL = "Choose a model first: a folder, a .safetensors file or a hub id."
@@ -79,12 +79,14 @@ class PassRunner(QObject):
         self._label = ""  # a workflow's current unit, prefixed to the step text
         self._show_previews = True
         self._work_key: WorkSizeKey | None = None  # the running single pass's picture and model
+        self._generating = False  # a Generate runs as a workflow job (fix faces after the pass)
         self.worker.loading.connect(self._on_loading)
         self.worker.started.connect(self._on_pass_started)
         self.worker.preview.connect(self._on_preview)
         self.worker.finished.connect(self._on_pass_finished)
         self.worker.cancelled.connect(self._on_cancelled)
         self.worker.failed.connect(self._on_failed)
+        self.worker.workflow_finished.connect(self._on_generate_workflow_finished)
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -142,9 +144,15 @@ class PassRunner(QObject):
         except UserError as exc:
             self.report_error(str(exc))
             return False
-        job = PassJob(request, model.model, model.config, model.device, model.dtype, model.memory)
+        job: PassJob | WorkflowJob
+        if self.params.fix_faces:  # "Fix faces after each pass": one result, the faces fixed
+            job = generate_faces_job(request, model)
+        else:
+            m = model
+            job = PassJob(request, m.model, m.config, m.device, m.dtype, m.memory)
         self.start_job(job, f"Generating with seed {request.seed}…")
         self._work_key = WorkSizeKey(request.image.size, model.model, request.work_size)
+        self._generating = isinstance(job, WorkflowJob)
         return True
 
     def start_job(
@@ -156,6 +164,7 @@ class PassRunner(QObject):
         self._label = ""
         self._show_previews = show_previews
         self._work_key = None
+        self._generating = False
         self._set_busy(True)
         self.progress_changed.emit(0, 0, "Starting…")
         self.message.emit(message, 0)
@@ -233,8 +242,9 @@ class PassRunner(QObject):
         self.message.emit(message, 0)
 
     def _on_pass_started(self, event: PassStarted) -> None:
-        if self._work_key is not None:
+        if self._work_key is not None:  # the pass's own size (not a face crop's after it)
             self.work_size_seen.emit(self._work_key, (event.width, event.height))
+            self._work_key = None
         steps = event.effective_steps
         self.progress_changed.emit(0, max(1, steps), f"step 0/{steps}")
 
@@ -259,6 +269,10 @@ class PassRunner(QObject):
         note = f" — {result.note}" if result.note else ""
         self.show_message(f"{record.name} finished in {result.duration:.1f} s{note}")
         self.remember_model()
+
+    def _on_generate_workflow_finished(self, outcome: object, _cancelled: bool) -> None:
+        if self._generating and isinstance(outcome, PassResult):
+            self._on_pass_finished(outcome)
 
     def _on_cancelled(self) -> None:
         self.finish_job("Cancelled")

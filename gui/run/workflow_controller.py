@@ -2,7 +2,8 @@
 
 Multi-pass chains its passes (each the child of the one before); a sweep's and a variations
 run's passes are children of the input, tied by a group id (the history shows them as a group,
-the sweep also as a contact sheet); upscale adds one pass; batch writes files only.
+the sweep also as a contact sheet); upscale, outpaint and fix faces add one pass; batch writes
+files only.
 Passes are added as they finish, so a cancelled workflow keeps everything it finished.
 
 The controller opens no window: the Workflows menu (gui.window.workflow_menu) asks for the
@@ -19,13 +20,16 @@ from PySide6.QtCore import QObject, Signal
 
 from core.errors import UserError
 from core.events import PassResult
+from core.imaging.faces import FaceBox
 from core.requests import MAX_SEED, PassRequest
 from gui.run.progress_text import format_eta
 from gui.run.runner import PassRunner
 from gui.run.worker import WorkflowJob
 from gui.run.workflow_jobs import (
+    FaceOptions,
     ModelChoice,
     batch_job,
+    faces_job,
     multipass_job,
     outpaint_job,
     sweep_job,
@@ -138,10 +142,38 @@ class WorkflowController(QObject):
             "Expand canvas {}…".format(" ".join(f"{s:+d}" for s in sides)),
         )
 
-    def run_batch(
-        self, input_dir: str, output_dir: str, overwrite: bool = False, in_place: bool = False
+    def run_faces(
+        self,
+        boxes: Sequence[FaceBox],
+        strength: float,
+        prompt: str = "",
+        padding: int | None = None,
     ) -> bool:
-        """Run the current settings over a folder into another; files only, no history."""
+        """Refine each face box of the current input (one after another); one new pass."""
+        if not boxes:
+            self.runner.report_error("No face to fix: detect the faces again or draw a box.")
+            return False
+        options = FaceOptions(strength, prompt, padding, tuple(boxes))
+        count = f"{len(boxes)} face{'' if len(boxes) == 1 else 's'}"
+        return self._start(
+            "faces",
+            # The painted mask and strength map are replaced by each face's ellipse.
+            lambda request, model: faces_job(
+                request.replace(mask=None, strength_map=None), model, options
+            ),
+            f"Fixing {count} at {strength:.2f}…",
+        )
+
+    def run_batch(
+        self,
+        input_dir: str,
+        output_dir: str,
+        overwrite: bool = False,
+        in_place: bool = False,
+        fix_faces: bool = False,
+    ) -> bool:
+        """Run the current settings over a folder into another; files only, no history.
+        ``fix_faces``: each picture's faces are refined before it is written."""
         return self._start(
             "batch",
             # The open picture's mask and strength map belong to it, not to the folder's images.
@@ -152,6 +184,7 @@ class WorkflowController(QObject):
                 output_dir,
                 overwrite,
                 in_place,
+                fix_faces,
             ),
             f"Batch {input_dir} → {output_dir}…",
             needs_image=False,
@@ -177,7 +210,8 @@ class WorkflowController(QObject):
             self.rejected.emit(kind, str(exc))
             return False
         self._run = _Run(kind, group)
-        runner.start_job(job, message, show_previews=kind not in ("upscale", "batch"))
+        # Upscale tiles, batch items and face crops are other pictures than the canvas's.
+        runner.start_job(job, message, show_previews=kind not in ("upscale", "batch", "faces"))
         self.started.emit(kind)
         return True
 
@@ -227,10 +261,14 @@ class WorkflowController(QObject):
             runner.finish_job(outcome.summary())
             runner.show_message(outcome.summary(), 15000)
             return
-        if run.kind in ("upscale", "outpaint"):
+        if run.kind in ("upscale", "outpaint", "faces"):
             parent = runner.parent_for(runner.source_id)
             if parent is None:
                 runner.finish_job("Done (the image was closed meanwhile)")
+                return
+            if outcome.skipped:  # no face: nothing changed, nothing is filed
+                runner.finish_job(outcome.note or "Nothing changed")
+                runner.show_message(outcome.note, 10000)
                 return
             record = runner.add_result(parent, outcome, name=_single_pass_name(outcome))
             runner.apply_record(record.id)
@@ -260,7 +298,11 @@ class WorkflowController(QObject):
 
 
 def _single_pass_name(outcome: PassResult) -> str:
-    """The history name of an upscale's or an outpaint's one pass."""
-    if outcome.record.get("kind") == "outpaint":
+    """The history name of an upscale's, an outpaint's or a fix-faces run's one pass."""
+    kind = outcome.record.get("kind")
+    if kind == "outpaint":
         return f"Expand {outcome.image.width}×{outcome.image.height}"
+    if kind == "faces":
+        count = len(outcome.record.get("faces", ()))
+        return f"Fix {count} face{'' if count == 1 else 's'} · {outcome.request.strength:.2f}"
     return f"Upscale {outcome.record.get('workflow', {}).get('scale', ''):g}×"

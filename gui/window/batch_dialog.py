@@ -45,6 +45,7 @@ class BatchSettings:
     output_dir: str
     overwrite: bool
     allow_in_place: bool
+    fix_faces: bool = False  # refine each picture's faces before it is written
 
 
 class BatchDialog(QDialog):
@@ -84,6 +85,10 @@ class BatchDialog(QDialog):
         self.in_place_check.setToolTip(
             "Outputs are then named <name>_img2img.png; the originals are never replaced"
         )
+        self.fix_faces_check = named(QCheckBox("Fix faces after each pass"), "batchFixFacesCheck")
+        self.fix_faces_check.setToolTip(
+            "Refine each face found in a result at full detail before it is written"
+        )
         self.settings_label = plain(named(QLabel(), "batchSettingsLabel"))
         self.settings_label.setWordWrap(True)
         self.count_label = plain(named(QLabel(), "batchCountLabel"))
@@ -105,6 +110,7 @@ class BatchDialog(QDialog):
         form.addRow("Output folder", self._row(self.output_edit, self.output_browse))
         form.addRow("", self.overwrite_check)
         form.addRow("", self.in_place_check)
+        form.addRow("", self.fix_faces_check)
         form.addRow("Settings", self.settings_label)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -144,6 +150,7 @@ class BatchDialog(QDialog):
             self.output_edit.text().strip(),
             self.overwrite_check.isChecked(),
             self.in_place_check.isChecked(),
+            self.fix_faces_check.isChecked(),
         )
 
     def set_settings_summary(self, text: str) -> None:
@@ -185,6 +192,7 @@ class BatchDialog(QDialog):
             self.output_browse,
             self.overwrite_check,
             self.in_place_check,
+            self.fix_faces_check,
         ):
             widget.setEnabled(not running)
         self.cancel_button.setEnabled(running)

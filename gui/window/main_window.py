@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.strength_toolbar)
         self.files = FileActions(self, self.tree, self.settings, self.shown_record)
         self.project = ProjectActions(self)  # project files, the title and the unsaved marker
-        self.workflow_menu = WorkflowMenu(self.workflows, self.state, self)
+        self.workflow_menu = WorkflowMenu(self.workflows, self.state, self, self.canvas.face_boxes)
         self.models = ModelManagerOpener(self.state, self.panel.model_picker, self)  # Models…
         self.canvas.viewport().installEventFilter(self.files)
         self._build_menus()

@@ -1,8 +1,9 @@
 """The Workflows menu: its actions and settings dialogs, the sweep's contact sheet and the batch
 dialog, around a :class:`gui.run.workflow_controller.WorkflowController` that runs them.
 
-The dialogs, the contact sheet and the batch dialog are imported when first used (they load
-``core.workflows``, and with it the engine module), so the window still shows before torch loads.
+The dialogs, the contact sheet, the batch dialog and the Fix faces panel are imported when first
+used (they load ``core.workflows``, and with it the engine module), so the window still shows
+before torch loads.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from gui.canvas.face_boxes import FaceBoxOverlay
 from gui.params.state import GenerationParams
 from gui.qt_helpers import named
 from gui.run.runner import NO_IMAGE
@@ -22,6 +25,7 @@ from gui.run.workflow_controller import WorkflowController
 if TYPE_CHECKING:
     from gui.history.contact_sheet import ContactSheetWindow
     from gui.window.batch_dialog import BatchDialog, BatchSettings
+    from gui.window.faces_dialog import FaceRunSettings, FacesDialog
 
 
 def settings_summary(params: GenerationParams) -> str:
@@ -41,14 +45,20 @@ class WorkflowMenu(QObject):
     continue_requested = Signal(str)  # make that record the input of the next pass
 
     def __init__(
-        self, workflows: WorkflowController, params: GenerationParams, parent: QWidget
+        self,
+        workflows: WorkflowController,
+        params: GenerationParams,
+        parent: QWidget,
+        face_boxes: FaceBoxOverlay | None = None,
     ) -> None:
         super().__init__(parent)
         self._parent = parent
         self.workflows = workflows
         self.params = params
+        self.face_boxes = face_boxes  # the canvas's face boxes (Fix faces)
         self.sheet: ContactSheetWindow | None = None  # the contact sheet of the last sweep
         self.batch_dialog: BatchDialog | None = None
+        self.faces_dialog: FacesDialog | None = None
         self.actions = self._build_actions()
         workflows.started.connect(self._on_started)
         workflows.rejected.connect(self._on_rejected)
@@ -67,6 +77,7 @@ class WorkflowMenu(QObject):
             ("Upscale and refine…", "Ctrl+Shift+U", "upscaleAction", self.ask_upscale),
             ("Batch folder…", "Ctrl+Shift+B", "batchAction", self.open_batch_dialog),
             ("Expand canvas…", "Ctrl+Alt+E", "expandAction", self.ask_expand),
+            ("Fix faces…", "Ctrl+Shift+F", "fixFacesAction", self.open_faces_dialog),
         )
         actions = []
         for text, key, name, slot in specs:
@@ -123,6 +134,32 @@ class WorkflowMenu(QObject):
         if settings is not None:
             self.workflows.run_outpaint(settings.sides, settings.band, settings.strength)
 
+    def open_faces_dialog(self) -> FacesDialog | None:
+        """Show the (non-modal) Fix faces panel and detect the faces of the current input; the
+        boxes are drawn on the canvas. None when there is no picture."""
+        from gui.window.faces_dialog import FacesDialog
+
+        runner = self.workflows.runner
+        current = runner.tree.current
+        if current is None or self.face_boxes is None:
+            runner.report_error(NO_IMAGE)
+            return None
+        if self.faces_dialog is None:
+
+            def picture() -> Image.Image | None:
+                return None if runner.tree.current is None else runner.tree.current.image
+
+            self.faces_dialog = FacesDialog(self.face_boxes, picture, parent=self._parent)
+            self.faces_dialog.run_requested.connect(self._on_faces_run_requested)
+            runner.busy_changed.connect(self.faces_dialog.set_running)
+            self.params.subscribe("steps", self.faces_dialog.set_steps)
+        self.faces_dialog.set_steps(int(self.params.steps))
+        self.faces_dialog.set_running(runner.busy)
+        self.faces_dialog.show()
+        self.faces_dialog.raise_()
+        self.faces_dialog.detect(current.image)
+        return self.faces_dialog
+
     def open_batch_dialog(self) -> BatchDialog:
         """Show the (non-modal) batch dialog; its Start runs the batch through the controller."""
         from gui.window.batch_dialog import BatchDialog
@@ -143,13 +180,20 @@ class WorkflowMenu(QObject):
             self.batch_dialog.close()
         if self.sheet is not None:
             self.sheet.close()
+        if self.faces_dialog is not None:
+            self.faces_dialog.close()
 
     def _steps_and_strength(self) -> tuple[int, float]:
         return int(self.params.steps), float(self.params.strength)
 
     # -- the controller's reports ---------------------------------------------------------------
     def _on_batch_start_requested(self, s: BatchSettings) -> None:
-        self.workflows.run_batch(s.input_dir, s.output_dir, s.overwrite, s.allow_in_place)
+        self.workflows.run_batch(
+            s.input_dir, s.output_dir, s.overwrite, s.allow_in_place, s.fix_faces
+        )
+
+    def _on_faces_run_requested(self, s: FaceRunSettings) -> None:
+        self.workflows.run_faces(s.boxes, s.strength, s.prompt, s.padding)
 
     def _show_sheet(self, strengths: list[float], seeds: list[int]) -> None:
         from gui.history.contact_sheet import ContactSheetWindow
