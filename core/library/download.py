@@ -271,6 +271,10 @@ def _resume_into(blob: Path, url: str, size: int | None, progress: _ByteProgress
     have = progress_size(partial)
     if size is not None and have > size:
         have = 0  # not this file: start again
+    if size is not None and 0 < have == size:  # complete, only not moved yet
+        progress.add(have)
+        os.replace(partial, blob)
+        return
     headers = build_hf_headers()
     headers["Accept-Encoding"] = "identity"
     if have:

@@ -182,3 +182,16 @@ def test_a_repo_with_only_pickled_weights_is_refused(hub):
     del hub.files["unet/diffusion_pytorch_model.non_ema.safetensors"]
     with pytest.raises(ModelError, match="unet.*pickle"):
         download_model(REPO, lambda event: None)
+
+
+def test_a_partial_file_that_is_already_whole_is_not_fetched_again(hub):
+    download_model(REPO, lambda event: None)
+    unet = "unet/diffusion_pytorch_model.safetensors"
+    blob = (hub.snapshot() / unet).resolve()
+    remove_cached(REPO)
+    blob.parent.mkdir(parents=True)
+    blob.with_name(blob.name + ".incomplete").write_bytes(hub.files[unet])
+    hub.requests = []
+    download_model(REPO, lambda event: None)
+    assert unet not in hub.fetched()
+    assert (hub.snapshot() / unet).read_bytes() == hub.files[unet]
