@@ -144,9 +144,10 @@ def _load_encoder(folder: Path, device: str, dtype: Any) -> tuple[Any, Any]:
     from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
     try:
-        encoder = CLIPVisionModelWithProjection.from_pretrained(
+        encoder: Any = CLIPVisionModelWithProjection.from_pretrained(
             folder, local_files_only=True, use_safetensors=True, dtype=dtype
-        ).to(device)
+        )
+        encoder = encoder.to(device)
     except (OSError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"cannot load the image encoder {folder}: {first}") from None

@@ -40,9 +40,10 @@ ANNOTATOR_REPOS: dict[str, tuple[str, ...]] = {
 
 def control_image(layer: ControlLayer, source: Image.Image, size: tuple[int, int]) -> Image.Image:
     """The control image of ``layer`` made from ``source`` (any mode), ``size`` (w, h), RGB."""
+    width, height = size
     picture = source.convert("RGB")
-    if picture.size != tuple(size):
-        picture = picture.resize(tuple(size), Image.Resampling.LANCZOS)
+    if picture.size != (width, height):
+        picture = picture.resize((width, height), Image.Resampling.LANCZOS)
     if layer.kind == "image":
         return picture
     if layer.kind == "canny":
@@ -79,8 +80,8 @@ def scribble(drawing: Image.Image, invert: bool = False) -> Image.Image:
 
     strokes = np.where(_lines(drawing, invert) > SCRIBBLE_THRESHOLD, 255, 0).astype(np.uint8)
     kernel = np.ones((SCRIBBLE_THICKEN, SCRIBBLE_THICKEN), np.uint8)
-    strokes = cv2.dilate(strokes, kernel)
-    return Image.fromarray(strokes, "L").convert("RGB")
+    thick = np.asarray(cv2.dilate(strokes, kernel), dtype=np.uint8)
+    return Image.fromarray(thick, "L").convert("RGB")
 
 
 def lineart(drawing: Image.Image, invert: bool = False) -> Image.Image:
