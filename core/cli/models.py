@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.cli.common import EXIT_OK, sigint_cancels
+from core.cli.common import EXIT_CANCELLED, EXIT_OK, sigint_cancels
 from core.engine import CancelToken
 from core.errors import ModelError, UserError
 from core.events import ModelLoading
@@ -183,7 +183,7 @@ def cmd_models_scan(args: argparse.Namespace) -> int:
             + (f"; {len(library.problems)} skipped" if library.problems else "")
             + ("; cancelled before the end" if token.cancelled else "")
         )
-    return EXIT_OK
+    return EXIT_CANCELLED if token.cancelled else EXIT_OK
 
 
 def cmd_models_remove(args: argparse.Namespace) -> int:
