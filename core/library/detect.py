@@ -43,8 +43,10 @@ def read_header(path: Path) -> dict[str, Any]:
         size = path.stat().st_size
         with open(path, "rb") as fh:
             prefix = fh.read(8)
-            _refuse_non_safetensors(path, prefix, size)
+            _refuse_too_short(path, prefix, size)
             (length,) = struct.unpack("<Q", prefix)
+            if length > MAX_HEADER_BYTES or 8 + length > size:
+                _refuse_pickle(path, prefix)
             if length > MAX_HEADER_BYTES:
                 raise ModelError(
                     f"{path.name} is not a valid .safetensors file "
@@ -58,6 +60,8 @@ def read_header(path: Path) -> dict[str, Any]:
             raw = fh.read(length)
     except OSError as exc:
         raise ModelError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    if not raw.lstrip().startswith(b"{"):
+        _refuse_pickle(path, prefix)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -70,16 +74,21 @@ def read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _refuse_non_safetensors(path: Path, prefix: bytes, size: int) -> None:
+def _refuse_too_short(path: Path, prefix: bytes, size: int) -> None:
     if size == 0:
         raise ModelError(f"{path.name} is empty (0 bytes)")
+    if len(prefix) < 8:
+        raise ModelError(f"{path.name} is truncated ({size} bytes: not even a header)")
+
+
+def _refuse_pickle(path: Path, prefix: bytes) -> None:
+    """Called once the bytes are not a safetensors header: say so if they are a pickle (a zip
+    archive, as torch.save writes, or a bare pickle stream)."""
     if prefix.startswith(_ZIP_MAGIC) or prefix.startswith(_PICKLE_MAGIC):
         raise ModelError(
             f"{path.name} is a Python pickle (a PyTorch .ckpt/.pt file), which can run code when "
             "loaded; use the .safetensors version of this model"
         )
-    if len(prefix) < 8:
-        raise ModelError(f"{path.name} is truncated ({size} bytes: not even a header)")
 
 
 def _check_complete(path: Path, header: dict[str, Any], data_bytes: int) -> None:

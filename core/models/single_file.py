@@ -125,7 +125,7 @@ def _load_sd3_checkpoint(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any
     if not (config / "tokenizer_3").is_dir() or not has_t5_weights:
         without_t5 = {"text_encoder_3": None, "tokenizer_3": None}
         log.warning("%s: running SD 3.5 without its T5 text encoder (%s)", path.name, _NO_T5)
-    return _pipeline_class(info).from_single_file(
+    pipe = _pipeline_class(info).from_single_file(
         str(path),
         config=str(config),
         local_files_only=True,
@@ -133,6 +133,15 @@ def _load_sd3_checkpoint(spec: ModelSpec, path: Path, info: FileInfo, dtype: Any
         transformer=transformer,
         **without_t5,
     )
+    _tie_t5_embeddings(pipe.text_encoder_3)
+    return pipe
+
+
+def _tie_t5_embeddings(t5: Any) -> None:
+    """Files store T5's token embedding once (``shared``); diffusers' single-file loader leaves
+    the encoder's tied copy unset (on the meta device): tie it again."""
+    if t5 is not None and t5.encoder.embed_tokens.weight.is_meta:
+        t5.set_input_embeddings(t5.get_input_embeddings())
 
 
 _NO_T5 = "no SD 3.5 repo with T5 in the HF cache; prompts are followed less closely"

@@ -48,14 +48,10 @@ def _wider_clip(width: int, seed: int) -> Any:
     return CLIPTextModelWithProjection(config)
 
 
-def build_sdxl_for_single_file(out: Path, inpaint: bool = False) -> Path:
-    """A tiny SDXL folder (img2img or 9-channel inpaint) whose second text encoder is 48 wide."""
+def build_sdxl_for_single_file(out: Path) -> Path:
+    """A tiny SDXL img2img folder whose second text encoder is 48 wide (the first: 32)."""
     import torch
-    from diffusers import (
-        StableDiffusionXLImg2ImgPipeline,
-        StableDiffusionXLInpaintPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import StableDiffusionXLImg2ImgPipeline, UNet2DConditionModel
     from transformers import CLIPTokenizer
 
     from core.testing.tiny_model import write_tokenizer
@@ -64,14 +60,13 @@ def build_sdxl_for_single_file(out: Path, inpaint: bool = False) -> Path:
     components = build_sdxl_components(seed=3)
     components["text_encoder_2"] = _wider_clip(48, seed=7)
     unet_config = dict(components["unet"].config)
-    unet_config.update(cross_attention_dim=32 + 48, in_channels=9 if inpaint else 4)
+    unet_config.update(cross_attention_dim=32 + 48)
     torch.manual_seed(4)
     components["unet"] = UNet2DConditionModel.from_config(unet_config)
     out.mkdir(parents=True, exist_ok=True)
     write_tokenizer(out / "tokenizer")
     write_tokenizer(out / "tokenizer_2")
-    cls = StableDiffusionXLInpaintPipeline if inpaint else StableDiffusionXLImg2ImgPipeline
-    pipe: Any = cls(
+    pipe: Any = StableDiffusionXLImg2ImgPipeline(
         **components,
         tokenizer=CLIPTokenizer.from_pretrained(out / "tokenizer"),
         tokenizer_2=CLIPTokenizer.from_pretrained(out / "tokenizer_2"),

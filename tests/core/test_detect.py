@@ -226,6 +226,16 @@ def test_read_header_returns_shapes_and_metadata(tmp_path):
     assert header[U + "input_blocks.0.0.weight"]["shape"] == [320, 4, 3, 3]
 
 
+def test_a_header_length_that_looks_like_a_pickle_opcode_is_still_read(tmp_path):
+    """0x80 starts a pickle stream, and also the length of a 384-byte header."""
+    raw = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'
+    raw += b" " * (384 - len(raw))
+    path = tmp_path / "padded.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\x00" * 4)
+    assert path.read_bytes()[0] == 0x80
+    assert read_header(path)["a"]["shape"] == [1]
+
+
 def _broken(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)
