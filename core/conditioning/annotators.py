@@ -43,7 +43,9 @@ def _depth_model(folder: Path) -> tuple[Any, Any]:
         from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
         try:
-            processor = AutoImageProcessor.from_pretrained(folder, local_files_only=True)
+            processor = AutoImageProcessor.from_pretrained(  # a config: no weights
+                folder, local_files_only=True, use_safetensors=True
+            )
             model = AutoModelForDepthEstimation.from_pretrained(
                 folder, local_files_only=True, use_safetensors=True
             )
