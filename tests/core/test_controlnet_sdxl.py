@@ -9,7 +9,7 @@ from core.conditioning.specs import ControlLayer, Reference
 from core.errors import ModelError
 from core.models import ModelSpec
 from core.testing.images import make_image
-from tests.core.conditioning_helpers import base_request, drawing, pixels
+from tests.core.conditioning_helpers import base_request, drawing, pixels, square_mask
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,15 @@ def test_style_and_composition_references_act_in_their_own_blocks(
     assert not np.array_equal(images["style"], images["composition"])
     assert not np.array_equal(images["style"], images["standard"])
     assert results["style"].record["references"][0]["mode"] == "style"
+
+
+def test_sdxl_inpaint_with_a_controlnet_keeps_pixels_outside_the_mask(
+    engine, sdxl_spec, controlnets
+):
+    single, _ = controlnets
+    request = base_request(cfg=5.0, mask=square_mask(), mask_blur=0)
+    plain = engine.run_pass(request, sdxl_spec)
+    used = engine.run_pass(request.replace(controls=(ControlLayer(str(single)),)), sdxl_spec)
+    outside = np.asarray(square_mask()) == 0
+    assert np.array_equal(pixels(used.image)[outside], pixels(request.image)[outside])
+    assert not np.array_equal(pixels(used.image), pixels(plain.image))
