@@ -96,8 +96,9 @@ def apply_memory_mode(
 ) -> str:
     """Apply ``requested`` (one of MEMORY_MODES) to ``pipe`` and return the mode in use.
 
-    Offload asked for on a CPU is not possible: ``on_note`` is told in one line and the mode in
-    use is ``none``. ``family`` (a FAMILIES key) guides ``auto`` and the SDXL VAE guard.
+    The pipeline may come on the CPU: offload modes place it themselves, the others move it to
+    ``device``. Offload asked for on a CPU is not possible: ``on_note`` is told in one line and
+    the mode in use is ``none``. ``family`` (a FAMILIES key) guides ``auto`` and the SDXL VAE guard.
     """
     note = on_note or (lambda text: None)
     if requested not in MEMORY_MODES:
@@ -119,8 +120,11 @@ def apply_memory_mode(
         pipe.enable_model_cpu_offload(device=device)
     elif mode == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
-    elif mode == "tiling":
-        _enable_vae_tiling(pipe)
+    else:
+        if mode == "tiling":
+            _enable_vae_tiling(pipe)
+        if _pipe_device(pipe) != device and hasattr(pipe, "to"):
+            pipe.to(device)  # a loader may leave the pipeline on the CPU for this to place
     return f"{mode}+fp8" if fp8 else mode
 
 

@@ -123,6 +123,14 @@ def test_auto_keeps_a_flux_transformer_in_fp8_when_it_must_offload(monkeypatch):
     assert torch.float8_e4m3fn in {p.dtype for p in transformer.parameters()}
 
 
+def test_a_pipeline_left_on_the_cpu_is_placed_unless_it_is_offloaded():
+    moved: list[str] = []
+    pipe = SimpleNamespace(to=moved.append, enable_model_cpu_offload=lambda device: None)
+    assert apply_memory_mode(pipe, "none", "cuda", "sd1") == "none" and moved == ["cuda"]
+    assert apply_memory_mode(pipe, "offload", "cuda", "sd1") == "offload" and moved == ["cuda"]
+    assert apply_memory_mode(pipe, "none", "cpu", "sd1") == "none" and moved == ["cuda"]
+
+
 def _fp16_vae():
     import torch
 
