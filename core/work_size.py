@@ -4,22 +4,19 @@ A 12-megapixel photo is never sent to an SD 1.5 model at full size (out of memor
 on a CPU, repeated subjects when it fits). ``auto`` keeps the picture's size while its pixel count
 is within half to twice the model's native area (512² for SD 1.x, 768² for SD 2.x-v, 1024² for
 SDXL) and otherwise scales it to about the native area, keeping the aspect ratio; the result is
-resized back to the picture's own size by the engine.
+resized back to the picture's own size by the engine. Before a model loads, the window guesses
+its native size with ``core.library.native_size``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import struct
-from pathlib import Path
 
 from core.errors import InvalidRequest
 
 AUTO, INPUT = "auto", "input"
 COMFORT_RANGE = (0.5, 2.0)  # pixel count relative to the native area that is kept as is
-NATIVE_SIZES = {"sd1": 512, "sd2": 768, "sdxl": 1024}  # before a model is loaded (the GUI label)
 _EXPLICIT = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
 MIN_SIDE, MAX_SIDE = 64, 8192
 
@@ -84,25 +81,3 @@ def crop_work_size(
         return snap(crop[0], multiple), snap(crop[1], multiple)
     area = parsed[0] * parsed[1] if isinstance(parsed, tuple) else native * native
     return scale_to_area(crop, area, multiple)
-
-
-def native_size_of(reference: str) -> int:
-    """A cheap guess of a model's native side before it loads (for the window's size label).
-
-    A diffusers folder: its UNet's ``sample_size`` × 8; a ``.safetensors`` file: SDXL when its
-    header names the second text encoder, else SD 1.x; a hub id: SDXL when its name says "xl".
-    The engine uses the loaded model's real value.
-    """
-    path = Path(reference).expanduser()
-    try:
-        if (path / "unet" / "config.json").is_file():
-            config = json.loads((path / "unet" / "config.json").read_text(encoding="utf-8"))
-            return int(config.get("sample_size", 64)) * 8
-        if path.is_file():
-            with open(path, "rb") as fh:
-                (length,) = struct.unpack("<Q", fh.read(8))
-                header = fh.read(min(length, 100_000_000)).decode("utf-8", "replace")
-            return NATIVE_SIZES["sdxl" if "conditioner.embedders.1." in header else "sd1"]
-    except (OSError, ValueError, struct.error):
-        return NATIVE_SIZES["sd1"]
-    return NATIVE_SIZES["sdxl" if "xl" in reference.lower() else "sd1"]

@@ -64,24 +64,31 @@ _CLIP_BPE = ("sd15/tokenizer/vocab.json", "sd15/tokenizer/merges.txt")
 
 
 def _config_parts(family: str, is_inpaint: bool, variant: str) -> tuple[tuple[str, str], ...]:
-    bpe = lambda *targets: tuple((f, t) for t in targets for f in _CLIP_BPE)  # noqa: E731
-    if family == "sd1":
-        return (("sd15", ""), ("sd15-inpaint", "")) if is_inpaint else (("sd15", ""),)
-    if family == "sd2":
-        overlay = "sd2-inpaint" if is_inpaint else ("sd2-v" if variant == "v" else "")
-        return (*bpe("tokenizer"), ("sd2", ""), *(((overlay, ""),) if overlay else ()))
-    if family == "sdxl":
-        overlay = (("sdxl-inpaint", ""),) if is_inpaint else ()
-        return (*bpe("tokenizer", "tokenizer_2"), ("sdxl", ""), *overlay)
-    if family == "sd3":
-        sizes = {"large": "sd35-large", "sd3": "sd3-medium"}
-        overlay = ((sizes[variant], ""),) if variant in sizes else ()
-        return (*bpe("tokenizer", "tokenizer_2"), ("sd35-medium", ""), *overlay)
-    if family in ("flux", "flux-fill", "flux-kontext"):
-        overlays = {"flux-fill": "flux-fill", "schnell": "flux-schnell"}
-        overlay = overlays.get(family) or overlays.get(variant)
-        return (*bpe("tokenizer"), ("flux-dev", ""), *(((overlay, ""),) if overlay else ()))
-    return ()
+    overlays = {
+        ("sd1", True): "sd15-inpaint",
+        ("sd2", True): "sd2-inpaint",
+        ("sd2", "v"): "sd2-v",
+        ("sdxl", True): "sdxl-inpaint",
+        ("sd3", "large"): "sd35-large",
+        ("sd3", "sd3"): "sd3-medium",
+        ("flux", "schnell"): "flux-schnell",
+        ("flux-fill", True): "flux-fill",
+    }
+    bases = {
+        "sd1": ("sd15", ()),
+        "sd2": ("sd2", ("tokenizer",)),
+        "sdxl": ("sdxl", ("tokenizer", "tokenizer_2")),
+        "sd3": ("sd35-medium", ("tokenizer", "tokenizer_2")),
+        "flux": ("flux-dev", ("tokenizer",)),
+        "flux-fill": ("flux-dev", ("tokenizer",)),
+        "flux-kontext": ("flux-dev", ("tokenizer",)),
+    }
+    if family not in bases:
+        return ()
+    base, tokenizers = bases[family]
+    overlay = overlays.get((family, is_inpaint or variant))
+    bpe = tuple((f, t) for t in tokenizers for f in _CLIP_BPE)
+    return (*bpe, (base, ""), *(((overlay, ""),) if overlay else ()))
 
 
 def bundled_config_for(family: str, is_inpaint: bool, variant: str = "") -> Path | None:
@@ -95,10 +102,7 @@ def bundled_config_for(family: str, is_inpaint: bool, variant: str = "") -> Path
         return None
     if len(parts) == 1:
         return BUNDLED_CONFIGS / parts[0][0]
-    name = "-".join(dict.fromkeys(p.split("/")[0] for p, _ in parts if not p.startswith("sd15/")))
-    if is_inpaint and family == "sd1":
-        name = "sd15-inpaint"
-    target = user_cache_dir() / "configs" / name
+    target = user_cache_dir() / "configs" / parts[-1][0]  # named after its most specific part
     sources = tuple((BUNDLED_CONFIGS / part, dest) for part, dest in parts)
     signature = _signature(sources)
     if not _assembled(target, signature):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from core.errors import InvalidRequest
-from core.work_size import AUTO, INPUT, choose_work_size, native_size_of
+from core.library.native_size import native_size_of
+from core.work_size import AUTO, INPUT, choose_work_size
 from gui.params.bindings import bind
 from gui.params.state import GenerationParams
 from gui.qt_helpers import named

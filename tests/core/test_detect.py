@@ -303,3 +303,25 @@ def test_unknown_file_names_its_first_keys(tmp_path):
 def test_detection_imports_no_torch():
     code = "import sys, core.library.detect; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_native_size_follows_the_detected_family(tmp_path):
+    from core.library.native_size import native_size_of
+
+    def size(name: str, tensors: dict, metadata: dict | None = None) -> int:
+        return native_size_of(str(write_header_file(tmp_path / name, tensors, metadata)))
+
+    assert size("sd1.safetensors", SD1) == 512
+    assert size("sd2.safetensors", SD2) == 512  # loads with the 2.1-base config
+    assert size("sd2v.safetensors", SD2, {"modelspec.prediction_type": "v"}) == 768
+    assert size("sdxl.safetensors", SDXL) == 1024
+    assert size("sd35.safetensors", SD35_LARGE_FULL) == 1024
+    assert size("flux.safetensors", _flux()) == 1024
+    assert size("lora.safetensors", CASES["lora-sd1-kohya"][0]) == 512
+    flux_folder = tmp_path / "flux-folder"
+    (flux_folder / "vae").mkdir(parents=True)
+    (flux_folder / "model_index.json").write_text('{"_class_name": "FluxPipeline"}')
+    (flux_folder / "vae" / "config.json").write_text('{"sample_size": 1024}')
+    assert native_size_of(str(flux_folder)) == 1024
+    assert native_size_of("black-forest-labs/FLUX.1-schnell") == 1024
+    assert native_size_of(str(tmp_path / "broken.safetensors")) == 512

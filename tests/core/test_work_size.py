@@ -138,7 +138,7 @@ def test_input_work_size_matches_a_bare_diffusers_call(engine, tiny_model_dir):
 
 
 def test_native_size_is_guessed_from_the_model_files(tiny_model_dir, tiny_single_file, tmp_path):
-    from core.work_size import native_size_of
+    from core.library.native_size import native_size_of
 
     assert native_size_of(str(tiny_model_dir)) == 64  # tiny UNet: sample size 8 × 8
     assert native_size_of(str(tiny_single_file)) == 512  # an SD 1.x header
