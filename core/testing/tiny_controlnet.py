@@ -74,6 +74,33 @@ def build_tiny_controlnet(
     return folder
 
 
+def build_tiny_depth_estimator(folder: str | Path) -> Path:
+    """A tiny random-weight DPT depth estimator (safetensors + image-processor config), laid
+    out as the ``depth`` preprocessor (``core.conditioning.preprocess.annotator_folder``)."""
+    import torch
+    from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
+
+    torch.manual_seed(0)
+    config = DPTConfig(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=37,
+        image_size=32,
+        patch_size=16,
+        backbone_out_indices=[0, 1, 2, 3],
+        neck_hidden_sizes=[16, 16, 32, 32],
+        fusion_hidden_size=16,
+        reassemble_factors=[4, 2, 1, 0.5],
+        is_hybrid=False,
+    )
+    out = Path(folder)
+    DPTForDepthEstimation(config).save_pretrained(out, safe_serialization=True)
+    processor = DPTImageProcessor(size={"height": 32, "width": 32}, keep_aspect_ratio=False)
+    processor.save_pretrained(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.testing.tiny_controlnet", description=__doc__

@@ -89,3 +89,16 @@ def test_model_based_kinds_without_weights_say_so_in_one_line(kind, monkeypatch,
     message = str(caught.value)
     assert f"the {kind} preprocessor needs" in message and "use type 'image'" in message
     assert "\n" not in message
+
+
+def test_depth_maps_come_from_preprocessor_weights_on_disk(monkeypatch, tmp_path):
+    from core.testing.tiny_controlnet import build_tiny_depth_estimator
+
+    build_tiny_depth_estimator(tmp_path / "annotators" / "depth")
+    monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
+    layer = ControlLayer("cn", kind="depth")
+    depth = control_image(layer, black_square_on_white(), (48, 40))
+    plane = edges_of(depth)  # grey levels as RGB
+    assert depth.size == (48, 40) and (plane.min(), plane.max()) == (0, 255)
+    again = control_image(layer, black_square_on_white(), (48, 40))
+    assert np.array_equal(np.asarray(again), np.asarray(depth))
