@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch", "outpaint", "diff", "models"}
+HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch", "outpaint", "faces", "diff", "models"}
 
 
 def build_window(argv: list[str] | None = None):
