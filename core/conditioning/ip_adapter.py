@@ -24,7 +24,7 @@ from typing import Any
 
 from core.conditioning.ip_adapter_files import AdapterFiles, resolve_adapter
 from core.conditioning.specs import Reference
-from core.errors import ModelError
+from core.errors import InvalidRequest, ModelError
 from core.hashing import pixel_hash
 
 MODE_FAMILIES = {"standard": ("sd1", "sdxl"), "style": ("sdxl",), "composition": ("sdxl",)}
@@ -69,6 +69,8 @@ def reference_kwargs(run: Any, pipe: Any) -> dict[str, Any]:
             pipe.unload_ip_adapter()
             state.loaded = ()
         return {}
+    if run.request.regions:  # the regional processor does not pass the image tokens on yet
+        raise InvalidRequest("regional prompts cannot be combined with IP-Adapter references yet")
     info = model.family_info
     if not info.ip_adapter:
         raise ModelError(f"IP-Adapter references are not available for {info.label} models")

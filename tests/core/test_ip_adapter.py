@@ -11,7 +11,7 @@ import pytest
 from core.conditioning import ip_adapter
 from core.conditioning.ip_adapter_files import resolve_adapter
 from core.conditioning.specs import ControlLayer, Reference
-from core.errors import ModelError
+from core.errors import InvalidRequest, ModelError
 from core.hashing import pixel_hash
 from core.testing.images import make_image
 from tests.core.conditioning_helpers import (
@@ -122,3 +122,14 @@ def test_missing_adapters_and_encoders_are_one_line_errors(adapter, tmp_path):
     assert "\n" not in str(caught.value)
     with pytest.raises(ModelError, match="not in the Hugging Face cache"):
         resolve_adapter("h94/IP-Adapter", "sd1")
+
+
+def test_regional_prompts_and_references_are_refused_together(engine, sd1_spec, adapter):
+    from core.conditioning.regions import Region
+
+    request = base_request(
+        references=(Reference(str(adapter), REFERENCE),),
+        regions=(Region(square_mask(), "a red door"),),
+    )
+    with pytest.raises(InvalidRequest, match="cannot be combined"):
+        engine.run_pass(request, sd1_spec)
