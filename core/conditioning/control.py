@@ -46,7 +46,7 @@ def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict
     if not info.controlnet:
         raise ModelError(f"ControlNet control layers are not available for {info.label} models")
     # 1. The ControlNets, loaded once per base model.
-    cache = cache_for(model.identity)
+    cache = cache_for(model)
     nets = [cache.controlnet(layer.model, model.device, model.dtype) for layer in layers]
     union = _check_union(nets, layers)
     # 2. The ControlNet variant of the pipeline, sharing the base weights.

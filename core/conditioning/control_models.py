@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,15 @@ class ControlNetCache:
 _CACHE: dict[str, ControlNetCache] = {}
 
 
-def cache_for(identity: str) -> ControlNetCache:
-    """The ControlNet cache of the loaded model ``identity``; another model's is dropped (one
-    base model is in memory at a time, and its ControlNets go with it)."""
+def cache_for(model: Any) -> ControlNetCache:
+    """The ControlNet cache of the loaded ``model`` (a LoadedModel). It goes when the model
+    goes (its pipelines hold the model's modules), and another model's is dropped: one base
+    model is in memory at a time."""
+    identity = model.identity
     if identity not in _CACHE:
         _CACHE.clear()
         _CACHE[identity] = ControlNetCache(identity)
+        weakref.finalize(model, _CACHE.pop, identity, None)
     return _CACHE[identity]
 
 

@@ -19,6 +19,7 @@ Style and composition need SDXL; on SD 1.x the blocks do not separate them, and 
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,14 @@ class AdapterState:
 _STATES: dict[str, AdapterState] = {}
 
 
-def state_for(identity: str) -> AdapterState:
-    """The IP-Adapter state of the loaded model ``identity`` (another model's is dropped)."""
+def state_for(model: Any) -> AdapterState:
+    """The IP-Adapter state of the loaded ``model`` (a LoadedModel); it goes when the model
+    goes, and another model's is dropped."""
+    identity = model.identity
     if identity not in _STATES:
         _STATES.clear()
         _STATES[identity] = AdapterState(identity)
+        weakref.finalize(model, _STATES.pop, identity, None)
     return _STATES[identity]
 
 
@@ -62,7 +66,7 @@ def reference_kwargs(run: Any, pipe: Any) -> dict[str, Any]:
     """Extra keyword arguments carrying the pass's reference images (empty without any); the
     references are recorded in ``run.record_extra["references"]``."""
     model = run.model
-    state = state_for(model.identity)
+    state = state_for(model)
     references = run.request.references
     if not references:
         if state.loaded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,6 +13,7 @@ from core.conditioning import control_models
 from core.conditioning.control import control_call
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
+from core.engine import Engine
 from core.errors import ModelError
 from core.hashing import pixel_hash
 from core.models.families import family
@@ -81,7 +83,7 @@ def test_two_layers_with_ranges_are_recorded_and_the_controlnet_loads_once(
     assert (canny["start"], canny["end"], canny["strength"]) == (0.0, 0.6, 0.8)
     assert (scribble["kind"], scribble["invert"], scribble["start"]) == ("scribble", True, 0.2)
     assert "low_threshold" not in scribble
-    cache = control_models.cache_for(engine.models.loaded.identity)
+    cache = control_models.cache_for(engine.models.loaded)
     assert cache.loads == 1  # one ControlNet file, kept between passes and layers
 
 
@@ -145,3 +147,13 @@ def test_a_missing_controlnet_is_a_one_line_error(engine, sd1_spec, tmp_path):
         engine.run_pass(request, sd1_spec)
     with pytest.raises(ModelError, match="not a diffusers ControlNet"):
         engine.run_pass(base_request(controls=(layer(tmp_path),)), sd1_spec)
+
+
+def test_the_controlnets_go_with_their_model(sd1_spec, controlnet_dir):
+    engine = Engine(previews=False)
+    engine.run_pass(base_request(controls=(layer(controlnet_dir),)), sd1_spec)
+    identity = engine.models.loaded.identity
+    assert identity in control_models._CACHE
+    engine.models.unload()
+    gc.collect()
+    assert identity not in control_models._CACHE  # nothing holds the old model's modules

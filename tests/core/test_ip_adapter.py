@@ -81,7 +81,7 @@ def test_the_image_encoder_loads_once_for_every_pipeline_and_reference(
     )
     engine.run_pass(base_request(), sd1_spec)
     engine.run_pass(base_request(references=two[1:]), sd1_spec)
-    state = ip_adapter.state_for(engine.models.loaded.identity)
+    state = ip_adapter.state_for(engine.models.loaded)
     assert state.encoder_loads == 1
     assert [r["scale"] for r in both.record["references"]] == [0.8, 0.4]
     assert len(both.record["controls"]) == 1
