@@ -160,11 +160,18 @@ def _load_transformer_file(spec: ModelSpec, path: Path, info: FileInfo, dtype: A
         extra = {"text_encoder_3": None, "tokenizer_3": None}
         log.warning("%s: running SD 3.5 without its T5 text encoder (%s)", path.name, _NO_T5)
     pipe = _pipeline_class(info).from_pretrained(
-        donor.folder, transformer=transformer, dtype=dtype, local_files_only=True, **extra
+        donor.folder,
+        transformer=transformer,
+        dtype=dtype,
+        local_files_only=True,
+        use_safetensors=True,  # never unpickle a donor's .bin weights
+        **extra,
     )
     if not donor.same_variant:  # e.g. a schnell file with FLUX.1-dev's encoders
-        scheduler_folder = _config(spec, info) / "scheduler"
-        pipe.scheduler = type(pipe.scheduler).from_pretrained(scheduler_folder)
+        scheduler = type(pipe.scheduler)
+        pipe.scheduler = scheduler.from_config(
+            scheduler.load_config(_config(spec, info) / "scheduler")
+        )
     return pipe
 
 
