@@ -11,6 +11,7 @@ ControlNet's conditioning scale and its range the part of the denoise it acts in
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -19,6 +20,7 @@ from core.conditioning.control_models import cache_for, is_union
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
+from core.events import ModelLoading
 from core.hashing import pixel_hash
 
 # Union ControlNets (xinsir/controlnet-union-sdxl-1.0 "promax" order): control type → mode.
@@ -47,6 +49,9 @@ def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict
         raise ModelError(f"ControlNet control layers are not available for {info.label} models")
     # 1. The ControlNets, loaded once per base model.
     cache = cache_for(model)
+    for reference in dict.fromkeys(layer.model for layer in layers):
+        if reference not in cache.models:
+            run.emit(ModelLoading(reference, f"Loading ControlNet {Path(reference).name}…"))
     nets = [cache.controlnet(layer.model, model.device, model.dtype) for layer in layers]
     union = _check_union(nets, layers)
     # 2. The ControlNet variant of the pipeline, sharing the base weights.

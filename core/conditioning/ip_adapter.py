@@ -26,6 +26,7 @@ from typing import Any
 from core.conditioning.ip_adapter_files import AdapterFiles, resolve_adapter
 from core.conditioning.specs import Reference
 from core.errors import InvalidRequest, ModelError
+from core.events import ModelLoading
 from core.hashing import pixel_hash
 
 MODE_FAMILIES = {"standard": ("sd1", "sdxl"), "style": ("sdxl",), "composition": ("sdxl",)}
@@ -89,6 +90,8 @@ def reference_kwargs(run: Any, pipe: Any) -> dict[str, Any]:
     encoders = {f.encoder for f in files}
     if len(encoders) > 1:
         raise ModelError("references in one pass must use IP-Adapters with the same image encoder")
+    if files[0].encoder not in state.encoders:
+        run.emit(ModelLoading(str(files[0].encoder), "Loading the IP-Adapter image encoder…"))
     encoder, processor = state.encoder(files[0].encoder, model.device, model.dtype)
     pipe.register_modules(image_encoder=encoder, feature_extractor=processor)
     # 2. The adapters in the UNet (shared by every pipeline), reloaded only when they change.

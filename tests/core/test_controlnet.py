@@ -15,6 +15,7 @@ from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.engine import Engine
 from core.errors import ModelError
+from core.events import ModelLoading
 from core.hashing import pixel_hash
 from core.models.families import family
 from tests.core.conditioning_helpers import (
@@ -149,9 +150,11 @@ def test_a_missing_controlnet_is_a_one_line_error(engine, sd1_spec, tmp_path):
         engine.run_pass(base_request(controls=(layer(tmp_path),)), sd1_spec)
 
 
-def test_the_controlnets_go_with_their_model(sd1_spec, controlnet_dir):
-    engine = Engine(previews=False)
-    engine.run_pass(base_request(controls=(layer(controlnet_dir),)), sd1_spec)
+def test_loading_is_reported_and_the_controlnets_go_with_their_model(sd1_spec, controlnet_dir):
+    engine, events = Engine(previews=False), []
+    engine.run_pass(base_request(controls=(layer(controlnet_dir),)), sd1_spec, events.append)
+    messages = [e.message for e in events if isinstance(e, ModelLoading)]
+    assert f"Loading ControlNet {controlnet_dir.name}…" in messages
     identity = engine.models.loaded.identity
     assert identity in control_models._CACHE
     engine.models.unload()
