@@ -62,7 +62,7 @@ def test_single_file_loads_every_weight_of_its_folder(exports, manager, name):
     import diffusers
 
     folder, file = exports[name]
-    model = manager.load(ModelSpec(str(file), config=str(folder)))
+    model = manager.load(ModelSpec(str(file), config=str(folder), device="cpu"))
     reference = diffusers.DiffusionPipeline.from_pretrained(folder)
     for component in ("unet", "vae", "text_encoder", "text_encoder_2"):
         if hasattr(reference, component):
@@ -75,13 +75,17 @@ def test_single_file_loads_every_weight_of_its_folder(exports, manager, name):
 
 
 def test_v_prediction_files_get_a_v_prediction_scheduler(exports, manager):
-    sd2 = manager.load(ModelSpec(str(exports["sd2-v"][1]), config=str(exports["sd2-v"][0])))
+    sd2 = manager.load(
+        ModelSpec(str(exports["sd2-v"][1]), config=str(exports["sd2-v"][0]), device="cpu")
+    )
     assert sd2.base_pipe.scheduler.config.prediction_type == "v_prediction"
     folder, file = exports["sdxl-vpred"]
-    config = manager.load(ModelSpec(str(file), config=str(folder))).base_pipe.scheduler.config
+    config = manager.load(
+        ModelSpec(str(file), config=str(folder), device="cpu")
+    ).base_pipe.scheduler.config
     assert config.prediction_type == "v_prediction"
     assert config.rescale_betas_zero_snr and config.timestep_spacing == "trailing"
-    plain = manager.load(ModelSpec(str(exports["sdxl"][1]), config=str(folder)))
+    plain = manager.load(ModelSpec(str(exports["sdxl"][1]), config=str(folder), device="cpu"))
     assert plain.base_pipe.scheduler.config.prediction_type == "epsilon"
 
 

@@ -66,7 +66,7 @@ def test_sd3_checkpoint_loads_every_weight_with_t5(sd3, hub_cache):
     from diffusers import StableDiffusion3Img2ImgPipeline
 
     folder, with_t5, _, _ = sd3
-    model = ModelManager().load(ModelSpec(str(with_t5), config=str(folder)))
+    model = ModelManager().load(ModelSpec(str(with_t5), config=str(folder), device="cpu"))
     reference = StableDiffusion3Img2ImgPipeline.from_pretrained(folder)
     for name in ("transformer", "vae", "text_encoder_2", "text_encoder_3"):
         assert state_dicts_equal(getattr(model.base_pipe, name), getattr(reference, name)) == []
@@ -78,7 +78,7 @@ def test_sd3_checkpoint_loads_every_weight_with_t5(sd3, hub_cache):
 
 def test_sd3_checkpoint_without_t5_runs_through_the_cli(sd3, hub_cache, tmp_path, capsys):
     _, _, without_t5, no_t5_config = sd3
-    model = ModelManager().load(ModelSpec(str(without_t5), config=str(no_t5_config)))
+    model = ModelManager().load(ModelSpec(str(without_t5), config=str(no_t5_config), device="cpu"))
     assert model.base_pipe.text_encoder_3 is None and model.base_pipe.tokenizer_3 is None
     picture, out = tmp_path / "in.png", tmp_path / "out.png"
     make_image(64, 64).save(picture)
@@ -104,9 +104,9 @@ def test_flux_transformer_takes_the_rest_from_the_hf_cache(flux, hub_cache, tmp_
     snapshot = fake_hub_cache(hub_cache, "black-forest-labs/FLUX.1-dev", folder)
     shutil.rmtree(snapshot / "vae")  # an incomplete repo is named, not used
     with pytest.raises(ModelError, match="black-forest-labs/FLUX.1-dev lacks vae"):
-        ModelManager().load(ModelSpec(str(transformer_file)))
+        ModelManager().load(ModelSpec(str(transformer_file), device="cpu"))
     shutil.copytree(folder / "vae", snapshot / "vae")
-    model = ModelManager().load(ModelSpec(str(transformer_file)))
+    model = ModelManager().load(ModelSpec(str(transformer_file), device="cpu"))
     reference = FluxTransformer2DModel.from_pretrained(folder / "transformer")
     assert state_dicts_equal(model.base_pipe.transformer, reference) == []
     assert model.family == "flux" and type(model.base_pipe).__name__ == "FluxImg2ImgPipeline"
