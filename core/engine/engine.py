@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from core.conditioning.lora_files import requested_loras
 from core.conditioning.regional import check_regions_supported
 from core.engine.cancel import CancelToken
 from core.engine.differential import masked_strength_map, run_differential
@@ -34,6 +35,13 @@ from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
 from core.models import LoadedModel, ModelManager, ModelSpec
+from core.models.families import FewStep
+from core.models.few_step import (
+    few_step_for,
+    few_step_for_reference,
+    few_step_scheduler,
+    fit_to_few_step,
+)
 from core.requests import MAX_SEED, PassRequest, effective_steps
 from core.sampling.previews import make_previewer
 from core.sampling.schedulers import make_scheduler, scheduler_note
@@ -103,6 +111,12 @@ class Engine:
             raw = load_mask(request.strength_map, size) if request.strength_map else None
             strength_map = soft_strength_map(mask, request.mask_blur, request.strength, raw)
             kind = "inpaint"
+        # Few-step models, known from their reference before loading: more steps at low
+        # strength, their guidance (the result keeps the request as it was asked).
+        asked = request
+        lora_names = [lora.path for lora in requested_loras(request.prompt, request.loras)]
+        few = few_step_for_reference(spec.reference, lora_names)
+        request, few_note = fit_to_few_step(request, few, _peak_strength(request, strength_map))
         steps_to_run = _steps_to_run(request, strength_map)
         started = time.perf_counter()
 
@@ -112,7 +126,7 @@ class Engine:
             record = pass_record(request, kind, seed, 0, None, size, None, 0.0)
             duration = time.perf_counter() - started
             return PassResult(
-                source, request, seed, 0, duration, "", "", record, skipped=True, note=note
+                source, asked, seed, 0, duration, "", "", record, skipped=True, note=note
             )
 
         # 3. Load (or reuse) the model and choose the work size. Running out of memory here or
@@ -124,6 +138,10 @@ class Engine:
                 raise PassCancelled()
             family = model.family_info
             check_regions_supported(request, family.regions, family.label)
+            if few is None and (few := few_step_for(model, lora_names)) is not None:
+                peak = _peak_strength(request, strength_map)
+                request, few_note = fit_to_few_step(request, few, peak)
+                steps_to_run = _steps_to_run(request, strength_map)
             if kind == "img2img" and not _img2img_has_strength(model):
                 steps_to_run = request.steps  # an instruction edit (Kontext) runs every step
             work_size = choose_work_size(
@@ -133,7 +151,7 @@ class Engine:
             emit(PassStarted(steps_to_run, request.steps, work_size[0], work_size[1], seed))
 
             # 4. Denoise, then return at the picture's own size.
-            scheduler = self.scheduler_for(model, request.scheduler)
+            scheduler = self.scheduler_for(model, request.scheduler, few)
             run = PassRun(
                 model,
                 request,
@@ -160,7 +178,7 @@ class Engine:
         model_hash = record["model"]["hash"]  # as known now: the hash never holds up a pass
         return PassResult(
             image,
-            request,
+            asked,
             seed,
             steps_to_run,
             duration,
@@ -168,13 +186,18 @@ class Engine:
             model_hash,
             record,
             control_images=tuple(getattr(run, "control_images", ())),  # conditioning.control
+            note=few_note,
         )
 
-    def scheduler_for(self, model: LoadedModel, name: str) -> Any:
-        """A fresh scheduler of the named kind built from the model's original config."""
+    def scheduler_for(self, model: LoadedModel, name: str, few: FewStep | None = None) -> Any:
+        """A fresh scheduler of the named kind built from the model's original config (a
+        few-step model's: with trailing timesteps, or its LCM scheduler)."""
         if model.identity not in self._scheduler_configs:
-            self._scheduler_configs = {model.identity: dict(model.base_pipe.scheduler.config)}
-        return make_scheduler(name, self._scheduler_configs[model.identity])
+            own = model.base_pipe.scheduler  # its class tells flow-matching models apart
+            config = {**own.config, "_class_name": type(own).__name__}
+            self._scheduler_configs = {model.identity: config}
+        scheduler = make_scheduler(name, self._scheduler_configs[model.identity])
+        return few_step_scheduler(scheduler, few)
 
     def previewer_for(self, model: LoadedModel) -> Any:
         """The step previewer for the model (None when previews are off)."""
@@ -191,11 +214,18 @@ def _img2img_has_strength(model: LoadedModel) -> bool:
     return model.is_inpaint_model or accepts(model.img2img_pipe, "strength")
 
 
+def _peak_strength(request: PassRequest, strength_map: Image.Image | None) -> float:
+    """The strength, or the masked strength map's highest value."""
+    if strength_map is None:
+        return float(request.strength)
+    return float(np.asarray(strength_map).max()) / 255.0
+
+
 def _steps_to_run(request: PassRequest, strength_map: Image.Image | None) -> int:
     """Steps the pass runs: from the strength, or from the masked map's peak."""
     if strength_map is None:
         return request.effective_steps
-    return effective_steps(request.steps, float(np.asarray(strength_map).max()) / 255.0)
+    return effective_steps(request.steps, _peak_strength(request, strength_map))
 
 
 def _nothing_to_do(

@@ -96,6 +96,7 @@ def check_strength_map(engine, spec, family: str) -> dict:
 
 def check_cli(folder, tmp_path, family: str) -> None:
     """``generate`` runs img2img, --mask and --strength-map and records the family."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     picture, mask, strength = tmp_path / "in.png", tmp_path / "mask.png", tmp_path / "map.png"
     make_image(SIZE, SIZE).save(picture)
     left_half_mask().save(mask)

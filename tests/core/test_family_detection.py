@@ -1,0 +1,98 @@
+"""Family facts without running a model: detection from model_index.json and the denoiser's
+config, preview factors and TAESD variants per latent space, the scheduler each family runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import ModelError
+from core.models.families import FAMILIES, family_from_index
+from core.sampling.previews import LatentPreviewer, find_taesd, latent_channels, make_previewer
+from core.sampling.schedulers import make_scheduler, ran_label, scheduler_note
+
+SD15_UNET = {"cross_attention_dim": 768, "in_channels": 4}
+SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projection": True}
+
+
+@pytest.mark.parametrize(
+    ("class_name", "config", "expected"),
+    [
+        ("StableDiffusionPipeline", SD15_UNET, ("sd1", False)),
+        ("StableDiffusionInpaintPipeline", {**SD15_UNET, "in_channels": 9}, ("sd1", True)),
+        ("StableDiffusionPipeline", SD21_UNET, ("sd2", False)),
+        ("StableDiffusionInpaintPipeline", {**SD21_UNET, "in_channels": 9}, ("sd2", True)),
+        ("StableDiffusionPipeline", {"cross_attention_dim": 1024}, ("sd2", False)),
+        ("StableDiffusionXLPipeline", {"cross_attention_dim": 2048}, ("sdxl", False)),
+        ("StableDiffusionXLInpaintPipeline", {"in_channels": 9}, ("sdxl", True)),
+        ("StableDiffusion3Pipeline", {"in_channels": 16}, ("sd3", False)),
+        ("FluxPipeline", {"in_channels": 64}, ("flux", False)),
+        ("FluxFillPipeline", {"in_channels": 384}, ("flux-fill", True)),
+        ("FluxPipeline", {"in_channels": 384}, ("flux-fill", True)),
+        ("FluxKontextPipeline", {"in_channels": 64}, ("flux-kontext", False)),
+    ],
+)
+def test_family_from_model_index(class_name, config, expected):
+    assert family_from_index({"_class_name": class_name}, config) == expected
+
+
+def test_unknown_pipeline_is_a_one_line_error():
+    with pytest.raises(ModelError, match="unsupported pipeline 'WanPipeline'"):
+        family_from_index({"_class_name": "WanPipeline", "transformer": ["x", "y"]}, {})
+
+
+@pytest.mark.parametrize("key", sorted(FAMILIES))
+def test_every_family_has_preview_factors_for_its_latent_channels(key):
+    channels = FAMILIES[key].latent_channels
+    assert latent_channels(key) == channels
+    image = LatentPreviewer(key)(torch.randn(1, channels, 8, 6))
+    assert image.shape == (8, 6, 3) and image.dtype == np.uint8
+
+
+def _tiny_taesd(folder, channels: int) -> None:
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(0)
+    AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+        latent_channels=channels,
+    ).save_pretrained(folder)
+
+
+def test_taesd_is_used_only_for_its_own_latent_channels(tmp_path, monkeypatch):
+    _tiny_taesd(tmp_path / "taef1", 16)
+    monkeypatch.setenv("IMG2IMG_STUDIO_TAESD", str(tmp_path / "taef1"))
+    previewer = make_previewer("flux-kontext", "cpu", torch.float32)
+    assert previewer.kind == "taesd"
+    assert previewer(torch.randn(1, 16, 8, 6)).shape == (64, 48, 3)
+    assert make_previewer("sd1", "cpu", torch.float32).kind == "linear"  # 16 ≠ 4 channels
+
+
+def test_taesd_variant_is_found_in_the_hf_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("IMG2IMG_STUDIO_TAESD", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    repo = tmp_path / "models--madebyollin--taesd3"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc")
+    _tiny_taesd(repo / "snapshots" / "abc", 16)
+    assert find_taesd("sd3") == repo / "snapshots" / "abc"
+    assert find_taesd("flux") is None  # taef1 is not in this cache
+
+
+def test_flow_matching_configs_build_their_own_scheduler_whatever_the_name():
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    own = FlowMatchEulerDiscreteScheduler(shift=3.0, use_dynamic_shifting=True)
+    config = {**own.config, "_class_name": "FlowMatchEulerDiscreteScheduler"}
+    scheduler = make_scheduler("DPM++ 2M Karras", config)
+    assert type(scheduler) is FlowMatchEulerDiscreteScheduler
+    assert scheduler.config.shift == 3.0 and scheduler.config.use_dynamic_shifting
+    assert ran_label("DPM++ 2M Karras", scheduler) == "Euler (flow matching)"
+    assert scheduler_note("DDIM", scheduler)["scheduler_ran"] == "Euler (flow matching)"
