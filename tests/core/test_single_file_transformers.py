@@ -115,3 +115,15 @@ def test_flux_transformer_takes_the_rest_from_the_hf_cache(flux, hub_cache, tmp_
     args = ["generate", str(picture), "-o", str(out), "--model", str(transformer_file)]
     assert main([*args, "--steps", "2", "--strength", "0.6"]) == 0, capsys.readouterr().err
     assert read_metadata(out)["record"]["model"]["family"] == "flux"
+
+
+def test_sd3_transformer_alone_takes_the_rest_from_model_config(sd3, tmp_path):
+    from diffusers import SD3Transformer2DModel
+
+    folder = sd3[0]
+    file = export_transformer_file(folder, tmp_path / "sd35-transformer.safetensors")
+    assert detect_file(file) == FileInfo("unet", "sd3", notes=("sd3", "diffusers layout"))
+    model = ModelManager().load(ModelSpec(str(file), config=str(folder), device="cpu"))
+    reference = SD3Transformer2DModel.from_pretrained(folder / "transformer")
+    assert state_dicts_equal(model.base_pipe.transformer, reference) == []
+    assert model.family == "sd3" and model.base_pipe.text_encoder_3 is not None
