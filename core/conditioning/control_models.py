@@ -1,5 +1,6 @@
-"""ControlNet models: resolved from a folder, a single ``.safetensors`` file or a hub id, loaded
-once per loaded base model (kept between passes) on its device and in its precision.
+"""ControlNet models: resolved from a folder, a single ``.safetensors`` file, a hub id or a name
+in the scanned model folders (``core.library``); loaded once per loaded base model (kept between
+passes) on its device and in its precision.
 
 Hub ids follow the offline-first rule of base models: the Hugging Face cache is read first; a
 download (config and safetensors weights only) happens only when the hub is not set offline.
@@ -19,6 +20,7 @@ from core.models.files import PICKLE_SUFFIXES
 from core.models.spec import HUB_ID
 
 UNION_CLASSES = ("ControlNetUnionModel",)
+DIFFUSERS_WEIGHTS = "diffusion_pytorch_model"  # the weights file name in a diffusers folder
 _WEIGHTS_PATTERNS = ["config.json", "diffusion_pytorch_model.safetensors"]
 
 
@@ -73,10 +75,33 @@ def load_controlnet(reference: str, dtype: Any = None) -> Any:
     if path.is_file():
         if path.suffix.lower() not in (".safetensors", ".sft"):
             raise ModelError(f"{ref}: unsupported ControlNet file (expected .safetensors)")
+        if path.stem.startswith(DIFFUSERS_WEIGHTS) and (path.parent / "config.json").is_file():
+            return _load_folder(path.parent, dtype)  # the weights of a diffusers folder
         return _load_single_file(path, dtype)
     if HUB_ID.match(ref) and not ref.startswith((".", "/", "~")):
         return _load_folder(_hub_folder(ref), dtype)
-    raise ModelError(f"no ControlNet at '{ref}' (a folder, a .safetensors file or a hub id)")
+    found = find_in_library(ref, "controlnet")
+    if found is not None:
+        return load_controlnet(str(found), dtype)
+    raise ModelError(
+        f"no ControlNet at '{ref}' (a folder, a .safetensors file, a hub id or the name of one "
+        "in the scanned model folders)"
+    )
+
+
+def find_in_library(name: str, kind: str) -> Path | None:
+    """The file or folder of the ``kind`` model called ``name`` in the scanned model folders."""
+    try:
+        from core.library.registry import ModelLibrary
+    except ImportError:  # no scanned folders in this build
+        return None
+    wanted = name.strip().lower()
+    for item in ModelLibrary().items(kind):
+        in_folder = item.path.stem.startswith(DIFFUSERS_WEIGHTS)  # named by its folder
+        names = (item.name, item.path.parent.name) if in_folder else (item.name,)
+        if wanted in (n.lower() for n in names) or name.strip() == str(item.path):
+            return item.path
+    return None
 
 
 def _class_name(folder: Path) -> str:

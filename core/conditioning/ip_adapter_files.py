@@ -1,7 +1,8 @@
 """Where an IP-Adapter's files are: the adapter weights and the image encoder it was trained with.
 
-A reference names a ``.safetensors`` adapter file, a folder holding one, or a hub repo: ``org/name``
-(the family's default adapter of ``h94/IP-Adapter``'s layout) or ``org/name/sub/file.safetensors``.
+A reference names a ``.safetensors`` adapter file, a folder holding one, a hub repo (``org/name``:
+the family's default adapter of ``h94/IP-Adapter``'s layout, or ``org/name/sub/file.safetensors``)
+or an IP-Adapter's name in the scanned model folders.
 Hub files come from the Hugging Face cache first, downloaded only when the hub is not offline.
 The image encoder is the ``image_encoder/`` folder next to the adapter, in its parent, or in a
 sibling folder (``models/image_encoder`` for the ViT-H SDXL adapters), whichever has the
@@ -16,6 +17,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.conditioning.control_models import find_in_library
 from core.errors import ModelError
 from core.models.files import PICKLE_SUFFIXES
 from core.models.spec import HUB_ID
@@ -58,7 +60,13 @@ def resolve_adapter(reference: str, family: str) -> AdapterFiles:
     parts = ref.split("/")
     if len(parts) >= 2 and HUB_ID.match("/".join(parts[:2])) and not ref.startswith((".", "~")):
         return _from_hub("/".join(parts[:2]), "/".join(parts[2:]), family)
-    raise ModelError(f"no IP-Adapter at '{ref}' (a .safetensors file, a folder or a hub id)")
+    found = find_in_library(ref, "ip_adapter")
+    if found is not None:
+        return resolve_adapter(str(found), family)
+    raise ModelError(
+        f"no IP-Adapter at '{ref}' (a .safetensors file, a folder, a hub id or the name of one "
+        "in the scanned model folders)"
+    )
 
 
 def _only_adapter_in(folder: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -160,3 +161,14 @@ def test_loading_is_reported_and_the_controlnets_go_with_their_model(sd1_spec, c
     engine.models.unload()
     gc.collect()
     assert identity not in control_models._CACHE  # nothing holds the old model's modules
+
+
+def test_a_controlnet_is_found_by_its_name_in_the_scanned_folders(controlnet_dir, tmp_path):
+    from core.library.registry import ModelLibrary
+
+    models = tmp_path / "models"
+    shutil.copytree(controlnet_dir, models / "controlnet" / "ink-lines")
+    ModelLibrary().scan(models, hashes=False)
+    controlnet = control_models.load_controlnet("ink-lines")
+    assert type(controlnet).__name__ == "ControlNetModel"
+    assert control_models.find_in_library("ink-lines", "lora") is None

@@ -133,3 +133,14 @@ def test_regional_prompts_and_references_are_refused_together(engine, sd1_spec, 
     )
     with pytest.raises(InvalidRequest, match="cannot be combined"):
         engine.run_pass(request, sd1_spec)
+
+
+def test_an_ip_adapter_is_found_by_its_name_in_the_scanned_folders(adapter, tmp_path):
+    from core.library.registry import ModelLibrary
+
+    models = tmp_path / "models"
+    shutil.copytree(adapter.parent, models / "ipadapter")
+    ModelLibrary().scan(models, hashes=False)
+    files = resolve_adapter(adapter.stem, "sd1")
+    assert files.weights == models / "ipadapter" / adapter.name
+    assert files.encoder == models / "ipadapter" / "image_encoder"
