@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from core.batch import item_seed
 from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.metadata import read_metadata
@@ -64,7 +65,7 @@ def test_batch_reports_a_corrupt_file_and_finishes_the_rest(engine, spec, templa
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "c.png"]
     record = read_metadata(out / "a.png")["record"]
     assert record["workflow"]["type"] == "batch" and record["workflow"]["source"] == "a.png"
-    assert record["seed"] == 9 and record["strength"] == 0.5
+    assert record["seed"] == item_seed(9, "a.png") and record["strength"] == 0.5
     assert [(u.index, u.status) for u in updates if u.status != "running"] == [
         (1, "done"),
         (2, "failed"),
