@@ -125,7 +125,11 @@ def detect_file(path: Path) -> FileInfo:
     header = read_header(path)
     metadata = header.get("__metadata__") or {}
     tensors = {k: v for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
-    return classify(Keys(tensors), metadata if isinstance(metadata, dict) else {})
+    info = classify(Keys(tensors), metadata if isinstance(metadata, dict) else {})
+    if info.family == "flux" and "kontext" in path.name.lower():
+        # Kontext has FLUX.1-dev's keys and shapes: only its name tells
+        return FileInfo(info.kind, "flux-kontext", notes=(*info.notes, "Kontext by name"))
+    return info
 
 
 def classify(keys: Keys, metadata: dict[str, Any]) -> FileInfo:

@@ -209,6 +209,12 @@ def test_detects_kind_family_and_variants(tmp_path, name):
     assert detect_file(write_header_file(tmp_path / f"{name}.safetensors", tensors)) == expected
 
 
+def test_kontext_is_told_by_its_name_only(tmp_path):
+    kontext = write_header_file(tmp_path / "flux1-Kontext-dev.safetensors", _flux())
+    assert detect_file(kontext).family == "flux-kontext"
+    assert detect_file(write_header_file(tmp_path / "edit.safetensors", _flux())).family == "flux"
+
+
 @pytest.mark.parametrize(
     "metadata",
     [{"modelspec.prediction_type": "v"}, {"ss_v_parameterization": "True"}],

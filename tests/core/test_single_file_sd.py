@@ -89,6 +89,21 @@ def test_v_prediction_files_get_a_v_prediction_scheduler(exports, manager):
     assert plain.base_pipe.scheduler.config.prediction_type == "epsilon"
 
 
+def test_an_fp16_file_loads_in_the_run_precision(tiny_model_dir, tiny_single_file, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    half = tmp_path / "tiny-fp16.safetensors"
+    save_file({k: v.half() for k, v in load_file(tiny_single_file).items()}, half)
+    assert "fp16" in detect_file(half).notes
+    model = ModelManager().load(ModelSpec(str(half), config=str(tiny_model_dir), device="cpu"))
+    weights = load_file(half)
+    unet = model.base_pipe.unet.state_dict()
+    assert unet["conv_in.weight"].dtype == torch.float32
+    ldm = weights["model.diffusion_model.input_blocks.0.0.weight"].float()
+    assert torch.equal(unet["conv_in.weight"], ldm)
+
+
 def test_generate_on_an_sdxl_single_file(exports, tmp_path, capsys):
     folder, file = exports["sdxl"]
     picture, out = tmp_path / "in.png", tmp_path / "out.png"
