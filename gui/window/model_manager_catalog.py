@@ -9,7 +9,8 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -87,6 +88,7 @@ class CatalogPage(QWidget):
         self.progress = named(QProgressBar(), "downloadProgress")
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
+        self.progress.hide()  # until the first download
         self.status_label = plain(named(QLabel(), "downloadStatusLabel"))
         self.status_label.setWordWrap(True)
 
@@ -147,6 +149,7 @@ class CatalogPage(QWidget):
         self._task.failed.connect(self._on_failed)
         self._task.cancelled.connect(self._on_cancelled)
         self.progress.setRange(0, 0)
+        self.progress.show()
         self.status_label.setText(f"Downloading {model_id}…")
         self._set_status(model_id, "downloading…")
         self._task.start_work()
@@ -162,6 +165,11 @@ class CatalogPage(QWidget):
         """Read again which models are on disk."""
         for row, entry in enumerate(catalog.CATALOG):
             self._set_status(entry.id, _on_disk_text(entry), row)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        # Wrapped "Good for" lines: row heights follow the column widths once laid out.
+        QTimer.singleShot(0, self.table.resizeRowsToContents)
 
     # -- building -------------------------------------------------------------------------------
     def _fill(self) -> None:
