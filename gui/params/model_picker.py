@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, Signal
-from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -252,4 +252,6 @@ def _heading_item(label: str) -> QStandardItem:
     font = QFont()
     font.setBold(True)
     item.setFont(font)
+    item.setForeground(QColor(70, 70, 70))  # readable, unlike the disabled grey
+    item.setBackground(QColor(0, 0, 0, 20))
     return item

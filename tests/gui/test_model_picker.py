@@ -166,3 +166,13 @@ def test_switching_models_shows_the_load_and_cancel_stops_it(qtbot, fake_window,
     assert window.progress_bar.format() == "Cancelled"
     assert len(window.tree) == count
     assert engine.references == [catalog.DEFAULT_MODEL_ID]
+
+
+def test_a_first_start_window_offers_the_default_model(empty_window):
+    picker = empty_window.panel.model_picker
+    assert empty_window.state.model == ""
+    assert picker.default_button.isVisible()
+    assert picker.default_button.text().startswith("Use SD-Turbo (")
+    picker.default_button.click()
+    assert empty_window.state.model == catalog.DEFAULT_MODEL_ID
+    assert picker.current_reference() == catalog.DEFAULT_MODEL_ID
