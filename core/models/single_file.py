@@ -43,7 +43,13 @@ _DONOR_PARTS = {
     "sd3": ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "vae"),
     "flux": ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "vae"),
 }
-_LOAD_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError)
+
+
+def _load_errors() -> tuple[type[Exception], ...]:
+    """What diffusers raises for a file it cannot map onto the config (never a ModelError)."""
+    from diffusers.loaders.single_file_utils import SingleFileComponentError
+
+    return (OSError, ValueError, KeyError, RuntimeError, TypeError, SingleFileComponentError)
 
 
 def load_single_file(spec: ModelSpec, path: Path, device: str, dtype: Any) -> LoadedModel:
@@ -56,9 +62,7 @@ def load_single_file(spec: ModelSpec, path: Path, device: str, dtype: Any) -> Lo
             pipe = _load_sd3_checkpoint(spec, path, info, dtype)
         else:
             pipe = _load_transformer_file(spec, path, info, dtype)
-    except ModelError:
-        raise
-    except _LOAD_ERRORS as exc:
+    except _load_errors() as exc:
         raise ModelError(f"cannot load {path.name}: {str(exc).strip().splitlines()[0]}") from None
     if getattr(pipe, "safety_checker", None) is not None:
         pipe.safety_checker = None
@@ -71,8 +75,8 @@ def _pipeline_class(info: FileInfo) -> Any:
     import diffusers
 
     fam = family(info.family)
-    name = fam.inpaint_pipeline if info.is_inpaint or not fam.img2img_pipeline else None
-    return getattr(diffusers, str(name or fam.img2img_pipeline))
+    inpaint = info.is_inpaint or fam.img2img_pipeline is None
+    return getattr(diffusers, str(fam.inpaint_pipeline if inpaint else fam.img2img_pipeline))
 
 
 def _variant(info: FileInfo) -> str:

@@ -126,3 +126,12 @@ def test_a_lora_given_as_model_says_where_it_goes(tmp_path, capsys):
     assert main(["generate", str(picture), "-o", str(tmp_path / "o.png"), "--model", str(lora)])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == ("error: style.safetensors is a LoRA, not a checkpoint: give it with --lora"), err
+
+
+def test_weights_that_do_not_fit_the_config_give_one_line(tiny_single_file):
+    from core.errors import ModelError
+
+    with pytest.raises(ModelError) as err:  # tiny weights, the real SD 1.5 config
+        ModelManager().load(ModelSpec(str(tiny_single_file), device="cpu"))
+    message = str(err.value)
+    assert message.startswith(f"cannot load {tiny_single_file.name}: ") and "\n" not in message
