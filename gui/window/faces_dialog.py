@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
-from PySide6.QtCore import QObject, QRunnable, QSignalBlocker, QThreadPool, Signal
-from PySide6.QtGui import QCloseEvent, QHideEvent, QShowEvent
+from PySide6.QtCore import QObject, QRunnable, QSignalBlocker, Qt, QThreadPool, Signal
+from PySide6.QtGui import QCloseEvent, QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -159,6 +159,9 @@ class FacesDialog(QDialog):
         self.box_list.itemSelectionChanged.connect(self._on_list_selection_changed)
         self.add_button.toggled.connect(overlay.set_add_mode)
         self.remove_button.clicked.connect(self.remove_selected)
+        delete = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.box_list)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.activated.connect(self.remove_selected)
         self.detect_button.clicked.connect(self.detect_again)
         self.strength_spin.valueChanged.connect(self._validate)
         self.run_button.clicked.connect(self.run)

@@ -98,6 +98,14 @@ def test_a_box_is_removed_with_delete_and_another_drawn_by_drag(window, qtbot):
     assert not overlay.add_mode and not dialog.add_button.isChecked()
     assert canvas.mask_image() is None
     assert dialog.box_list.count() == 1 and dialog.run_button.isEnabled()
+    # 3. The panel's list selects boxes too; Delete there removes them.
+    dialog.box_list.clearSelection()
+    dialog.box_list.item(0).setSelected(True)
+    assert overlay.selected_indices() == [0]
+    dialog.activateWindow()
+    dialog.box_list.setFocus()
+    qtbot.keyClick(dialog.box_list, Qt.Key.Key_Delete)
+    assert overlay.boxes() == [] and dialog.box_list.count() == 0
 
 
 def test_a_selected_box_is_resized_by_its_corner_handle(window, qtbot):
