@@ -1,8 +1,8 @@
 """ControlNet control layers: control images, the ControlNet pipeline variant, its arguments.
 
 A pass with enabled control layers runs on the ControlNet variant of the pipeline it would have
-used (img2img or inpaint, SD 1.x or SDXL; the union variants for union ControlNets), built with
-``from_pipe`` so the base weights are shared, and kept with the loaded ControlNets between
+used (img2img or inpaint, SD 1.x or SDXL; the union variants for union ControlNets), built on
+the same modules so the base weights are shared, and kept with the loaded ControlNets between
 passes (``core.conditioning.control_models``). Each layer's control image is made at the size
 the model works at, from the layer's own picture (resized to the request's picture, then cut
 like it for an only-masked inpaint) or from the pass's own input; its strength is the
@@ -64,8 +64,7 @@ def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict
         import diffusers
 
         controlnet = nets[0] if len(nets) == 1 else nets
-        # dtype: from_pipe casts every shared module to fp32 unless told the model's dtype
-        variant = getattr(diffusers, name).from_pipe(pipe, controlnet=controlnet, dtype=model.dtype)
+        variant = sharing_pipeline(getattr(diffusers, name), pipe, controlnet=controlnet)
         variant.set_progress_bar_config(disable=True)
         kept = {k: v for k, v in cache.pipelines.items() if k[0] != name}
         cache.pipelines = {**kept, key: variant}  # one per pipeline class
@@ -78,6 +77,23 @@ def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict
         control_record(layer, image) for layer, image in zip(layers, images, strict=True)
     ]
     return variant, call_arguments(layers, images, union)
+
+
+def sharing_pipeline(cls: Any, pipe: Any, **extra: Any) -> Any:
+    """A ``cls`` pipeline on ``pipe``'s own modules (plus ``extra``) and settings. Unlike
+    ``from_pipe``, which casts every shared module to one dtype (fp32 unless told), it leaves
+    the modules as they are (half precision, fp8 storage, offload hooks)."""
+    import inspect
+
+    components = {**pipe.components, **extra}
+    settings = {k: v for k, v in pipe.config.items() if not k.startswith("_")}
+    arguments = {}
+    for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if parameter.name in components:
+            arguments[parameter.name] = components[parameter.name]
+        elif parameter.name in settings and not isinstance(settings[parameter.name], list):
+            arguments[parameter.name] = settings[parameter.name]
+    return cls(**arguments)
 
 
 def layer_image(run: Any, layer: ControlLayer, work: Image.Image) -> Image.Image:

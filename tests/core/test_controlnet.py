@@ -18,6 +18,7 @@ from core.engine import Engine
 from core.errors import ModelError
 from core.events import ModelLoading
 from core.hashing import pixel_hash
+from core.models import ModelSpec
 from core.models.families import family
 from tests.core.conditioning_helpers import (
     base_request,
@@ -172,3 +173,18 @@ def test_a_controlnet_is_found_by_its_name_in_the_scanned_folders(controlnet_dir
     controlnet = control_models.load_controlnet("ink-lines")
     assert type(controlnet).__name__ == "ControlNetModel"
     assert control_models.find_in_library("ink-lines", "lora") is None
+
+
+def test_the_controlnet_pipeline_shares_the_modules_and_keeps_their_precision(
+    tiny_model_dir, controlnet_dir
+):
+    import torch
+
+    engine = Engine(previews=False)
+    spec = ModelSpec(str(tiny_model_dir), device="cpu", dtype="bf16")
+    request = base_request(controls=(layer(controlnet_dir),), steps=2, strength=1.0)
+    engine.run_pass(request, spec)
+    model = engine.models.loaded
+    (variant,) = control_models.cache_for(model).pipelines.values()
+    assert variant.unet is model.base_pipe.unet and variant.vae is model.base_pipe.vae
+    assert model.base_pipe.unet.dtype == torch.bfloat16 == variant.controlnet.dtype
