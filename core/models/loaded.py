@@ -46,7 +46,8 @@ class LoadedModel:
             class_name = self.family_info.inpaint_pipeline
             if class_name is None:
                 raise ModelError(f"{self.family_info.label} models have no inpainting pipeline")
-            pipe = getattr(diffusers, class_name).from_pipe(self.base_pipe)
+            # dtype: from_pipe casts every shared module to it (fp32 when not given)
+            pipe = getattr(diffusers, class_name).from_pipe(self.base_pipe, dtype=self.dtype)
             pipe.set_progress_bar_config(disable=True)
             self._inpaint_pipe = pipe
         return self._inpaint_pipe
