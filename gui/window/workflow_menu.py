@@ -135,8 +135,8 @@ class WorkflowMenu(QObject):
             self.workflows.run_outpaint(settings.sides, settings.band, settings.strength)
 
     def open_faces_dialog(self) -> FacesDialog | None:
-        """Show the (non-modal) Fix faces panel and detect the faces of the current input; the
-        boxes are drawn on the canvas. None when there is no picture."""
+        """Show the (non-modal) Fix faces panel and detect the faces of the current input (when
+        it opens); the boxes are drawn on the canvas. None when there is no picture."""
         from gui.window.faces_dialog import FacesDialog
 
         runner = self.workflows.runner
@@ -153,12 +153,14 @@ class WorkflowMenu(QObject):
             self.faces_dialog.run_requested.connect(self._on_faces_run_requested)
             runner.busy_changed.connect(self.faces_dialog.set_running)
             self.params.subscribe("steps", self.faces_dialog.set_steps)
-        self.faces_dialog.set_steps(int(self.params.steps))
-        self.faces_dialog.set_running(runner.busy)
-        self.faces_dialog.show()
-        self.faces_dialog.raise_()
-        self.faces_dialog.detect(current.image)
-        return self.faces_dialog
+        dialog = self.faces_dialog
+        dialog.set_steps(int(self.params.steps))
+        dialog.set_running(runner.busy)
+        if not dialog.isVisible():  # already open: keep the edited boxes (Detect again redoes)
+            dialog.show()
+            dialog.detect(current.image)
+        dialog.raise_()
+        return dialog
 
     def open_batch_dialog(self) -> BatchDialog:
         """Show the (non-modal) batch dialog; its Start runs the batch through the controller."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QCheckBox
 
 from core.imaging.faces import FaceBox, face_mask
@@ -98,6 +99,8 @@ def test_a_box_is_removed_with_delete_and_another_drawn_by_drag(window, qtbot):
     assert not overlay.add_mode and not dialog.add_button.isChecked()
     assert canvas.mask_image() is None
     assert dialog.box_list.count() == 1 and dialog.run_button.isEnabled()
+    window.findChild(QAction, "fixFacesAction").trigger()  # already open: the edits stay
+    assert overlay.boxes() == [drawn] and not dialog.is_detecting()
     # 3. The panel's list selects boxes too; Delete there removes them.
     dialog.box_list.clearSelection()
     dialog.box_list.item(0).setSelected(True)
