@@ -91,6 +91,18 @@ def lineart(drawing: Image.Image, invert: bool = False) -> Image.Image:
     return Image.fromarray(lines, "L").convert("RGB")
 
 
+def can_make(kind: str) -> bool:
+    """Whether a control image of ``kind`` can be made here (the local kinds always; the
+    model-based ones when their preprocessor weights are on disk). For the window's list."""
+    if kind not in MODEL_CONTROL_KINDS:
+        return True
+    try:
+        annotator_folder(kind)
+    except ModelError:
+        return False
+    return True
+
+
 def annotator_folder(kind: str) -> Path:
     """The folder holding ``kind``'s preprocessor weights (safetensors) on disk; ModelError when
     there is none."""

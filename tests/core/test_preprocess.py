@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core.conditioning.preprocess import ANNOTATORS_ENV, control_image
+from core.conditioning.preprocess import ANNOTATORS_ENV, can_make, control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
 
@@ -84,6 +84,7 @@ def test_image_kind_is_used_as_it_is():
 def test_model_based_kinds_without_weights_say_so_in_one_line(kind, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
+    assert not can_make(kind) and can_make("canny")
     with pytest.raises(ModelError) as caught:
         control_image(ControlLayer("cn", kind=kind), black_square_on_white(), (32, 32))
     message = str(caught.value)
@@ -96,6 +97,7 @@ def test_depth_maps_come_from_preprocessor_weights_on_disk(monkeypatch, tmp_path
 
     build_tiny_depth_estimator(tmp_path / "annotators" / "depth")
     monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
+    assert can_make("depth") and not can_make("pose")
     layer = ControlLayer("cn", kind="depth")
     depth = control_image(layer, black_square_on_white(), (48, 40))
     plane = edges_of(depth)  # grey levels as RGB
