@@ -101,7 +101,6 @@ class FaceBoxItem(QGraphicsRectItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         color = SELECTED_COLOR if self.isSelected() else BOX_COLOR
-        self.label.color = color
         pen = QPen(color, 3 if self.isSelected() else 2)
         pen.setCosmetic(True)
         painter.setPen(pen)
@@ -129,6 +128,8 @@ class FaceBoxItem(QGraphicsRectItem):
                 y = min(max(value.y(), bounds.top()), bounds.bottom() - rect.height())
                 return QPointF(x, y)
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.label.color = SELECTED_COLOR if self.isSelected() else BOX_COLOR
+            self.label.update()
             self.update()
         return super().itemChange(change, value)
 
