@@ -70,7 +70,7 @@ def build_flux_components(variant: str = "flux", seed: int = 0) -> dict[str, Any
 def build_tiny_flux(out: str | Path, variant: str = "flux", seed: int = 0) -> Path:
     """Write a tiny FLUX.1 diffusers folder (safetensors) of ``variant`` and return its path."""
     import diffusers
-    from transformers import CLIPTokenizer, T5TokenizerFast
+    from transformers import CLIPTokenizer, T5Tokenizer
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def build_tiny_flux(out: str | Path, variant: str = "flux", seed: int = 0) -> Pa
     pipe: Any = pipeline_cls(
         **build_flux_components(variant, seed),
         tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
-        tokenizer_2=T5TokenizerFast.from_pretrained(folder / "tokenizer_2"),
+        tokenizer_2=T5Tokenizer.from_pretrained(folder / "tokenizer_2"),
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder

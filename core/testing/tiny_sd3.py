@@ -24,12 +24,12 @@ _WORDS = ("a", "the", "red", "blue", "cat", "house", "photo", "of", "sea", "make
 
 def write_t5_tokenizer(folder: Path) -> None:
     """Write a tiny T5 tokenizer (Unigram over letters and a few words), no network."""
-    from transformers import T5TokenizerFast
+    from transformers import T5Tokenizer
 
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0)]
     vocab += [(c, -3.0) for c in "abcdefghijklmnopqrstuvwxyz0123456789,."]
     vocab += [(f"▁{w}", -1.0) for w in _WORDS]
-    T5TokenizerFast(vocab=vocab, extra_ids=0).save_pretrained(folder)
+    T5Tokenizer(vocab=vocab, extra_ids=0).save_pretrained(folder)
 
 
 def build_tiny_t5(seed: int) -> Any:
@@ -113,7 +113,7 @@ def build_sd3_components(seed: int = 0) -> dict[str, Any]:
 def build_tiny_sd3(out: str | Path, seed: int = 0) -> Path:
     """Write a tiny SD 3.5 diffusers folder (safetensors) and return its path."""
     from diffusers import StableDiffusion3Pipeline
-    from transformers import CLIPTokenizer, T5TokenizerFast
+    from transformers import CLIPTokenizer, T5Tokenizer
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def build_tiny_sd3(out: str | Path, seed: int = 0) -> Path:
         **build_sd3_components(seed),
         tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
         tokenizer_2=CLIPTokenizer.from_pretrained(folder / "tokenizer_2"),
-        tokenizer_3=T5TokenizerFast.from_pretrained(folder / "tokenizer_3"),
+        tokenizer_3=T5Tokenizer.from_pretrained(folder / "tokenizer_3"),
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
