@@ -1,35 +1,19 @@
 """The canvas's control-image overlay: the Control panel's shown layer over the picture.
 
-Control images are white features on black (edges, scribbles, line art): drawn with the
-"screen" blend, the black disappears and the features light up over the picture. Any size is
-stretched over the picture, like the step previews.
+The control image is drawn nearly opaque (the picture shows faintly through, to check that they
+line up), stretched over the picture whatever its size, like the step previews.
 """
 
 from __future__ import annotations
 
 from PIL import Image
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QPixmap, QTransform
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QStyleOptionGraphicsItem,
-    QWidget,
-)
+from PySide6.QtGui import QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene
 
 from gui.qt_images import pil_to_qimage
 
-
-class _ScreenPixmapItem(QGraphicsPixmapItem):
-    def paint(
-        self,
-        painter: QPainter,
-        option: QStyleOptionGraphicsItem,
-        widget: QWidget | None = None,
-    ) -> None:
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Screen)
-        super().paint(painter, option, widget)  # type: ignore[arg-type]  # Qt passes None too
+OPACITY = 0.85
 
 
 class ControlOverlay:
@@ -37,7 +21,8 @@ class ControlOverlay:
 
     def __init__(self, scene: QGraphicsScene, picture_item: QGraphicsItem, z_value: float) -> None:
         self._picture_item = picture_item
-        self.item = _ScreenPixmapItem()
+        self.item = QGraphicsPixmapItem()
+        self.item.setOpacity(OPACITY)
         self.item.setZValue(z_value)
         self.item.setVisible(False)
         self.item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)

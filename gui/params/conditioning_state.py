@@ -48,6 +48,25 @@ class ControlEntry:
     def replace_layer(self, **changes: Any) -> ControlEntry:
         return dataclasses.replace(self, layer=dataclasses.replace(self.layer, **changes))
 
+    def with_changes(self, changes: dict[str, Any]) -> ControlEntry:
+        """This entry with ``changes`` (layer fields, ``image_name``, ``image_lost``); a range
+        edit moves the other end so that start < end stays true."""
+        changes = dict(changes)
+        own = {k: changes.pop(k) for k in ("image_name", "image_lost") if k in changes}
+        if "image" in changes and "image_lost" not in own:
+            own["image_lost"] = False
+        layer = self.layer
+        start, end = changes.get("start", layer.start), changes.get("end", layer.end)
+        if start >= end:
+            if "start" in changes:
+                end = min(1.0, round(start + 0.05, 2))
+                start = min(start, round(end - 0.05, 2))
+            else:
+                start = max(0.0, round(end - 0.05, 2))
+                end = max(end, round(start + 0.05, 2))
+            changes.update(start=start, end=end)
+        return dataclasses.replace(self.replace_layer(**changes), **own)
+
 
 @dataclass(frozen=True)
 class ReferenceEntry:

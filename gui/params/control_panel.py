@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -134,6 +135,7 @@ class ControlPanel(QWidget):
         self._column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         outer = QVBoxLayout(self)
@@ -233,7 +235,7 @@ class ControlPanel(QWidget):
             return False
         item = items[index]
         if name == "controls":
-            item = _edited_control(item, changes)
+            item = item.with_changes(changes)
         else:
             item = dataclasses.replace(item, **changes)
         after = items[:index] + (item,) + items[index + 1 :]
@@ -380,23 +382,3 @@ class _Same:
 
     def __hash__(self) -> int:
         return id(self.obj)
-
-
-def _edited_control(entry: ControlEntry, changes: dict[str, Any]) -> ControlEntry:
-    """``entry`` with ``changes`` (layer fields, ``image_name``, ``image_lost``); a range edit
-    moves the other end so that start < end stays true."""
-    changes = dict(changes)
-    own = {k: changes.pop(k) for k in ("image_name", "image_lost") if k in changes}
-    if "image" in changes and "image_lost" not in own:
-        own["image_lost"] = False
-    layer = entry.layer
-    start, end = changes.get("start", layer.start), changes.get("end", layer.end)
-    if start >= end:
-        if "start" in changes:
-            end = min(1.0, round(start + 0.05, 2))
-            start = min(start, round(end - 0.05, 2))
-        else:
-            start = max(0.0, round(end - 0.05, 2))
-            end = max(end, round(start + 0.05, 2))
-        changes.update(start=start, end=end)
-    return dataclasses.replace(entry.replace_layer(**changes), **own)

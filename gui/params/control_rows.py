@@ -47,6 +47,12 @@ KIND_LABELS = {
 MODE_LABELS = {"standard": "Standard", "style": "Style only", "composition": "Composition only"}
 
 
+def _narrow(combo: QComboBox) -> None:
+    """Let a combo box shrink below its longest item (the panel is a narrow dock)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
+
+
 class ValueSlider(QWidget):
     """A slider with a spin box for one float; ``edited(value, merge_key)`` on a user edit.
 
@@ -211,6 +217,7 @@ class ControlRow(_Row):
         self.kind = named(QComboBox(), "controlKind")
         for kind in CONTROL_KINDS:
             self.kind.addItem(KIND_LABELS.get(kind, kind), kind)
+        _narrow(self.kind)
         self.model = named(QLineEdit(), "controlModel")
         self.model.setPlaceholderText("ControlNet: folder, .safetensors or hub id")
         self.preview = named(_PictureDrop("the input picture"), "controlPreview")
@@ -236,16 +243,15 @@ class ControlRow(_Row):
         picture_buttons = QHBoxLayout()
         picture_buttons.addWidget(self.choose)
         picture_buttons.addWidget(self.use_picture)
-        side = QGridLayout()
-        side.addWidget(self.picture_label, 0, 0)
-        side.addLayout(picture_buttons, 1, 0)
-        grid = self.grid
-        grid.addWidget(QLabel("Type"), 1, 0)
-        grid.addWidget(self.kind, 1, 1, 1, 2)
-        grid.addWidget(QLabel("Model"), 2, 0)
-        grid.addWidget(self.model, 2, 1, 1, 2)
-        grid.addWidget(self.preview, 3, 0, 2, 1)
-        grid.addLayout(side, 3, 1, 2, 2)
+        picture_buttons.addStretch(1)
+        grid = self.grid  # the thumbnail on the left of type, model and picture
+        grid.addWidget(self.preview, 1, 0, 4, 1, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(QLabel("Type"), 1, 1)
+        grid.addWidget(self.kind, 1, 2)
+        grid.addWidget(QLabel("Model"), 2, 1)
+        grid.addWidget(self.model, 2, 2)
+        grid.addWidget(self.picture_label, 3, 1, 1, 2)
+        grid.addLayout(picture_buttons, 4, 1, 1, 2)
         grid.addWidget(QLabel("Strength"), 5, 0)
         grid.addWidget(self.strength, 5, 1, 1, 2)
         range_row = QHBoxLayout()
@@ -349,20 +355,19 @@ class ReferenceRow(_Row):
         self.mode = named(QComboBox(), "referenceMode")
         for mode in REFERENCE_MODES:
             self.mode.addItem(MODE_LABELS.get(mode, mode), mode)
+        _narrow(self.mode)
         self.picture_label = named(plain(QLabel()), "referencePictureName")
         self.picture_label.setWordWrap(True)
-        side = QGridLayout()
-        side.addWidget(self.picture_label, 0, 0)
-        side.addWidget(self.choose, 1, 0, Qt.AlignmentFlag.AlignLeft)
-        grid = self.grid
-        grid.addWidget(self.picture, 1, 0, 2, 1)
-        grid.addLayout(side, 1, 1, 2, 2)
-        grid.addWidget(QLabel("Adapter"), 3, 0)
-        grid.addWidget(self.model, 3, 1, 1, 2)
-        grid.addWidget(QLabel("Scale"), 4, 0)
-        grid.addWidget(self.scale, 4, 1, 1, 2)
-        grid.addWidget(QLabel("Mode"), 5, 0)
-        grid.addWidget(self.mode, 5, 1, 1, 2)
+        grid = self.grid  # the picture on the left of its name, adapter and scale
+        grid.addWidget(self.picture, 1, 0, 4, 1, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.picture_label, 1, 1, 1, 2)
+        grid.addWidget(self.choose, 2, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        grid.addWidget(QLabel("Adapter"), 3, 1)
+        grid.addWidget(self.model, 3, 2)
+        grid.addWidget(QLabel("Mode"), 4, 1)
+        grid.addWidget(self.mode, 4, 2)
+        grid.addWidget(QLabel("Scale"), 5, 0)
+        grid.addWidget(self.scale, 5, 1, 1, 2)
         grid.setColumnStretch(2, 1)
         self.mode.setToolTip("Style and composition need an SDXL adapter that has them")
 
