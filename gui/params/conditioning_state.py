@@ -17,6 +17,7 @@ from typing import Any
 
 from PIL import Image
 
+from core.conditioning.lora_files import LORA_TAG
 from core.conditioning.specs import (
     CONTROL_KINDS,
     MAX_CONTROLS,
@@ -123,7 +124,9 @@ class ConditioningState(Observable):
         ``"controls"``, ``"references"``: lists of dicts); unusable entries are left out."""
         if not any(name in values for name in CONDITIONING_FIELDS):
             return
-        loras = tuple(filter(None, map(_lora_from_record, _dicts(values.get("loras")))))
+        prompt = values.get("prompt") if isinstance(values.get("prompt"), str) else ""
+        recorded = _without_prompt_tags(_dicts(values.get("loras")), prompt)
+        loras = tuple(filter(None, map(_lora_from_record, recorded)))
         controls = tuple(filter(None, map(_control_from_record, _dicts(values.get("controls")))))
         refs = tuple(filter(None, map(_reference_from_record, _dicts(values.get("references")))))
         self.shown_control = -1
@@ -222,6 +225,31 @@ def _number(item: dict, key: str, default: float, low: float, high: float) -> fl
 def _text(item: dict, key: str) -> str:
     value = item.get(key)
     return value if isinstance(value, str) else ""
+
+
+def _without_prompt_tags(loras: list[dict], prompt: str) -> list[dict]:
+    """A record's LoRAs less the prompt's ``<lora:name:weight>`` tags: the record lists every
+    LoRA a pass used (one per file, the weights of the panel and a tag summed), and the restored
+    prompt brings its tags back itself."""
+    tags: dict[str, float] = {}
+    for match in LORA_TAG.finditer(prompt):
+        try:
+            weight = float(match.group(2) or 1.0)
+        except ValueError:
+            continue
+        name = match.group(1).strip().lower()
+        tags[name] = tags.get(name, 0.0) + weight
+    kept = []
+    for item in loras:
+        names = {_text(item, "name").lower(), Path(_text(item, "path")).stem.lower()}
+        tag_weight = sum(tags.pop(name, 0.0) for name in names if name)
+        if tag_weight:
+            rest = round(_number(item, "weight", 1.0, -8.0, 8.0) - tag_weight, 4)
+            if abs(rest) < 1e-3:
+                continue
+            item = {**item, "weight": rest}
+        kept.append(item)
+    return kept
 
 
 def _lora_from_record(item: dict) -> LoraSpec | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTreeWidgetItem
 
@@ -228,6 +229,32 @@ def test_show_puts_the_control_image_over_the_canvas(setup, canvas, undo_stack):
     row.show_button.click()
     panel.remove("controls", 0)  # removing the shown layer hides it
     assert overlay.control_image() is None and params.conditioning.shown_control == -1
+
+
+def test_a_picture_dropped_on_a_layer_makes_its_control_image(setup, tmp_path):
+    params, panel, undo, _tree = setup
+    drawing = tmp_path / "drawing.png"
+    square_picture(seed=20).save(drawing)
+    panel.add_control_layer()
+    row = panel.control_rows[0]
+    assert not row.use_picture.isEnabled()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(drawing))])
+    drop = QDropEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    before = undo.count()
+    row.preview.dropEvent(drop)
+    entry = params.conditioning.controls[0]
+    assert pixels(entry.layer.image) == pixels(square_picture(seed=20))
+    assert entry.image_name == "drawing.png" and undo.count() == before + 1
+    assert "drawing.png (200×120)" in row.picture_label.text() and row.use_picture.isEnabled()
+    row.use_picture.click()  # back to the input picture: one more step
+    assert params.conditioning.controls[0].layer.image is None and undo.count() == before + 2
 
 
 def test_model_based_types_say_when_their_map_is_made(setup):

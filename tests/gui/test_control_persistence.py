@@ -27,7 +27,8 @@ RECORD = {
     "width": 96,
     "height": 64,
     "loras": [
-        {"name": "detail", "path": "/nowhere/detail.safetensors", "weight": 0.8, "hash": "ab"},
+        # 0.5 from the panel plus the prompt's tag at 0.8: one file, weights summed
+        {"name": "detail", "path": "/nowhere/detail.safetensors", "weight": 1.3, "hash": "ab"},
         {"name": "style", "path": "/nowhere/style.safetensors", "weight": -0.5, "hash": "cd"},
     ],
     "controls": [
@@ -61,9 +62,10 @@ def test_settings_come_back_from_a_png_like_the_prompt(fake_window, tmp_path, mo
     assert window.files.open_path(path, offer_parameters=True)
 
     assert window.state.prompt == "a castle <lora:detail:0.8>" and window.state.seed == 77
-    assert state.loras == (LoraSpec("detail", 0.8), LoraSpec("style", -0.5))  # by name
+    # By name (the files are not here); the prompt's tag keeps its own part of the weight.
+    assert state.loras == (LoraSpec("detail", 0.5), LoraSpec("style", -0.5))
     assert [row.title.text() for row in panel.lora_rows] == ["detail", "style"]
-    assert [row.weight.value() for row in panel.lora_rows] == [0.8, -0.5]
+    assert [row.weight.value() for row in panel.lora_rows] == [0.5, -0.5]
     canny, depth = state.controls
     assert canny == ControlEntry(
         ControlLayer(
