@@ -13,6 +13,11 @@ from core.testing.images import make_image
 from tests.core.conditioning_helpers import drawing, make_controlnet, make_ip_adapter
 
 
+@pytest.fixture(scope="module")
+def controlnet(tiny_model_dir, tmp_path_factory):
+    return make_controlnet(tmp_path_factory, tiny_model_dir)
+
+
 @pytest.fixture
 def files(tmp_path):
     picture, sketch, reference = tmp_path / "in.png", tmp_path / "sketch.png", tmp_path / "ref.png"
@@ -104,10 +109,9 @@ def test_bad_groupings_are_one_line_usage_errors(options, needle, files, tmp_pat
 
 @pytest.mark.usefixtures("one_cli_engine")
 def test_generate_with_a_controlnet_and_a_reference_records_both(
-    files, tmp_path, tiny_model_dir, tmp_path_factory
+    files, tmp_path, tiny_model_dir, tmp_path_factory, controlnet
 ):
     picture, sketch, reference = files
-    controlnet = make_controlnet(tmp_path_factory, tiny_model_dir)
     adapter = make_ip_adapter(tmp_path_factory, tiny_model_dir)
     out = tmp_path / "out.png"
     code = main(
@@ -126,3 +130,20 @@ def test_generate_with_a_controlnet_and_a_reference_records_both(
     assert (image["kind"], image["strength"]) == ("image", 0.5)
     (used,) = record["references"]
     assert (used["model"], used["scale"], used["mode"]) == (str(adapter), 0.7, "standard")
+
+
+@pytest.mark.usefixtures("one_cli_engine")
+def test_variations_keep_the_control_layers(files, tmp_path, tiny_model_dir, controlnet):
+    picture = files[0]
+    code = main(
+        [
+            "generate", str(picture), "-o", str(tmp_path / "v.png"), "--model",
+            str(tiny_model_dir), "--device", "cpu", "--steps", "2", "--strength", "0.5",
+            "--seed", "1", "--variations", "2",
+            "--controlnet", str(controlnet), "--control", "canny", "--control-scale", "0.4",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    for k in (1, 2):
+        (layer,) = read_metadata(tmp_path / f"v-v{k}.png")["record"]["controls"]
+        assert (layer["kind"], layer["strength"]) == ("canny", 0.4)
