@@ -15,7 +15,7 @@ from core.cli.info import cmd_info
 from core.cli.models import add_models_parser
 from core.cli.outpaint import add_outpaint
 from core.cli.regions import REGION_HELP
-from core.cli.workflows import cmd_batch, cmd_upscale
+from core.cli.workflows import LOCAL_RAY, cmd_batch, cmd_upscale
 from core.errors import UserError
 from core.models.memory_modes import MEMORY_MODES
 from core.requests import DEFAULT_SCHEDULER, SCHEDULER_NAMES
@@ -154,4 +154,16 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
         help="allow OUT_DIR = IN_DIR (outputs are named <stem>_img2img.png)",
     )
     batch.add_argument("--fix-faces", action="store_true", help=FIX_FACES_HELP)
+    batch.add_argument(
+        "--ray",
+        nargs="?",
+        const=LOCAL_RAY,
+        metavar="ADDRESS",
+        help="run on Ray: no address starts a local instance, 'auto' joins the running cluster, "
+        "ray://HOST:10001 connects through Ray Client (pip install 'img2img-studio[ray]')",
+    )
+    batch.add_argument("--actors", type=int, metavar="N", help="--ray: actors (one per GPU)")
+    batch.add_argument(
+        "--gpus-per-actor", type=float, metavar="G", help="--ray: GPUs per actor (1; 0 on CPU)"
+    )
     batch.set_defaults(handler=cmd_batch)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from PIL import Image
 
+from core.batch import REPORT_NAME, BatchItem, BatchReport, write_report_jsonl
 from core.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
@@ -21,9 +23,14 @@ from core.cli.common import (
 from core.cli.faces import face_settings_from_args
 from core.errors import UserError
 from core.imaging import load_image
+from core.models import ModelSpec
+from core.requests import PassRequest
 from core.workflows.batch import run_batch
 from core.workflows.common import WorkflowProgress
+from core.workflows.faces import FaceSettings
 from core.workflows.upscale import upscale_refine
+
+LOCAL_RAY = "local"  # ``--ray`` without an address: start a local Ray instance
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
@@ -53,31 +60,18 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    """``batch IN_DIR OUT_DIR [--in-place]``: exit 1 (and a summary) when any item failed."""
-    # 1. The shared settings, validated on a placeholder image; run_batch checks the folders.
+    """``batch IN_DIR OUT_DIR [--in-place] [--ray [ADDRESS]]``: exit 1 (and a summary) when any
+    item failed; ``OUT_DIR/report.jsonl`` lists every item."""
+    # 1. The shared settings, validated on a placeholder image; the runners check the folders.
     request = request_from_args(args, Image.new("RGB", (64, 64)))
     spec = spec_from_args(args)
+    faces = face_settings_from_args(args) if args.fix_faces else None
+    if args.ray is None and (args.actors is not None or args.gpus_per_actor is not None):
+        raise UserError("--actors and --gpus-per-actor go with --ray")
     # 2. Run; a bad file is reported and the rest go on.
-    with session() as run:
-
-        def on_item(update: WorkflowProgress) -> None:
-            run.progress.label = f"[{update.index}/{update.total}] {update.label}"
-            if update.status != "running":
-                print(_item_line(update), file=sys.stderr)
-
-        report = run_batch(
-            run.engine,
-            args.in_dir,
-            args.out_dir,
-            request,
-            spec,
-            overwrite=args.overwrite,
-            allow_in_place=args.in_place,
-            fix_faces=face_settings_from_args(args) if args.fix_faces else None,
-            on_event=run.progress,
-            on_item=on_item,
-            cancel=run.token,
-        )
+    runner = _run_on_ray if args.ray is not None else _run_locally
+    report = runner(args, request, spec, faces)
+    write_report_jsonl(report, Path(args.out_dir) / REPORT_NAME)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -87,6 +81,56 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if report.cancelled:
         return EXIT_CANCELLED
     return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _run_on_ray(
+    args: argparse.Namespace, request: PassRequest, spec: ModelSpec, faces: FaceSettings | None
+) -> BatchReport:
+    from core.scaleout.ray_batch import run_ray_batch  # Ray loads only for --ray
+
+    def on_item(item: BatchItem, finished: int, total: int) -> None:
+        message = f": {item.message}" if item.message else ""
+        line = f"[{finished}/{total}] {item.source.name} {item.status}{message}"
+        print(f"{line} ({item.duration:.1f} s)", file=sys.stderr)
+
+    return run_ray_batch(
+        args.in_dir,
+        args.out_dir,
+        request,
+        spec,
+        address=None if args.ray == LOCAL_RAY else args.ray,
+        actors=args.actors,
+        gpus_per_actor=args.gpus_per_actor,
+        overwrite=args.overwrite,
+        allow_in_place=args.in_place,
+        fix_faces=faces,
+        on_item=on_item,
+    )
+
+
+def _run_locally(
+    args: argparse.Namespace, request: PassRequest, spec: ModelSpec, faces: FaceSettings | None
+) -> BatchReport:
+    with session() as run:
+
+        def on_item(update: WorkflowProgress) -> None:
+            run.progress.label = f"[{update.index}/{update.total}] {update.label}"
+            if update.status != "running":
+                print(_item_line(update), file=sys.stderr)
+
+        return run_batch(
+            run.engine,
+            args.in_dir,
+            args.out_dir,
+            request,
+            spec,
+            overwrite=args.overwrite,
+            allow_in_place=args.in_place,
+            fix_faces=faces,
+            on_event=run.progress,
+            on_item=on_item,
+            cancel=run.token,
+        )
 
 
 def _item_line(update: WorkflowProgress) -> str:
