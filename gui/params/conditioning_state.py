@@ -124,8 +124,7 @@ class ConditioningState(Observable):
         ``"controls"``, ``"references"``: lists of dicts); unusable entries are left out."""
         if not any(name in values for name in CONDITIONING_FIELDS):
             return
-        prompt = values.get("prompt") if isinstance(values.get("prompt"), str) else ""
-        recorded = _without_prompt_tags(_dicts(values.get("loras")), prompt)
+        recorded = _without_prompt_tags(_dicts(values.get("loras")), _text(values, "prompt"))
         loras = tuple(filter(None, map(_lora_from_record, recorded)))
         controls = tuple(filter(None, map(_control_from_record, _dicts(values.get("controls")))))
         refs = tuple(filter(None, map(_reference_from_record, _dicts(values.get("references")))))

@@ -42,12 +42,14 @@ from core.history import PassTree
 from gui.params.conditioning_state import ConditioningState, ControlEntry, ReferenceEntry
 from gui.params.control_commands import SetConditioningCommand
 from gui.params.control_rows import ControlRow, LoraRow, ReferenceRow
+from gui.params.control_widgets import complete_models, library_items
 from gui.qt_helpers import named, plain
 from gui.qt_images import IMAGE_FILTER
 
 PREVIEW_SIDE = 256  # thumbnails are made from the picture scaled to this
 OVERLAY_SIDE = 2048  # the canvas overlay is made at most this large (then stretched)
 LORA_FILTER = "LoRA (*.safetensors);;All files (*)"
+MODEL_FILTER = "Models (*.safetensors *.bin);;All files (*)"
 
 
 class ControlImageView(Protocol):
@@ -57,13 +59,8 @@ class ControlImageView(Protocol):
 
 
 def library_loras() -> list[tuple[str, str]]:
-    """(name, path) of the LoRAs in the scanned model folders; empty when none can be read."""
-    try:
-        from core.library.registry import ModelLibrary
-
-        return [(item.name, str(item.path)) for item in ModelLibrary().items("lora")]
-    except Exception:  # no library yet, or an unreadable one: the file picker still works
-        return []
+    """(name, path) of the LoRAs in the scanned model folders."""
+    return library_items("lora")
 
 
 def control_preview(
@@ -266,6 +263,12 @@ class ControlPanel(QWidget):
         if path:
             self.set_picture(name, index, path)
 
+    def _choose_model(self, name: str, index: int) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", MODEL_FILTER)
+        if path:
+            text = "ControlNet model" if name == "controls" else "IP-Adapter model"
+            self.edit(name, index, text, {"model": path})
+
     def _show_notice(self, text: str) -> None:
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
@@ -300,6 +303,8 @@ class ControlPanel(QWidget):
             row.edited.connect(lambda text, ch, key: self.edit("controls", index, text, ch, key))
             row.remove_requested.connect(lambda: self.remove("controls", index))
             row.pick_picture.connect(lambda: self._choose_picture("controls", index))
+            row.pick_model.connect(lambda: self._choose_model("controls", index))
+            complete_models(row.model, "controlnet")
             row.picture_dropped.connect(lambda path: self.set_picture("controls", index, path))
             row.show_toggled.connect(lambda on: self.show_on_canvas(index if on else -1))
             return row
@@ -318,6 +323,8 @@ class ControlPanel(QWidget):
             row.edited.connect(lambda text, ch, key: self.edit("references", index, text, ch, key))
             row.remove_requested.connect(lambda: self.remove("references", index))
             row.pick_picture.connect(lambda: self._choose_picture("references", index))
+            row.pick_model.connect(lambda: self._choose_model("references", index))
+            complete_models(row.model, "ip_adapter")
             row.picture_dropped.connect(lambda path: self.set_picture("references", index, path))
             return row
 

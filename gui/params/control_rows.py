@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,7 +22,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSlider,
     QSpinBox,
     QToolButton,
     QWidget,
@@ -31,10 +29,9 @@ from PySide6.QtWidgets import (
 
 from core.conditioning.specs import CONTROL_KINDS, REFERENCE_MODES, LoraSpec
 from gui.params.conditioning_state import ControlEntry, ReferenceEntry
+from gui.params.control_widgets import PictureDrop, ValueSlider, narrow
 from gui.qt_helpers import named, plain, plain_tooltip
-from gui.qt_images import thumbnail_qimage
 
-THUMBNAIL_SIDE = 96
 KIND_LABELS = {
     "canny": "Canny edges",
     "scribble": "Scribble",
@@ -47,70 +44,12 @@ KIND_LABELS = {
 MODE_LABELS = {"standard": "Standard", "style": "Style only", "composition": "Composition only"}
 
 
-def _narrow(combo: QComboBox) -> None:
-    """Let a combo box shrink below its longest item (the panel is a narrow dock)."""
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(8)
-
-
-class ValueSlider(QWidget):
-    """A slider with a spin box for one float; ``edited(value, merge_key)`` on a user edit.
-
-    A drag is one gesture (its edits share a merge key); each other change is its own.
-    """
-
-    edited = Signal(float, object)
-
-    def __init__(self, low: float, high: float, step: float, parent: QWidget | None = None):
-        super().__init__(parent)
-        self._factor = round(1 / step)
-        self._gesture = 0
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(round(low * self._factor), round(high * self._factor))
-        self.spin = QDoubleSpinBox()
-        self.spin.setRange(low, high)
-        self.spin.setSingleStep(step)
-        self.spin.setDecimals(2)
-        self.spin.setFixedWidth(64)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.spin)
-        self.slider.sliderPressed.connect(self._new_gesture)
-        self.slider.valueChanged.connect(self._on_slider_changed)
-        self.spin.valueChanged.connect(self._on_spin_changed)
-
-    def value(self) -> float:
-        return float(self.spin.value())
-
-    def set_value(self, value: float) -> None:
-        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
-            self.slider.setValue(round(value * self._factor))
-            self.spin.setValue(value)
-
-    def _new_gesture(self) -> None:
-        self._gesture += 1
-
-    def _on_slider_changed(self, position: int) -> None:
-        if not self.slider.isSliderDown():
-            self._new_gesture()
-        value = position / self._factor
-        with QSignalBlocker(self.spin):
-            self.spin.setValue(value)
-        self.edited.emit(value, (id(self), self._gesture))
-
-    def _on_spin_changed(self, value: float) -> None:
-        self._new_gesture()
-        with QSignalBlocker(self.slider):
-            self.slider.setValue(round(value * self._factor))
-        self.edited.emit(float(value), (id(self), self._gesture))
-
-
 class _Row(QFrame):
     """A framed row with a title line: title, extra buttons, Remove."""
 
     edited = Signal(str, object, object)  # undo text, {field: value}, merge key or None
     remove_requested = Signal()
+    pick_model = Signal()  # the model field's "…": the panel asks for a file
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,6 +76,20 @@ class _Row(QFrame):
     def _edit(self, text: str, merge_key: object = None, **changes: object) -> None:
         self.edited.emit(text, changes, merge_key)
 
+    def _model_field(self, name: str, placeholder: str) -> tuple[QLineEdit, QHBoxLayout]:
+        """A model reference field with a "…" button that browses for a file."""
+        field = named(QLineEdit(), name)
+        field.setPlaceholderText(placeholder)
+        browse = named(QToolButton(), name + "Browse")
+        browse.setText("…")
+        browse.setToolTip("Choose a model file")
+        browse.clicked.connect(self.pick_model)
+        layout = QHBoxLayout()
+        layout.setSpacing(2)
+        layout.addWidget(field, 1)
+        layout.addWidget(browse)
+        return field, layout
+
 
 class LoraRow(_Row):
     """One LoRA: its name (the file's stem) and a weight slider."""
@@ -156,42 +109,6 @@ class LoraRow(_Row):
         self.title.setText(Path(lora.path).stem or lora.path)
         self.title.setToolTip(plain_tooltip(lora.path))
         self.weight.set_value(lora.weight)
-
-
-class _PictureDrop(QLabel):
-    """A thumbnail that takes dropped image files (``dropped(path)``)."""
-
-    dropped = Signal(str)
-
-    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
-        super().__init__(placeholder, parent)
-        self._placeholder = placeholder
-        self.setAcceptDrops(True)
-        self.setFixedSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setWordWrap(True)
-        self.setFrameShape(QFrame.Shape.Box)
-        self.setStyleSheet("color: palette(mid); font-size: 10px;")
-
-    def show_picture(self, image: Image.Image | None, text: str = "") -> None:
-        if image is None:
-            self.setPixmap(QPixmap())
-            self.setText(text or self._placeholder)
-        else:
-            self.setPixmap(QPixmap.fromImage(thumbnail_qimage(image, THUMBNAIL_SIDE)))
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
-        mime = event.mimeData()
-        if mime is not None and mime.hasUrls() and any(u.isLocalFile() for u in mime.urls()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.dropped.emit(paths[0])
 
 
 class ControlRow(_Row):
@@ -217,10 +134,11 @@ class ControlRow(_Row):
         self.kind = named(QComboBox(), "controlKind")
         for kind in CONTROL_KINDS:
             self.kind.addItem(KIND_LABELS.get(kind, kind), kind)
-        _narrow(self.kind)
-        self.model = named(QLineEdit(), "controlModel")
-        self.model.setPlaceholderText("ControlNet: folder, .safetensors or hub id")
-        self.preview = named(_PictureDrop("the input picture"), "controlPreview")
+        narrow(self.kind)
+        self.model, model_field = self._model_field(
+            "controlModel", "ControlNet: folder, .safetensors or hub id"
+        )
+        self.preview = named(PictureDrop("the input picture"), "controlPreview")
         self.preview.setToolTip("The control image. Drop a picture here to make it from that one.")
         self.picture_label = named(plain(QLabel()), "controlPicture")
         self.picture_label.setWordWrap(True)
@@ -249,7 +167,7 @@ class ControlRow(_Row):
         grid.addWidget(QLabel("Type"), 1, 1)
         grid.addWidget(self.kind, 1, 2)
         grid.addWidget(QLabel("Model"), 2, 1)
-        grid.addWidget(self.model, 2, 2)
+        grid.addLayout(model_field, 2, 2)
         grid.addWidget(self.picture_label, 3, 1, 1, 2)
         grid.addLayout(picture_buttons, 4, 1, 1, 2)
         grid.addWidget(QLabel("Strength"), 5, 0)
@@ -347,15 +265,16 @@ class ReferenceRow(_Row):
         super().__init__("Reference", parent)
         self.setObjectName("referenceRow")
         self.finish_header()
-        self.picture = named(_PictureDrop("drop a picture"), "referencePicture")
+        self.picture = named(PictureDrop("drop a picture"), "referencePicture")
         self.choose = named(QPushButton("Choose…"), "referenceChoose")
-        self.model = named(QLineEdit(), "referenceModel")
-        self.model.setPlaceholderText("IP-Adapter: .safetensors, folder or hub id")
+        self.model, model_field = self._model_field(
+            "referenceModel", "IP-Adapter: .safetensors, folder or hub id"
+        )
         self.scale = named(ValueSlider(0.0, 2.0, 0.05), "referenceScale")
         self.mode = named(QComboBox(), "referenceMode")
         for mode in REFERENCE_MODES:
             self.mode.addItem(MODE_LABELS.get(mode, mode), mode)
-        _narrow(self.mode)
+        narrow(self.mode)
         self.picture_label = named(plain(QLabel()), "referencePictureName")
         self.picture_label.setWordWrap(True)
         grid = self.grid  # the picture on the left of its name, adapter and scale
@@ -363,7 +282,7 @@ class ReferenceRow(_Row):
         grid.addWidget(self.picture_label, 1, 1, 1, 2)
         grid.addWidget(self.choose, 2, 1, 1, 2, Qt.AlignmentFlag.AlignLeft)
         grid.addWidget(QLabel("Adapter"), 3, 1)
-        grid.addWidget(self.model, 3, 2)
+        grid.addLayout(model_field, 3, 2)
         grid.addWidget(QLabel("Mode"), 4, 1)
         grid.addWidget(self.mode, 4, 2)
         grid.addWidget(QLabel("Scale"), 5, 0)

@@ -301,3 +301,28 @@ def test_add_lora_offers_the_scanned_loras(setup, monkeypatch):
     assert names == ["detail", "ink", "Choose a file…"]
     panel.lora_menu.actions()[1].trigger()
     assert params.conditioning.loras == (LoraSpec("/loras/ink.safetensors", 1.0),)
+
+
+def test_model_fields_offer_scanned_models_and_browse_for_a_file(setup, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QToolButton
+
+    from gui.params import control_widgets
+
+    params, panel, undo, _tree = setup
+    scanned = {"controlnet": [("canny", "/m/control_canny.safetensors")], "ip_adapter": []}
+    monkeypatch.setattr(control_widgets, "library_items", lambda kind: scanned.get(kind, []))
+    panel.add_control_layer()
+    panel.add_reference_entry()
+    completer = panel.control_rows[0].model.completer()
+    assert (
+        completer is not None
+        and completer.model().index(0, 0).data() == scanned["controlnet"][0][1]
+    )
+    assert panel.reference_rows[0].model.completer() is None  # nothing scanned of that kind
+
+    chosen = "/m/ip-adapter_sd15.safetensors"
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (chosen, ""))
+    before = undo.count()
+    panel.reference_rows[0].findChild(QToolButton, "referenceModelBrowse").click()
+    assert params.conditioning.references[0].model == chosen and undo.count() == before + 1
+    assert panel.reference_rows[0].model.text() == chosen
