@@ -101,7 +101,8 @@ def check_cli(folder, tmp_path, family: str) -> None:
     make_image(SIZE, SIZE).save(picture)
     left_half_mask().save(mask)
     two_level_map().save(strength)
-    base = ["--model", str(folder), "--steps", str(STEPS), "--seed", "3", "--work-size", "input"]
+    base = ["--model", str(folder), "--device", "cpu", "--steps", str(STEPS), "--seed", "3"]
+    base += ["--work-size", "input"]  # --device cpu: the spec of the tests, no reload
     for name, extra in (
         ("img", []),
         ("mask", ["--mask", str(mask)]),
