@@ -104,6 +104,20 @@ def test_inpaint_keeps_pixels_outside_the_mask(engine, spec):
     fh.check_inpaint(engine, spec, "flux")
 
 
+def test_inpaint_only_the_masked_area_snaps_to_the_packing(engine, spec):
+    """The crop around a small mask is generated at a multiple of 16 and pasted back."""
+    from PIL import Image
+
+    from core.imaging.masks import blur_mask
+
+    mask = Image.new("L", (fh.SIZE, fh.SIZE), 0)
+    mask.paste(255, (20, 24, 36, 40))
+    result, _ = fh.run(engine, spec, mask=mask, mask_blur=2, inpaint_area="masked", padding=6)
+    diff = fh.changed(result)
+    assert not diff[np.asarray(blur_mask(mask, 2)) == 0].any()
+    assert diff[24:40, 20:36].mean() > 0.5
+
+
 def test_strength_map(engine, spec):
     fh.check_strength_map(engine, spec, "flux")
 
