@@ -114,7 +114,7 @@ def sweep_temporaries(plan: BatchPlan) -> list[Path]:
     returns what was removed."""
     names = {entry.output.name for entry in plan.entries} | {REPORT_NAME}
     pattern = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}" + re.escape(TMP_SUFFIX) + "$")
-    removed = []
+    removed: list[Path] = []
     if not plan.out_dir.is_dir():
         return removed
     for path in plan.out_dir.iterdir():

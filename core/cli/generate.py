@@ -13,6 +13,7 @@ from core.cli.common import (
 )
 from core.cli.faces import face_settings_from_args
 from core.cli.generate_workflows import run_generate_workflow
+from core.cli.serve import run_on_worker
 from core.errors import UserError
 from core.imaging import load_image
 from core.workflows.faces import with_faces_fixed
@@ -23,6 +24,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     workflow = [name for name in ("passes", "sweep", "variations") if getattr(args, name)]
     if len(workflow) > 1:
         raise UserError("use only one of --passes, --sweep and --variations")
+    if getattr(args, "worker", None):  # the pass runs on a generation worker
+        return run_on_worker(args, workflow)
     if workflow and args.fix_faces:
         raise UserError(f"--fix-faces works on a single pass or a batch, not with --{workflow[0]}")
     # 1. Check everything the user gave before any model loads.

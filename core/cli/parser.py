@@ -1,5 +1,5 @@
 """The command line: ``generate``, ``info``, ``upscale``, ``batch``, ``outpaint``, ``faces``,
-``diff``, ``models``."""
+``diff``, ``models``, ``serve``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from core.cli.info import cmd_info
 from core.cli.models import add_models_parser
 from core.cli.outpaint import add_outpaint
 from core.cli.regions import REGION_HELP
+from core.cli.serve import add_serve_parser
 from core.cli.workflows import LOCAL_RAY, cmd_batch, cmd_upscale
 from core.errors import UserError
 from core.models.memory_modes import MEMORY_MODES
@@ -116,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seeds", type=int, default=1, metavar="N", help="sweep: seeds per strength")
     gen.add_argument("--variations", type=int, metavar="N", help="N seeds at one strength")
     gen.add_argument("--fix-faces", action="store_true", help=FIX_FACES_HELP)
+    gen.add_argument("--worker", metavar="URL", help="run the pass on a worker (see serve)")
+    gen.add_argument("--token", help="the worker's token")
 
     info = sub.add_parser("info", help="show the generation parameters stored in an image")
     info.add_argument("image", metavar="IMAGE")
@@ -129,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_faces(sub, add_generation_options)
     add_diff_parser(sub)
     add_models_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
