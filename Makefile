@@ -29,6 +29,7 @@ test: lint
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_engine --out bench-out/bench.json
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_canvas --out bench-out/canvas.json
+	$(PY) -m tests.benchmarks.bench_ray --out bench-out/ray.json
 
 screenshot: $(STAMP)
 	bash packaging/screenshot.sh
