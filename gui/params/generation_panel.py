@@ -105,10 +105,12 @@ class GenerationPanel(QWidget):
     def _build_prompts(self) -> QGroupBox:
         self.prompt_edit = named(QPlainTextEdit(), "promptEdit")
         self.prompt_edit.setPlaceholderText("Describe the whole final image…")
+        self.prompt_edit.setToolTip("What the whole result should show (not only the change)")
         self.prompt_edit.setTabChangesFocus(True)
         self.prompt_edit.setFixedHeight(58)
         self.negative_prompt_edit = named(QPlainTextEdit(), "negativePromptEdit")
         self.negative_prompt_edit.setPlaceholderText("Negative prompt: what to avoid…")
+        self.negative_prompt_edit.setToolTip("What the result should avoid (blur, extra fingers…)")
         self.negative_prompt_edit.setTabChangesFocus(True)
         self.negative_prompt_edit.setFixedHeight(40)
         bind(self.state, "prompt", self.prompt_edit)
@@ -125,6 +127,7 @@ class GenerationPanel(QWidget):
         self.strength_spin = named(QDoubleSpinBox(), "strengthSpin")
         self.strength_spin.setRange(0.0, 1.0)
         self.strength_spin.setDecimals(2)
+        self.strength_spin.setToolTip(self.strength_slider.toolTip())
         self.strength_spin.setSingleStep(0.01)
         self.steps_label = named(QLabel(), "effectiveStepsLabel")
         self.work_size_label = WorkSizeLabel(self.state)
@@ -166,6 +169,7 @@ class GenerationPanel(QWidget):
         self.cfg_spin.setToolTip("Classifier-free guidance: how strictly to follow the prompt")
         self.scheduler_combo = named(QComboBox(), "schedulerCombo")
         self.scheduler_combo.addItems(SCHEDULER_NAMES)
+        self.scheduler_combo.setToolTip("The sampler that walks the denoising steps")
         self.seed_spin = named(QDoubleSpinBox(), "seedSpin")
         self.seed_spin.setDecimals(0)
         self.seed_spin.setRange(0, MAX_SEED)
@@ -212,6 +216,7 @@ class GenerationPanel(QWidget):
         self.mask_blur_spin.setSuffix(" px")
         self.mask_blur_spin.setToolTip("Feather the mask edge so the change blends in")
         self.whole_radio = named(QRadioButton("Whole picture"), "inpaintWholeRadio")
+        self.whole_radio.setToolTip("Generate the whole picture; the unmasked part is kept")
         self.masked_radio = named(QRadioButton("Only masked"), "inpaintMaskedRadio")
         self.masked_radio.setToolTip(
             "Generate only a crop around the mask at full resolution, then paste it back"
