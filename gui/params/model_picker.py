@@ -100,7 +100,7 @@ class ModelPicker(QWidget):
         file_button = named(QPushButton("File…"), "modelFileButton")
         file_button.setToolTip("Choose a single-file .safetensors checkpoint")
         manage_button = named(QPushButton("Models…"), "manageModelsButton")
-        manage_button.setToolTip("Download models, scan your model folders (Ctrl+Shift+M)")
+        manage_button.setToolTip("Download models, scan your model folders (Ctrl+M)")
         manage_button.clicked.connect(self.manage_requested)
         self.config_edit = named(QLineEdit(), "modelConfigEdit")
         self.config_edit.setPlaceholderText("optional config folder")

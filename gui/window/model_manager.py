@@ -85,7 +85,7 @@ class ModelManagerDialog(QDialog):
 
 
 class ModelManagerOpener(QObject):
-    """The window's "Models…" action (Ctrl+Shift+M) and the picker's Models… button: both open
+    """The window's "Models…" action (Ctrl+M) and the picker's Models… button: both open
     the one model manager, made on first use; the picker re-reads its list after every change."""
 
     def __init__(self, state: GenerationParams, picker: ModelPicker, parent: QWidget) -> None:
@@ -93,7 +93,7 @@ class ModelManagerOpener(QObject):
         self._state, self._picker, self._parent = state, picker, parent
         self.dialog: ModelManagerDialog | None = None
         self.action = named(QAction("Models…", parent), "modelsAction")
-        self.action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.action.setShortcut(QKeySequence("Ctrl+M"))  # Ctrl+Shift+M is Multi-pass refine
         self.action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.action.setToolTip("Download models, scan your model folders")
         self.action.triggered.connect(self.open)
