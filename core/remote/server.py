@@ -26,6 +26,7 @@ from aiohttp.web_request import FileField
 
 from core import __version__
 from core.engine import Engine
+from core.errors import UserError
 from core.models import ModelSpec
 from core.remote.jobs import Job, JobQueue
 from core.remote.offered import OfferedModels
@@ -104,7 +105,7 @@ async def _run_queue(app: web.Application) -> AsyncIterator[None]:
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ProtocolError as exc:
+    except UserError as exc:  # ProtocolError and the request's own checks: one line
         return web.json_response({"error": str(exc)}, status=400)
     except web.HTTPRequestEntityTooLarge:
         limit = f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB"
