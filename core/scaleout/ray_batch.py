@@ -122,19 +122,18 @@ def run_ray_batch(
     for entry in plan.entries:
         if entry.done:
             report.skipped.append(BatchItem(entry.source, entry.output, "skipped", "already done"))
-    pending = plan.pending
-    if not pending:
-        report.elapsed = time.perf_counter() - started
-        return report
 
     # 2. The inputs as rows (index, bytes); a file the driver cannot read fails here.
     rows = []
-    for entry in pending:
+    for entry in plan.pending:
         try:
             rows.append({"index": entry.index, "data": entry.source.read_bytes()})
         except OSError as exc:
             message = f"cannot read image {entry.source}: {exc.strerror or exc}"
             report.failed.append(BatchItem(entry.source, entry.output, "failed", message))
+    if not rows:  # nothing left to run: Ray never starts
+        report.elapsed = time.perf_counter() - started
+        return report
 
     # 3. Map them through the actor pool; the driver writes each file once, as it arrives.
     started_here = _connect(ray, address)
