@@ -9,10 +9,12 @@ import argparse
 import asyncio
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from core.project import PROJECT_SUFFIX, is_project_file
 from gui.window import test_hooks
+from gui.window.app_icon import app_icon
 from gui.window.main_window import MainWindow
 from gui.window.settings import APP_NAME, Settings
 
@@ -22,6 +24,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("image", nargs="?", help="picture or project (.i2i) to open")
     parser.add_argument("--model", help="diffusers folder, .safetensors file or hub id")
     parser.add_argument("--model-config", help="config folder for a single-file checkpoint")
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="show the window, print SMOKE-TEST: window shown, close after 3 s (packaging)",
+    )
     return parser.parse_args(argv)
 
 
@@ -33,6 +40,7 @@ def ensure_application() -> QApplication:
         QApplication.setApplicationDisplayName(APP_NAME)
         QApplication.setOrganizationName("img2img-studio")
         app = QApplication(sys.argv[:1])
+        app.setWindowIcon(app_icon())
     return app  # type: ignore[return-value]
 
 
@@ -59,6 +67,9 @@ def run_gui(argv: list[str]) -> int:
     window = build_window(argv)
     app = ensure_application()
     window.show()
+    if parse_args(argv).smoke_test:  # packaging/smoke_test.sh: the window appears, then closes
+        QTimer.singleShot(0, lambda: print("SMOKE-TEST: window shown", flush=True))
+        QTimer.singleShot(3000, window.close)
     if window.tree.root is not None:
         window.canvas.fit()
     test_hooks.install(window)  # only with IMG2IMG_STUDIO_TEST_HOOK set (tests)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from core.history import PassRecord, PassTree
 from gui.canvas.canvas import Canvas
+from gui.canvas.empty_hint import EmptyHint
 from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
 from gui.history.history_panel import HistoryPanel
 from gui.params.control_panel import ControlPanel
@@ -46,6 +47,8 @@ from gui.run.workflow_controller import WorkflowController
 from gui.window.autosave import Autosaver
 from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
+from gui.window.help_menu import HelpMenu
+from gui.window.layout import DockLayout
 from gui.window.model_manager import ModelManagerOpener
 from gui.window.project_actions import ProjectActions
 from gui.window.recovery import RecoveryOffer
@@ -77,6 +80,7 @@ class MainWindow(QMainWindow):
 
         # 1. Central area: an error banner above the canvas.
         self.canvas = Canvas(self.undo_stack)
+        self.empty_hint = EmptyHint(self.canvas)  # "Open or drop a picture…" until one is open
         self.regions_panel = RegionsPanel(self.canvas)  # regional prompts: gui/params/regions_panel
         self.error_banner = ErrorBanner()
         self.error_label = self.error_banner.label
@@ -97,19 +101,16 @@ class MainWindow(QMainWindow):
         # 3. Docks: generation (with Generate / Cancel / progress) and history.
         self.panel = GenerationPanel(self.state)
         self.history = HistoryPanel(self.tree)
-        self._add_dock(
-            "Generate",
-            "generationDock",
-            self._build_generate_area(),
-            Qt.DockWidgetArea.RightDockWidgetArea,
-        )
-        self._add_dock("History", "historyDock", self.history, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.docks = DockLayout(self)  # dockable panels, the default layout, Reset layout
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        regions_dock = self._add_dock("Regions", "regionsDock", self.regions_panel, right)
+        self.docks.add("Generate", "generationDock", self._build_generate_area(), right)
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        self.docks.add("History", "historyDock", self.history, left)
+        regions_dock = self.docks.add("Regions", "regionsDock", self.regions_panel, right)
         conditioning = self.state.conditioning  # LoRAs, ControlNet, IP-Adapter (Control panel)
         overlay = self.canvas.control_overlay
         self.control_panel = ControlPanel(conditioning, self.undo_stack, self.tree, overlay)
-        control_dock = self._add_dock("Control", "controlDock", self.control_panel, right)
+        control_dock = self.docks.add("Control", "controlDock", self.control_panel, right)
         self.tabifyDockWidget(regions_dock, control_dock)
         self.runner.regions_source = self.regions_panel.regions
 
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
         self.models = ModelManagerOpener(self.state, self.panel.model_picker, self)  # Models…
         self.canvas.viewport().installEventFilter(self.files)
         self._build_menus()
+        self.help = HelpMenu(self, self.tree, self.state)  # Keyboard shortcuts, About
         self.status_label = plain(named(QLabel(), "inputLabel"))
         self.statusBar().addPermanentWidget(self.status_label)
         self.statusBar().showMessage("Open an image (Ctrl+O, drop or paste) and choose a model.")
@@ -160,24 +162,13 @@ class MainWindow(QMainWindow):
         self.autosaver = Autosaver(self)  # and crash recovery: gui.window.autosave, .recovery
         self.recovery = RecoveryOffer(self, self.autosaver)
 
-        # 6. Restore settings.
+        # 6. Restore settings (the layout as built is the default: View › Reset layout).
+        self.docks.mark_default()
         self._restore_settings()
         self._on_busy_changed(False)
         self._on_mask_changed()
 
     # -- building ---------------------------------------------------------------------------------
-    def _add_dock(
-        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
-    ) -> QDockWidget:
-        dock = named(QDockWidget(title, self), name)
-        dock.setWidget(widget)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.addDockWidget(area, dock)
-        return dock
-
     def _build_generate_area(self) -> QWidget:
         self.generate_button = named(QPushButton("Generate"), "generateButton")
         self.generate_button.setToolTip("Run one pass on the input image (Ctrl+Enter)")
@@ -257,6 +248,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.mask_toolbar.toggleViewAction())
         view_menu.addAction(self.strength_toolbar.toggleViewAction())
+        view_menu.addSeparator()
+        view_menu.addAction(self.docks.reset_action)
 
     # -- records and view -----------------------------------------------------------------
     def show_record(self, record_id: str) -> None:
@@ -306,6 +299,7 @@ class MainWindow(QMainWindow):
         return self.project.open(path)
 
     def _on_tree_changed(self, event: str, record: PassRecord) -> None:
+        self.empty_hint.set_empty(self.tree.root is None)
         if event == "selected":
             self.show_record(record.id)
         elif event == "removed" and record.id == self._shown_id and not self._resetting:
@@ -380,12 +374,7 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         s = self.settings
-        if s.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(s.window_geometry.encode()))
-        else:
-            self.resize(1400, 900)
-        if s.window_state:
-            self.restoreState(QByteArray.fromBase64(s.window_state.encode()))
+        self.docks.restore(s)  # size, position, panels
         if s.last_params:
             self.panel.set_params(s.last_params)
         self.panel.model_picker.set_recent(s.recent_models)
@@ -394,8 +383,7 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         s = self.settings
-        s.window_geometry = bytes(self.saveGeometry().toBase64().data()).decode()
-        s.window_state = bytes(self.saveState().toBase64().data()).decode()
+        self.docks.store(s)
         params = self.state.request_params(conditioning=False)  # no pictures in settings
         s.last_model, s.last_model_config = params.pop("model"), params.pop("model_config")
         s.last_params = params
