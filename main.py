@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sys
 
-HEADLESS_COMMANDS = {"generate", "info", "upscale", "batch", "outpaint", "faces", "diff", "models"}
+HEADLESS_COMMANDS = {
+    "generate", "info", "upscale", "batch", "outpaint", "faces", "diff", "models", "serve",
+}  # fmt: skip
 
 
 def build_window(argv: list[str] | None = None):
