@@ -2,9 +2,17 @@
 
 Pure functions that only touch QImage (never QPixmap), so they are safe on any thread. Every
 QImage returned owns its memory: the source buffer may be freed right after the call.
+
+``prepare_qimages`` makes a picture's QImage and thumbnails ahead of time (the worker thread does
+it for each result); ``pil_to_qimage`` and ``thumbnail_qimage`` then return those for as long as
+the PIL image lives, so the GUI thread never converts a big result. Prepared pictures are treated
+as immutable (results are).
 """
 
 from __future__ import annotations
+
+import threading
+import weakref
 
 import numpy as np
 from PIL import Image
@@ -13,6 +21,11 @@ from PySide6.QtGui import QImage
 # File dialogs' filter for the pictures the app reads (masks too).
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 
+HISTORY_THUMBNAIL_SIDE = 64  # the history panel's cards
+_FULL = 0
+_prepared: dict[int, dict[int, QImage]] = {}  # id(PIL image) → {0: full size, side: thumbnail}
+_prepared_lock = threading.Lock()
+
 _PIL_FORMATS = {
     "RGB": (QImage.Format.Format_RGB888, 3),
     "RGBA": (QImage.Format.Format_RGBA8888, 4),
@@ -20,8 +33,35 @@ _PIL_FORMATS = {
 }
 
 
+def prepare_qimages(img: Image.Image, thumbnail_sides: tuple[int, ...] = ()) -> None:
+    """Convert ``img`` (and its thumbnails) now, on this thread, for later calls on any thread."""
+    made = {_FULL: _convert(img)}
+    made.update({side: _thumbnail(img, side) for side in thumbnail_sides})
+    key = id(img)
+    with _prepared_lock:
+        first = key not in _prepared
+        _prepared.setdefault(key, {}).update(made)
+    if first:
+        weakref.finalize(img, _forget, key)
+
+
+def _forget(key: int) -> None:
+    with _prepared_lock:
+        _prepared.pop(key, None)
+
+
+def _ready(img: Image.Image, side: int) -> QImage | None:
+    with _prepared_lock:
+        return _prepared.get(id(img), {}).get(side)
+
+
 def pil_to_qimage(img: Image.Image) -> QImage:
     """A QImage copy of ``img``; RGB, RGBA and L map directly, other modes are converted first."""
+    ready = _ready(img, _FULL)
+    return ready if ready is not None else _convert(img)
+
+
+def _convert(img: Image.Image) -> QImage:
     if img.mode not in _PIL_FORMATS:
         has_alpha = "A" in img.getbands() or "transparency" in img.info
         img = img.convert("RGBA" if has_alpha else "RGB")
@@ -33,6 +73,11 @@ def pil_to_qimage(img: Image.Image) -> QImage:
 
 def thumbnail_qimage(img: Image.Image, side: int) -> QImage:
     """A QImage of ``img`` scaled down (aspect kept) to fit a ``side``×``side`` square."""
+    ready = _ready(img, side)
+    return ready if ready is not None else _thumbnail(img, side)
+
+
+def _thumbnail(img: Image.Image, side: int) -> QImage:
     thumbnail = img.copy()
     thumbnail.thumbnail((side, side))
     return pil_to_qimage(thumbnail)

@@ -18,6 +18,7 @@ from PySide6.QtGui import (
     QColor,
     QCursor,
     QFocusEvent,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPixmap,
@@ -116,13 +117,15 @@ class Canvas(StrengthMapMixin, ZoomView):
         """The picture currently shown (not the preview)."""
         return self._image
 
-    def show_preview(self, rgb: np.ndarray | None) -> None:
-        """Draw a step preview (any size, stretched over the image); None shows the image again."""
+    def show_preview(self, rgb: np.ndarray | QImage | None) -> None:
+        """Draw a step preview (any size, stretched over the image); None shows the image again.
+
+        A QImage (converted on the worker thread) costs only the pixmap upload here."""
         if rgb is None:
             self._preview_item.setVisible(False)
             self._preview_item.setPixmap(QPixmap())
             return
-        pixmap = QPixmap.fromImage(array_to_qimage(rgb))
+        pixmap = QPixmap.fromImage(rgb if isinstance(rgb, QImage) else array_to_qimage(rgb))
         target = self.sceneRect()
         if self._image is None or target.isEmpty():
             target = QRectF(0, 0, pixmap.width(), pixmap.height())

@@ -28,9 +28,9 @@ from core.history_drift import pass_drift
 from gui.history.conditioning_text import conditioning_lines
 from gui.history.drift_badge import drift_badge
 from gui.qt_helpers import ask, named, plain_tooltip
-from gui.qt_images import thumbnail_qimage
+from gui.qt_images import HISTORY_THUMBNAIL_SIDE, thumbnail_qimage
 
-THUMBNAIL_SIZE = 64
+THUMBNAIL_SIZE = HISTORY_THUMBNAIL_SIDE  # made on the worker thread for each result
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 

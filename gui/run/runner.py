@@ -54,7 +54,7 @@ class PassRunner(QObject):
     progress_text_changed = Signal(str)  # new bar text; value and range stay
     message = Signal(str, int)  # status-bar text, timeout in ms (0: until replaced)
     error = Signal(str)  # a one-line error to show
-    preview = Signal(object)  # an HxWx3 uint8 step preview, or None: show the picture again
+    preview = Signal(object)  # a step preview (QImage, made on the worker), or None: the picture
     model_worked = Signal()  # a job finished with results: remember its model
     work_size_seen = Signal(object, object)  # WorkSizeKey, (w, h) a single pass really works at
 
@@ -83,6 +83,7 @@ class PassRunner(QObject):
         self.worker.loading.connect(self._on_loading)
         self.worker.started.connect(self._on_pass_started)
         self.worker.preview.connect(self._on_preview)
+        self.worker.previews.ready.connect(self._on_preview_image)  # coalesced, converted
         self.worker.finished.connect(self._on_pass_finished)
         self.worker.cancelled.connect(self._on_cancelled)
         self.worker.failed.connect(self._on_failed)
@@ -251,10 +252,12 @@ class PassRunner(QObject):
     def _on_preview(self, step: int, total: int, elapsed: float, image: np.ndarray | None) -> None:
         if not self._busy:
             return
-        if image is not None and self._show_previews:
-            self.preview.emit(image)
         prefix = f"{self._label} · " if self._label else ""
         self.progress_changed.emit(step, max(1, total), prefix + step_text(step, total, elapsed))
+
+    def _on_preview_image(self, _step: int, _total: int, _elapsed: float, image: object) -> None:
+        if self._busy and image is not None and self._show_previews:
+            self.preview.emit(image)
 
     def _on_pass_finished(self, result: PassResult) -> None:
         # 1. Add the result under the record it started from (or the root if that was deleted).

@@ -30,6 +30,8 @@ from core.events import (
     StepPreview,
 )
 from core.requests import PassRequest
+from gui.qt_images import HISTORY_THUMBNAIL_SIDE, prepare_qimages
+from gui.run.preview_mailbox import PreviewMailbox, refresh_rate
 
 _engine: Any = None
 _engine_lock = threading.Lock()
@@ -138,6 +140,8 @@ class PassWorker(QObject):
         self._shut_down = False
         # Connected first, so ``busy`` is already False in any other slot of an ending signal.
         self._gui = _GuiSide(self)
+        # Step previews for display: converted to QImage here, newest only, ≤ the screen's rate.
+        self.previews = PreviewMailbox(refresh_rate())
         for ending in (self.finished, self.cancelled, self.failed, self.workflow_finished):
             ending.connect(self._gui.job_ended)
         self._thread.finished.connect(self._gui.thread_finished)
@@ -162,6 +166,7 @@ class PassWorker(QObject):
     def submit(self, job: PassJob | WorkflowJob) -> None:
         """Queue ``job``; it runs after any job already running."""
         ticket = _Ticket(job)
+        self.previews.reset()
         with self._lock:
             self._tickets.append(ticket)
         self._gui.outstanding += 1
@@ -198,6 +203,8 @@ class PassWorker(QObject):
         """Forward one core event as the matching Qt signal (runs on the worker thread)."""
         match event:
             case StepPreview(step=step, total=total, elapsed=elapsed, image=image):
+                # The display's copy first: it reaches the GUI thread before ``preview`` does.
+                self.previews.offer(step, total, elapsed, image)
                 self.preview.emit(step, total, elapsed, image)
             case PassStarted():
                 self.started.emit(event)
@@ -208,7 +215,13 @@ class PassWorker(QObject):
         if self._ended:
             return
         self._ended = True
+        for arg in args:  # the window shows it at once: its QImage and thumbnail are made here
+            _prepare_result(arg)
         signal.emit(*args)
+
+    def _pass_done(self, index: int, result: Any) -> None:
+        _prepare_result(result)
+        self.pass_done.emit(index, result)
 
     def _forward_step_event(self, event: Any) -> None:
         """Within a workflow only step-level events are forwarded; the outcome ends the job."""
@@ -220,7 +233,7 @@ class PassWorker(QObject):
             shared_engine(),
             spec,
             on_event=self._forward_step_event,
-            on_pass=self.pass_done.emit,
+            on_pass=self._pass_done,
             on_progress=self.progress.emit,
             cancel=self._token,
         )
@@ -273,6 +286,13 @@ class PassWorker(QObject):
             with self._lock:
                 self._token = None
                 self._tickets.remove(ticket)
+
+
+def _prepare_result(result: Any) -> None:
+    """Make a finished pass's QImage and history thumbnail on this (worker) thread, so showing
+    the result costs the GUI thread only a QPixmap upload."""
+    if isinstance(result, PassResult):
+        prepare_qimages(result.image, (HISTORY_THUMBNAIL_SIDE,))
 
 
 def _one_line(exc: BaseException) -> str:

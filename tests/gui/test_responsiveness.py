@@ -1,0 +1,74 @@
+"""What keeps the GUI thread free while a pass runs: previews converted on the worker thread,
+coalesced (newest only) and throttled to the screen's rate; results' QImages made ahead.
+
+Timing itself is measured by tests/benchmarks/bench_gui.py, never asserted here."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QImage
+
+from gui import qt_images
+from gui.run.preview_mailbox import PreviewMailbox
+
+
+def _collect(mailbox: PreviewMailbox) -> list[tuple[int, object]]:
+    received: list[tuple[int, object]] = []
+    mailbox.ready.connect(lambda step, total, elapsed, image: received.append((step, image)))
+    return received
+
+
+def test_previews_are_converted_on_the_offering_thread_and_only_the_newest_is_delivered(qtbot):
+    mailbox = PreviewMailbox(refresh_hz=1e9)  # no throttle: coalescing alone
+    received = _collect(mailbox)
+
+    def worker() -> None:
+        for step in range(1, 6):
+            mailbox.offer(step, 10, 0.1 * step, np.full((8, 8, 3), step, np.uint8))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert mailbox.converted_on == {thread.ident}
+    assert received == []  # nothing ran on the GUI thread yet
+    qtbot.waitUntil(lambda: len(received) == 1)
+    qtbot.wait(20)
+    step, image = received[0]
+    assert step == 5 and len(received) == 1  # the four stale ones were dropped
+    assert isinstance(image, QImage) and image.pixelColor(0, 0).red() == 5
+
+
+def test_offers_faster_than_the_screen_are_skipped_but_the_last_step_never(qtbot):
+    mailbox = PreviewMailbox(refresh_hz=1.0)  # one per second
+    received = _collect(mailbox)
+    picture = np.zeros((8, 8, 3), np.uint8)
+    assert mailbox.offer(1, 3, 0.1, picture)
+    assert not mailbox.offer(2, 3, 0.2, picture)  # too soon
+    assert mailbox.offer(3, 3, 0.3, picture)  # the last step always goes through
+    qtbot.waitUntil(lambda: bool(received))
+    assert [step for step, _ in received] == [3]
+
+
+def test_big_previews_are_scaled_down_on_the_worker(qtbot):
+    mailbox = PreviewMailbox(refresh_hz=1e9)
+    mailbox.max_side = 64
+    received = _collect(mailbox)
+    mailbox.offer(1, 1, 0.1, np.zeros((256, 128, 3), np.uint8))
+    qtbot.waitUntil(lambda: bool(received))
+    image = received[0][1]
+    assert isinstance(image, QImage) and (image.width(), image.height()) == (32, 64)
+
+
+def test_prepared_qimages_are_reused_while_the_picture_lives():
+    picture = Image.new("RGB", (300, 200), (10, 20, 30))
+    qt_images.prepare_qimages(picture, (64,))
+    full, thumbnail = qt_images.pil_to_qimage(picture), qt_images.thumbnail_qimage(picture, 64)
+    assert full is qt_images._ready(picture, 0)
+    assert (thumbnail.width(), thumbnail.height()) == (64, 43)
+    assert qt_images.thumbnail_qimage(picture, 32).width() == 32  # another side: made on demand
+    key = id(picture)
+    del picture
+    assert key not in qt_images._prepared  # forgotten with the picture
