@@ -3,17 +3,32 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The torch build: auto (CUDA where nvidia-smi works, CPU otherwise), cpu, cuda or skip.
+TORCH ?= auto
+TORCH_VERSION := 2.13.0
 
-.PHONY: run test lint bench screenshot clean
+.PHONY: run install test lint bench screenshot package smoke-test icons clean
 
-$(STAMP): pyproject.toml
+TORCH_STAMP := $(VENV)/.torch-$(TORCH)
+
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install "torch==2.13.0"
+
+# Says which build it chose and why (packaging/install_torch.sh); a new TORCH= installs again.
+$(TORCH_STAMP): | $(PY)
+	bash packaging/install_torch.sh $(PY) $(TORCH) $(TORCH_VERSION)
+	rm -f $(VENV)/.torch-*
+	touch $@
+
+$(STAMP): pyproject.toml $(TORCH_STAMP)
 	$(PY) -m pip install -e ".[dev]"
 	touch $(STAMP)
 
+install: $(STAMP)
+
 run: $(STAMP)
+	@$(PY) -c "import importlib.metadata as m; print('torch', m.version('torch'), '(make run TORCH=cpu|cuda to switch)')"
 	$(PY) main.py $(ARGS)
 
 # ruff (lint + format), import-linter (the architecture contracts in pyproject.toml), mypy (types).
@@ -33,6 +48,20 @@ bench: $(STAMP)
 
 screenshot: $(STAMP)
 	bash packaging/screenshot.sh
+
+# A one-folder app in dist/img2img-studio/ (PyInstaller; minutes and ~1.5 GB with torch), then
+# its smoke test under Xvfb. IMG2IMG_PACKAGE_LITE=1 builds without the engine (the window only).
+package: $(STAMP)
+	$(PY) -m pip install -e ".[dev,package]"
+	$(VENV)/bin/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller \
+		packaging/img2img-studio.spec
+	bash packaging/smoke_test.sh dist/img2img-studio/img2img-studio
+
+smoke-test:
+	bash packaging/smoke_test.sh dist/img2img-studio/img2img-studio
+
+icons: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) packaging/render_icons.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -108,3 +109,34 @@ def test_installed_command_generates_from_a_single_file(
     done = _run(installed, "img2img-studio", *args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert read_metadata(tmp_path / "out.png")["record"]["model"]["name"] == "tiny"
+
+
+def test_wheel_declares_the_command_and_ships_the_icon_and_desktop_entry(wheel):
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        text = archive.read(entry_points).decode()
+    assert "[console_scripts]" in text and "img2img-studio = main:main" in text
+    assert "img2img_studio_resources/img2img-studio.desktop" in names
+    assert "img2img_studio_resources/icons/img2img-studio.svg" in names
+    assert "img2img_studio_resources/icons/img2img-studio-512.png" in names
+
+
+@pytest.mark.skipif(
+    shutil.which("xvfb-run") is None or shutil.which("xwininfo") is None,
+    reason="needs xvfb-run and xwininfo (apt-get install xvfb xauth x11-utils)",
+)
+def test_installed_command_opens_the_window_under_xvfb(installed):
+    """packaging/smoke_test.sh on the wheel's command: the window appears and closes by itself."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "QT_QPA_PLATFORM")}
+    done = subprocess.run(
+        ["bash", ROOT / "packaging" / "smoke_test.sh", installed / "bin" / "img2img-studio"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SMOKE-TEST: window shown" in done.stdout
