@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from PIL import Image
 
-from core.batch import REPORT_NAME, BatchItem, BatchReport, write_report_jsonl
+from core.batch import BatchItem, BatchReport
 from core.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
@@ -61,7 +60,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     """``batch IN_DIR OUT_DIR [--in-place] [--ray [ADDRESS]]``: exit 1 (and a summary) when any
-    item failed; ``OUT_DIR/report.jsonl`` lists every item."""
+    item failed; with ``--ray``, ``OUT_DIR/report.jsonl`` lists every item."""
     # 1. The shared settings, validated on a placeholder image; the runners check the folders.
     request = request_from_args(args, Image.new("RGB", (64, 64)))
     spec = spec_from_args(args)
@@ -71,7 +70,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
     # 2. Run; a bad file is reported and the rest go on.
     runner = _run_on_ray if args.ray is not None else _run_locally
     report = runner(args, request, spec, faces)
-    write_report_jsonl(report, Path(args.out_dir) / REPORT_NAME)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from core.batch import (
+    REPORT_NAME,
     BatchItem,
     BatchPlan,
     BatchReport,
@@ -29,6 +30,7 @@ from core.batch import (
     make_plan,
     render_item,
     sweep_temporaries,
+    write_report_jsonl,
 )
 from core.engine import Engine
 from core.errors import UserError
@@ -109,7 +111,7 @@ def run_ray_batch(
     joins the running cluster, ``ray://host:10001`` connects through Ray Client; an instance
     already started in this process is used as it is. ``on_item(item, finished, to_run)`` follows
     each item as its file is written (or its error comes back). Raises UserError before anything
-    runs for bad folders or settings, and RayMissing without Ray.
+    runs for bad folders or settings, and RayMissing without Ray. Writes ``OUT/report.jsonl``.
     """
     # 1. Check everything and sweep a killed run's temporaries before Ray starts.
     ray = import_ray()
@@ -132,8 +134,7 @@ def run_ray_batch(
             message = f"cannot read image {entry.source}: {exc.strerror or exc}"
             report.failed.append(BatchItem(entry.source, entry.output, "failed", message))
     if not rows:  # nothing left to run: Ray never starts
-        report.elapsed = time.perf_counter() - started
-        return report
+        return _finish(plan, report, started)
 
     # 3. Map them through the actor pool; the driver writes each file once, as it arrives.
     started_here = _connect(ray, address)
@@ -165,7 +166,13 @@ def run_ray_batch(
     finally:
         if started_here:
             ray.shutdown()
+    return _finish(plan, report, started)
+
+
+def _finish(plan: BatchPlan, report: BatchReport, started: float) -> BatchReport:
+    """Time the run and write ``OUT/report.jsonl`` (one line per item)."""
     report.elapsed = time.perf_counter() - started
+    write_report_jsonl(report, plan.out_dir / REPORT_NAME)
     return report
 
 
