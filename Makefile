@@ -44,6 +44,7 @@ test: lint
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_engine --out bench-out/bench.json
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_canvas --out bench-out/canvas.json
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_live --out bench-out/live.json
 	$(PY) -m tests.benchmarks.bench_ray --out bench-out/ray.json
 
 screenshot: $(STAMP)

@@ -104,11 +104,13 @@ class PassRunner(QObject):
         return record_id if record_id is not None and record_id in self.tree else self.tree.root_id
 
     # -- starting -------------------------------------------------------------------------------
-    def build_request(self, needs_image: bool = True) -> tuple[PassRequest, ModelChoice]:
+    def build_request(
+        self, needs_image: bool = True, seed: int | None = None
+    ) -> tuple[PassRequest, ModelChoice]:
         """The request for the next pass and its model; raises UserError when unusable.
 
         ``needs_image`` False (batch): without an open image a placeholder stands in; the
-        workflow replaces it with each input.
+        workflow replaces it with each input. ``seed`` (live mode): this seed, none drawn.
         """
         source = self.tree.current
         if source is None and needs_image:
@@ -124,7 +126,7 @@ class PassRunner(QObject):
         params.pop("seed_locked")
         if not model.model:
             raise UserError(NO_MODEL)
-        params["seed"] = self.params.seed_for_next_pass()
+        params["seed"] = self.params.seed_for_next_pass() if seed is None else seed
         if source is None:
             image, mask, strength_map = Image.new("RGB", (64, 64)), None, None
         else:
@@ -219,6 +221,19 @@ class PassRunner(QObject):
                 for r in request.regions
             ),
         )
+
+    def file_result(
+        self, source_id: str | None, result: PassResult, name: str, make_input: bool = True
+    ) -> PassRecord | None:
+        """File a kept live result or candidate as a pass from ``source_id`` (None when the image
+        was closed); ``make_input`` applies it too, as one undo step."""
+        parent_id = self.parent_for(source_id)
+        if parent_id is None:
+            return None
+        record = self.add_result(parent_id, result, name=name)
+        if make_input:
+            self.apply_record(record.id)
+        return record
 
     def apply_record(self, record_id: str) -> None:
         """Make a record the current image and input, as one undo step."""

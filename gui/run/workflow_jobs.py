@@ -56,6 +56,7 @@ _WORKFLOWS = {
     "multipass": ("core.workflows.multipass", "run_schedule", "on_progress", True),
     "sweep": ("core.workflows.sweep", "run_sweep", "on_progress", True),
     "variations": ("core.workflows.variations", "run_variations", "on_progress", True),
+    "candidates": ("core.workflows.variations", "run_variations", "on_progress", True),
     "upscale": ("core.workflows.upscale", "upscale_refine", "on_progress", False),
     "batch": ("core.workflows.batch", "run_batch", "on_item", False),
     "outpaint": ("core.workflows.outpaint", "outpaint_sides", "on_progress", False),
@@ -126,6 +127,12 @@ def sweep_job(
 
 def variations_job(request: PassRequest, model: ModelChoice, count: int, group: str) -> WorkflowJob:
     return _job("variations", model, request, SPEC, count, group=group)
+
+
+def candidates_job(request: PassRequest, model: ModelChoice, count: int) -> WorkflowJob:
+    """``count`` candidates at seeds ``request.seed``, +1, …: kept apart from the history until
+    one is accepted (gui.live.candidates)."""
+    return _job("candidates", model, request, SPEC, count)
 
 
 def upscale_job(

@@ -36,6 +36,7 @@ from gui.canvas.canvas import Canvas
 from gui.canvas.empty_hint import EmptyHint
 from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
 from gui.history.history_panel import HistoryPanel
+from gui.live.live_wiring import LiveArea, LiveMode
 from gui.params.control_panel import ControlPanel
 from gui.params.generation_panel import GenerationPanel
 from gui.params.memory_mode import MemoryModeBox
@@ -89,7 +90,8 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.error_banner)
-        column.addWidget(self.canvas, 1)
+        self.live_area = LiveArea(self.canvas)  # the live result beside the canvas (gui.live)
+        column.addWidget(self.live_area, 1)
         self.setCentralWidget(central)
 
         # 2. Running: passes and workflows on the worker thread, results into the tree.
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
         self.runner = PassRunner(self.tree, self.undo_stack, self.state, layers, self)
         self.worker = self.runner.worker
         self.workflows = WorkflowController(self.runner, self)
+        self.live = LiveMode(self.live_area, self.runner, self)  # live mode and candidates
 
         # 3. Docks: generation (with Generate / Cancel / progress) and history.
         self.panel = GenerationPanel(self.state)
@@ -186,6 +189,8 @@ class MainWindow(QMainWindow):
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.cancel_button, 1)
+        buttons.addWidget(self.live.candidate_count)
+        buttons.addWidget(self.live.button)
         area = QWidget()
         column = QVBoxLayout(area)
         column.setContentsMargins(0, 0, 0, 6)
@@ -233,6 +238,7 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(self.cancel)
         run_menu.addAction(self.generate_action)
         run_menu.addAction(self.cancel_action)
+        run_menu.addAction(self.live.action)
         run_menu.addAction(self.models.action)
         workflow_menu = bar.addMenu("&Workflows")
         for action in self.workflow_menu.actions:
@@ -332,7 +338,7 @@ class MainWindow(QMainWindow):
 
     def generate(self) -> bool:
         """Start a pass on the worker; returns False (and shows why) when it cannot start."""
-        return self.runner.generate()
+        return self.live.generate()  # one pass, or candidates (gui.live.candidates)
 
     def cancel(self) -> None:
         """Stop the running pass within one step; the canvas returns to the previous view."""
@@ -394,6 +400,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        self.live.shutdown()
         self.worker.shutdown()
 
     def _on_about_to_quit(self) -> None:
