@@ -8,6 +8,7 @@ from typing import Any
 
 from core.errors import ModelError
 from core.hashing import BackgroundHash, Cancelled
+from core.models.device import split_cpu_precision
 from core.models.families import Family, FewStep, family
 from core.models.hashes import short_hash
 from core.models.spec import ModelSpec
@@ -48,6 +49,7 @@ class LoadedModel:
                 raise ModelError(f"{self.family_info.label} models have no inpainting pipeline")
             # dtype: from_pipe casts every shared module to it (fp32 when not given)
             pipe = getattr(diffusers, class_name).from_pipe(self.base_pipe, dtype=self.dtype)
+            split_cpu_precision(pipe, "", self.device)  # from_pipe cast a bf16 denoiser back
             pipe.set_progress_bar_config(disable=True)
             self._inpaint_pipe = pipe
         return self._inpaint_pipe

@@ -252,6 +252,8 @@ class PassWorker(QObject):
             from core.engine import CancelToken
             from core.models import ModelSpec
 
+            _leave_a_core_to_the_gui()
+
             with self._lock:
                 self._token = CancelToken()
                 if ticket.cancelled:  # cancelled while the engine was being imported
@@ -286,6 +288,19 @@ class PassWorker(QObject):
             with self._lock:
                 self._token = None
                 self._tickets.remove(ticket)
+
+
+_threads_set = False
+
+
+def _leave_a_core_to_the_gui() -> None:
+    """Once: torch's CPU threads leave one core to the GUI thread (core.models.device)."""
+    global _threads_set
+    if not _threads_set:
+        from core.models.device import apply_gui_cpu_threads
+
+        apply_gui_cpu_threads()
+        _threads_set = True
 
 
 def _prepare_result(result: Any) -> None:
