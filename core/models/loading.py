@@ -19,7 +19,7 @@ from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
-from core.models.device import resolve_device, resolve_dtype, split_cpu_precision
+from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
@@ -89,7 +89,7 @@ class ModelManager:
                 model.base_pipe, spec.memory, device, model.family,
                 on_note=lambda text: emit(ModelLoading(spec.reference, text)),
             )  # fmt: skip
-            split_cpu_precision(model.base_pipe, spec.dtype, device)  # bf16 denoiser (task J)
+            tune_pipeline(model.base_pipe, spec.dtype, device)  # device.py: bf16 CPU, NHWC GPU
             model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
             if model.weights_file is not None and model.weights_file.is_file():
                 model._hasher = hash_model_file(spec.reference, model.weights_file)

@@ -122,8 +122,10 @@ class LatentPreviewer:
                 dtype = next(self._taesd.parameters()).dtype
                 image = self._taesd.decode(latents[:1].to(dtype)).sample[0]  # 3×H×W in [-1, 1]
                 rgb = image.permute(1, 2, 0).float()
-            else:
-                x = latents[0].float().cpu()  # C×h×w
+            else:  # projected where the latents are: only the small uint8 picture is copied
+                x = latents[0].float()  # C×h×w
+                if self._factors.device != x.device:
+                    self._factors, self._bias = self._factors.to(x.device), self._bias.to(x.device)
                 rgb = torch.einsum("chw,cr->hwr", x, self._factors) + self._bias
             rgb = ((rgb.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return rgb.cpu().numpy()
