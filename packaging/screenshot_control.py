@@ -92,6 +92,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(out), "PNG"):
         raise SystemExit(f"screenshot_control.py: could not write {out}")
+    window.project.mark_clean()  # nothing to keep: close without asking about unsaved work
     window.close()
     return 0
 

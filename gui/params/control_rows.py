@@ -226,6 +226,7 @@ class ControlRow(_Row):
         self.kind.setCurrentIndex(max(0, self.kind.findData(layer.kind)))
         if self.model.text().strip() != layer.model:
             self.model.setText(layer.model)
+            self.model.setCursorPosition(0)  # a long reference shows its start
         self.strength.set_value(layer.strength)
         self.start.setValue(layer.start)
         self.end.setValue(layer.end)
@@ -304,6 +305,7 @@ class ReferenceRow(_Row):
         self.title.setText(f"Reference {number}")
         if self.model.text().strip() != entry.model:
             self.model.setText(entry.model)
+            self.model.setCursorPosition(0)
         self.scale.set_value(entry.scale)
         with QSignalBlocker(self.mode):
             self.mode.setCurrentIndex(max(0, self.mode.findData(entry.mode)))
