@@ -74,12 +74,10 @@ def test_two_loras_with_weights_and_switching_keeps_the_model(
     assert lora_engine.models.loaded.identity == identity
 
 
-def test_prompt_tags_are_resolved_removed_and_combined(
-    lora_engine, tiny_model_dir, lora_dir, monkeypatch
-):
-    monkeypatch.setattr(
-        lora_files, "_find_in_library", lambda name: lora_dir / f"{name}.safetensors"
-    )
+def test_prompt_tags_are_resolved_removed_and_combined(lora_engine, tiny_model_dir, lora_dir):
+    from core.library.registry import ModelLibrary
+
+    ModelLibrary().scan(lora_dir, hashes=False)  # the LoRA folder, registered in place
     tagged = lora_pass(
         lora_engine, tiny_model_dir, prompt="a red house, <lora:style:0.7>, <lora:character:.5>"
     )
