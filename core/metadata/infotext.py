@@ -58,7 +58,7 @@ def build_infotext(record: dict) -> str:
             params.append((key, value))
 
     add("Steps", record.get("steps"))
-    add("Sampler", record.get("scheduler"))
+    add("Sampler", sampler_name(record))
     add("CFG scale", record.get("cfg"))
     add("Seed", record.get("seed"))
     if record.get("work_size"):  # A1111's Size is the size the model generated at
@@ -81,6 +81,8 @@ def build_infotext(record: dict) -> str:
         if record.get("soft_inpaint"):
             add("Soft inpainting enabled", True)
     add("Lora hashes", lora_hashes_text(record.get("loras")))
+    for number, unit in enumerate(control_units(record)):
+        add(f"ControlNet {number}", unit)
     if record.get("app_version"):
         add("Version", f"{APP_TAG} {record['app_version']}")
 
@@ -93,6 +95,46 @@ def build_infotext(record: dict) -> str:
         lines.append(f"{_NEGATIVE} {negative}")
     lines.append(", ".join(f"{key}: {quote(value)}" for key, value in params))
     return "\n".join(lines).strip()
+
+
+def sampler_name(record: dict) -> object:
+    """The sampler that ran: flow-matching models run their own Euler whatever was asked."""
+    ran = record.get("scheduler_ran")
+    if isinstance(ran, str) and ran:
+        return ran.removesuffix(" (flow matching)")
+    return record.get("scheduler")
+
+
+def control_units(record: dict) -> list[str]:
+    """The sd-webui-controlnet unit texts (``Module: canny, Model: …, Weight: 1, …``) for a
+    record's control layers, then its IP-Adapter references (which that extension also files as
+    ControlNet units)."""
+    units = []
+    for layer in record.get("controls") or []:
+        if not isinstance(layer, dict):
+            continue
+        kind = str(layer.get("kind") or "")
+        parts = [
+            ("Module", "none" if kind == "image" else kind),
+            ("Model", layer.get("model")),
+            ("Weight", layer.get("strength")),
+        ]
+        if kind == "canny":
+            parts += [("Threshold A", layer.get("low_threshold"))]
+            parts += [("Threshold B", layer.get("high_threshold"))]
+        parts += [("Guidance Start", layer.get("start")), ("Guidance End", layer.get("end"))]
+        units.append(_unit_text(parts))
+    for reference in record.get("references") or []:
+        if isinstance(reference, dict):
+            mode = str(reference.get("mode") or "standard")
+            module = "ip-adapter" if mode == "standard" else f"ip-adapter ({mode})"
+            parts = [("Module", module), ("Model", reference.get("model"))]
+            units.append(_unit_text([*parts, ("Weight", reference.get("scale"))]))
+    return units
+
+
+def _unit_text(parts: list[tuple[str, object]]) -> str:
+    return ", ".join(f"{key}: {format_value(value)}" for key, value in parts if present(value))
 
 
 def lora_hashes_text(loras: object) -> str:

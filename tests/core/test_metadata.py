@@ -201,3 +201,30 @@ def test_read_metadata_errors(tmp_path):
     with pytest.raises(ImageError) as info:
         read_metadata(bad)
     assert "\n" not in str(info.value) and str(bad) in str(info.value)
+
+
+def test_infotext_names_the_sampler_that_ran_and_lists_control_units_the_webui_way():
+    from core.metadata.infotext import build_infotext, parse_infotext
+
+    record = {
+        "prompt": "a cat",
+        "steps": 20,
+        "scheduler": "DPM++ 2M",
+        "scheduler_ran": "Euler (flow matching)",
+        "cfg": 3.5,
+        "seed": 1,
+        "controls": [
+            {"model": "cn-canny", "kind": "canny", "strength": 0.8, "start": 0.0, "end": 0.8,
+             "low_threshold": 100, "high_threshold": 200},
+            {"model": "cn-depth", "kind": "image", "strength": 1.0, "start": 0.2, "end": 1.0},
+        ],
+        "references": [{"model": "ip-sd15", "scale": 0.6, "mode": "style"}],
+    }  # fmt: skip
+    params = parse_infotext(build_infotext(record))["params"]
+    assert params["Sampler"] == "Euler"
+    assert params["ControlNet 0"] == (
+        "Module: canny, Model: cn-canny, Weight: 0.8, Threshold A: 100, Threshold B: 200, "
+        "Guidance Start: 0, Guidance End: 0.8"
+    )
+    assert params["ControlNet 1"].startswith("Module: none, Model: cn-depth, Weight: 1")
+    assert params["ControlNet 2"] == "Module: ip-adapter (style), Model: ip-sd15, Weight: 0.6"
