@@ -34,6 +34,7 @@ class PassRecord:
     mask: Image.Image | None = None  # mode "L": the mask the pass used (white = change)
     strength_map: Image.Image | None = None  # mode "L": its strength map (255 = strength 1.0)
     regions: tuple[Region, ...] = ()  # its regional prompts (masks in mode "L")
+    control_images: tuple[Image.Image, ...] = ()  # its ControlNet layers' control images (RGB)
 
     @property
     def is_root(self) -> bool:
@@ -174,6 +175,7 @@ class PassTree:
         mask: Image.Image | None = None,
         strength_map: Image.Image | None = None,
         regions: tuple[Region, ...] = (),
+        control_images: tuple[Image.Image, ...] = (),
     ) -> PassRecord:
         """Add a pass result as a child of ``parent_id`` and return its record."""
         if parent_id not in self._records:
@@ -197,6 +199,7 @@ class PassTree:
             mask=mask,
             strength_map=strength_map,
             regions=regions,
+            control_images=control_images,
         )
         self._records[record_id] = record
         self._children[record_id] = []

@@ -25,6 +25,7 @@ from core.project.schema import (
     Damaged,
     Index,
     build_index,
+    control_member,
     member_name,
     parse_index,
     region_member,
@@ -84,6 +85,12 @@ def _plan(session: Session) -> tuple[list[dict[str, Any]], list[tuple[str, Image
                     {"prompt": region.prompt, "negative": region.negative, "mask": name}
                 )
                 images.append((name, _storable(region.mask, True)))
+        if record.control_images:
+            entry["controls"] = []
+            for number, control in enumerate(record.control_images):
+                name = control_member(position, number)
+                entry["controls"].append(name)
+                images.append((name, _storable(control, False)))
         entries.append(entry)
     for name, layer in ((MASK_LAYER, session.mask), (STRENGTH_LAYER, session.strength_map)):
         if layer is not None:
@@ -161,6 +168,7 @@ def _rebuild(archive: ProjectArchive, index: Index) -> Session:
     referenced = {INDEX_NAME}
     referenced.update(n for e in index.records for n in e.members.values() if n is not None)
     referenced.update(r.mask for e in index.records for r in e.regions)
+    referenced.update(n for e in index.records for n in e.controls)
     referenced.update(n for n in index.layers.values() if n is not None)
     referenced.update(index.ui_images.values())
     unexpected = sorted(archive.names() - referenced)
@@ -189,6 +197,7 @@ def _rebuild(archive: ProjectArchive, index: Index) -> Session:
                 regions=tuple(
                     Region(archive.image(r.mask, "L"), r.prompt, r.negative) for r in entry.regions
                 ),
+                control_images=tuple(archive.image(name) for name in entry.controls),
             )
         )
     try:

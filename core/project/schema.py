@@ -8,7 +8,9 @@ Schema version 1::
                   "image": "images/00000.png", "mask": "masks/00000.png" | null,
                   "strength_map": "strength_maps/00000.png" | null,
                   "regions": [{"prompt", "negative", "mask": "regions/00000-0.png"}, ...]
-                             (optional: absent when the pass had no regional prompts)}, ...],
+                             (optional: absent when the pass had no regional prompts),
+                  "controls": ["controls/00000-0.png", ...]
+                             (optional: absent when the pass had no control layers)}, ...],
      "layers": {"mask": "layers/mask.png" | null, "strength_map": "layers/strength_map.png" | null},
      "ui": {...},
      "ui_images": {"control-0": "ui_images/control-0.png", ...}
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.conditioning.regions import MAX_REGIONS
+from core.conditioning.specs import MAX_CONTROLS
 
 FORMAT = "img2img-studio-project"
 SCHEMA_VERSION = 1
@@ -56,6 +59,11 @@ def region_member(position: int, number: int) -> str:
     return f"regions/{position:05d}-{number}.png"
 
 
+def control_member(position: int, number: int) -> str:
+    """The member holding record number ``position``'s control image ``number``."""
+    return f"controls/{position:05d}-{number}.png"
+
+
 def ui_image_member(name: str) -> str:
     """The member holding the front end's picture ``name``."""
     return f"ui_images/{name}.png"
@@ -79,6 +87,7 @@ class RecordEntry:
     group: str | None
     members: dict[str, str | None]  # kind → member name or None
     regions: tuple[RegionEntry, ...] = ()  # optional in the index: older files have none
+    controls: tuple[str, ...] = ()  # control image members; optional like regions
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,7 @@ def _record(obj: object, position: int) -> RecordEntry:
         group=_field(obj, "group", "text?", where),
         members=members,
         regions=_regions(obj, position, where),
+        controls=_controls(obj, position, where),
     )
 
 
@@ -177,6 +187,22 @@ def _regions(obj: dict, position: int, where: str) -> tuple[RegionEntry, ...]:
             )
         )
     return tuple(entries)
+
+
+def _controls(obj: dict, position: int, where: str) -> tuple[str, ...]:
+    if obj.get("controls") is None:
+        return ()
+    items = _field(obj, "controls", "list", where)
+    if len(items) > MAX_CONTROLS:
+        raise Damaged(f"{where}: {len(items)} control images, over the limit of {MAX_CONTROLS}")
+    names = []
+    for number, name in enumerate(items):
+        if name != control_member(position, number):
+            raise Damaged(
+                f"{where} control image {number}: expected {control_member(position, number)!r}"
+            )
+        names.append(name)
+    return tuple(names)
 
 
 def _ui_images(index: dict) -> dict[str, str]:

@@ -220,6 +220,7 @@ class PassRunner(QObject):
                 Region(load_mask(r.mask, r.mask.size), r.prompt, r.negative)
                 for r in request.regions
             ),
+            control_images=tuple(result.control_images),
         )
 
     def file_result(
