@@ -42,10 +42,13 @@ test: lint
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
 bench: $(STAMP)
+	$(PY) -m tests.benchmarks.bench_app --out bench-out/app.json
+	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_gui --out bench-out/gui.json
 	$(PY) -m tests.benchmarks.bench_engine --out bench-out/bench.json
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_canvas --out bench-out/canvas.json
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_live --out bench-out/live.json
 	$(PY) -m tests.benchmarks.bench_ray --out bench-out/ray.json
+	$(PY) -m tests.benchmarks.report bench-out
 
 screenshot: $(STAMP)
 	bash packaging/screenshot.sh

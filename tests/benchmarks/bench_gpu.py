@@ -1,9 +1,16 @@
-"""GPU benchmark: an SD 1.5-size pipeline with random weights (no downloads) on CUDA.
+"""GPU benchmark: SD 1.5-size and SDXL-size pipelines with random weights (bundled configs, no
+downloads), each optimisation on and off, side by side in one run.
 
-``python -m tests.benchmarks.bench_gpu --out gpu.json`` (``--tiny`` runs the same on the tiny
-model, for a CPU smoke test). Measured side by side in one run: the engine against a bare
-diffusers call (same steps, sampler, seed), previews on and off, click → first preview on a warm
-model, a 4000×3000 photo with a mask (auto work size) end to end, and peak GPU memory.
+``bash tests/benchmarks/gpu.sh`` (or ``python -m tests.benchmarks.bench_gpu --out gpu.json``;
+``--tiny`` runs the same on the tiny models, a CPU smoke test). Per model:
+- the denoiser alone, CFG batch (2×): it/s eager (SDPA, torch 2's default), with the classic
+  attention (what SDPA saves), channels_last, and ``torch.compile(mode="reduce-overhead")``
+  (CUDA graphs; its compile cost reported once);
+- whole passes, interleaved rounds: a bare diffusers call (plain and channels_last) against the
+  app's engine (previews off and on); the app against its own bare pipeline is the 3% target;
+- latency: click → first preview on a warm model, img2img → inpaint → strength-map switches on
+  the loaded model (shared weights), whether a second pass reloads anything; peak GPU memory.
+Writes JSON naming the card.
 """
 
 from __future__ import annotations
@@ -17,35 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def _build_sd15(folder: Path, device: str, dtype: Any) -> Path:
-    """An SD 1.5-architecture pipeline (bundled config) with random weights, saved as a folder."""
-    from diffusers import (
-        AutoencoderKL,
-        DPMSolverMultistepScheduler,
-        StableDiffusionImg2ImgPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    from core.models.files import BUNDLED_CONFIGS
-
-    config = BUNDLED_CONFIGS / "sd15"
-    unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(config / "unet"))
-    vae = AutoencoderKL.from_config(AutoencoderKL.load_config(config / "vae"))
-    text = CLIPTextModel(CLIPTextConfig.from_pretrained(config / "text_encoder"))
-    pipe = StableDiffusionImg2ImgPipeline(
-        vae=vae,
-        text_encoder=text,
-        tokenizer=CLIPTokenizer.from_pretrained(config / "tokenizer"),
-        unet=unet,
-        scheduler=DPMSolverMultistepScheduler.from_pretrained(config / "scheduler"),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.to(dtype=dtype).save_pretrained(folder, safe_serialization=True)
-    return folder
+MODELS = {  # family: (pipeline class, side, steps, strength)
+    "sd15": ("StableDiffusionImg2ImgPipeline", 512, 30, 0.6),
+    "sdxl": ("StableDiffusionXLImg2ImgPipeline", 1024, 20, 0.6),
+}
 
 
 def _sync() -> None:
@@ -55,127 +37,263 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-def _median_seconds(fn: Any, rounds: int) -> float:
-    samples = []
-    for _ in range(rounds):
-        _sync()
-        start = time.perf_counter()
-        fn()
-        _sync()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def _seconds(fn: Any) -> float:
+    _sync()
+    start = time.perf_counter()
+    fn()
+    _sync()
+    return time.perf_counter() - start
 
 
-def run(tiny: bool, rounds: int) -> dict[str, Any]:
+def _build(family: str, folder: Path, device: str, dtype: Any) -> Path:
+    """A random-weight pipeline of the family's real architecture, saved as a folder."""
+    import diffusers
     import torch
-    from diffusers import StableDiffusionImg2ImgPipeline
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPTextModelWithProjection,
+        CLIPTokenizer,
+    )
+
+    from core.models.files import BUNDLED_CONFIGS
+
+    config = BUNDLED_CONFIGS / family
+    torch.manual_seed(0)
+    with torch.device(device):  # initialised where it runs: minutes faster for SDXL
+        parts: dict[str, Any] = {
+            "unet": UNet2DConditionModel.from_config(
+                UNet2DConditionModel.load_config(config / "unet")
+            ),
+            "vae": AutoencoderKL.from_config(AutoencoderKL.load_config(config / "vae")),
+            "text_encoder": CLIPTextModel(CLIPTextConfig.from_pretrained(config / "text_encoder")),
+        }
+        if family == "sdxl":
+            parts["text_encoder_2"] = CLIPTextModelWithProjection(
+                CLIPTextConfig.from_pretrained(config / "text_encoder_2")
+            )
+            parts["tokenizer_2"] = CLIPTokenizer.from_pretrained(config / "tokenizer_2")
+    scheduler = diffusers.EulerDiscreteScheduler.from_pretrained(config / "scheduler")
+    pipe_class = getattr(diffusers, MODELS[family][0])
+    extra = {} if family == "sdxl" else {"safety_checker": None, "feature_extractor": None}
+    if family != "sdxl":
+        extra["requires_safety_checker"] = False
+    pipe = pipe_class(
+        tokenizer=CLIPTokenizer.from_pretrained(config / "tokenizer"),
+        scheduler=scheduler,
+        **parts,
+        **extra,
+    )
+    pipe.to(dtype=dtype).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def bench_denoiser(pipe: Any, side: int, compile_it: bool, iters: int) -> dict[str, Any]:
+    """The UNet alone at the pass's size with a CFG batch of 2: iterations per second."""
+    import torch
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    unet = pipe.unet
+    device, dtype = unet.device, unet.dtype
+    latent = side // 8
+    x = torch.randn(2, 4, latent, latent, device=device, dtype=dtype)
+    context = torch.randn(2, 77, unet.config.cross_attention_dim, device=device, dtype=dtype)
+    t = torch.tensor([500], device=device)
+    kwargs: dict[str, Any] = {}
+    if unet.config.addition_embed_type == "text_time":
+        cfg = unet.config
+        text_dim = cfg.projection_class_embeddings_input_dim - 6 * cfg.addition_time_embed_dim
+        kwargs["added_cond_kwargs"] = {
+            "text_embeds": torch.randn(2, text_dim, device=device, dtype=dtype),
+            "time_ids": torch.tensor([[side, side, 0, 0, side, side]] * 2, device=device),
+        }
+
+    def rate() -> float:
+        with torch.no_grad():
+            unet(x, t, encoder_hidden_states=context, **kwargs)  # warm-up
+            seconds = _seconds(
+                lambda: [unet(x, t, encoder_hidden_states=context, **kwargs) for _ in range(iters)]
+            )
+        return round(iters / seconds, 2)
+
+    out: dict[str, Any] = {"sdpa_it_s": rate()}
+    unet.set_attn_processor(AttnProcessor())
+    out["classic_attention_it_s"] = rate()
+    unet.set_attn_processor(AttnProcessor2_0())
+    unet.to(memory_format=torch.channels_last)
+    out["sdpa_channels_last_it_s"] = rate()
+    unet.to(memory_format=torch.contiguous_format)
+    if compile_it and device.type == "cuda":
+        original = unet.forward
+        unet.compile(mode="reduce-overhead")
+        with torch.no_grad():
+            out["compile_seconds"] = round(
+                _seconds(lambda: [unet(x, t, encoder_hidden_states=context, **kwargs)] * 3), 1
+            )
+        out["compiled_cuda_graphs_it_s"] = rate()
+        unet.forward = original  # eager again for what follows
+        unet._compiled_call_impl = None
+    return out
+
+
+def bench_passes(family: str, folder: Path, tiny: bool, rounds: int) -> dict[str, Any]:
+    import diffusers
+    import torch
     from PIL import Image
 
     from core.engine import Engine
     from core.events import StepPreview
-    from core.models import ModelSpec, resolve_device, resolve_dtype
+    from core.models import ModelSpec
     from core.requests import PassRequest
     from core.testing.images import make_image
-    from core.testing.tiny_model import build_tiny_model
 
-    device = resolve_device("auto")
-    dtype = resolve_dtype("auto", device)
-    work = Path(tempfile.mkdtemp())
-    started = time.perf_counter()
-    if tiny:
-        folder, side, steps = build_tiny_model(work / "model"), 64, 10
-    else:
-        folder, side, steps = _build_sd15(work / "model", device, dtype), 512, 30
-    results: dict[str, Any] = {"build_seconds": round(time.perf_counter() - started, 2)}
+    _, side, steps, strength = MODELS[family]
+    side = 64 if tiny else side
     spec = ModelSpec(str(folder))
     engine = Engine(previews=True)
     quiet = Engine(models=engine.models, previews=False)  # the same loaded weights
     image = make_image(side, side)
-    request = PassRequest(image, "a castle", strength=0.6, steps=steps, cfg=7.0, seed=1)
-    started = time.perf_counter()
-    engine.run_pass(request, spec)  # load + warm-up
-    results["first_pass_seconds_cold"] = round(time.perf_counter() - started, 3)
-
-    # 1. The engine against a bare diffusers call on the same weights, interleaved.
-    pipe = StableDiffusionImg2ImgPipeline.from_pretrained(folder, dtype=dtype).to(device)
-    pipe.set_progress_bar_config(disable=True)
-    pipe.scheduler = engine.models.loaded.base_pipe.scheduler.__class__.from_config(
-        pipe.scheduler.config
+    request = PassRequest(
+        image, "a castle", strength=strength, steps=steps, cfg=7.0, seed=1, scheduler="Euler"
     )
+    out: dict[str, Any] = {"image": f"{side}x{side}", "steps_run": request.effective_steps}
+    out["first_pass_cold_seconds"] = round(_seconds(lambda: engine.run_pass(request, spec)), 3)
+    loaded = engine.models.loaded
+    device, dtype = loaded.device, loaded.dtype
+
+    # 1. A bare diffusers pipeline on the same weights, same scheduler; plain and channels_last.
+    pipe = getattr(diffusers, MODELS[family][0]).from_pretrained(folder, dtype=dtype).to(device)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = type(loaded.base_pipe.scheduler).from_config(pipe.scheduler.config)
 
     def bare() -> None:
         pipe(
             "a castle",
             image=image,
-            strength=0.6,
+            strength=strength,
             num_inference_steps=steps,
             guidance_scale=7.0,
             generator=torch.Generator("cpu").manual_seed(1),
         )
 
-    bare()
-    timings: dict[str, list[float]] = {"engine_previews": [], "engine_no_previews": [], "bare": []}
-    for _ in range(rounds):
-        for name, fn in (
-            ("engine_previews", lambda: engine.run_pass(request, spec)),
-            ("engine_no_previews", lambda: quiet.run_pass(request, spec)),
-            ("bare", bare),
-        ):
-            timings[name].append(_median_seconds(fn, 1))
-    medians = {name: statistics.median(values) for name, values in timings.items()}
-    results["pass_512_seconds" if not tiny else "pass_seconds"] = {
-        k: round(v, 4) for k, v in medians.items()
-    }
-    results["engine_vs_bare"] = round(medians["engine_no_previews"] / medians["bare"], 3)
-    results["previews_cost"] = round(medians["engine_previews"] / medians["engine_no_previews"], 3)
-    results["steps_run"] = request.effective_steps
-    results["seconds_per_step"] = round(medians["engine_previews"] / request.effective_steps, 4)
+    def bare_channels_last() -> None:
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+        bare()
+        pipe.unet.to(memory_format=torch.contiguous_format)
+        pipe.vae.to(memory_format=torch.contiguous_format)
 
-    # 2. Click → first preview on the warm model.
+    variants = {
+        "bare": bare,
+        "bare_channels_last": bare_channels_last,
+        "app_no_previews": lambda: quiet.run_pass(request, spec),
+        "app_previews": lambda: engine.run_pass(request, spec),
+    }
+    for fn in variants.values():
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            samples[name].append(_seconds(fn))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    out["pass_seconds"] = {name: round(value, 4) for name, value in medians.items()}
+    own_bare = medians["bare_channels_last"] if device == "cuda" else medians["bare"]
+    out["app_vs_own_bare"] = round(medians["app_no_previews"] / own_bare, 3)
+    out["app_vs_plain_bare"] = round(medians["app_no_previews"] / medians["bare"], 3)
+    out["previews_cost"] = round(medians["app_previews"] / medians["app_no_previews"], 3)
+    out["pass_it_s"] = round(request.effective_steps / medians["app_previews"], 2)
+
+    # 2. Latency on the warm model: first preview, mode switches, no reload on a second pass.
     firsts = []
     for _ in range(rounds):
         marks: list[float] = []
 
-        def first_preview(event: Any, marks: list[float] = marks) -> None:
+        def first(event: Any, marks: list[float] = marks) -> None:
             if isinstance(event, StepPreview) and not marks:
+                _sync()
                 marks.append(time.perf_counter())
 
         start = time.perf_counter()
-        engine.run_pass(request, spec, on_event=first_preview)
+        engine.run_pass(request, spec, on_event=first)
         firsts.append(marks[0] - start)
-    results["first_preview_seconds"] = round(statistics.median(firsts), 4)
-
-    # 3. A phone photo with a mask: auto work size, full-size result, protected pixels exact.
-    photo = make_image(4000, 3000)
-    mask = Image.new("L", photo.size, 0)
-    mask.paste(255, (1200, 900, 2800, 2100))
-    big = PassRequest(photo, "a castle", strength=0.6, steps=steps, seed=2, mask=mask)
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-    started = time.perf_counter()
-    result = engine.run_pass(big, spec)
-    results["photo_4000x3000_masked"] = {
-        "seconds": round(time.perf_counter() - started, 3),
-        "work_size": result.record["work_size"],
-        "result_size": list(result.image.size),
+    step = medians["app_previews"] / request.effective_steps
+    out["click_to_first_preview_s"] = round(statistics.median(firsts), 4)
+    out["first_preview_minus_one_step_ms"] = round((statistics.median(firsts) - step) * 1000, 1)
+    out["inpaint_pipe_build_s"] = round(_seconds(lambda: loaded.inpaint_pipe), 4)
+    mask = Image.new("L", image.size, 0)
+    mask.paste(255, (side // 4, side // 4, 3 * side // 4, 3 * side // 4))
+    one_step = request.replace(steps=2, strength=0.5)
+    switch = {
+        "img2img": one_step,
+        "inpaint": one_step.replace(mask=mask),
+        "strength_map": one_step.replace(strength_map=mask),
     }
+    for req in switch.values():
+        quiet.run_pass(req, spec)  # each mode once (pipelines built)
+    times: dict[str, list[float]] = {name: [] for name in switch}
+    for _ in range(rounds):
+        for name, req in switch.items():
+            times[name].append(_seconds(lambda req=req: quiet.run_pass(req, spec)))
+    base = statistics.median(times["img2img"])
+    out["mode_switch_overhead_s"] = {
+        name: round(statistics.median(values) - base, 4) for name, values in times.items()
+    }
+    out["second_pass_reloads"] = engine.models.loaded is not loaded
     if torch.cuda.is_available():
-        results["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-        results["device"] = torch.cuda.get_device_name(0)
-    else:
-        results["device"] = platform.processor() or platform.machine()
-    results["dtype"] = str(dtype)
-    results["torch"] = torch.__version__
+        out["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    out["denoiser"] = bench_denoiser(
+        loaded.base_pipe, side, compile_it=not tiny, iters=5 if tiny else 30
+    )
+    engine.models.unload()
+    return out
+
+
+def run(tiny: bool, rounds: int, families: list[str]) -> dict[str, Any]:
+    import torch
+
+    from core.models import resolve_device, resolve_dtype
+    from core.testing.tiny_model import build_tiny_model
+    from core.testing.tiny_sdxl import build_tiny_sdxl
+
+    device = resolve_device("auto")
+    dtype = resolve_dtype("auto", device)
+    cuda = torch.cuda.is_available()
+    results: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",
+        "dtype": str(dtype),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "tiny": tiny,
+    }
+    work = Path(tempfile.mkdtemp())
+    for family in families:
+        started = time.perf_counter()
+        if tiny:
+            builder = build_tiny_sdxl if family == "sdxl" else build_tiny_model
+            folder = builder(work / family)
+        else:
+            folder = _build(family, work / family, device, dtype)
+        build_seconds = round(time.perf_counter() - started, 1)
+        results[family] = {
+            "build_seconds": build_seconds,
+            **bench_passes(family, folder, tiny, rounds),
+        }
+        print(json.dumps({family: results[family]}, indent=2), flush=True)
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--tiny", action="store_true", help="the tiny model (CPU smoke test)")
+    parser.add_argument("--tiny", action="store_true", help="the tiny models (CPU smoke test)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", default="sd15,sdxl")
     args = parser.parse_args(argv)
-    results = run(args.tiny, args.rounds)
+    results = run(args.tiny, args.rounds, args.models.split(","))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
