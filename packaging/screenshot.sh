@@ -19,11 +19,11 @@ command -v xvfb-run >/dev/null || { echo "screenshot.sh: xvfb-run not found (apt
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-# 1. A tiny offline random-weight model (outputs noise: the picture shows the UI, not the art).
-"$PYTHON" -m core.testing.tiny_model "$WORK/tiny-sd" >/dev/null
+# 1. A tiny offline random-weight model (chosen in the window; no pass runs: it only makes noise).
+"$PYTHON" -m core.testing.tiny_model "$WORK/random-weights-test-model" >/dev/null
 
-# 2. The real window under Xvfb: open a picture, paint a mask, run passes, grab the window.
+# 2. The real window under Xvfb: open a picture, paint a mask, set a prompt, grab the window.
 export HF_HUB_OFFLINE=1 QT_QPA_PLATFORM=xcb IMG2IMG_STUDIO_CONFIG_DIR="$WORK/config"
 xvfb-run -a -s "-screen 0 1600x1000x24" \
-    "$PYTHON" packaging/screenshot.py --model "$WORK/tiny-sd" --work "$WORK" --out "$OUT"
+    "$PYTHON" packaging/screenshot.py --model "$WORK/random-weights-test-model" --work "$WORK" --out "$OUT"
 echo "wrote $OUT"

@@ -13,7 +13,7 @@ from gui.params.state import GenerationParams
 from gui.qt_helpers import named
 from gui.window.about_dialog import AboutDialog, about_rows
 from gui.window.settings import APP_NAME
-from gui.window.shortcuts_dialog import ShortcutsDialog, shortcut_rows
+from gui.window.shortcuts_dialog import CANVAS_KEYS, ShortcutsDialog, shortcut_rows
 
 
 def last_pass_record(tree: PassTree) -> dict[str, Any] | None:
@@ -39,7 +39,8 @@ class HelpMenu(QObject):
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Open the list of shortcuts, read from the window's actions now."""
-        dialog = ShortcutsDialog(shortcut_rows(self._window), self._window)
+        rows = [*shortcut_rows(self._window), *CANVAS_KEYS]
+        dialog = ShortcutsDialog(rows, self._window)
         dialog.show()
         return dialog
 

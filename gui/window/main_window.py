@@ -109,11 +109,11 @@ class MainWindow(QMainWindow):
         self.docks.add("Generate", "generationDock", self._build_generate_area(), right)
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         self.docks.add("History", "historyDock", self.history, left)
-        regions_dock = self.docks.add("Regions", "regionsDock", self.regions_panel, right)
+        regions_dock = self.docks.add("Regions", "regionsDock", self.regions_panel, left)
         conditioning = self.state.conditioning  # LoRAs, ControlNet, IP-Adapter (Control panel)
         overlay = self.canvas.control_overlay
         self.control_panel = ControlPanel(conditioning, self.undo_stack, self.tree, overlay)
-        control_dock = self.docks.add("Control", "controlDock", self.control_panel, right)
+        control_dock = self.docks.add("Control", "controlDock", self.control_panel, left)
         self.tabifyDockWidget(regions_dock, control_dock)
         self.runner.regions_source = self.regions_panel.regions
 

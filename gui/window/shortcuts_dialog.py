@@ -32,6 +32,18 @@ class ShortcutRow:
     keys: tuple[str, ...]
 
 
+# Keys the canvas reads itself while it has the focus (gui/canvas/canvas.py keyPressEvent), not
+# actions: listed after the actions' shortcuts.
+CANVAS_KEYS = (
+    ShortcutRow("Canvas", "Smaller / larger brush", ("[", "]")),
+    ShortcutRow("Canvas", "Show or hide the mask", ("M",)),
+    ShortcutRow("Canvas", "Fit to window", ("F",)),
+    ShortcutRow("Canvas", "Actual size (100%)", ("1",)),
+    ShortcutRow("Canvas", "Zoom in / out", ("Ctrl++", "Ctrl+-")),
+    ShortcutRow("Canvas", "Pan while held (with a drag)", ("Space",)),
+)
+
+
 def _place(action: QAction) -> str:
     for owner in action.associatedObjects():
         if isinstance(owner, QMenu) and owner.title():
@@ -66,6 +78,15 @@ def shortcut_clashes(rows: list[ShortcutRow]) -> dict[str, list[str]]:
         for key in row.keys:
             owners[key].append(row.action)
     return {key: names for key, names in owners.items() if len(names) > 1}
+
+
+def shortcuts_markdown(rows: list[ShortcutRow]) -> str:
+    """The rows as a Markdown table (the README's list is generated with this)."""
+    lines = ["| Menu | Action | Shortcut |", "|---|---|---|"]
+    for row in rows:
+        keys = ", ".join(f"`{key}`" for key in row.keys)
+        lines.append(f"| {row.place} | {row.action} | {keys} |")
+    return "\n".join(lines) + "\n"
 
 
 class ShortcutsDialog(QDialog):

@@ -121,3 +121,19 @@ def test_torch_skip_installs_nothing(fake_tools):
     python, bin_dir, log = fake_tools
     assert "leaving torch" in _install_torch(python, bin_dir, "skip")
     assert not log.exists()
+
+
+def test_readme_shortcut_table_is_generated_from_the_window(qtbot):
+    """packaging/readme_shortcuts.py writes it; rerun that script after changing a shortcut."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "readme_shortcuts", ROOT / "packaging" / "readme_shortcuts.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert module.readme_table(readme) == module.generated_table(), (
+        "the README's shortcut table is out of date: run packaging/readme_shortcuts.py"
+    )
