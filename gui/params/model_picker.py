@@ -70,6 +70,7 @@ class ModelPicker(QWidget):
         self._state = state
         self._entries_source = entries
         self._recent: list[str] = []
+        self._worker_models: list[tuple[str, str]] | None = None  # (name, id) in Remote mode
         self._model = QStandardItemModel(self)
         self.combo = named(QComboBox(), "modelPicker")
         self.combo.setModel(self._model)
@@ -111,19 +112,23 @@ class ModelPicker(QWidget):
         config_button.setToolTip("Choose a model config folder")
         config_button.setFixedWidth(32)
 
-        layout = QGridLayout(self)
+        self._grid = layout = QGridLayout(self)  # row 0: where passes run (add_worker_choice)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.combo, 0, 0, 1, 3)
-        layout.addWidget(self.default_button, 1, 0, 1, 3)
+        layout.addWidget(self.combo, 1, 0, 1, 3)
+        layout.addWidget(self.default_button, 2, 0, 1, 3)
         buttons = QHBoxLayout()
         buttons.addWidget(folder_button)
         buttons.addWidget(file_button)
         buttons.addWidget(manage_button)
-        layout.addLayout(buttons, 2, 0, 1, 3)
-        layout.addWidget(QLabel("Config:"), 3, 0)
-        layout.addWidget(self.config_edit, 3, 1)
-        layout.addWidget(config_button, 3, 2)
+        layout.addLayout(buttons, 3, 0, 1, 3)
+        config_label = QLabel("Config:")
+        layout.addWidget(config_label, 4, 0)
+        layout.addWidget(self.config_edit, 4, 1)
+        layout.addWidget(config_button, 4, 2)
         layout.setColumnStretch(1, 1)
+        # This computer's files: hidden while a remote worker's models are offered.
+        self._local_widgets: tuple[QWidget, ...] = (folder_button, file_button, manage_button)
+        self._local_widgets += (config_label, self.config_edit, config_button)
 
         folder_button.clicked.connect(self._on_folder_clicked)
         file_button.clicked.connect(self._on_file_clicked)
@@ -147,6 +152,17 @@ class ModelPicker(QWidget):
         """Offer ``references`` at the top of the drop-down, keeping the current model."""
         self._recent = [r for r in references if r]
         self._fill()
+
+    def add_worker_choice(self, widget: QWidget) -> None:
+        """Show where passes run (gui.params.worker_choice) above the models."""
+        self._grid.addWidget(widget, 0, 0, 1, 3)
+
+    def set_worker_models(self, models: list[tuple[str, str]] | None) -> None:
+        """Offer only a remote worker's models, ``(name, id)`` pairs; None: this computer's."""
+        self._worker_models = None if models is None else list(models)
+        for widget in self._local_widgets:
+            widget.setVisible(models is None)
+        self.refresh()
 
     def refresh(self) -> None:
         """Read the scanned and cached models again (after a scan, a download or a removal)."""
@@ -181,6 +197,9 @@ class ModelPicker(QWidget):
     # -- filling --------------------------------------------------------------------------------
     def _fill(self) -> None:
         """Rebuild the list: recent references first, then each family's models under a heading."""
+        if self._worker_models is not None:
+            self._fill_worker_models(self._worker_models)
+            return
         entries = self._entries_source()
         with QSignalBlocker(self.combo):
             self._model.clear()
@@ -194,6 +213,15 @@ class ModelPicker(QWidget):
         names = [*self._recent, *(e.name for e in entries)]
         self._search_model.setStringList(list(dict.fromkeys(names)))
 
+    def _fill_worker_models(self, models: list[tuple[str, str]]) -> None:
+        with QSignalBlocker(self.combo):
+            self._model.clear()
+            self._model.appendRow(_heading_item("On the worker"))
+            for name, model_id in models:
+                self._model.appendRow(_choice_item(name, model_id, model_id))
+            self.show_reference(self._state.model)
+        self._search_model.setStringList([name for name, _ in models])
+
     # -- handlers -----------------------------------------------------------------------------
     def _on_model_changed(self, model: str) -> None:
         """No model chosen: offer the default one instead of an empty picker."""
@@ -205,7 +233,7 @@ class ModelPicker(QWidget):
                     f"{entry.id}: {entry.good_for} (licence: {entry.licence}). It downloads "
                     "once, with progress, when the first pass starts."
                 )
-        self.default_button.setVisible(not model)
+        self.default_button.setVisible(not model and self._worker_models is None)
 
     def _on_default_clicked(self) -> None:
         self._state.model = catalog.DEFAULT_MODEL_ID

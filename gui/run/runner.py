@@ -26,11 +26,13 @@ from gui.params.state import GenerationParams
 from gui.params.work_size import WorkSizeKey
 from gui.run.commands import ApplyPassCommand
 from gui.run.progress_text import step_text
+from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY, RemoteWorker
 from gui.run.worker import PassJob, PassWorker, WorkflowJob
 from gui.run.workflow_jobs import ModelChoice, generate_faces_job
 
 NO_IMAGE = "Open an image first (File › Open, drop a file or paste)."
 NO_MODEL = "Choose a model first: a folder, a .safetensors file or a hub id."
+REMOTE_FIX_FACES = "Fix faces after each pass runs on the local worker: turn it off or go Local."
 
 
 def _as_layer(image: Image.Image | None) -> Image.Image | None:
@@ -74,20 +76,27 @@ class PassRunner(QObject):
         # The regional prompts of the next pass (the window sets the regions panel's).
         self.regions_source: Callable[[], tuple[Region, ...]] | None = None
         self.worker = PassWorker()
+        # Single passes run here when set (Remote worker mode: gui.window.remote_wiring).
+        self.remote_worker: RemoteWorker | None = None
+        self._ran_remotely = False
         self._busy = False
         self._source_id: str | None = None
         self._label = ""  # a workflow's current unit, prefixed to the step text
         self._show_previews = True
         self._work_key: WorkSizeKey | None = None  # the running single pass's picture and model
         self._generating = False  # a Generate runs as a workflow job (fix faces after the pass)
-        self.worker.loading.connect(self._on_loading)
-        self.worker.started.connect(self._on_pass_started)
-        self.worker.preview.connect(self._on_preview)
-        self.worker.previews.ready.connect(self._on_preview_image)  # coalesced, converted
-        self.worker.finished.connect(self._on_pass_finished)
-        self.worker.cancelled.connect(self._on_cancelled)
-        self.worker.failed.connect(self._on_failed)
+        self.listen_to(self.worker)
         self.worker.workflow_finished.connect(self._on_generate_workflow_finished)
+
+    def listen_to(self, worker: PassWorker | RemoteWorker) -> None:
+        """Report the passes ``worker`` runs (the local worker; the remote one when set)."""
+        worker.loading.connect(self._on_loading)
+        worker.started.connect(self._on_pass_started)
+        worker.preview.connect(self._on_preview)
+        worker.previews.ready.connect(self._on_preview_image)  # coalesced, converted
+        worker.finished.connect(self._on_pass_finished)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.failed.connect(self._on_failed)
 
     # -- state ----------------------------------------------------------------------------------
     @property
@@ -111,7 +120,16 @@ class PassRunner(QObject):
 
         ``needs_image`` False (batch): without an open image a placeholder stands in; the
         workflow replaces it with each input. ``seed`` (live mode): this seed, none drawn.
+        With a remote worker only Generate runs there: workflows, candidates and live mode
+        are refused here with one line.
         """
+        if self.remote_worker is not None:
+            raise UserError(WORKFLOWS_RUN_LOCALLY)
+        return self._request(needs_image, seed)
+
+    def _request(
+        self, needs_image: bool = True, seed: int | None = None
+    ) -> tuple[PassRequest, ModelChoice]:
         source = self.tree.current
         if source is None and needs_image:
             raise UserError(NO_IMAGE)
@@ -143,7 +161,9 @@ class PassRunner(QObject):
         if self._busy:
             return False
         try:
-            request, model = self.build_request()
+            request, model = self._request()
+            if self.remote_worker is not None and self.params.fix_faces:
+                raise UserError(REMOTE_FIX_FACES)
         except UserError as exc:
             self.report_error(str(exc))
             return False
@@ -171,12 +191,16 @@ class PassRunner(QObject):
         self._set_busy(True)
         self.progress_changed.emit(0, 0, "Starting…")
         self.message.emit(message, 0)
-        self.worker.submit(job)
+        remote = self.remote_worker if isinstance(job, PassJob) else None
+        self._ran_remotely = remote is not None
+        (remote or self.worker).submit(job)
 
     def cancel(self) -> None:
         """Stop the running job within one step; the canvas returns to the previous view."""
         if self._busy:
             self.worker.cancel()
+            if self.remote_worker is not None:
+                self.remote_worker.cancel()
             self.progress_text_changed.emit("Cancelling…")
 
     # -- while running --------------------------------------------------------------------------
@@ -287,7 +311,8 @@ class PassRunner(QObject):
         self.finish_job(f"Done: {record.name}")
         note = f" — {result.note}" if result.note else ""
         self.show_message(f"{record.name} finished in {result.duration:.1f} s{note}")
-        self.remember_model()
+        if not self._ran_remotely:  # a worker's model is remembered by the remote wiring
+            self.remember_model()
 
     def _on_generate_workflow_finished(self, outcome: object, _cancelled: bool) -> None:
         if self._generating and isinstance(outcome, PassResult):

@@ -53,6 +53,7 @@ from gui.window.layout import DockLayout
 from gui.window.model_manager import ModelManagerOpener
 from gui.window.project_actions import ProjectActions
 from gui.window.recovery import RecoveryOffer
+from gui.window.remote_wiring import RemoteWorkerWiring
 from gui.window.settings import Settings
 from gui.window.workflow_menu import WorkflowMenu
 
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
         # 6. Restore settings (the layout as built is the default: View › Reset layout).
         self.docks.mark_default()
         self._restore_settings()
+        self.worker_choice = RemoteWorkerWiring(self.runner, self.panel.model_picker, self.settings)
         self._on_busy_changed(False)
         self._on_mask_changed()
 

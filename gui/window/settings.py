@@ -42,6 +42,12 @@ class Settings:
     last_folder: str = ""
     last_params: dict[str, Any] = field(default_factory=dict)
     recent_projects: list[str] = field(default_factory=list)  # newest first (project_actions)
+    # Where Generate runs (gui.window.remote_wiring): "local" or "remote", the worker's URL and
+    # model, and the local model to return to. The worker's token is never saved.
+    worker_mode: str = "local"
+    worker_url: str = ""
+    worker_model: str = ""
+    worker_local_model: str = ""
     path: Path | None = field(default=None, repr=False, compare=False)
     changed: list[Callable[[Settings], None]] = field(
         default_factory=list, repr=False, compare=False

@@ -1,0 +1,323 @@
+"""Runs passes on a remote generation worker (``python main.py serve``) behind the same Qt
+signals and public methods as the local :class:`gui.run.worker.PassWorker`, so the runner and
+the window treat both alike: step previews, cancel and results into the history.
+
+Threads: the async client (core.remote.client, aiohttp) runs on an asyncio loop of its own on
+one background thread, not on the window's qasync loop (gui.window.app). That keeps the local
+worker's rules: previews and results are decoded and turned into QImages (and the history
+thumbnail) off the GUI thread; a slow or hung socket never stalls the GUI; and it works the same
+whichever loop drives the window (qasync in the app, plain Qt in tests and embedders). Signals
+are emitted from that thread and reach the GUI thread queued, as the local worker's do from its
+QThread. The client is imported there too, on first use, so the window starts as fast as ever.
+
+Jobs run one at a time, in the order submitted; a cancel reaches queued jobs, and the running
+pass's cancel flag makes the client cancel it on the worker. Workflows are refused in one line
+(they run on the local worker). When a pass fails the worker is asked for its models: if
+nothing answers, ``connection_changed`` says "unreachable" and the worker is tried again with
+backoff (``RECONNECT_DELAYS_S``) until it answers, so the next pass finds it; the window's
+session is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+import traceback
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from core.errors import PassCancelled, UserError
+from core.events import ModelLoading, PassEvent, PassStarted, StepPreview
+from gui.params.worker_choice import WorkerConnection
+from gui.qt_images import HISTORY_THUMBNAIL_SIDE, prepare_qimages
+from gui.run.preview_mailbox import PreviewMailbox, refresh_rate
+from gui.run.worker import PassJob, WorkflowJob
+
+if TYPE_CHECKING:  # imported on the loop thread when first needed
+    from core.remote.client import WorkerClient
+
+RECONNECT_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # then every 30 s
+SHUTDOWN_GRACE_S = 2.0  # closing: how long a cancelled pass may take to end on the worker
+WORKFLOWS_RUN_LOCALLY = (
+    "Workflows run on the local worker: switch the model panel to Local to run them."
+)
+
+Target = tuple[str, str]  # url, token ("" for none)
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """A submitted job, the worker it goes to and its cancel flag (set from any thread)."""
+
+    job: PassJob | WorkflowJob
+    target: Target
+    cancelled: bool = False
+
+
+class RemoteWorker(QObject):
+    """Lives on the GUI thread; ``configure`` names the worker, ``submit`` queues a job there.
+
+    The signals are :class:`PassWorker`'s: exactly one of ``finished``, ``cancelled`` or
+    ``failed`` ends every submitted job. ``connection_changed`` reports the worker's state.
+    """
+
+    loading = Signal(str)
+    started = Signal(object)  # core.events.PassStarted
+    preview = Signal(int, int, float, object)  # step, total, elapsed, H×W×3 uint8 array or None
+    finished = Signal(object)  # core.events.PassResult
+    cancelled = Signal()
+    failed = Signal(str)
+    pass_done = Signal(int, object)  # never emitted: workflows run locally (same API)
+    progress = Signal(object)
+    workflow_finished = Signal(object, bool)
+    stopped = Signal()  # after ``shutdown``: the loop thread has finished
+    connection_changed = Signal(object)  # gui.params.worker_choice.WorkerConnection
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._target: Target = ("", "")
+        self._loop: asyncio.AbstractEventLoop | None = None  # made with its thread, on first use
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._tickets: list[_Ticket] = []  # submitted, not ended yet (under the lock)
+        self._token: Any = None  # the running pass's CancelToken (under the lock)
+        self._outstanding = 0  # GUI thread: submitted, ending signal not delivered yet
+        self._shut_down = False
+        self._thread_done = False
+        # Loop thread only:
+        self._client: WorkerClient | None = None
+        self._client_target: Target | None = None
+        self._one_at_a_time: asyncio.Lock | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.previews = PreviewMailbox(refresh_rate())
+        # Connected first, so ``busy`` is already False in any other slot of an ending signal.
+        for ending in (self.finished, self.cancelled, self.failed, self.workflow_finished):
+            ending.connect(self._job_ended)
+        self.stopped.connect(self._on_stopped)
+
+    # -- called from the GUI thread ---------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """True from ``submit`` until the job's ending signal has reached the GUI thread."""
+        return self._outstanding > 0
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker still runs (after ``shutdown``: until its thread has finished)."""
+        return not self._thread_done
+
+    @property
+    def url(self) -> str:
+        return self._target[0]
+
+    def configure(self, url: str, token: str = "") -> None:
+        """Send the next jobs to the worker at ``url`` (``http://host:port``) with ``token``."""
+        self._target = (url.strip().rstrip("/"), token.strip())
+        if self._thread is not None:
+            self._call(self._stop_reconnecting())
+
+    def check(self) -> None:
+        """Ask the worker for its models; ``connection_changed`` answers (and retries while
+        nothing answers)."""
+        target = self._target
+        self.connection_changed.emit(WorkerConnection(target[0], checking=True))
+        self._call(self._check(target))
+
+    def disconnect_worker(self) -> None:
+        """Stop retrying and close the connection (back to the local worker)."""
+        if self._thread is not None:
+            self._call(self._close_client())
+
+    def submit(self, job: PassJob | WorkflowJob) -> None:
+        """Queue ``job`` on the configured worker; it runs after any job already running."""
+        ticket = _Ticket(job, self._target)
+        self.previews.reset()
+        with self._lock:
+            self._tickets.append(ticket)
+        self._outstanding += 1
+        self._call(self._run(ticket))
+
+    def cancel(self) -> None:
+        """Cancel the running pass (on the worker too) and every queued one (thread-safe)."""
+        with self._lock:
+            for ticket in self._tickets:
+                ticket.cancelled = True
+            if self._token is not None:
+                self._token.cancel()
+
+    def shutdown(self, wait_ms: int = 0) -> None:
+        """Cancel every job and stop the loop thread without blocking (call once, when closing);
+        ``stopped`` follows. ``wait_ms`` > 0 also waits up to that long."""
+        if not self._shut_down:
+            self._shut_down = True
+            self.cancel()
+            if self._thread is None:
+                self._thread_done = True
+                self.stopped.emit()
+            else:
+                self._call(self._close())
+        if wait_ms > 0 and self._thread is not None:
+            self._thread.join(wait_ms / 1000)
+
+    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            loop = self._loop
+            self._thread = threading.Thread(
+                target=self._serve, args=(loop,), name="RemoteWorker", daemon=True
+            )
+            self._thread.start()
+        asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    @Slot()
+    def _job_ended(self, *_args: Any) -> None:
+        self._outstanding = max(0, self._outstanding - 1)
+
+    @Slot()
+    def _on_stopped(self) -> None:
+        self._thread_done = True
+
+    # -- loop thread ----------------------------------------------------------------------------
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+            with contextlib.suppress(RuntimeError):  # the Qt side is already gone
+                self.stopped.emit()
+
+    def handle_event(self, event: PassEvent) -> None:
+        """Forward one core event as the matching Qt signal (runs on the loop thread)."""
+        match event:
+            case StepPreview(step=step, total=total, elapsed=elapsed, image=image):
+                self.previews.offer(step, total, elapsed, image)
+                self.preview.emit(step, total, elapsed, image)
+            case PassStarted():
+                self.started.emit(event)
+            case ModelLoading(message=message):
+                self.loading.emit(message)
+
+    async def _run(self, ticket: _Ticket) -> None:
+        if self._one_at_a_time is None:
+            self._one_at_a_time = asyncio.Lock()
+        async with self._one_at_a_time:
+            await self._run_one(ticket)
+
+    async def _run_one(self, ticket: _Ticket) -> None:
+        job, cancel = ticket.job, None
+        try:
+            # 1. A job cancelled while it waited never starts; workflows stay local.
+            with self._lock:
+                if ticket.cancelled:
+                    raise PassCancelled
+            if isinstance(job, WorkflowJob):
+                raise UserError(WORKFLOWS_RUN_LOCALLY)
+            from core.engine.cancel import CancelToken  # a plain flag: no torch
+
+            cancel = CancelToken()
+            with self._lock:
+                self._token = cancel
+                if ticket.cancelled:
+                    cancel.cancel()
+            # 2. Run the pass on the worker; its events arrive through handle_event.
+            client = await self._client_for(ticket.target)
+            result = await client.run_pass(job.model, job.request, self.handle_event, cancel)
+            prepare_qimages(result.image, (HISTORY_THUMBNAIL_SIDE,))  # shown at once, like local
+            self.finished.emit(result)
+        except PassCancelled:
+            self.cancelled.emit()
+        except UserError as exc:
+            if cancel is not None and cancel.cancelled:  # cancelled while the worker was lost
+                self.cancelled.emit()
+            else:
+                self.failed.emit(_one_line(exc))
+            if isinstance(job, PassJob):
+                await self._check(ticket.target)  # lost it? say so and retry until it answers
+        except Exception as exc:  # never let a client bug take the app down
+            traceback.print_exc(file=sys.stderr)
+            self.failed.emit(f"Unexpected error ({type(exc).__name__}): {_one_line(exc)}")
+        finally:
+            with self._lock:
+                self._token = None
+                self._tickets.remove(ticket)
+
+    async def _client_for(self, target: Target) -> WorkerClient:
+        if self._client is None or self._client_target != target:
+            from core.remote.client import WorkerClient
+
+            await self._close_client()
+            self._client = WorkerClient(target[0], target[1] or None)
+            self._client_target = target
+        return self._client
+
+    async def _contact(self, target: Target) -> WorkerConnection:
+        """Ask the worker at ``target`` for its models: what it said, as a connection state."""
+        if not target[0]:
+            return WorkerConnection("", error="no worker URL given", reachable=True)
+        try:
+            listing = await (await self._client_for(target)).models()
+        except UserError as exc:
+            return WorkerConnection(target[0], error=_one_line(exc), reachable=_answered(exc))
+        models = tuple((str(m.get("name") or m["id"]), str(m["id"])) for m in listing)
+        return WorkerConnection(target[0], models=models)
+
+    async def _check(self, target: Target) -> None:
+        await self._stop_reconnecting()
+        connection = await self._contact(target)
+        if connection.reachable:
+            self.connection_changed.emit(connection)
+        elif not self._shut_down:
+            self._reconnecting = asyncio.create_task(self._reconnect(target, connection))
+
+    async def _reconnect(self, target: Target, lost: WorkerConnection) -> None:
+        """Try the worker again after each delay until something answers."""
+        attempt = 0
+        while True:
+            delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
+            self.connection_changed.emit(replace(lost, retry_in_s=delay))
+            await asyncio.sleep(delay)
+            lost = await self._contact(target)
+            if lost.reachable:
+                self.connection_changed.emit(lost)
+                return
+            attempt += 1
+
+    async def _stop_reconnecting(self) -> None:
+        task, self._reconnecting = self._reconnecting, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _close_client(self) -> None:
+        await self._stop_reconnecting()
+        client, self._client, self._client_target = self._client, None, None
+        if client is not None:
+            await client.close()
+
+    async def _close(self) -> None:
+        """Let a cancelled pass end on the worker (briefly), close the connection, stop."""
+        if self._one_at_a_time is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._one_at_a_time.acquire(), SHUTDOWN_GRACE_S)
+        await self._close_client()
+        asyncio.get_running_loop().stop()
+
+
+def _answered(exc: UserError) -> bool:
+    """Whether the worker answered (a refusal, a failed pass) rather than could not be reached:
+    the client raises its WorkerError from the aiohttp error of a lost connection."""
+    import aiohttp  # loaded by the client already
+
+    return not isinstance(exc.__context__, aiohttp.ClientError | TimeoutError)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

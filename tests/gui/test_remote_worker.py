@@ -1,0 +1,184 @@
+"""The window on a remote generation worker (a real worker on 127.0.0.1 with the tiny model):
+connecting, a pass equal to the local one filed in the history, previews, cancel, a wrong
+token, and the worker going away and coming back without touching the session."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from core.models import ModelSpec
+from core.remote.offered import OfferedModels
+from core.remote.server import make_app, start_server
+from gui.params.worker_choice import LOCAL, REMOTE
+from gui.run import remote_worker
+from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY
+from gui.run.worker import shared_engine
+from gui.window.settings import Settings
+
+TOKEN = "window-token"
+PASS_TIMEOUT_MS = 120_000
+
+
+class ServedWorker:
+    """A worker on 127.0.0.1 served from a thread of its own; ``stop`` and ``start`` again keep
+    its port (the window's URL stays valid)."""
+
+    def __init__(self, model: str, token: str = TOKEN) -> None:
+        self.model, self.token, self.port = model, token, 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runner = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _do(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def start(self) -> ServedWorker:
+        async def serve() -> None:
+            spec = ModelSpec(self.model, device="cpu")
+            app = make_app(OfferedModels(self.model), spec, self.token, shared_engine())
+            self.runner, self.port = await start_server(app, "127.0.0.1", self.port)
+
+        self._do(serve())
+        return self
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self._do(self.runner.cleanup())
+            self.runner = None
+
+    def close(self) -> None:
+        self.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def worker(tiny_model_dir):
+    served = ServedWorker(str(tiny_model_dir)).start()
+    yield served
+    served.close()
+
+
+def _go_remote(qtbot, window, url: str, token: str = TOKEN) -> str:
+    """Choose Remote worker, type the URL and token, Connect; returns the state label's text."""
+    panel = window.worker_choice.panel
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REMOTE))
+    panel.url_edit.setText(url)
+    panel.token_edit.setText(token)
+    qtbot.mouseClick(panel.connect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.state_label.text() != "connecting…", timeout=30_000)
+    return panel.state_label.text()
+
+
+def _generate(qtbot, window) -> None:
+    with qtbot.waitSignal(
+        window.runner.busy_changed, check_params_cb=lambda busy: not busy, timeout=PASS_TIMEOUT_MS
+    ):
+        assert window.generate()
+
+
+def test_connecting_shows_the_state_and_the_workers_models(qtbot, main_window, worker):
+    window = main_window
+    assert window.worker_choice.panel.mode() == LOCAL and window.runner.remote_worker is None
+
+    assert _go_remote(qtbot, window, worker.url) == "connected · 1 model"
+    assert window.runner.remote_worker is window.worker_choice.worker
+    offered = [reference for _text, reference in window.panel.model_picker.listed() if reference]
+    assert offered == [worker.model] and window.state.model == worker.model
+    # Workflows stay on this computer: refused in one line.
+    assert not window.workflows.run_variations(2)
+    assert window.error_label.text() == WORKFLOWS_RUN_LOCALLY
+    # Mode and URL are settings; the token is not.
+    window.save_settings()
+    saved = Settings.load()
+    assert (saved.worker_mode, saved.worker_url) == (REMOTE, worker.url)
+    assert TOKEN not in saved.path.read_text(encoding="utf-8")
+    # Back to Local: this computer's models again.
+    window.worker_choice.panel.mode_combo.setCurrentIndex(0)
+    assert window.runner.remote_worker is None and window.state.model == worker.model
+
+
+def test_a_remote_pass_is_filed_like_a_local_one_with_the_same_pixels(qtbot, main_window, worker):
+    window, tree = main_window, main_window.tree
+    _generate(qtbot, window)
+    local = tree.current
+    assert local is not None and local.parent_id == tree.root_id
+
+    window.continue_from(tree.root_id)
+    _go_remote(qtbot, window, worker.url)
+    previews = []
+    window.runner.preview.connect(lambda image: image is not None and previews.append(image))
+    _generate(qtbot, window)
+
+    remote = tree.current
+    assert remote is not None and remote.id != local.id and remote.parent_id == tree.root_id
+    assert len(tree.children(tree.root_id)) == 2
+    assert np.array_equal(np.asarray(remote.image), np.asarray(local.image))
+    assert remote.params["seed"] == local.params["seed"] == 1
+    assert previews, "step previews reach the canvas"
+    assert not window.error_banner.isVisible()
+
+
+def test_cancel_stops_the_pass_on_the_worker(qtbot, main_window, worker):
+    window = main_window
+    _go_remote(qtbot, window, worker.url)
+    window.state.update(steps=400, strength=1.0)
+    records = len(window.tree)
+    remote = window.worker_choice.worker
+    with qtbot.waitSignal(remote.preview, timeout=PASS_TIMEOUT_MS):
+        assert window.generate()
+    with qtbot.waitSignal(remote.cancelled, timeout=30_000):
+        window.cancel()
+    qtbot.waitUntil(lambda: not window.busy)
+    assert len(window.tree) == records and not window.error_banner.isVisible()
+
+
+def test_a_wrong_token_is_a_one_line_error(qtbot, main_window, worker):
+    window = main_window
+    state = _go_remote(qtbot, window, worker.url, token="wrong")
+    assert state == "not connected: the worker wants a valid token (--token)"
+    window.state.model = worker.model
+    records = len(window.tree)
+    _generate(qtbot, window)
+    message = window.error_label.text()
+    assert window.error_banner.isVisible() and "valid token" in message and "\n" not in message
+    assert len(window.tree) == records
+
+
+def test_a_lost_worker_is_reported_retried_and_the_session_kept(
+    qtbot, main_window, tiny_model_dir, monkeypatch
+):
+    monkeypatch.setattr(remote_worker, "RECONNECT_DELAYS_S", (0.2,))
+    window, tree = main_window, main_window.tree
+    served = ServedWorker(str(tiny_model_dir)).start()
+    try:
+        _go_remote(qtbot, window, served.url)
+        _generate(qtbot, window)
+        kept = [record.id for record in tree.records()]
+        current = tree.current_id
+
+        served.stop()  # the worker goes away between passes
+        _generate(qtbot, window)
+        message = window.error_label.text()
+        assert window.error_banner.isVisible() and served.url in message and "\n" not in message
+        label = window.worker_choice.panel.state_label
+        qtbot.waitUntil(lambda: label.text().startswith("unreachable: "), timeout=10_000)
+        assert [record.id for record in tree.records()] == kept and tree.current_id == current
+
+        served.start()  # it comes back: found again, and the next pass runs there
+        qtbot.waitUntil(lambda: label.text() == "connected · 1 model", timeout=30_000)
+        _generate(qtbot, window)
+        assert len(tree) == len(kept) + 1 and tree.current.parent_id == current
+    finally:
+        served.close()
