@@ -46,6 +46,7 @@ SHUTDOWN_GRACE_S = 2.0  # closing: how long a cancelled pass may take to end on 
 WORKFLOWS_RUN_LOCALLY = (
     "Workflows run on the local worker: switch the model panel to Local to run them."
 )
+NO_URL = "Give the worker's URL in the model panel (Remote worker) and press Connect."
 
 Target = tuple[str, str]  # url, token ("" for none)
 
@@ -94,6 +95,7 @@ class RemoteWorker(QObject):
         self._client_target: Target | None = None
         self._one_at_a_time: asyncio.Lock | None = None
         self._reconnecting: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None  # after a failed pass: is it still there?
         self.previews = PreviewMailbox(refresh_rate())
         # Connected first, so ``busy`` is already False in any other slot of an ending signal.
         for ending in (self.finished, self.cancelled, self.failed, self.workflow_finished):
@@ -110,10 +112,6 @@ class RemoteWorker(QObject):
     def running(self) -> bool:
         """Whether the worker still runs (after ``shutdown``: until its thread has finished)."""
         return not self._thread_done
-
-    @property
-    def url(self) -> str:
-        return self._target[0]
 
     def configure(self, url: str, token: str = "") -> None:
         """Send the next jobs to the worker at ``url`` (``http://host:port``) with ``token``."""
@@ -218,6 +216,8 @@ class RemoteWorker(QObject):
                     raise PassCancelled
             if isinstance(job, WorkflowJob):
                 raise UserError(WORKFLOWS_RUN_LOCALLY)
+            if not ticket.target[0]:
+                raise UserError(NO_URL)
             from core.engine.cancel import CancelToken  # a plain flag: no torch
 
             cancel = CancelToken()
@@ -237,8 +237,8 @@ class RemoteWorker(QObject):
                 self.cancelled.emit()
             else:
                 self.failed.emit(_one_line(exc))
-            if isinstance(job, PassJob):
-                await self._check(ticket.target)  # lost it? say so and retry until it answers
+            if isinstance(job, PassJob) and ticket.target[0]:  # lost it? say so, and retry
+                self._probe = asyncio.create_task(self._check(ticket.target))
         except Exception as exc:  # never let a client bug take the app down
             traceback.print_exc(file=sys.stderr)
             self.failed.emit(f"Unexpected error ({type(exc).__name__}): {_one_line(exc)}")
@@ -303,6 +303,8 @@ class RemoteWorker(QObject):
 
     async def _close(self) -> None:
         """Let a cancelled pass end on the worker (briefly), close the connection, stop."""
+        if self._probe is not None:
+            self._probe.cancel()
         if self._one_at_a_time is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._one_at_a_time.acquire(), SHUTDOWN_GRACE_S)

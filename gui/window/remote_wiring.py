@@ -87,8 +87,7 @@ class RemoteWorkerWiring(QObject):
         self.connection = None
         self.panel.set_connection(None)
         self._picker.set_worker_models(None)
-        if self._settings.worker_local_model:
-            self._state.model = self._settings.worker_local_model
+        self._state.model = self._settings.worker_local_model
 
     def _on_connection_changed(self, connection: WorkerConnection) -> None:
         if not self.remote:  # a late answer after going back to Local

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
 
 from core.models import ModelSpec
 from core.remote.offered import OfferedModels
@@ -93,6 +94,7 @@ def test_connecting_shows_the_state_and_the_workers_models(qtbot, main_window, w
     assert window.worker_choice.panel.mode() == LOCAL and window.runner.remote_worker is None
 
     assert _go_remote(qtbot, window, worker.url) == "connected · 1 model"
+    assert window.worker_choice.panel.token_edit.echoMode() == QLineEdit.EchoMode.Password
     assert window.runner.remote_worker is window.worker_choice.worker
     offered = [reference for _text, reference in window.panel.model_picker.listed() if reference]
     assert offered == [worker.model] and window.state.model == worker.model
