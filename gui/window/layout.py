@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolBar, QWidget
 
 from gui.qt_helpers import named
 from gui.window.settings import Settings
@@ -44,6 +44,14 @@ class DockLayout(QObject):
         self.docks.append(dock)
         return dock
 
+    def fill_view_menu(self, menu: QMenu) -> None:
+        """Add a show/hide entry for every dock and toolbar, then Reset layout."""
+        menu.addSeparator()
+        for widget in [*self.docks, *self._toolbars()]:
+            menu.addAction(widget.toggleViewAction())
+        menu.addSeparator()
+        menu.addAction(self.reset_action)
+
     def mark_default(self) -> None:
         """Remember the layout as built (call once every dock and toolbar is in place)."""
         self._default = self._window.saveState()
@@ -51,11 +59,15 @@ class DockLayout(QObject):
     def reset(self) -> None:
         """Back to the default layout: every dock and toolbar shown, docked where it started."""
         window = self._window
-        for widget in [*self.docks, *window.findChildren(QToolBar)]:
+        for widget in [*self.docks, *self._toolbars()]:
             if isinstance(widget, QDockWidget):
                 widget.setFloating(False)
             widget.show()
         window.restoreState(self._default)
+
+    def _toolbars(self) -> list[QToolBar]:
+        window = self._window
+        return [bar for bar in window.findChildren(QToolBar) if bar.parent() is window]
 
     def restore(self, settings: Settings) -> None:
         """The size, position and layout kept in the settings (the default size when none)."""

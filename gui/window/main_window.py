@@ -21,7 +21,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -251,13 +250,7 @@ class MainWindow(QMainWindow):
         view_menu = bar.addMenu("&View")
         view_menu.addAction("Fit to window", self.canvas.fit)
         view_menu.addAction("Actual size (100%)", self.canvas.zoom_100)
-        view_menu.addSeparator()
-        for dock in self.findChildren(QDockWidget):
-            view_menu.addAction(dock.toggleViewAction())
-        view_menu.addAction(self.mask_toolbar.toggleViewAction())
-        view_menu.addAction(self.strength_toolbar.toggleViewAction())
-        view_menu.addSeparator()
-        view_menu.addAction(self.docks.reset_action)
+        self.docks.fill_view_menu(view_menu)  # show/hide each panel and toolbar, Reset layout
 
     # -- records and view -----------------------------------------------------------------
     def show_record(self, record_id: str) -> None:
