@@ -137,3 +137,15 @@ def test_readme_shortcut_table_is_generated_from_the_window(qtbot):
     assert module.readme_table(readme) == module.generated_table(), (
         "the README's shortcut table is out of date: run packaging/readme_shortcuts.py"
     )
+
+
+def test_readme_links_point_at_its_own_headings():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    slugs = set()
+    for heading in re.findall(r"^#+ (.+)$", readme, flags=re.MULTILINE):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        slugs.add(slug)
+    links = set(re.findall(r"\]\(#([^)]+)\)", readme))
+    assert links and links <= slugs, f"README links to missing sections: {sorted(links - slugs)}"
