@@ -36,6 +36,10 @@ from gui.run.preview_mailbox import PreviewMailbox, refresh_rate
 _engine: Any = None
 _engine_lock = threading.Lock()
 _stopping: set[PassWorker] = set()  # shut down, thread still finishing: kept alive until then
+# While a pass runs, the worker's Python (diffusers' step loop, imports) holds the interpreter
+# lock in slices of the switch interval (5 ms by default), and every Python slot of the GUI
+# thread waits up to one slice: a shorter interval keeps repaints and input prompt.
+GUI_SWITCH_INTERVAL_S = 0.001
 
 
 def shared_engine() -> Any:
@@ -129,6 +133,7 @@ class PassWorker(QObject):
 
     def __init__(self) -> None:
         super().__init__()
+        sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL_S))
         self._thread = QThread()
         self._thread.setObjectName("PassWorkerThread")
         self.moveToThread(self._thread)

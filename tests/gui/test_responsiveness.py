@@ -72,3 +72,15 @@ def test_prepared_qimages_are_reused_while_the_picture_lives():
     key = id(picture)
     del picture
     assert key not in qt_images._prepared  # forgotten with the picture
+
+
+def test_a_worker_shortens_the_interpreter_switch_interval(qtbot):
+    import sys
+
+    from gui.run.worker import GUI_SWITCH_INTERVAL_S, PassWorker
+
+    worker = PassWorker()
+    try:
+        assert sys.getswitchinterval() <= GUI_SWITCH_INTERVAL_S
+    finally:
+        worker.shutdown(wait_ms=2000)
