@@ -237,21 +237,25 @@ def main(argv: list[str] | None = None) -> int:
     from tests.benchmarks.sd15_size import build_sd15_size
 
     work = Path(tempfile.mkdtemp())
-    tiny = build_tiny_model(work / "tiny")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"machine": machine_info(), "rounds": args.rounds}
-    report["tiny_pass"] = compare_passes(tiny, 512, 10, args.rounds)
-    report["tiny_batch"] = compare_batch(tiny, 6, 256, 4, args.rounds)
-    report["tiny_rss"] = compare_rss(tiny, 512, 10)
+
+    def record(name: str, value: dict[str, Any]) -> None:  # written as it goes (slow CPUs)
+        report[name] = value
+        out.write_text(json.dumps(report, indent=2))
+        print(json.dumps({name: value}, indent=2), flush=True)
+
+    tiny = build_tiny_model(work / "tiny")
+    record("tiny_pass", compare_passes(tiny, 512, 10, args.rounds))
+    record("tiny_batch", compare_batch(tiny, 6, 256, 4, args.rounds))
+    record("tiny_rss", compare_rss(tiny, 512, 10))
     if not args.skip_sd15:
         sd15 = build_sd15_size(work / "sd15")
         side, steps = args.sd15_side, args.sd15_steps
-        report["sd15_pass"] = compare_passes(sd15, side, steps, args.rounds)
-        report["sd15_precision"] = compare_precision(sd15, side, steps, args.rounds)
-        report["sd15_rss"] = compare_rss(sd15, side, steps)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+        record("sd15_pass", compare_passes(sd15, side, steps, args.rounds))
+        record("sd15_precision", compare_precision(sd15, side, steps, args.rounds))
+        record("sd15_rss", compare_rss(sd15, side, steps))
     return 0
 
 
