@@ -102,7 +102,10 @@ def _cpu_rows(app: dict, gui: dict | None, canvas: dict | None) -> list[tuple[st
             )
         )
     if gui:
-        where = f"{gui['picture']}, {gui['steps']} steps, previews every step, {gui['platform']}"
+        where = (
+            f"{gui['picture']} picture, work size {gui.get('work_size', 'input')}, "
+            f"{gui['steps']} steps, previews every step, {gui['platform']}"
+        )
         rows.append(
             (
                 f"GUI thread: longest gap between 16 ms ticks, cold first pass ({where})",
