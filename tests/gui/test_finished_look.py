@@ -89,6 +89,18 @@ def test_about_reads_the_newest_pass_record_of_the_tree(empty_window):
     dialog.close()
 
 
+def test_about_after_a_real_pass_shows_its_device_and_precision(qtbot, main_window):
+    from tests.gui.session_helpers import generate
+
+    main_window.state.update(device="cpu", dtype="auto")
+    record = generate(qtbot, main_window)
+    assert record.params["model"]["device"] == "cpu"
+    dialog = main_window.help.show_about()
+    assert dialog.values["Device"] == "cpu"
+    assert dialog.values["Precision"] == "float32"  # auto on a CPU
+    dialog.close()
+
+
 # -- Keyboard shortcuts ------------------------------------------------------------------------
 def test_shortcuts_dialog_lists_every_action_with_a_shortcut(empty_window):
     window = empty_window
