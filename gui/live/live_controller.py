@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QImage
 
 from core.errors import UserError
 from core.events import PassResult
@@ -40,7 +40,7 @@ class LiveController(QObject):
     """Debounced, cancel-restart live passes from the runner's current request."""
 
     frame_ready = Signal(object)  # LiveFrame
-    preview = Signal(object, int, int)  # H×W×3 uint8 step preview, step, total
+    preview = Signal(object, int, int)  # step preview (QImage made on the worker), step, total
     processing_changed = Signal(bool)
     outdated = Signal()  # the input changed: the shown frame is no longer its result
     settings_changed = Signal(str)  # the live step count and guidance, as a note
@@ -61,7 +61,7 @@ class LiveController(QObject):
         self._seed = 0  # the fixed seed while the panel's seed is not locked
         self._source_id: str | None = None  # the running pass's input record
         self._processing = False
-        self.worker.preview.connect(self._on_preview)
+        self.worker.previews.ready.connect(self._on_preview)  # converted, newest only
         self.worker.finished.connect(self._on_finished)
         self.worker.cancelled.connect(self._on_cancelled)  # methods: queued to this thread
         self.worker.failed.connect(self._on_failed)
@@ -138,7 +138,7 @@ class LiveController(QObject):
         return True
 
     # -- worker reports -------------------------------------------------------------------------
-    def _on_preview(self, step: int, total: int, _elapsed: float, image: np.ndarray | None) -> None:
+    def _on_preview(self, step: int, total: int, _elapsed: float, image: QImage | None) -> None:
         if image is not None and self.loop.state is LiveState.RUNNING:
             self.preview.emit(image, step, total)
 

@@ -42,13 +42,15 @@ class LiveDefaults:
     """The loaded model as its last pass record described it (``model`` its reference)."""
 
     model: str = ""
+    name: str = ""  # the model's name as its record gives it
     family: str = ""
     few_step_kind: str = ""
     few_step_min: int = 0
 
     def forget(self, model: str = "") -> None:
         """Another model was chosen: nothing is known about it yet."""
-        self.model, self.family, self.few_step_kind, self.few_step_min = model, "", "", 0
+        self.model, self.name, self.family = model, "", ""
+        self.few_step_kind, self.few_step_min = "", 0
 
     def learn(self, record: dict[str, Any]) -> bool:
         """Take the family and few-step kind from a pass record of the chosen model; returns
@@ -60,6 +62,7 @@ class LiveDefaults:
             return False
         few = record.get("few_step")
         self.family = str(model["family"])
+        self.name = str(model.get("name") or "")
         self.few_step_kind = str(few.get("kind", "")) if isinstance(few, dict) else ""
         self.few_step_min = int(few.get("min_steps", 1)) if isinstance(few, dict) else 0
         return True
@@ -71,5 +74,5 @@ class LiveDefaults:
             label = FEW_STEP_LABELS.get(self.few_step_kind, self.few_step_kind)
             return LiveSettings(steps, GUIDANCE_OFF, f"{label} model: {steps} steps, guidance off")
         steps = max(1, min(panel_steps, ORDINARY_LIVE_STEPS))
-        known = f"{self.family} model" if self.family else "Model"
+        known = self.name or (f"{self.family} model" if self.family else "This model")
         return LiveSettings(steps, None, f"{known}: {steps} steps; {FASTER_HINT}")

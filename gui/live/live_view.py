@@ -76,7 +76,6 @@ class LiveView(QWidget):
         self.latency_label = plain(named(QLabel("No live result yet"), "liveLatencyLabel"))
         self.note_label = plain(named(QLabel(IDLE_TEXT), "liveNoteLabel"))
         self.note_label.setWordWrap(True)
-        self.note_label.setStyleSheet("color: palette(mid);")
         self.error_label = plain(named(QLabel(), "liveErrorLabel"))
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b3261e;")

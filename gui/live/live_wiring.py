@@ -78,6 +78,10 @@ class LiveMode(QObject):
         self.button = named(QPushButton("Live"), "liveButton")
         self.button.setCheckable(True)
         self.button.setMinimumHeight(32)
+        self.button.setStyleSheet(  # on at a glance
+            "QPushButton#liveButton:checked { background: #2e7d32; color: white; "
+            "font-weight: bold; border: 1px solid #1b5e20; border-radius: 3px; }"
+        )
         self.button.setToolTip(f"Live mode: the result follows every edit ({LIVE_SHORTCUT})")
         self.action.toggled.connect(self.button.setChecked)
         self.button.toggled.connect(self.action.setChecked)

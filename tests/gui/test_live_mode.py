@@ -165,8 +165,10 @@ def test_defaults_follow_the_model_family_and_few_step_kind():
     assert (settings.steps, settings.cfg) == (4, 1.0)
     assert settings.note == "Turbo model: 4 steps, guidance off"
     defaults.forget("runwayml/sd15")
-    assert defaults.learn({"model": {"family": "sd15", "reference": "runwayml/sd15"}})
-    assert defaults.settings(6).steps == 6 and "sd15 model" in defaults.settings(6).note
+    assert defaults.learn({"model": {"family": "sd1", "reference": "runwayml/sd15"}})
+    assert defaults.settings(6).steps == 6 and defaults.settings(6).note.startswith("sd1 model")
+    sd15 = {"model": {"family": "sd1", "reference": "runwayml/sd15", "name": "sd15"}}
+    assert defaults.learn(sd15) and defaults.settings(6).note.startswith("sd15: 6 steps")
 
 
 def test_recorder_numbers_frames_after_those_already_there(tmp_path, test_image):
@@ -203,11 +205,14 @@ def test_a_stroke_in_live_mode_renders_without_generate_and_apply_files_it(main_
     assert first.result.request.mask is None
     apply_button = window.findChild(type(live.view.apply_button), "liveApplyButton")
     assert apply_button.isEnabled()
+    previews = []
+    live.controller.preview.connect(lambda image, step, total: previews.append((step, total)))
     drag(window.canvas, [(10, 10), (40, 30), (60, 40)])
     assert not apply_button.isEnabled()  # the shown frame is outdated
     assert live.view.is_processing()
     frame = _wait_frame(qtbot, live)
     assert frame is not first and not live.view.is_processing()
+    assert previews and previews[-1] == (2, 2)  # the step previews reached the view
     assert _mask_bytes(frame.result.request.mask) == _mask_bytes(window.canvas.mask_image())
     assert frame.result.seed == 1 and frame.result.request.steps == 4  # fixed seed, low steps
     assert len(window.tree) == 1  # live results are not filed
