@@ -9,8 +9,9 @@ import random
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand
 
+from core.conditioning.specs import LoraSpec
 from core.metadata import read_metadata
 from gui.live import live_defaults
 from gui.live.frame_recorder import FrameRecorder, next_frame_number
@@ -297,3 +298,30 @@ def test_the_live_shortcut_is_free(main_window):
     ]
     assert QKeySequence(LIVE_SHORTCUT).toString() not in [key for _name, key in taken]
     assert main_window.live.action.shortcut().toString() == LIVE_SHORTCUT
+
+
+def test_every_edit_source_reaches_live_mode_and_without_a_picture_it_says_why(empty_window, qtbot):
+    window = empty_window
+    live, loop = window.live, window.live.controller.loop
+    live.set_live(True)
+    qtbot.waitUntil(lambda: not loop.busy)  # the debounce elapsed; nothing could start
+    assert "Open an image first" in live.view.error_label.text()
+    assert loop.counts.started == 0
+    edits = {
+        "LoRA list": lambda: setattr(window.state.conditioning, "loras", (LoraSpec("a.st"),)),
+        "undoable edit": lambda: window.undo_stack.push(QUndoCommand("an edit")),
+        "strength": lambda: setattr(window.state, "strength", 0.3),
+        "negative prompt": lambda: setattr(window.state, "negative_prompt", "blurry"),
+        "strength map": window.canvas.strength_map_changed.emit,
+        "mask": window.canvas.mask_changed.emit,
+    }
+    for name, edit in edits.items():
+        edit()
+        assert loop.pending, name
+        qtbot.waitUntil(lambda: not loop.busy)
+    window.state.seed_locked = False
+    window.state.new_seed()  # a drawn seed does not change the live seed
+    assert not loop.pending
+    window.state.seed_locked = True
+    window.state.seed = 12345  # the user's locked seed does
+    assert loop.pending
