@@ -188,11 +188,15 @@ def measure(side: int, steps: int, warm_rounds: int, work_size: str = "auto") ->
         warm = [_one_pass(app, window, ticks, sampler) for _ in range(warm_rounds)]
     window.close()
     app.processEvents()
+    from tests.benchmarks.machine import machine_info  # torch is loaded by now
+
+    machine = machine_info()
     step_s = statistics.median(
         (w["click_to_result_s"] - w["click_to_first_preview_s"]) / max(1, steps - 1) for w in warm
     )
     first_preview = statistics.median(w["click_to_first_preview_s"] for w in warm)
     return {
+        "machine": machine,
         "platform": os.environ.get("QT_QPA_PLATFORM") or "xcb",
         "picture": f"{side}x{side}",
         "work_size": work_size,

@@ -238,7 +238,8 @@ def _gpu_rows(gpu: dict) -> list[tuple[str, ...]]:
 def table(out_dir: Path, docs: Path = Path("docs/bench")) -> str:
     """The markdown table and a line naming the machines."""
     app = _load(out_dir / "app.json") or {}
-    machine = app.get("machine", {})
+    gui = _load(out_dir / "gui.json")
+    machine = app.get("machine") or (gui or {}).get("machine", {})
     lines = []
     if machine:
         lines.append(
@@ -247,7 +248,7 @@ def table(out_dir: Path, docs: Path = Path("docs/bench")) -> str:
             f"{machine['date']}, load average {machine['load_average'][0]} while measuring."
         )
     lines += ["", "| What | Measured | Target | Met |", "|---|---|---|---|"]
-    rows = _cpu_rows(app, _load(out_dir / "gui.json"), _load(out_dir / "canvas.json"))
+    rows = _cpu_rows(app, gui, _load(out_dir / "canvas.json"))
     gpu_files = sorted(docs.glob("gpu-*.json")) + sorted(out_dir.glob("gpu*.json"))
     for path in gpu_files:
         gpu = _load(path)
