@@ -53,7 +53,7 @@ bench: $(STAMP)
 screenshot: $(STAMP)
 	bash packaging/screenshot.sh
 
-# A one-folder app in dist/img2img-studio/ (PyInstaller; minutes and ~1.5 GB with torch), then
+# A one-folder app in dist/img2img-studio/ (PyInstaller; 10-20 min and ~1.2 GB with CPU torch), then
 # its smoke test under Xvfb. IMG2IMG_PACKAGE_LITE=1 builds without the engine (the window only).
 package: $(STAMP)
 	$(PY) -m pip install -e ".[dev,package]"
