@@ -47,8 +47,10 @@ class DockLayout(QObject):
     def fill_view_menu(self, menu: QMenu) -> None:
         """Add a show/hide entry for every dock and toolbar, then Reset layout."""
         menu.addSeparator()
-        for widget in [*self.docks, *self._toolbars()]:
-            menu.addAction(widget.toggleViewAction())
+        for dock in self.docks:
+            menu.addAction(dock.toggleViewAction())
+        for toolbar in self._toolbars():
+            menu.addAction(toolbar.toggleViewAction())
         menu.addSeparator()
         menu.addAction(self.reset_action)
 
