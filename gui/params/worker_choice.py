@@ -80,6 +80,7 @@ class WorkerChoicePanel(QWidget):
         )
         self.url_edit = named(QLineEdit(url), "workerUrlEdit")
         self.url_edit.setPlaceholderText(URL_PLACEHOLDER)
+        self.url_edit.setToolTip("The address of a generation worker (python main.py serve)")
         self.token_edit = named(QLineEdit(token), "workerTokenEdit")
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.token_edit.setPlaceholderText("token (not saved)")
