@@ -13,7 +13,7 @@ import core.engine.differential
 import core.models.loading
 from core.engine import CancelToken, Engine
 from core.errors import PassCancelled
-from core.events import StepPreview
+from core.events import ModelLoading, StepPreview
 from core.models import ModelSpec
 from core.requests import PassRequest
 from core.testing.images import make_image
@@ -56,17 +56,27 @@ def test_a_cancel_during_the_model_load_keeps_no_model(tiny_model_dir, monkeypat
 
 
 def test_a_cancel_during_a_download_stops_it_between_chunks(tiny_model_dir, tmp_path, monkeypatch):
+    import core.library.download as download
+
     hub = FakeHub(tiny_model_dir, tmp_path / "hub").install(monkeypatch)
+    monkeypatch.setattr(download, "CHUNK_BYTES", 1024)
     token = CancelToken()
-    hub.on_chunk = lambda done: token.cancel() if done == 2 else None
+
+    def cancel_early(event) -> None:
+        if isinstance(event, ModelLoading) and (event.fraction or 0.0) > 0.2:
+            token.cancel()
+
     engine = Engine(previews=False)
     spec = ModelSpec("tester/tiny-sd", device="cpu")
-    with pytest.raises(PassCancelled):
-        engine.run_pass(_request(), spec, cancel=token)
-    assert hub.chunks_done <= 3, "the download went on after the cancel"
-    assert engine.models.loaded is None
-    hub.on_chunk = None
-    assert engine.run_pass(_request(), spec).effective_steps == 2
+    try:
+        with pytest.raises(PassCancelled):
+            engine.run_pass(_request(), spec, on_event=cancel_early, cancel=token)
+        partial = list(hub.snapshot().parent.parent.glob("blobs/*.incomplete"))
+        assert partial, "the download went on after the cancel (no partial file was kept)"
+        assert engine.models.loaded is None
+        assert engine.run_pass(_request(), spec).effective_steps == 2
+    finally:
+        hub.close()
 
 
 def test_a_cancel_during_the_vae_encode_runs_no_step(tiny_model_dir, monkeypatch):

@@ -90,15 +90,18 @@ def test_cancel_stops_a_running_pass_and_empties_the_queue(worker):
     async def cancel_both(client: WorkerClient) -> tuple[str, str, str]:
         token = CancelToken()
         long = _request(steps=400, strength=1.0)
+        started = asyncio.Event()
 
         def on_event(event):
             if isinstance(event, StepPreview):
-                token.cancel()
+                started.set()
 
         running = asyncio.create_task(client.run_pass("default", long, on_event, token))
+        await started.wait()  # the long pass runs: the next one has to wait in the queue
         queued = await client.submit("default", _request())
         await client.cancel(queued)
         queued_state = (await client.status(queued))["state"]
+        token.cancel()
         with pytest.raises(PassCancelled):
             await running
         with pytest.raises(WorkerError, match="409"):
