@@ -12,9 +12,11 @@ until its thread has finished and then says so with ``stopped``.
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,19 @@ from gui.run.preview_mailbox import PreviewMailbox, refresh_rate
 _engine: Any = None
 _engine_lock = threading.Lock()
 _stopping: set[PassWorker] = set()  # shut down, thread still finishing: kept alive until then
+_alive: weakref.WeakSet[PassWorker] = weakref.WeakSet()  # every worker not yet collected
+EXIT_WAIT_MS = 3000
+
+
+@atexit.register
+def _stop_workers_at_exit() -> None:
+    """A worker whose owner never shut it down (a test, a widget dropped without closing) is
+    stopped before the interpreter goes: Qt aborts the process when a running QThread is
+    destroyed."""
+    for worker in list(_alive):
+        worker.shutdown(wait_ms=EXIT_WAIT_MS)
+
+
 # While a pass runs, the worker's Python (diffusers' step loop, imports) holds the interpreter
 # lock in slices of the switch interval (5 ms by default), and every Python slot of the GUI
 # thread waits up to one slice: a shorter interval keeps repaints and input prompt.
@@ -151,6 +166,7 @@ class PassWorker(QObject):
             ending.connect(self._gui.job_ended)
         self._thread.finished.connect(self._gui.thread_finished)
         self._thread.start()
+        _alive.add(self)
 
     # -- called from the GUI thread ---------------------------------------------------------
     @property
