@@ -35,9 +35,13 @@ case "$CHOICE" in
         ;;
     cpu)
         echo "torch: installing the CPU build of torch==$VERSION ($WHY)"
-        # The CPU wheel from a local mirror or wheel folder when there is one, else PyTorch's CPU index.
-        "$PY" -m pip install --no-index "torch==$VERSION" 2>/dev/null \
-            || "$PY" -m pip install "torch==$VERSION" --extra-index-url "$CPU_INDEX"
+        # The CPU wheel from a local mirror or wheel folder when pip finds one without the network
+        # (then its dependencies from the usual index), else PyTorch's CPU index.
+        if "$PY" -m pip install --no-index --no-deps "torch==$VERSION" 2>/dev/null; then
+            "$PY" -m pip install "torch==$VERSION"
+        else
+            "$PY" -m pip install "torch==$VERSION" --extra-index-url "$CPU_INDEX"
+        fi
         ;;
     cuda)
         echo "torch: installing the CUDA build of torch==$VERSION ($WHY; index $CUDA_INDEX)"

@@ -104,7 +104,8 @@ def test_without_an_nvidia_driver_the_cpu_build_is_chosen(fake_tools):
     python, bin_dir, log = fake_tools
     out = _install_torch(python, bin_dir, "auto")
     assert "CPU build" in out and "no NVIDIA driver" in out
-    assert "--no-index torch==2.13.0" in log.read_text()  # a local wheel first (offline CI)
+    assert "--no-index --no-deps torch==2.13.0" in log.read_text()  # a local wheel first
+    assert "download.pytorch.org" not in log.read_text()  # found locally: no other index
 
 
 def test_with_an_nvidia_driver_the_cuda_build_is_chosen(fake_tools):
