@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from core.errors import PassCancelled, UserError
-from core.events import ModelLoading, PassEvent, PassStarted, StepPreview
+from core.events import PassEvent
 from gui.params.worker_choice import WorkerConnection
 from gui.qt_images import HISTORY_THUMBNAIL_SIDE, prepare_qimages
 from gui.run.preview_mailbox import PreviewMailbox, refresh_rate
-from gui.run.worker import PassJob, WorkflowJob
+from gui.run.worker import PassJob, WorkflowJob, forward_event
 
 if TYPE_CHECKING:  # imported on the loop thread when first needed
     from core.remote.client import WorkerClient
@@ -192,14 +192,7 @@ class RemoteWorker(QObject):
 
     def handle_event(self, event: PassEvent) -> None:
         """Forward one core event as the matching Qt signal (runs on the loop thread)."""
-        match event:
-            case StepPreview(step=step, total=total, elapsed=elapsed, image=image):
-                self.previews.offer(step, total, elapsed, image)
-                self.preview.emit(step, total, elapsed, image)
-            case PassStarted():
-                self.started.emit(event)
-            case ModelLoading(message=message):
-                self.loading.emit(message)
+        forward_event(self, event)
 
     async def _run(self, ticket: _Ticket) -> None:
         if self._one_at_a_time is None:

@@ -222,15 +222,7 @@ class PassWorker(QObject):
     # -- worker thread --------------------------------------------------------------------------
     def handle_event(self, event: PassEvent) -> None:
         """Forward one core event as the matching Qt signal (runs on the worker thread)."""
-        match event:
-            case StepPreview(step=step, total=total, elapsed=elapsed, image=image):
-                # The display's copy first: it reaches the GUI thread before ``preview`` does.
-                self.previews.offer(step, total, elapsed, image)
-                self.preview.emit(step, total, elapsed, image)
-            case PassStarted():
-                self.started.emit(event)
-            case ModelLoading(message=message):
-                self.loading.emit(message)
+        forward_event(self, event)
 
     def _end(self, signal: Any, *args: Any) -> None:
         if self._ended:
@@ -322,6 +314,20 @@ def _leave_a_core_to_the_gui() -> None:
 
         apply_gui_cpu_threads()
         _threads_set = True
+
+
+def forward_event(worker: Any, event: PassEvent) -> None:
+    """Emit ``event`` as the matching signal of ``worker`` (a PassWorker or RemoteWorker: the
+    same signals), on the thread that produced it."""
+    match event:
+        case StepPreview(step=step, total=total, elapsed=elapsed, image=image):
+            # The display's copy first: it reaches the GUI thread before ``preview`` does.
+            worker.previews.offer(step, total, elapsed, image)
+            worker.preview.emit(step, total, elapsed, image)
+        case PassStarted():
+            worker.started.emit(event)
+        case ModelLoading(message=message):
+            worker.loading.emit(message)
 
 
 def _prepare_result(result: Any) -> None:
