@@ -128,18 +128,22 @@ def build_components(inpaint: bool = False, seed: int = 0) -> dict:
 
 def build_tiny_model(out_dir: str | Path, inpaint: bool = False, seed: int = 0) -> Path:
     """Write a tiny diffusers folder (model_index.json + components) and return its path."""
+    return save_sd_folder(out_dir, build_components(inpaint=inpaint, seed=seed), inpaint)
+
+
+def save_sd_folder(out_dir: str | Path, components: dict[str, Any], inpaint: bool) -> Path:
+    """Save SD 1.x/2.x ``components`` (UNet, VAE, text encoder, scheduler) with the offline
+    tokenizer as a diffusers folder (safetensors); returns its path."""
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
     from transformers import CLIPTokenizer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_tokenizer(out / "tokenizer")
-    components = build_components(inpaint=inpaint, seed=seed)
-    tokenizer = CLIPTokenizer.from_pretrained(out / "tokenizer")
     pipeline_cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
     pipe: Any = pipeline_cls(
         **components,
-        tokenizer=tokenizer,
+        tokenizer=CLIPTokenizer.from_pretrained(out / "tokenizer"),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,

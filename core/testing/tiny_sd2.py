@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import build_tiny_vae, tiny_text_config, write_tokenizer
+from core.testing.tiny_model import build_tiny_vae, save_sd_folder, tiny_text_config
 
 SD2_TEXT_WIDTH = 64  # the tiny SD 1.x model's is 32
 
@@ -66,22 +66,7 @@ def build_tiny_sd2(
     out: str | Path, v_prediction: bool = True, inpaint: bool = False, seed: int = 0
 ) -> Path:
     """Write a tiny SD 2.x diffusers folder (safetensors) and return its path."""
-    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
-    from transformers import CLIPTokenizer
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_tokenizer(folder / "tokenizer")
-    pipeline_cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
-    pipe: Any = pipeline_cls(
-        **build_sd2_components(v_prediction, inpaint, seed),
-        tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder, safe_serialization=True)
-    return folder
+    return save_sd_folder(out, build_sd2_components(v_prediction, inpaint, seed), inpaint)
 
 
 def main(argv: list[str] | None = None) -> int:
