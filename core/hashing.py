@@ -19,6 +19,7 @@ from typing import IO, Any, Protocol
 from PIL import Image
 
 from core.atomic_io import atomic_write_text
+from core.threads import run_in_background
 from core.user_dirs import user_cache_dir
 
 CHUNK_SIZE = 1 << 24  # 16 MiB: a cancel stops hashing within one chunk
@@ -142,6 +143,7 @@ class BackgroundHash:
         return self.value
 
     def _run(self) -> None:
+        run_in_background()
         try:
             self.value = cached_file_hash(self.path, cancel=self)
         except (HashCancelled, OSError):

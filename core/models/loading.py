@@ -19,6 +19,7 @@ from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
+from core.models.collector import forget_frozen, loading_quietly
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
@@ -47,7 +48,8 @@ class ModelManager:
         with self._lock:
             if self._loaded is not None:
                 self._loaded.cancel_hash()
-            self._loaded = None
+                self._loaded = None
+                forget_frozen()  # collector.py: any cycle the old model held goes now
 
     def load(
         self,
@@ -64,39 +66,45 @@ class ModelManager:
         with self._lock:
             if self._loaded is not None and self._loaded.spec == spec:
                 return self._loaded
-            kind = classify_reference(spec.reference)
-            if spec.config and not (Path(spec.config) / "model_index.json").is_file():
-                raise ModelError(f"--model-config {spec.config} has no model_index.json")
-            device = resolve_device(spec.device)
-            dtype = resolve_dtype(spec.dtype, device)
-            emit = on_event or (lambda event: None)
+            with loading_quietly():  # collector.py: no long GC pauses while modules import
+                return self._load_new(spec, emit=on_event or (lambda event: None), cancel=cancel)
+
+    def _load_new(
+        self, spec: ModelSpec, emit: EventCallback, cancel: Cancelled | None
+    ) -> LoadedModel:
+        """Load ``spec`` (the caller holds the lock)."""
+        kind = classify_reference(spec.reference)
+        if spec.config and not (Path(spec.config) / "model_index.json").is_file():
+            raise ModelError(f"--model-config {spec.config} has no model_index.json")
+        device = resolve_device(spec.device)
+        dtype = resolve_dtype(spec.dtype, device)
+        _check(cancel)
+        _quiet_optional_backend_notices()
+        self.unload()  # free the old model before loading the next one
+        emit(ModelLoading(spec.reference, f"Loading {Path(spec.reference).name}…"))
+        if kind == "hub":
+            fp16 = wants_fp16_weights(device, dtype)
+            folder = download_model(spec.reference, emit, cancel, fp16=fp16)
             _check(cancel)
-            _quiet_optional_backend_notices()
-            self.unload()  # free the old model before loading the next one
-            emit(ModelLoading(spec.reference, f"Loading {Path(spec.reference).name}…"))
-            if kind == "hub":
-                fp16 = wants_fp16_weights(device, dtype)
-                folder = download_model(spec.reference, emit, cancel, fp16=fp16)
-                _check(cancel)
-                model = _load_folder(spec, Path(folder), device, dtype)
-            elif kind == "folder":
-                model = _load_folder(spec, Path(spec.reference), device, dtype)
-            else:
-                model = load_single_file(spec, Path(spec.reference), device, dtype)
-            _check(cancel)
-            model.base_pipe.set_progress_bar_config(disable=True)
-            model.memory_mode = apply_memory_mode(
-                model.base_pipe, spec.memory, device, model.family,
-                on_note=lambda text: emit(ModelLoading(spec.reference, text)),
-            )  # fmt: skip
-            tune_pipeline(model.base_pipe, spec.dtype, device)  # device.py: bf16 CPU, NHWC GPU
-            model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
-            if model.weights_file is not None and model.weights_file.is_file():
-                model._hasher = hash_model_file(spec.reference, model.weights_file)
-            loaded = f"Loaded {model.name} (memory: {model.memory_mode})"
-            emit(ModelLoading(spec.reference, loaded, 1.0))
-            self._loaded = model
-            return model
+            model = _load_folder(spec, Path(folder), device, dtype)
+        elif kind == "folder":
+            model = _load_folder(spec, Path(spec.reference), device, dtype)
+        else:
+            model = load_single_file(spec, Path(spec.reference), device, dtype)
+        _check(cancel)
+        model.base_pipe.set_progress_bar_config(disable=True)
+        model.memory_mode = apply_memory_mode(
+            model.base_pipe, spec.memory, device, model.family,
+            on_note=lambda text: emit(ModelLoading(spec.reference, text)),
+        )  # fmt: skip
+        tune_pipeline(model.base_pipe, spec.dtype, device)  # device.py: bf16 CPU, NHWC GPU
+        model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
+        if model.weights_file is not None and model.weights_file.is_file():
+            model._hasher = hash_model_file(spec.reference, model.weights_file)
+        loaded = f"Loaded {model.name} (memory: {model.memory_mode})"
+        emit(ModelLoading(spec.reference, loaded, 1.0))
+        self._loaded = model
+        return model
 
 
 def wants_fp16_weights(device: str, dtype: Any) -> bool:

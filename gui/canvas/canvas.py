@@ -28,7 +28,13 @@ from PySide6.QtGui import (
     QUndoCommand,
     QUndoStack,
 )
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
 
 from gui.canvas.control_overlay import ControlOverlay
 from gui.canvas.face_boxes import FaceBoxOverlay
@@ -70,6 +76,10 @@ class Canvas(StrengthMapMixin, ZoomView):
         self._overlay_item = MaskOverlayItem()
         self._cursor_item = BrushCursorItem()
         items = (self._image_item, self._preview_item, self._overlay_item, self._cursor_item)
+        for item in items[:3]:
+            # Repaints (progress, strokes, the cursor) blit these as drawn at the view's zoom
+            # instead of scaling a full-size picture every time (Qt redraws on zoom and change).
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         for z, item in enumerate(items):
             item.setZValue(z)
             item.setVisible(item in (self._image_item, self._overlay_item))
@@ -124,6 +134,7 @@ class Canvas(StrengthMapMixin, ZoomView):
         if rgb is None:
             self._preview_item.setVisible(False)
             self._preview_item.setPixmap(QPixmap())
+            self._image_item.setVisible(True)
             return
         pixmap = QPixmap.fromImage(rgb if isinstance(rgb, QImage) else array_to_qimage(rgb))
         target = self.sceneRect()
@@ -135,6 +146,7 @@ class Canvas(StrengthMapMixin, ZoomView):
         sy = target.height() / max(1, pixmap.height())
         self._preview_item.setTransform(QTransform.fromScale(sx, sy))
         self._preview_item.setVisible(True)
+        self._image_item.setVisible(False)  # covered by the (opaque) preview: not drawn twice
 
     def is_preview_shown(self) -> bool:
         return self._preview_item.isVisible()

@@ -27,6 +27,7 @@ class ControlOverlay:
         self.item.setVisible(False)
         self.item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         scene.addItem(self.item)
         self._image: Image.Image | None = None
 

@@ -21,6 +21,8 @@ class MaskOverlayItem(QGraphicsItem):
         self._image: QImage | None = None
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        # Repaints reuse the item drawn at the view's zoom; a stroke redraws only its rect.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_image(self, image: QImage) -> None:
         if image is not self._image:

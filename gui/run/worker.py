@@ -54,7 +54,7 @@ def _stop_workers_at_exit() -> None:
 # While a pass runs, the worker's Python (diffusers' step loop, imports) holds the interpreter
 # lock in slices of the switch interval (5 ms by default), and every Python slot of the GUI
 # thread waits up to one slice: a shorter interval keeps repaints and input prompt.
-GUI_SWITCH_INTERVAL_S = 0.001
+GUI_SWITCH_INTERVAL_S = 0.0002
 
 
 def shared_engine() -> Any:
@@ -262,8 +262,12 @@ class PassWorker(QObject):
                 if ticket.cancelled:
                     raise PassCancelled
             # 2. Import the engine here, on the worker thread (torch loads now, not at startup).
-            from core.engine import CancelToken
-            from core.models import ModelSpec
+            from core.models.collector import loading_quietly, preload_torch_library
+
+            preload_torch_library()  # its dlopen without the GIL
+            with loading_quietly():  # no long GC pauses while torch imports (the GUI stays smooth)
+                from core.engine import CancelToken
+                from core.models import ModelSpec
 
             _leave_a_core_to_the_gui()
 
@@ -311,8 +315,10 @@ def _leave_a_core_to_the_gui() -> None:
     global _threads_set
     if not _threads_set:
         from core.models.device import apply_gui_cpu_threads
+        from core.threads import run_in_background
 
         apply_gui_cpu_threads()
+        run_in_background()  # the GUI thread gets a core first when both want one
         _threads_set = True
 
 

@@ -24,6 +24,7 @@ from shiboken6 import isValid
 from core.errors import UserError
 from core.history import PassRecord
 from core.project import AutosaveStore, Session
+from core.threads import run_in_background
 from gui.window.session_io import capture_session
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ class Autosaver(QObject):
 
     # -- the save thread ----------------------------------------------------------------------
     def _write(self, session: Session) -> None:
+        run_in_background()  # PNG encoding must not take the GUI thread's core
         try:
             path: Path | None = self.store.save(session)
             error = ""

@@ -97,6 +97,8 @@ class RecoveryOffer(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
         if watched is self._window and event.type() == QEvent.Type.Show and not self._checked:
             self._checked = True
+            # Once is enough: a Python filter on the window costs every event of it the GIL.
+            self._window.removeEventFilter(self)
             QTimer.singleShot(0, self.check)
         return False
 

@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -61,11 +60,17 @@ class StackSampler:
 
 
 def _describe(frame: Any, depth: int = 4) -> str:
-    """The innermost project frames (else the innermost frames) of a stack, as one line."""
-    stack = traceback.extract_stack(frame)
-    ours = [f for f in stack if "site-packages" not in f.filename and "runpy" not in f.filename]
-    chosen = (ours or stack)[-depth:]
-    return " < ".join(f"{Path(f.filename).stem}.{f.name}:{f.lineno}" for f in reversed(chosen))
+    """The innermost project frames (else the innermost frames) of a stack, as one line.
+
+    Walks the frames itself: ``traceback`` would read source lines (``linecache`` stats every
+    file), holding the GIL long enough to cause the very stalls being measured."""
+    stack = []
+    while frame is not None:
+        stack.append((frame.f_code.co_filename, frame.f_code.co_name, frame.f_lineno))
+        frame = frame.f_back
+    ours = [f for f in stack if "site-packages" not in f[0] and "runpy" not in f[0]]
+    chosen = (ours or stack)[:depth]
+    return " < ".join(f"{Path(name).stem}.{function}:{line}" for name, function, line in chosen)
 
 
 class TickRecorder:
@@ -75,22 +80,32 @@ class TickRecorder:
         from PySide6.QtCore import Qt, QTimer
 
         self.ticks: list[float] = []
+        self.cpu: list[float] = []  # the GUI thread's CPU time at each tick
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.ticks.append(time.perf_counter())
+        self.cpu.append(time.thread_time())
 
     def start(self) -> None:
         self.ticks.clear()
-        self.ticks.append(time.perf_counter())
+        self.cpu.clear()
+        self._tick()
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
-        self.ticks.append(time.perf_counter())
+        self._tick()
 
-    def longest_gaps(self, count: int = 5) -> list[tuple[float, float]]:
-        gaps = [(a, b - a) for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
+    def longest_gaps(self, count: int = 5) -> list[tuple[float, float, float]]:
+        """(start, length, GUI-thread CPU seconds) of the ``count`` longest gaps."""
+        gaps = [
+            (self.ticks[i], self.ticks[i + 1] - self.ticks[i], self.cpu[i + 1] - self.cpu[i])
+            for i in range(len(self.ticks) - 1)
+        ]
         return sorted(gaps, key=lambda gap: -gap[1])[:count]
 
 
@@ -139,9 +154,11 @@ def _one_pass(app: Any, window: Any, ticks: TickRecorder, sampler: StackSampler)
             {
                 "gap_ms": round(length * 1000, 1),
                 "at_s": round(start - click, 3),
+                # CPU the GUI thread itself used in the gap: the rest is waiting (GIL, cores)
+                "gui_cpu_ms": round(cpu * 1000, 1),
                 "gui_thread": sampler.during(start, start + length),
             }
-            for start, length in gaps
+            for start, length, cpu in gaps
             if length > GAP_TARGET_S
         ],
     }

@@ -84,3 +84,29 @@ def test_a_worker_shortens_the_interpreter_switch_interval(qtbot):
         assert sys.getswitchinterval() <= GUI_SWITCH_INTERVAL_S
     finally:
         worker.shutdown(wait_ms=2000)
+
+
+def test_canvas_repaints_blit_cached_items_and_a_preview_hides_the_picture_under_it(qtbot):
+    from PySide6.QtGui import QUndoStack
+    from PySide6.QtWidgets import QGraphicsItem
+
+    from gui.canvas.canvas import Canvas
+
+    canvas = Canvas(QUndoStack())
+    qtbot.addWidget(canvas)
+    canvas.resize(300, 300)
+    canvas.show()
+    canvas.set_image(Image.new("RGB", (1024, 1024), (10, 200, 10)))
+    cached = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    drawn = [item for item in canvas.scene().items() if item.isVisible()]
+    assert drawn and all(item.cacheMode() == cached for item in drawn if item.zValue() < 3)
+
+    def centre() -> tuple[int, int, int]:
+        colour = canvas.viewport().grab().toImage().pixelColor(150, 150)
+        return colour.red(), colour.green(), colour.blue()
+
+    canvas.show_preview(np.full((64, 64, 3), (200, 10, 10), np.uint8))
+    assert not canvas._image_item.isVisible()  # covered by the preview: never drawn twice
+    assert centre() == (200, 10, 10)
+    canvas.show_preview(None)
+    assert canvas._image_item.isVisible() and centre() == (10, 200, 10)
