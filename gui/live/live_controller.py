@@ -4,6 +4,9 @@ The canvas's and the panel's edits reach ``input_changed``; the state machine
 (gui.live.live_loop) debounces them and cancels and restarts passes; this class gives it a Qt
 timer and a :class:`PassWorker` of its own that shares the app's engine (the engine runs one pass
 at a time, so a live pass waits while a Generate runs, and a cancel reaches it while it waits).
+While the window uses a remote worker (the model panel's Remote), live passes go there instead,
+through a :class:`RemoteWorker` of its own aimed at the same URL and token: the same protocol
+as Generate, with step previews and cancel on the worker; its signals never reach the runner.
 Results are never filed here: the window's Apply does that (gui.live.live_wiring).
 """
 
@@ -18,6 +21,7 @@ from core.errors import UserError
 from core.events import PassResult
 from gui.live.live_defaults import LiveDefaults, LiveSettings
 from gui.live.live_loop import LiveLoop, LiveState
+from gui.run.remote_worker import RemoteWorker
 from gui.run.runner import PassRunner
 from gui.run.worker import PassJob, PassWorker
 
@@ -57,14 +61,18 @@ class LiveController(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timer)
-        self.loop = LiveLoop(self._start_pass, self.worker.cancel, self._arm_timer)
+        self.remote: RemoteWorker | None = None  # made when a live pass first runs remotely
+        self.loop = LiveLoop(self._start_pass, self._cancel, self._arm_timer)
         self._seed = 0  # the fixed seed while the panel's seed is not locked
         self._source_id: str | None = None  # the running pass's input record
         self._processing = False
-        self.worker.previews.ready.connect(self._on_preview)  # converted, newest only
-        self.worker.finished.connect(self._on_finished)
-        self.worker.cancelled.connect(self._on_cancelled)  # methods: queued to this thread
-        self.worker.failed.connect(self._on_failed)
+        self._listen_to(self.worker)
+
+    def _listen_to(self, worker: PassWorker | RemoteWorker) -> None:
+        worker.previews.ready.connect(self._on_preview)  # converted, newest only
+        worker.finished.connect(self._on_finished)
+        worker.cancelled.connect(self._on_cancelled)  # methods: queued to this thread
+        worker.failed.connect(self._on_failed)
 
     # -- switching and input ----------------------------------------------------------------
     @property
@@ -114,6 +122,8 @@ class LiveController(QObject):
         self._timer.stop()
         self.loop.set_enabled(False)
         self.worker.shutdown()
+        if self.remote is not None:
+            self.remote.shutdown()
 
     # -- the loop's callbacks -------------------------------------------------------------------
     def _arm_timer(self, seconds: float) -> None:
@@ -125,7 +135,7 @@ class LiveController(QObject):
 
     def _start_pass(self) -> bool:
         try:
-            request, model = self._runner.build_request(seed=self.seed())
+            request, model = self._runner.build_request(seed=self.seed(), single_pass=True)
         except UserError as exc:
             self.error.emit(str(exc))
             return False
@@ -134,8 +144,27 @@ class LiveController(QObject):
         request = request.replace(steps=settings.steps, cfg=cfg)
         self._source_id = self._runner.tree.current_id
         m = model
-        self.worker.submit(PassJob(request, m.model, m.config, m.device, m.dtype, m.memory))
+        self._worker_now().submit(PassJob(request, m.model, m.config, m.device, m.dtype, m.memory))
         return True
+
+    def _worker_now(self) -> PassWorker | RemoteWorker:
+        """Where the window's single passes run now: this computer, or the remote worker (the
+        live one aimed at the runner's URL and token)."""
+        remote = self._runner.remote_worker
+        if remote is None:
+            return self.worker
+        if self.remote is None:
+            self.remote = RemoteWorker()
+            self._listen_to(self.remote)
+        if self.remote.target != remote.target:
+            self.remote.configure(*remote.target)
+        return self.remote
+
+    def _cancel(self) -> None:
+        """Cancel the live pass, wherever it runs (a switch of worker may have come between)."""
+        self.worker.cancel()
+        if self.remote is not None:
+            self.remote.cancel()
 
     # -- worker reports -------------------------------------------------------------------------
     def _on_preview(self, step: int, total: int, _elapsed: float, image: QImage | None) -> None:

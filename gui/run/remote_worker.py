@@ -49,6 +49,7 @@ WORKFLOWS_RUN_LOCALLY = (
 NO_URL = "Give the worker's URL in the model panel (Remote worker) and press Connect."
 
 Target = tuple[str, str]  # url, token ("" for none)
+_stopping: set[RemoteWorker] = set()  # shut down, loop thread not ended yet: kept alive
 
 
 @dataclass(eq=False)
@@ -113,6 +114,11 @@ class RemoteWorker(QObject):
         """Whether the worker still runs (after ``shutdown``: until its thread has finished)."""
         return not self._thread_done
 
+    @property
+    def target(self) -> Target:
+        """The worker the next jobs go to: (URL, token), "" where not given."""
+        return self._target
+
     def configure(self, url: str, token: str = "") -> None:
         """Send the next jobs to the worker at ``url`` (``http://host:port``) with ``token``."""
         self._target = (url.strip().rstrip("/"), token.strip())
@@ -154,6 +160,7 @@ class RemoteWorker(QObject):
         if not self._shut_down:
             self._shut_down = True
             self.cancel()
+            _stopping.add(self)  # kept alive until its loop thread has ended, owner or not
             if self._thread is None:
                 self._thread_done = True
                 self.stopped.emit()
@@ -179,6 +186,7 @@ class RemoteWorker(QObject):
     @Slot()
     def _on_stopped(self) -> None:
         self._thread_done = True
+        _stopping.discard(self)
 
     # -- loop thread ----------------------------------------------------------------------------
     def _serve(self, loop: asyncio.AbstractEventLoop) -> None:

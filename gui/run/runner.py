@@ -114,16 +114,16 @@ class PassRunner(QObject):
 
     # -- starting -------------------------------------------------------------------------------
     def build_request(
-        self, needs_image: bool = True, seed: int | None = None
+        self, needs_image: bool = True, seed: int | None = None, single_pass: bool = False
     ) -> tuple[PassRequest, ModelChoice]:
         """The request for the next pass and its model; raises UserError when unusable.
 
         ``needs_image`` False (batch): without an open image a placeholder stands in; the
         workflow replaces it with each input. ``seed`` (live mode): this seed, none drawn.
-        With a remote worker only Generate runs there: workflows, candidates and live mode
-        are refused here with one line.
+        With a remote worker only single passes (Generate, live mode: ``single_pass``) run
+        there: workflows and candidates are refused here with one line.
         """
-        if self.remote_worker is not None:
+        if self.remote_worker is not None and not single_pass:
             raise UserError(WORKFLOWS_RUN_LOCALLY)
         return self._request(needs_image, seed)
 

@@ -2,9 +2,10 @@
 model picker and the settings.
 
 Remote: Generate runs on the worker (gui.run.remote_worker), the picker offers the worker's
-models, and the local model is kept to return to; workflows, candidates and live mode stay on
-this computer (the runner refuses them in one line). The mode, URL and chosen worker model are
-settings; the token is not (the panel says so). Closing the window stops the remote worker too.
+models, and the local model is kept to return to; live mode runs there too (gui.live), while
+workflows and candidates stay on this computer (the runner refuses them in one line). The mode,
+URL and chosen worker model are settings; the token is not (the panel says so). Closing the
+window stops the remote worker too.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from gui.params.worker_choice import REMOTE, TOKEN_ENV, WorkerChoicePanel, Worke
 from gui.run.remote_worker import RemoteWorker
 from gui.run.runner import PassRunner
 from gui.window.settings import Settings
-
-_stopping: set[RemoteWorker] = set()  # the window is gone, the loop thread not yet: kept alive
 
 
 class RemoteWorkerWiring(QObject):
@@ -110,7 +109,4 @@ class RemoteWorkerWiring(QObject):
         self.panel.mode_combo.setEnabled(not busy)
 
     def _shutdown(self) -> None:
-        worker = self.worker
-        _stopping.add(worker)
-        worker.stopped.connect(lambda: _stopping.discard(worker))
-        worker.shutdown()
+        self.worker.shutdown()  # it keeps itself alive until its thread has ended

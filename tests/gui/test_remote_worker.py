@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QLineEdit
 from core.models import ModelSpec
 from core.remote.offered import OfferedModels
 from core.remote.server import make_app, start_server
+from gui.live import live_defaults
+from gui.live.live_loop import LiveState
 from gui.params.worker_choice import LOCAL, REMOTE
 from gui.run import remote_worker
 from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY
@@ -184,3 +186,53 @@ def test_a_lost_worker_is_reported_retried_and_the_session_kept(
         assert len(tree) == len(kept) + 1 and tree.current.parent_id == current
     finally:
         served.close()
+
+
+def _live_frame(qtbot, live):
+    qtbot.waitUntil(
+        lambda: live.controller.frame is not None and not live.controller.loop.busy,
+        timeout=PASS_TIMEOUT_MS,
+    )
+    return live.controller.frame
+
+
+def test_live_mode_runs_on_the_remote_worker_with_the_same_pixels(
+    qtbot, main_window, worker, monkeypatch
+):
+    window, live = main_window, main_window.live
+    controller = live.controller
+    live.set_live(True)
+    local = _live_frame(qtbot, live)  # Local: this computer's live worker
+    live.set_live(False)
+
+    _go_remote(qtbot, window, worker.url)
+    ran_here: list[object] = []
+    controller.worker.submit = ran_here.append  # type: ignore[method-assign]
+    generate_worker = window.worker_choice.worker
+    generate_worker.submit = ran_here.append  # type: ignore[method-assign]
+    previews: list[tuple[int, int]] = []
+    controller.preview.connect(lambda _image, step, total: previews.append((step, total)))
+    live.set_live(True)
+    remote = _live_frame(qtbot, live)
+
+    assert ran_here == []  # neither the local live worker nor Generate's connection ran it
+    assert controller.remote is not None and controller.remote.target == (worker.url, TOKEN)
+    assert remote is not local and previews and previews[-1] == (2, 2)
+    assert np.array_equal(np.asarray(remote.result.image), np.asarray(local.result.image))
+    assert remote.result.seed == local.result.seed and remote.result.request.steps == 4
+
+    # An edit while the worker renders cancels there and the newest input comes next.
+    monkeypatch.setattr(live_defaults, "ORDINARY_LIVE_STEPS", 400)
+    window.state.update(steps=400, prompt="first")  # a long pass: the next edit lands in it
+    qtbot.waitUntil(lambda: controller.loop.state is LiveState.RUNNING, timeout=30_000)
+    with qtbot.waitSignal(controller.remote.cancelled, timeout=30_000):
+        window.state.update(steps=2, prompt="second")
+    frame = _live_frame(qtbot, live)
+    assert frame.result.request.prompt == "second" and frame.result.request.steps == 2
+
+    # Apply files it like a local live frame; live results are never Generate results.
+    records = len(window.tree)
+    qtbot.mouseClick(live.view.apply_button, Qt.MouseButton.LeftButton)
+    assert len(window.tree) == records + 1
+    assert np.array_equal(np.asarray(window.tree.current.image), np.asarray(frame.result.image))
+    live.set_live(False)
