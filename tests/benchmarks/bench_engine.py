@@ -74,14 +74,37 @@ def bench_tiny(device: str) -> dict:
             ),
         }
     )
+    modes = {
+        "img2img": base,
+        "inpaint": base.replace(mask=make_mask(128, 128)),
+        "strength_map": base.replace(strength_map=half),
+    }
     return {
         "image": "128x128",
         "steps": 10,
+        "mode_switch_overhead_s": mode_switches(plain, spec, modes),
         "pass_seconds": round(medians["plain"], 4),
         "with_previews_over_without": round(medians["previews"] / medians["plain"], 3),
         "differential_over_plain": round(medians["differential"] / medians["plain"], 3),
         "inpaint_masked_over_plain": round(medians["inpaint_masked"] / medians["plain"], 3),
     }
+
+
+def mode_switches(engine, spec, modes: dict, rounds: int = 5) -> dict[str, float]:
+    """Extra seconds of a pass in each mode right after a pass in another mode, over the same
+    pass after one in its own mode (the loaded weights are shared: nothing should reload)."""
+    for request in modes.values():
+        engine.run_pass(request, spec)  # every mode once: its pipeline exists
+    extra: dict[str, list[float]] = {name: [] for name in modes}
+    names = list(modes)
+    for _ in range(rounds):
+        for i, name in enumerate(names):
+            other = modes[names[(i + 1) % len(names)]]
+            engine.run_pass(other, spec)
+            switched = _pass_seconds(engine, spec, modes[name])
+            repeated = _pass_seconds(engine, spec, modes[name])
+            extra[name].append(switched - repeated)
+    return {name: round(statistics.median(values), 4) for name, values in extra.items()}
 
 
 def bench_sd15_size(device: str, size: int, dtype_name: str) -> dict:
