@@ -1,7 +1,8 @@
 """The app against bare diffusers, side by side: ``python -m tests.benchmarks.bench_app``.
 
 Each comparison is the median of ``--rounds`` (≥ 5) alternating runs in one process, so machine
-noise hits both sides alike; the numbers that matter are the ratios.
+noise hits both sides alike; the numbers that matter are the ratios. The app works at the input's
+size (``work_size="input"``), as the bare call does (``auto`` would run the tiny model small).
 - tiny model at 512²: an app pass vs a bare diffusers call (same weights, sampler, seed, steps),
   previews on vs off (cost per step), a batch folder vs a bare diffusers loop writing PNGs;
 - SD 1.5-size random weights (bundled config) at ``--sd15-side`` with few steps (a 2-core CPU
@@ -76,7 +77,9 @@ def compare_passes(folder: Path, side: int, steps: int, rounds: int) -> dict[str
     spec = ModelSpec(str(folder), device="cpu", dtype="fp32")
     engine = Engine(previews=True)
     quiet = Engine(models=engine.models, previews=False)
-    request = PassRequest(make_image(side, side), "a house", strength=1.0, steps=steps, seed=1)
+    request = PassRequest(
+        make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
+    )
     quiet.run_pass(request, spec)
     pipe = _bare_pipe(folder)
     pipe.scheduler = type(engine.models.loaded.base_pipe.scheduler).from_config(
@@ -114,7 +117,9 @@ def compare_precision(folder: Path, side: int, steps: int, rounds: int) -> dict[
     from core.requests import PassRequest
     from core.testing.images import make_image
 
-    request = PassRequest(make_image(side, side), "a house", strength=1.0, steps=steps, seed=1)
+    request = PassRequest(
+        make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
+    )
     fp32, fp32_spec = Engine(ModelManager()), ModelSpec(str(folder), device="cpu", dtype="fp32")
     split, split_spec = Engine(ModelManager()), ModelSpec(str(folder), device="cpu", dtype="auto")
     fast = device_module.fast_cpu_bf16()
@@ -159,7 +164,9 @@ def compare_batch(folder: Path, count: int, side: int, steps: int, rounds: int) 
         make_image(side, side, seed=i).save(inputs / f"{i:03d}.png")
     spec = ModelSpec(str(folder), device="cpu", dtype="fp32")
     engine = Engine(previews=False)
-    template = PassRequest(make_image(side, side), "a house", strength=1.0, steps=steps, seed=1)
+    template = PassRequest(
+        make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
+    )
     engine.run_pass(template, spec)
     pipe = _bare_pipe(folder)
     pipe.scheduler = type(engine.models.loaded.base_pipe.scheduler).from_config(
@@ -196,7 +203,9 @@ import resource, sys
 from pathlib import Path
 from core.testing.images import make_image
 from core.requests import PassRequest
-request = PassRequest(make_image({side}, {side}), "a house", strength=1.0, steps={steps}, seed=1)
+request = PassRequest(
+    make_image({side}, {side}), "a house", strength=1.0, steps={steps}, seed=1, work_size="input"
+)
 if sys.argv[1] == "app":
     from core.engine import Engine
     from core.models import ModelSpec
