@@ -101,12 +101,18 @@ def changed_outside(
     before: Image.Image, after: Image.Image, mask: Image.Image | None
 ) -> dict[str, float | int]:
     """The pass-record fields ``changed_outside_mask`` (pixels) and
-    ``changed_outside_mask_fraction`` for a pass that turned ``before`` into ``after``."""
-    stats = difference_stats(before, after, mask)
-    return {
-        "changed_outside_mask": stats.changed_outside_mask,
-        "changed_outside_mask_fraction": round(stats.changed_outside_mask_fraction, 6),
-    }
+    ``changed_outside_mask_fraction`` for a pass that turned ``before`` into ``after``.
+
+    Every pass records them, so only what they need is computed (no colour-space conversion):
+    the same figures as :func:`difference_stats`, at a fraction of its cost on a big picture."""
+    changed = abs_difference(before, after).any(axis=2)
+    inside = mask_array(mask, before.size)
+    if inside is not None:
+        changed &= ~inside
+    outside_pixels = changed.size - (0 if inside is None else int(inside.sum()))
+    count = int(changed.sum())
+    fraction = count / outside_pixels if outside_pixels else 0.0
+    return {"changed_outside_mask": count, "changed_outside_mask_fraction": round(fraction, 6)}
 
 
 def heat_map_array(

@@ -67,6 +67,20 @@ def _bare_call(pipe: Any, request: Any) -> Any:
     ).images[0]
 
 
+class _TimedPreviewer:
+    """Wraps the engine's step previewer, adding up the seconds its calls take."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.seconds, self.calls = inner, 0.0, 0
+
+    def __call__(self, latents: Any) -> Any:
+        start = time.perf_counter()
+        image = self.inner(latents)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return image
+
+
 def compare_passes(folder: Path, side: int, steps: int, rounds: int) -> dict[str, Any]:
     """App (previews off and on) vs a bare diffusers call on the same weights."""
     from core.engine import Engine
@@ -85,6 +99,8 @@ def compare_passes(folder: Path, side: int, steps: int, rounds: int) -> dict[str
     pipe.scheduler = type(engine.models.loaded.base_pipe.scheduler).from_config(
         pipe.scheduler.config
     )
+    timed = _TimedPreviewer(engine.previewer_for(engine.models.loaded))
+    engine.previewer_for = lambda _model: timed  # type: ignore[method-assign]
     medians = alternate(
         {
             "bare": lambda: _bare_call(pipe, request),
@@ -95,6 +111,9 @@ def compare_passes(folder: Path, side: int, steps: int, rounds: int) -> dict[str
     )
     step = medians["app"] / request.effective_steps
     return {
+        # the previewer timed around each call: its share of a step (the difference of the
+        # two medians below says the same, but within the machine's noise)
+        "previewer_share_of_step_pct": round(100 * timed.seconds / timed.calls / step, 3),
         "image": f"{side}x{side}",
         "steps": request.effective_steps,
         "bare_seconds": round(medians["bare"], 4),

@@ -28,6 +28,22 @@ def _met(ok: bool | None) -> str:
     return "—" if ok is None else ("yes" if ok else "**no**")
 
 
+def _preview_row(passes: dict, label: str) -> tuple[str, ...]:
+    """The previewer's share of a step, timed around its calls where the run has it (the
+    difference of the medians with and without previews says the same within the noise)."""
+    medians = f"{passes['preview_cost_per_step_pct']} %"
+    direct = passes.get("previewer_share_of_step_pct")
+    if direct is None:
+        ok = passes["preview_cost_per_step_pct"] <= 1
+        return ("Previews: cost per step (every step), " + label, medians, "≤ 1 %", _met(ok))
+    return (
+        f"Previews: cost per step (every step), {label}: previewer timed (difference of medians)",
+        f"{direct} % ({medians})",
+        "≤ 1 %",
+        _met(direct <= 1),
+    )
+
+
 def _cpu_rows(app: dict, gui: dict | None, canvas: dict | None) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     tiny = app.get("tiny_pass")
@@ -40,14 +56,7 @@ def _cpu_rows(app: dict, gui: dict | None, canvas: dict | None) -> list[tuple[st
                 _met(tiny["app_over_bare"] <= 1.03),
             )
         )
-        rows.append(
-            (
-                "Previews: cost per step (every step)",
-                f"{tiny['preview_cost_per_step_pct']} %",
-                "≤ 1 %",
-                _met(tiny["preview_cost_per_step_pct"] <= 1),
-            )
-        )
+        rows.append(_preview_row(tiny, "tiny model"))
     sd15 = app.get("sd15_pass")
     if sd15:
         rows.append(
@@ -58,6 +67,7 @@ def _cpu_rows(app: dict, gui: dict | None, canvas: dict | None) -> list[tuple[st
                 _met(sd15["app_over_bare"] <= 1.03),
             )
         )
+        rows.append(_preview_row(sd15, "SD 1.5-size"))
     precision = app.get("sd15_precision")
     if precision:
         unet_dtype = precision["auto_unet_dtype"].replace("torch.", "")

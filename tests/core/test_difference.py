@@ -162,3 +162,21 @@ def test_big_pictures_are_checked_at_about_a_megapixel_with_full_size_counts():
     assert drift is not None
     assert 5_850_000 < drift.protected_pixels < 6_000_000  # the blurred mask eats a thin band
     assert abs(drift.changed_protected - 3_000_000) < 15_000
+
+
+def test_the_pass_records_figures_equal_the_full_statistics():
+    from PIL import Image, ImageDraw
+
+    from core.imaging.difference import changed_outside, difference_stats
+
+    before = Image.effect_noise((96, 64), 40).convert("RGB")
+    after = before.copy()
+    ImageDraw.Draw(after).rectangle((10, 5, 60, 40), fill=(1, 2, 3))
+    mask = Image.new("L", before.size, 0)
+    ImageDraw.Draw(mask).rectangle((30, 0, 95, 63), fill=128)
+    for used in (None, mask, mask.resize((48, 32))):
+        stats = difference_stats(before, after, used)
+        fields = changed_outside(before, after, used)
+        assert fields["changed_outside_mask"] == stats.changed_outside_mask > 0
+        fraction = round(stats.changed_outside_mask_fraction, 6)
+        assert fields["changed_outside_mask_fraction"] == fraction

@@ -52,7 +52,7 @@ def test_the_table_names_the_machine_and_says_which_targets_are_met(tmp_path):
     assert text.startswith("CPU rows: Test CPU, 2 cores (fast bf16: yes)")
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[3:]}
     assert rows["App pass / bare diffusers, tiny model 512x512"].endswith("| yes |")
-    assert rows["Previews: cost per step (every step)"].endswith("| **no** |")
+    assert rows["Previews: cost per step (every step), tiny model"].endswith("| **no** |")
     switch = next(line for name, line in rows.items() if name.startswith("img2img ↔ inpaint"))
     assert "+0.020 s" in switch and switch.endswith("| yes |")
     live_rows = [line for name, line in rows.items() if name.startswith("Live mode")]
