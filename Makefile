@@ -46,7 +46,8 @@ bench: $(STAMP)
 	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_gui --out bench-out/gui.json
 	$(PY) -m tests.benchmarks.bench_engine --out bench-out/bench.json
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_canvas --out bench-out/canvas.json
-	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_live --out bench-out/live.json
+	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_live --out bench-out/live.json
+	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_live --remote --out bench-out/live-remote.json
 	$(PY) -m tests.benchmarks.bench_ray --out bench-out/ray.json
 	$(PY) -m tests.benchmarks.report bench-out
 

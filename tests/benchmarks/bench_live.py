@@ -7,19 +7,24 @@ SD 1.5-size one on a GPU: ``--model runwayml/stable-diffusion-v1-5 --size 512 --
 Measured per edit (a mask stroke made with real mouse events): edit → result as live mode reports
 it (debounce included), the pass's own duration, the steps it ran, and the longest gap between
 16 ms ticks of a QTimer on the GUI thread from the end of the stroke to the result (the canvas
-must stay smooth while live passes run).
+must stay smooth while live passes run). ``--remote`` runs the live passes on a worker
+(``python main.py serve`` in a process of its own, on this machine: the protocol's cost, not a
+network's) with the window on *Remote worker*.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +79,45 @@ def _stroke(canvas: Any, k: int, side: int) -> None:
     QTest.mouseRelease(viewport, left, none, points[-1])
 
 
-def measure(model: str | None, side: int, edits: int, device: str, strength: float) -> dict:
+@contextlib.contextmanager
+def served(model: str, device: str) -> Iterator[str]:
+    """``python main.py serve`` for ``model`` in a process of its own; yields its URL."""
+    main_py = Path(__file__).resolve().parents[2] / "main.py"
+    command = [sys.executable, str(main_py), "serve", "--model", model, "--port", "0"]
+    process = subprocess.Popen([*command, "--device", device], stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        url = ""
+        for line in process.stderr:
+            if "listening on " in line:
+                url = line.split("listening on ", 1)[1].strip()
+                break
+        if not url:
+            raise RuntimeError("the worker did not start")
+        threading.Thread(target=process.stderr.read, daemon=True).start()  # keep it drained
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _go_remote(app: Any, window: Any, url: str) -> None:
+    from gui.params.worker_choice import REMOTE
+
+    panel = window.worker_choice.panel
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REMOTE))
+    window.worker_choice.connect_to(url)
+    _wait(app, lambda: getattr(window.worker_choice.connection, "connected", False), 60)
+
+
+def measure(
+    model: str | None,
+    side: int,
+    edits: int,
+    device: str,
+    strength: float,
+    remote: bool = False,
+) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))
     for name in ("CONFIG", "CACHE", "DATA"):
         os.environ.setdefault(f"IMG2IMG_STUDIO_{name}_DIR", str(work / name.lower()))
@@ -91,6 +134,15 @@ def measure(model: str | None, side: int, edits: int, device: str, strength: flo
     picture = work / "picture.png"
     Image.effect_mandelbrot((side, side), (-2.0, -1.5, 1.0, 1.5), 100).convert("RGB").save(picture)
 
+    worker = contextlib.ExitStack()
+    url = worker.enter_context(served(model, device)) if remote else ""
+    with worker:
+        return _measure_in_window(model, picture, side, edits, device, strength, url)
+
+
+def _measure_in_window(
+    model: str, picture: Path, side: int, edits: int, device: str, strength: float, url: str
+) -> dict:
     import main
     from gui.window import project_actions
 
@@ -105,6 +157,8 @@ def measure(model: str | None, side: int, edits: int, device: str, strength: flo
     window.state.update(
         strength=strength, prompt="a castle", seed_locked=True, seed=1, device=device
     )
+    if url:
+        _go_remote(app, window, url)
     live = window.live
     controller = live.controller
 
@@ -141,8 +195,9 @@ def measure(model: str | None, side: int, edits: int, device: str, strength: flo
     app.processEvents()
     latencies = sorted(r["edit_to_result_s"] for r in rounds)
     return {
-        "platform": os.environ.get("QT_QPA_PLATFORM", "?"),
+        "platform": os.environ.get("QT_QPA_PLATFORM") or "xcb",
         "model": "tiny (random weights)" if "bench-live-" in model else model,
+        "worker": "remote (python main.py serve, this machine)" if url else "local",
         "device": device,
         "picture": f"{side}x{side}",
         "strength": strength,
@@ -167,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", type=int, default=5)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--strength", type=float, default=0.6)
+    parser.add_argument("--remote", action="store_true", help="live passes on a served worker")
     args = parser.parse_args(argv)
-    report = measure(args.model, args.size, args.edits, args.device, args.strength)
+    report = measure(args.model, args.size, args.edits, args.device, args.strength, args.remote)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -246,7 +246,7 @@ def _gpu_rows(gpu: dict) -> list[tuple[str, ...]]:
 
 
 def _more_cpu_rows(
-    engine: dict | None, live: dict | None, ray: dict | None
+    engine: dict | None, live: dict | None, ray: dict | None, remote_live: list[dict] | None = None
 ) -> list[tuple[str, ...]]:
     """Mode switches (bench_engine), live latency (bench_live), Ray (bench_ray)."""
     rows: list[tuple[str, ...]] = []
@@ -260,6 +260,16 @@ def _more_cpu_rows(
                 f"{worst:+.3f} s",
                 "≤ 0.1 s",
                 _met(worst <= 0.1),
+            )
+        )
+    for remote in remote_live or []:
+        rows.append(
+            (
+                f"Live mode on a worker (`serve` on this machine), {remote['model']} "
+                f"{remote['picture']}: edit → result, median / worst",
+                f"{remote['edit_to_result_median_s']} / {remote['edit_to_result_max_s']} s",
+                "—",
+                "—",
             )
         )
     if live:
@@ -307,8 +317,12 @@ def table(out_dir: Path, docs: Path = Path("docs/bench")) -> str:
         )
     lines += ["", "| What | Measured | Target | Met |", "|---|---|---|---|"]
     rows = _cpu_rows(app, gui, _load(out_dir / "canvas.json"))
+    remote_live = [_load(out_dir / "live-remote.json")]
     rows += _more_cpu_rows(
-        _load(out_dir / "bench.json"), _load(out_dir / "live.json"), _load(out_dir / "ray.json")
+        _load(out_dir / "bench.json"),
+        _load(out_dir / "live.json"),
+        _load(out_dir / "ray.json"),
+        [report for report in remote_live if report],
     )
     gpu_files = sorted(docs.glob("gpu-*.json")) + sorted(out_dir.glob("gpu*.json"))
     for path in gpu_files:
