@@ -75,11 +75,11 @@ class Canvas(StrengthMapMixin, ZoomView):
         self._preview_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._overlay_item = MaskOverlayItem()
         self._cursor_item = BrushCursorItem()
-        items = (self._image_item, self._preview_item, self._overlay_item, self._cursor_item)
-        for item in items[:3]:
+        for picture in (self._image_item, self._preview_item):  # (overlays cache themselves)
             # Repaints (progress, strokes, the cursor) blit these as drawn at the view's zoom
             # instead of scaling a full-size picture every time (Qt redraws on zoom and change).
-            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            picture.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        items = (self._image_item, self._preview_item, self._overlay_item, self._cursor_item)
         for z, item in enumerate(items):
             item.setZValue(z)
             item.setVisible(item in (self._image_item, self._overlay_item))
