@@ -70,8 +70,10 @@ def file_sha256(path: str | Path, chunk: int | None = None, cancel: Cancelled | 
 
 
 def _cache_key(path: Path) -> str:
+    """Path, size, inode and mtime in nanoseconds: a file rewritten with the same size within
+    the same second (a LoRA re-exported over itself) must not get the old file's hash."""
     stat = path.stat()
-    return f"{path}|{stat.st_size}|{int(stat.st_mtime)}"
+    return f"{path}|{stat.st_size}|{stat.st_ino}|{stat.st_mtime_ns}"
 
 
 def _read_cache(cache_file: Path) -> dict[str, str]:
@@ -83,7 +85,7 @@ def _read_cache(cache_file: Path) -> dict[str, str]:
 
 
 def cached_file_hash(path: str | Path, cancel: Cancelled | None = None) -> str:
-    """sha256 of a (large) weights file, hashed once and remembered by path, size and mtime.
+    """sha256 of a (large) weights file, hashed once and remembered by path, size, inode and mtime.
 
     The cache file is rewritten atomically (:func:`core.atomic_io.atomic_write_text`) and
     re-read just before, so concurrent hashers keep each other's entries. Raises

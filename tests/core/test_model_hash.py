@@ -145,3 +145,21 @@ def test_the_hash_cache_is_written_atomically_by_concurrent_hashers(tmp_path):
     for path in files:
         assert hashlib.sha256(path.read_bytes()).hexdigest() in cache
     assert not list((tmp_path / "cache").glob("*.tmp"))
+
+
+def test_a_file_rewritten_within_the_same_second_with_the_same_size_is_hashed_again(tmp_path):
+    import hashlib
+    import os
+
+    from core.hashing import cached_file_hash
+
+    path = tmp_path / "style.safetensors"
+    second_start = 1_700_000_000 * 10**9
+    path.write_bytes(b"a" * 64)
+    os.utime(path, ns=(second_start, second_start + 5))
+    first = cached_file_hash(path)
+    path.write_bytes(b"b" * 64)  # the same size, within the same second
+    os.utime(path, ns=(second_start, second_start + 900))
+    second = cached_file_hash(path)
+    assert first == hashlib.sha256(b"a" * 64).hexdigest()
+    assert second == hashlib.sha256(b"b" * 64).hexdigest()
