@@ -84,4 +84,5 @@ def preload_torch_library() -> bool:
         return False
     dlopen.restype = ctypes.c_void_p
     dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
-    return bool(dlopen(os.fsencode(library), os.RTLD_NOW | os.RTLD_GLOBAL))
+    # RTLD_LOCAL: its symbols stay as private as torch's own import keeps them
+    return bool(dlopen(os.fsencode(library), os.RTLD_NOW | os.RTLD_LOCAL))
