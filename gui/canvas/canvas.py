@@ -28,19 +28,18 @@ from PySide6.QtGui import (
     QUndoCommand,
     QUndoStack,
 )
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-    QGraphicsView,
-    QWidget,
-)
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
 from gui.canvas.control_overlay import ControlOverlay
 from gui.canvas.face_boxes import FaceBoxOverlay
 from gui.canvas.mask_layer import BrushSettings, MaskLayer, layer_image
 from gui.canvas.overlay_colors import OVERLAY_MODES
-from gui.canvas.overlay_items import BrushCursorItem, MaskOverlayItem, refresh_overlay
+from gui.canvas.overlay_items import (
+    BrushCursorItem,
+    MaskOverlayItem,
+    cached_pixmap_item,
+    refresh_overlay,
+)
 from gui.canvas.strength_layer import StrengthMapMixin
 from gui.canvas.zoom_view import ZoomView
 from gui.qt_images import array_to_qimage, pil_to_qimage
@@ -70,15 +69,11 @@ class Canvas(StrengthMapMixin, ZoomView):
         self.mask_layer.changed.connect(self._on_mask_layer_changed)
 
         self._image: Image.Image | None = None
-        self._image_item = QGraphicsPixmapItem()
-        self._preview_item = QGraphicsPixmapItem()
+        self._image_item = cached_pixmap_item()
+        self._preview_item = cached_pixmap_item()
         self._preview_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self._overlay_item = MaskOverlayItem()
         self._cursor_item = BrushCursorItem()
-        for picture in (self._image_item, self._preview_item):  # (overlays cache themselves)
-            # Repaints (progress, strokes, the cursor) blit these as drawn at the view's zoom
-            # instead of scaling a full-size picture every time (Qt redraws on zoom and change).
-            picture.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         items = (self._image_item, self._preview_item, self._overlay_item, self._cursor_item)
         for z, item in enumerate(items):
             item.setZValue(z)

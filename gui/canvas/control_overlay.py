@@ -9,8 +9,9 @@ from __future__ import annotations
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
+from gui.canvas.overlay_items import cached_pixmap_item
 from gui.qt_images import pil_to_qimage
 
 OPACITY = 0.85
@@ -21,13 +22,12 @@ class ControlOverlay:
 
     def __init__(self, scene: QGraphicsScene, picture_item: QGraphicsItem, z_value: float) -> None:
         self._picture_item = picture_item
-        self.item = QGraphicsPixmapItem()
+        self.item = cached_pixmap_item()
         self.item.setOpacity(OPACITY)
         self.item.setZValue(z_value)
         self.item.setVisible(False)
         self.item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self.item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         scene.addItem(self.item)
         self._image: Image.Image | None = None
 

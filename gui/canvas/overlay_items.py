@@ -8,9 +8,23 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from gui.canvas.mask_layer import MaskLayer
+
+
+def cached_pixmap_item() -> QGraphicsPixmapItem:
+    """A pixmap item that repaints (progress, strokes, the cursor) by blitting what it drew at the
+    view's zoom, instead of smooth-scaling a full-size picture every time (redrawn on zoom and
+    on a new pixmap)."""
+    item = QGraphicsPixmapItem()
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    return item
 
 
 class MaskOverlayItem(QGraphicsItem):
