@@ -75,6 +75,14 @@ class ZoomView(QGraphicsView):
         self.centerOn(rect.center())
         self._on_zoom_applied()
 
+    def scene_display_size(self) -> tuple[int, int] | None:
+        """The scene rect's (the picture's) size on screen in device pixels; None when empty."""
+        rect = self.sceneRect()
+        if rect.isEmpty():
+            return None
+        scale = self.transform().m11() * self.devicePixelRatioF()
+        return max(1, round(rect.width() * scale)), max(1, round(rect.height() * scale))
+
     def scene_center(self) -> QPointF:
         return self.mapToScene(self.viewport().rect().center())
 

@@ -1,7 +1,8 @@
 """Step previews from the worker thread to the GUI: converted there, coalesced, throttled.
 
-The worker ``offer``s each step's preview; the conversion to a QImage (and a scale-down of
-previews larger than ``max_side``, e.g. TAESD's full-size ones) happens on the worker thread.
+The worker ``offer``s each step's preview; the conversion to a QImage happens on the worker
+thread, and so does the scaling: to ``display_size`` (the picture's size on screen, set when a
+job starts) so that the GUI thread draws it without scaling, else down to ``max_side``.
 The mailbox keeps only the newest preview: while one waits for the GUI thread, a newer one
 replaces it, so a busy GUI thread never works through a backlog of stale pictures. Offers closer
 together than one display refresh are skipped (the last step's always goes through).
@@ -14,6 +15,7 @@ import time
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
@@ -34,6 +36,9 @@ class PreviewMailbox(QObject):
         super().__init__()
         self.min_interval = 1.0 / max(1.0, refresh_hz)
         self.max_side = DEFAULT_MAX_SIDE
+        # The size the canvas shows the picture at, in device pixels (None: unknown). Set from
+        # the GUI thread between jobs, read on the worker's: one tuple assignment.
+        self.display_size: tuple[int, int] | None = None
         self.converted_on: set[int] = set()  # thread ids that converted previews (tests)
         self._lock = threading.Lock()
         self._latest: tuple[int, int, float, QImage | None] | None = None
@@ -65,15 +70,21 @@ class PreviewMailbox(QObject):
 
     def _to_qimage(self, image: np.ndarray) -> QImage:
         self.converted_on.add(threading.get_ident())
-        qimage = array_to_qimage(image)
-        if max(qimage.width(), qimage.height()) > self.max_side:
-            qimage = qimage.scaled(
-                self.max_side,
-                self.max_side,
-                Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
-        return qimage
+        height, width = image.shape[:2]
+        shown = self.display_size
+        if shown is not None and max(shown) <= self.max_side:
+            size = shown  # stretched over the picture anyway: the aspect ratio is the picture's
+        elif max(width, height) > self.max_side:
+            scale = self.max_side / max(width, height)
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        else:
+            size = (width, height)
+        if size != (width, height):
+            # Pillow lets go of the interpreter lock while it resamples (QImage.scaled holds it,
+            # which would stall the GUI thread for as long): the GUI keeps running meanwhile.
+            resized = Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)
+            image = np.asarray(resized)
+        return array_to_qimage(image)
 
     @Slot()
     def _deliver(self) -> None:

@@ -78,6 +78,9 @@ class PassRunner(QObject):
         self.worker = PassWorker()
         # Single passes run here when set (Remote worker mode: gui.window.remote_wiring).
         self.remote_worker: RemoteWorker | None = None
+        # The picture's size on screen in device pixels (the window gives the canvas's): step
+        # previews are scaled to it on the worker, so the GUI thread draws them 1:1.
+        self.preview_size: Callable[[], tuple[int, int] | None] = lambda: None
         self._ran_remotely = False
         self._busy = False
         self._source_id: str | None = None
@@ -193,7 +196,9 @@ class PassRunner(QObject):
         self.message.emit(message, 0)
         remote = self.remote_worker if isinstance(job, PassJob) else None
         self._ran_remotely = remote is not None
-        (remote or self.worker).submit(job)
+        worker = remote or self.worker
+        worker.previews.display_size = self.preview_size() if show_previews else None
+        worker.submit(job)
 
     def cancel(self) -> None:
         """Stop the running job within one step; the canvas returns to the previous view."""

@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         self.runner.message.connect(self._show_message)
         self.runner.error.connect(self.show_error)
         self.runner.preview.connect(self.canvas.show_preview)
+        self.runner.preview_size = self.canvas.scene_display_size
         self.runner.model_worked.connect(self._remember_model)
         app = QApplication.instance()
         if app is not None:

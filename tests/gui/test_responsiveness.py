@@ -110,3 +110,37 @@ def test_canvas_repaints_blit_cached_items_and_a_preview_hides_the_picture_under
     assert centre() == (200, 10, 10)
     canvas.show_preview(None)
     assert canvas._image_item.isVisible() and centre() == (10, 200, 10)
+
+
+def test_previews_are_scaled_to_the_pictures_size_on_screen_on_the_worker(qtbot):
+    mailbox = PreviewMailbox(refresh_hz=1e9)
+    received = _collect(mailbox)
+    mailbox.display_size = (300, 200)  # the canvas shows the picture at 300×200 device pixels
+
+    thread = threading.Thread(
+        target=lambda: mailbox.offer(1, 1, 0.1, np.zeros((64, 96, 3), np.uint8))
+    )
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: len(received) == 1)
+    image = received[0][1]
+    assert mailbox.converted_on == {thread.ident}
+    assert isinstance(image, QImage) and (image.width(), image.height()) == (300, 200)
+    # Zoomed in beyond the cap: the worker scales down to max_side only, the GUI does the rest.
+    mailbox.display_size = (4000, 3000)
+    mailbox.offer(1, 1, 0.1, np.zeros((1536, 2048, 3), np.uint8))
+    qtbot.waitUntil(lambda: len(received) == 2)
+    assert max(received[1][1].width(), received[1][1].height()) == mailbox.max_side
+
+
+def test_a_pass_tells_the_worker_the_pictures_size_on_screen(main_window, qtbot):
+    window = main_window
+    window.canvas.resize(500, 500)
+    window.canvas.fit()
+    shown = window.canvas.scene_display_size()
+    assert shown is not None and max(shown) < 500  # the whole picture, fitted
+    with qtbot.waitSignal(window.runner.busy_changed, timeout=120_000) as started:
+        assert window.generate()
+    assert started.args == [True]
+    assert window.runner.worker.previews.display_size == shown
+    qtbot.waitUntil(lambda: not window.busy, timeout=120_000)
