@@ -80,8 +80,7 @@ def difference_stats(
     inside = mask_array(mask, a.size)
     if inside is None:
         inside = np.zeros(changed.shape, bool)
-    outside_pixels = int(inside.size - inside.sum())
-    changed_outside = int((changed & ~inside).sum())
+    changed_outside, outside_fraction = _changed_outside(changed, inside)
     ab = rgb_to_lab(left) - rgb_to_lab(right)
     return DifferenceStats(
         width=a.width,
@@ -90,7 +89,7 @@ def difference_stats(
         changed_pixels=int(changed.sum()),
         changed_inside_mask=int((changed & inside).sum()),
         changed_outside_mask=changed_outside,
-        changed_outside_mask_fraction=changed_outside / outside_pixels if outside_pixels else 0.0,
+        changed_outside_mask_fraction=outside_fraction,
         mean_change=float(diff.mean()) if diff.size else 0.0,
         max_change=int(diff.max()) if diff.size else 0,
         delta_e=float(np.sqrt((ab.astype(np.float64) ** 2).sum(axis=1)).mean()) if ab.size else 0.0,
@@ -105,14 +104,18 @@ def changed_outside(
 
     Every pass records them, so only what they need is computed (no colour-space conversion):
     the same figures as :func:`difference_stats`, at a fraction of its cost on a big picture."""
-    changed = abs_difference(before, after).any(axis=2)
-    inside = mask_array(mask, before.size)
-    if inside is not None:
-        changed &= ~inside
-    outside_pixels = changed.size - (0 if inside is None else int(inside.sum()))
-    count = int(changed.sum())
-    fraction = count / outside_pixels if outside_pixels else 0.0
+    changed = np.asarray(abs_difference(before, after).any(axis=2))
+    count, fraction = _changed_outside(changed, mask_array(mask, before.size))
     return {"changed_outside_mask": count, "changed_outside_mask_fraction": round(fraction, 6)}
+
+
+def _changed_outside(changed: np.ndarray, inside: np.ndarray | None) -> tuple[int, float]:
+    """Changed pixels outside the mask, and their share of the pixels outside it."""
+    if inside is None:
+        return int(changed.sum()), float(changed.mean()) if changed.size else 0.0
+    outside_pixels = int(inside.size - inside.sum())
+    count = int((changed & ~inside).sum())
+    return count, count / outside_pixels if outside_pixels else 0.0
 
 
 def heat_map_array(

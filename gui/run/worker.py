@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, SignalInstance, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, SignalInstance, Slot
 
 from core.errors import PassCancelled, UserError
 from core.events import (
@@ -32,6 +32,7 @@ from core.events import (
     StepPreview,
 )
 from core.requests import PassRequest
+from core.threads import run_in_background
 from gui.qt_images import HISTORY_THUMBNAIL_SIDE, prepare_qimages
 from gui.run.preview_mailbox import PreviewMailbox, refresh_rate
 
@@ -165,6 +166,9 @@ class PassWorker(QObject):
         for ending in (self.finished, self.cancelled, self.failed, self.workflow_finished):
             ending.connect(self._gui.job_ended)
         self._thread.finished.connect(self._gui.thread_finished)
+        # Every worker thread (Generate's, live mode's): the GUI thread gets a core first when
+        # both want one. ``started`` is emitted on the new thread; direct: it runs there.
+        self._thread.started.connect(run_in_background, Qt.ConnectionType.DirectConnection)
         self._thread.start()
         _alive.add(self)
 
@@ -262,7 +266,8 @@ class PassWorker(QObject):
                 if ticket.cancelled:
                     raise PassCancelled
             # 2. Import the engine here, on the worker thread (torch loads now, not at startup).
-            from core.models.collector import loading_quietly, preload_torch_library
+            from core.models.collector import loading_quietly
+            from core.models.torch_preload import preload_torch_library
 
             preload_torch_library()  # its dlopen without the GIL
             with loading_quietly():  # no long GC pauses while torch imports (the GUI stays smooth)
@@ -315,10 +320,8 @@ def _leave_a_core_to_the_gui() -> None:
     global _threads_set
     if not _threads_set:
         from core.models.device import apply_gui_cpu_threads
-        from core.threads import run_in_background
 
         apply_gui_cpu_threads()
-        run_in_background()  # the GUI thread gets a core first when both want one
         _threads_set = True
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,33 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.machine import machine_info
+from tests.benchmarks.timing import alternate
 
 
-def _seconds(fn: Any) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def alternate(variants: dict[str, Any], rounds: int) -> dict[str, float]:
-    """Median seconds per variant, variants interleaved round by round after one warm-up each."""
-    for fn in variants.values():
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            samples[name].append(_seconds(fn))
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def _bare_pipe(folder: Path, dtype: Any = None) -> Any:
+def _bare_pipe(folder: Path, like: Any = None) -> Any:
+    """A bare fp32 img2img pipeline on ``folder``; with ``like`` (an engine that has loaded the
+    model) it runs the same scheduler class as the app."""
     import torch
     from diffusers import StableDiffusionImg2ImgPipeline
 
     pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
-        folder, dtype=dtype or torch.float32, safety_checker=None, feature_extractor=None
+        folder, dtype=torch.float32, safety_checker=None, feature_extractor=None
     )
     pipe.set_progress_bar_config(disable=True)
+    if like is not None:
+        scheduler = type(like.models.loaded.base_pipe.scheduler)
+        pipe.scheduler = scheduler.from_config(pipe.scheduler.config)
     return pipe
 
 
@@ -95,10 +83,7 @@ def compare_passes(folder: Path, side: int, steps: int, rounds: int) -> dict[str
         make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
     )
     quiet.run_pass(request, spec)
-    pipe = _bare_pipe(folder)
-    pipe.scheduler = type(engine.models.loaded.base_pipe.scheduler).from_config(
-        pipe.scheduler.config
-    )
+    pipe = _bare_pipe(folder, like=engine)
     timed = _TimedPreviewer(engine.previewer_for(engine.models.loaded))
     engine.previewer_for = lambda _model: timed  # type: ignore[method-assign]
     medians = alternate(
@@ -187,10 +172,7 @@ def compare_batch(folder: Path, count: int, side: int, steps: int, rounds: int) 
         make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
     )
     engine.run_pass(template, spec)
-    pipe = _bare_pipe(folder)
-    pipe.scheduler = type(engine.models.loaded.base_pipe.scheduler).from_config(
-        pipe.scheduler.config
-    )
+    pipe = _bare_pipe(folder, like=engine)
 
     def app() -> None:
         out = work / "app"

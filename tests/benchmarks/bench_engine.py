@@ -9,7 +9,6 @@ Everything is measured side by side in one run, so ratios hold on noisy machines
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import resource
 import statistics
@@ -17,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tests.benchmarks.timing import alternate, seconds, write_report
 
 
 def _timed(fn, repeat: int = 3) -> float:
@@ -29,20 +30,7 @@ def _timed(fn, repeat: int = 3) -> float:
 
 
 def _pass_seconds(engine, spec, request) -> float:
-    start = time.perf_counter()
-    engine.run_pass(request, spec)
-    return time.perf_counter() - start
-
-
-def _side_by_side(variants: dict, rounds: int = 5) -> dict[str, float]:
-    """Median seconds per variant, the variants interleaved round by round (noise hits all)."""
-    for engine, spec, request in variants.values():  # warm-up: load, allocate
-        _pass_seconds(engine, spec, request)
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, (engine, spec, request) in variants.items():
-            samples[name].append(_pass_seconds(engine, spec, request))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return seconds(lambda: engine.run_pass(request, spec))
 
 
 def bench_tiny(device: str) -> dict:
@@ -62,17 +50,15 @@ def bench_tiny(device: str) -> dict:
     with_previews, plain = Engine(models, previews=True), Engine(models, previews=False)
     half = Image.new("L", image.size, 0)
     half.paste(255, (0, 0, 64, 128))
-    medians = _side_by_side(
+    masked = base.replace(mask=make_mask(128, 128), inpaint_area="masked")
+    medians = alternate(
         {
-            "plain": (plain, spec, base),
-            "previews": (with_previews, spec, base),
-            "differential": (plain, spec, base.replace(strength_map=half)),
-            "inpaint_masked": (
-                plain,
-                spec,
-                base.replace(mask=make_mask(128, 128), inpaint_area="masked"),
-            ),
-        }
+            "plain": lambda: plain.run_pass(base, spec),
+            "previews": lambda: with_previews.run_pass(base, spec),
+            "differential": lambda: plain.run_pass(base.replace(strength_map=half), spec),
+            "inpaint_masked": lambda: plain.run_pass(masked, spec),
+        },
+        rounds=5,
     )
     modes = {
         "img2img": base,
@@ -173,10 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         report["sd15_size"] = bench_sd15_size(device, args.size, dtype)
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_report(report, args.out)
     return 0
 
 

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.timing import alternate, seconds, write_report
+
 MODELS = {  # family: (pipeline class, side, steps, strength)
     "sd15": ("StableDiffusionImg2ImgPipeline", 512, 30, 0.6),
     "sdxl": ("StableDiffusionXLImg2ImgPipeline", 1024, 20, 0.6),
@@ -38,11 +40,7 @@ def _sync() -> None:
 
 
 def _seconds(fn: Any) -> float:
-    _sync()
-    start = time.perf_counter()
-    fn()
-    _sync()
-    return time.perf_counter() - start
+    return seconds(fn, _sync)
 
 
 def _build(family: str, folder: Path, device: str, dtype: Any) -> Path:
@@ -190,13 +188,7 @@ def bench_passes(family: str, folder: Path, tiny: bool, rounds: int) -> dict[str
         "app_no_previews": lambda: quiet.run_pass(request, spec),
         "app_previews": lambda: engine.run_pass(request, spec),
     }
-    for fn in variants.values():
-        fn()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, fn in variants.items():
-            samples[name].append(_seconds(fn))
-    medians = {name: statistics.median(values) for name, values in samples.items()}
+    medians = alternate(variants, rounds, _sync)
     out["pass_seconds"] = {name: round(value, 4) for name, value in medians.items()}
     own_bare = medians["bare_channels_last"] if device == "cuda" else medians["bare"]
     out["app_vs_own_bare"] = round(medians["app_no_previews"] / own_bare, 3)
@@ -293,10 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", default="sd15,sdxl")
     args = parser.parse_args(argv)
-    results = run(args.tiny, args.rounds, args.models.split(","))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_report(run(args.tiny, args.rounds, args.models.split(",")), args.out)
     return 0
 
 

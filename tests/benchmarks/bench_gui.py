@@ -13,7 +13,6 @@ another thread with ``sys._current_frames``), so a stall names its cause.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -25,8 +24,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.timing import TickRecorder, wait_until, write_report
+
 GAP_TARGET_S = 0.030
-TICK_MS = 16
 
 
 class StackSampler:
@@ -73,51 +73,6 @@ def _describe(frame: Any, depth: int = 4) -> str:
     return " < ".join(f"{Path(name).stem}.{function}:{line}" for name, function, line in chosen)
 
 
-class TickRecorder:
-    """A 16 ms QTimer on the GUI thread; ``gaps`` lists (start, length) of the longest gaps."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import Qt, QTimer
-
-        self.ticks: list[float] = []
-        self.cpu: list[float] = []  # the GUI thread's CPU time at each tick
-        self._timer = QTimer()
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(self._tick)
-
-    def _tick(self) -> None:
-        self.ticks.append(time.perf_counter())
-        self.cpu.append(time.thread_time())
-
-    def start(self) -> None:
-        self.ticks.clear()
-        self.cpu.clear()
-        self._tick()
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self._tick()
-
-    def longest_gaps(self, count: int = 5) -> list[tuple[float, float, float]]:
-        """(start, length, GUI-thread CPU seconds) of the ``count`` longest gaps."""
-        gaps = [
-            (self.ticks[i], self.ticks[i + 1] - self.ticks[i], self.cpu[i + 1] - self.cpu[i])
-            for i in range(len(self.ticks) - 1)
-        ]
-        return sorted(gaps, key=lambda gap: -gap[1])[:count]
-
-
-def _wait(app: Any, done: Any, timeout: float = 600.0) -> None:
-    deadline = time.perf_counter() + timeout
-    while not done():
-        app.processEvents()
-        time.sleep(0.001)
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the pass did not end in time")
-
-
 def _one_pass(app: Any, window: Any, ticks: TickRecorder, sampler: StackSampler) -> dict:
     """Click Generate, wait for the result on the canvas; gaps, first preview and result times."""
     marks: dict[str, float] = {}
@@ -136,12 +91,12 @@ def _one_pass(app: Any, window: Any, ticks: TickRecorder, sampler: StackSampler)
     window.generate_button.click()
     if not window.busy:
         raise RuntimeError(f"Generate did not start: {window.statusBar().currentMessage()}")
-    _wait(app, lambda: not window.busy)
+    wait_until(app, lambda: not window.busy)
     if window.tree.current_id == shown_before:
         raise RuntimeError(f"the pass gave no result: {window.progress_bar.format()}")
     marks["result"] = time.perf_counter()
     end = marks["result"] + 0.3  # what follows the result (thumbnails, autosave) counts too
-    _wait(app, lambda: time.perf_counter() >= end)
+    wait_until(app, lambda: time.perf_counter() >= end)
     ticks.stop()
     canvas.show_preview = original_show
     gaps = ticks.longest_gaps()
@@ -245,11 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "model's full-resolution attention makes that minutes per pass on a 2-core CPU)",
     )
     args = parser.parse_args(argv)
-    report = measure(args.size, args.steps, args.rounds, args.work_size)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_report(measure(args.size, args.steps, args.rounds, args.work_size), args.out)
     return 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import statistics
 import subprocess
@@ -28,41 +27,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.timing import TickRecorder, wait_until, write_report
+
 GAP_TARGET_S = 0.030  # the performance issue's GUI-gap target
-TICK_MS = 16
-
-
-class TickRecorder:
-    """A 16 ms QTimer on the GUI thread; ``longest_gap()`` is the longest wait between ticks."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import Qt, QTimer
-
-        self.ticks: list[float] = []
-        self._timer = QTimer()
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.setInterval(TICK_MS)
-        self._timer.timeout.connect(lambda: self.ticks.append(time.perf_counter()))
-
-    def start(self) -> None:
-        self.ticks = [time.perf_counter()]
-        self._timer.start()
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self.ticks.append(time.perf_counter())
-
-    def longest_gap(self) -> float:
-        return max((b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False)), default=0.0)
-
-
-def _wait(app: Any, done: Any, timeout: float = 600.0) -> None:
-    deadline = time.perf_counter() + timeout
-    while not done():
-        app.processEvents()
-        time.sleep(0.001)
-        if time.perf_counter() > deadline:
-            raise TimeoutError("the live pass did not end in time")
 
 
 def _stroke(canvas: Any, k: int, side: int) -> None:
@@ -107,7 +74,7 @@ def _go_remote(app: Any, window: Any, url: str) -> None:
     panel = window.worker_choice.panel
     panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REMOTE))
     window.worker_choice.connect_to(url)
-    _wait(app, lambda: getattr(window.worker_choice.connection, "connected", False), 60)
+    wait_until(app, lambda: getattr(window.worker_choice.connection, "connected", False), 60)
 
 
 def measure(
@@ -168,7 +135,7 @@ def _measure_in_window(
     # 1. Cold: turning live mode on loads the model and renders the picture.
     started = time.perf_counter()
     live.set_live(True)
-    _wait(app, frame_done)
+    wait_until(app, frame_done)
     cold_s = time.perf_counter() - started
 
     # 2. Warm: one stroke at a time, each waited for.
@@ -177,7 +144,7 @@ def _measure_in_window(
     for k in range(edits):
         _stroke(window.canvas, k, side)  # the stroke's own events are not counted as a gap
         ticks.start()
-        _wait(app, frame_done)
+        wait_until(app, frame_done)
         ticks.stop()
         frame = controller.frame
         rounds.append(
@@ -225,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--remote", action="store_true", help="live passes on a served worker")
     args = parser.parse_args(argv)
     report = measure(args.model, args.size, args.edits, args.device, args.strength, args.remote)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    write_report(report, args.out)
     return 0
 
 

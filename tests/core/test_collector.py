@@ -14,7 +14,8 @@ import weakref
 import pytest
 
 from core.models import ModelManager, ModelSpec
-from core.models.collector import forget_frozen, loading_quietly, preload_torch_library
+from core.models.collector import forget_frozen, loading_quietly
+from core.models.torch_preload import preload_torch_library
 from core.threads import BACKGROUND_NICENESS, run_in_background
 
 
@@ -85,7 +86,7 @@ def test_torch_library_is_loaded_ahead_of_the_import_in_a_fresh_process():
     assert preload_torch_library() is False  # torch is imported here already: nothing to do
     code = (
         "import sys\n"
-        "from core.models.collector import preload_torch_library\n"
+        "from core.models.torch_preload import preload_torch_library\n"
         "def mapped():\n"
         "    return 'libtorch_cpu' in open('/proc/self/maps').read()\n"
         "before = mapped()\n"
