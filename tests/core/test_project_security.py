@@ -172,8 +172,11 @@ def test_pixel_bombs_are_refused_before_decoding(saved, monkeypatch):
     assert "over the 50,000,000 limit" in load_error(
         write(saved, [*members, ("images/00000.png", huge)])
     )
-    monkeypatch.setattr(project_archive, "MAX_TOTAL_PIXELS", 24 * 16 * 2)
-    assert "over 768 pixels" in load_error(saved)
+    # Two 24×16 RGB pictures (four bytes a pixel in memory) and two masks (one byte): 3,840.
+    monkeypatch.setattr(project_archive, "MAX_DECODED_BYTES", 3_839)
+    assert "would take 3,840 bytes of memory, over the 3,839 bytes" in load_error(saved)
+    monkeypatch.setattr(project_archive, "MAX_DECODED_BYTES", 3_840)
+    load_project(saved)
 
 
 def test_members_of_the_wrong_kind(saved):
