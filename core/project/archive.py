@@ -72,6 +72,11 @@ def memory_size(size: int) -> str:
     return f"{size:,} bytes"
 
 
+def _check_pixels(name: str, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise Unsupported(f"image {name} is {width}×{height}, over the {MAX_PIXELS:,} limit")
+
+
 def _png_mode(bit_depth: int, colour_type: int) -> str | None:
     """The mode Pillow decodes a PNG of this IHDR to (None: not a PNG colour type)."""
     if colour_type == 0:
@@ -160,8 +165,7 @@ class ProjectArchive:
         total = 0
         for name in names:
             width, height, mode = self.header(name)
-            if width * height > MAX_PIXELS:
-                raise Unsupported(f"image {name} is {width}×{height}, over the {MAX_PIXELS:,} limit")
+            _check_pixels(name, width, height)
             total += decoded_bytes(width, height, mode)
         if total > MAX_DECODED_BYTES:
             raise Unsupported(
@@ -177,16 +181,11 @@ class ProjectArchive:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
                     w, h = img.size
-                    if w * h > MAX_PIXELS:
-                        raise Unsupported(
-                            f"image {name} is {w}×{h}, over the {MAX_PIXELS:,} limit"
-                        )
+                    _check_pixels(name, w, h)
                     self.decoded += decoded_bytes(w, h, img.mode)
                     if self.decoded > MAX_DECODED_BYTES:
-                        raise Unsupported(
-                            f"its pictures take over the {memory_size(MAX_DECODED_BYTES)} of memory a"
-                            " project may take"
-                        )
+                        limit = memory_size(MAX_DECODED_BYTES)
+                        raise Unsupported(f"its pictures take over the {limit} a project may take")
                     if mode is not None and img.mode != mode:
                         raise Damaged(f"image {name} should be of mode {mode}, not {img.mode}")
                     img.load()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -136,14 +137,17 @@ def _entry(record: PassRecord, members: dict[str, str | None]) -> dict[str, Any]
     }
 
 
-def save_project(path: str | Path, session: Session, *, compress_level: int = 6) -> Path:
+def save_project(
+    path: str | Path, session: Session, *, compress_level: int = 6, private: bool = False
+) -> Path:
     """Write ``session`` to ``path`` atomically: ``path`` is the old file or the new one, never
     half of either. Returns the path.
 
     Raises :class:`ProjectError` (one line) if ``path`` exists and is not a project file (it is
     never overwritten), is a folder, cannot be written, or if the session cannot be stored
-    (parameters that are not JSON, pictures over the pixel or memory limits). ``compress_level`` (0-9) trades
-    PNG size for speed; autosaves use 1.
+    (parameters that are not JSON, pictures over the pixel or memory limits). ``compress_level``
+    (0-9) trades PNG size for speed; autosaves use 1. ``private`` makes the file readable by the
+    user alone (0600 on POSIX) from its first byte on.
     """
     path = Path(path)
     if path.is_dir():
@@ -172,6 +176,8 @@ def save_project(path: str | Path, session: Session, *, compress_level: int = 6)
         raise ProjectError(f"cannot save project {path}: {reason}") from None
     try:
         with atomic_writer(path) as fh, zipfile.ZipFile(fh, "w") as zf:
+            if private and os.name == "posix":
+                os.fchmod(fh.fileno(), 0o600)
             zf.writestr(INDEX_NAME, index, compress_type=zipfile.ZIP_DEFLATED)
             for name, image in images:
                 _write_member(zf, name, image, compress_level)
