@@ -226,3 +226,28 @@ def test_pillow_refuses_a_compressed_text_chunk_over_its_limit_in_one_line(tmp_p
     with pytest.raises(ImageError) as refused:
         read_metadata(path)
     assert "\n" not in str(refused.value) and "MAX_TEXT_CHUNK" in str(refused.value)
+
+
+def test_a_worker_result_with_hostile_text_is_read_at_once(tmp_path):
+    """The client reads the record of the PNG a worker sends back with the same capped reader."""
+    from core.remote.client import _result
+    from core.requests import PassRequest
+
+    path = _png_with_text(
+        tmp_path / "result.png",
+        parameters=_adversarial(MEGABYTE, 2),
+        **{RECORD_CHUNK: "[" * MEGABYTE},
+    )
+    finished = {
+        "seed": 1,
+        "effective_steps": 2,
+        "duration": 0.5,
+        "model_name": "m",
+        "model_hash": "h",
+        "skipped": False,
+        "note": "",
+    }
+    started = time.perf_counter()
+    result = _result(PassRequest(image=make_image(8, 8)), finished, path.read_bytes())
+    assert time.perf_counter() - started < 1.0
+    assert result.record == {} and result.image.size == (8, 8)
