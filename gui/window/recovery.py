@@ -98,7 +98,7 @@ class RecoveryDialog(QDialog):
     def delete_chosen(self) -> bool:
         """Delete the chosen autosave after asking; the dialog closes when none is left."""
         path = self.chosen()
-        question = f"Delete the work {describe(path).lower()} for good?\n{path}"
+        question = f"Delete this autosave and the work in it for good?\n{describe(path)}\n{path}"
         if not ask(self, "Delete autosave", question):
             return False
         try:
