@@ -1,0 +1,107 @@
+"""Where the model-based control types find their detector files, and why one cannot run.
+
+Every detector is read from disk, never downloaded at run time, and never unpickled:
+
+- ``depth``: a transformers depth estimator in safetensors (a ``depth/`` folder with its
+  ``config.json``, or Depth Anything V2 Small / DPT hybrid in the Hugging Face cache);
+- ``softedge``: HED (holistically-nested edge detection), the authors' Caffe release run by
+  OpenCV's dnn module (a ``softedge/`` folder with ``deploy.prototxt`` and
+  ``hed_pretrained_bsds.caffemodel``: protobuf files, no code in them);
+- ``pose``: no detector runs here yet (OpenPose needs person grouping this app does not have):
+  the kind is shown as unavailable; a pose map made elsewhere is used with type ``image``.
+
+The folders live in the annotators folder: ``$IMG2IMG_STUDIO_ANNOTATORS``, else ``annotators``
+in the app's data folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core.conditioning.specs import MODEL_CONTROL_KINDS
+from core.errors import ModelError
+from core.user_dirs import user_data_dir
+
+ANNOTATORS_ENV = "IMG2IMG_STUDIO_ANNOTATORS"
+# Depth estimators in safetensors, looked for in the Hugging Face cache.
+DEPTH_REPOS = ("depth-anything/Depth-Anything-V2-Small-hf", "Intel/dpt-hybrid-midas")
+HED_FILES = ("deploy.prototxt", "hed_pretrained_bsds.caffemodel")
+NO_POSE_DETECTOR = (
+    "this version has no pose detector: make the pose map elsewhere (an OpenPose editor or "
+    "preprocessor) and use type 'image'"
+)
+
+
+def annotators_root() -> Path:
+    """The folder holding one sub-folder of detector files per control type."""
+    configured = os.environ.get(ANNOTATORS_ENV)
+    return Path(configured) if configured else user_data_dir(create=False) / "annotators"
+
+
+def needed_files(kind: str) -> str:
+    """What ``kind`` needs on disk, in words (for help texts): "" for the local kinds."""
+    folder = annotators_root() / kind
+    if kind == "depth":
+        return f"a depth estimator (safetensors + config.json) in {folder}"
+    if kind == "softedge":
+        return f"HED's {' and '.join(HED_FILES)} in {folder}"
+    if kind == "pose":
+        return "a pose detector (none in this version)"
+    return ""
+
+
+def unavailable_reason(kind: str) -> str | None:
+    """Why a control image of ``kind`` cannot be made here and how to get it; None when it can."""
+    if kind not in MODEL_CONTROL_KINDS:
+        return None
+    try:
+        detector_folder(kind)
+    except ModelError as exc:
+        return str(exc)
+    return None
+
+
+def detector_folder(kind: str) -> Path:
+    """The folder of ``kind``'s detector files; ModelError (one line: what is missing, where to
+    put it) when they are not on disk."""
+    folder = annotators_root() / kind
+    if kind == "depth":
+        if (folder / "config.json").is_file():
+            return folder
+        for repo in DEPTH_REPOS:
+            cached = _cached_snapshot(repo)
+            if cached is not None:
+                return cached
+        raise ModelError(
+            f"the depth preprocessor needs a depth estimator (safetensors + config.json) in "
+            f"{folder}, or {' or '.join(DEPTH_REPOS)} in the Hugging Face cache; or make the "
+            "depth map elsewhere and use type 'image'"
+        )
+    if kind == "softedge":
+        missing = [name for name in HED_FILES if not (folder / name).is_file()]
+        if not missing:
+            return folder
+        raise ModelError(
+            f"the softedge preprocessor needs HED's {' and '.join(missing)} in {folder} (the "
+            "HED authors' Caffe release); or make the edge map elsewhere and use type 'image'"
+        )
+    if kind == "pose":
+        raise ModelError(f"the pose preprocessor is not available: {NO_POSE_DETECTOR}")
+    raise ModelError(f"the {kind} control type has no preprocessor")
+
+
+def _cached_snapshot(repo: str) -> Path | None:
+    """The cached snapshot of a hub repo holding a config and safetensors weights, or None."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(
+            snapshot_download(
+                repo, allow_patterns=["*.json", "*.safetensors"], local_files_only=True
+            )
+        )
+    except Exception:  # not cached (the error types differ between hub versions)
+        return None
+    has_weights = any(folder.glob("*.safetensors"))
+    return folder if has_weights and (folder / "config.json").is_file() else None
