@@ -28,7 +28,7 @@ ANNOTATORS_ENV = "IMG2IMG_STUDIO_ANNOTATORS"
 DEPTH_REPOS = ("depth-anything/Depth-Anything-V2-Small-hf", "Intel/dpt-hybrid-midas")
 HED_FILES = ("deploy.prototxt", "hed_pretrained_bsds.caffemodel")
 NO_POSE_DETECTOR = (
-    "this version has no pose detector: make the pose map elsewhere (an OpenPose editor or "
+    "this version has no pose detector; make the pose map elsewhere (an OpenPose editor or "
     "preprocessor) and use type 'image'"
 )
 
@@ -52,7 +52,8 @@ def needed_files(kind: str) -> str:
 
 
 def unavailable_reason(kind: str) -> str | None:
-    """Why a control image of ``kind`` cannot be made here and how to get it; None when it can."""
+    """Why a control image of ``kind`` cannot be made here and how to get it, one line whose
+    headline ends at the first ": "; None when it can."""
     if kind not in MODEL_CONTROL_KINDS:
         return None
     try:
@@ -74,17 +75,18 @@ def detector_folder(kind: str) -> Path:
             if cached is not None:
                 return cached
         raise ModelError(
-            f"the depth preprocessor needs a depth estimator (safetensors + config.json) in "
-            f"{folder}, or {' or '.join(DEPTH_REPOS)} in the Hugging Face cache; or make the "
-            "depth map elsewhere and use type 'image'"
+            f"the depth preprocessor needs its detector files: a depth estimator (safetensors + "
+            f"config.json) in {folder}, or {' or '.join(DEPTH_REPOS)} in the Hugging Face cache; "
+            "or make the depth map elsewhere and use type 'image'"
         )
     if kind == "softedge":
         missing = [name for name in HED_FILES if not (folder / name).is_file()]
         if not missing:
             return folder
         raise ModelError(
-            f"the softedge preprocessor needs HED's {' and '.join(missing)} in {folder} (the "
-            "HED authors' Caffe release); or make the edge map elsewhere and use type 'image'"
+            f"the softedge preprocessor needs its detector files: HED's {' and '.join(missing)} "
+            f"in {folder} (the HED authors' Caffe release); or make the edge map elsewhere and "
+            "use type 'image'"
         )
     if kind == "pose":
         raise ModelError(f"the pose preprocessor is not available: {NO_POSE_DETECTOR}")
