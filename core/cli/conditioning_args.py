@@ -28,6 +28,7 @@ from core.conditioning.specs import (
 from core.errors import UserError
 from core.imaging import load_image
 
+
 def control_help() -> str:
     """``--control``'s help: the types, and what the model-based ones need on disk."""
     needs = "; ".join(f"{kind} needs {needed_files(kind)}" for kind in MODEL_CONTROL_KINDS)

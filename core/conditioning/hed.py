@@ -11,6 +11,7 @@ black, as ControlNet's soft-edge models were trained on.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +33,18 @@ _CROP_REGISTERED = False
 class _CentreCrop:
     """Caffe's ``Crop`` as HED needs it: the first input cut to the second's size, centred."""
 
-    def __init__(self, params: Any, blobs: Any) -> None:
+    def __init__(self, params: dict[str, Any], blobs: Sequence[Any]) -> None:
         self.top = self.left = 0
         self.height = self.width = 0
 
-    def getMemoryShapes(self, inputs: list[list[int]]) -> list[list[int]]:  # noqa: N802 (cv2)
+    def getMemoryShapes(self, inputs: Sequence[Sequence[int]]) -> Sequence[Sequence[int]]:  # noqa: N802
         source, target = inputs[0], inputs[1]
         self.height, self.width = int(target[2]), int(target[3])
         self.top = (int(source[2]) - self.height) // 2
         self.left = (int(source[3]) - self.width) // 2
         return [[int(source[0]), int(source[1]), self.height, self.width]]
 
-    def forward(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def forward(self, inputs: Sequence[Any]) -> Sequence[Any]:
         top, left = self.top, self.left
         return [inputs[0][:, :, top : top + self.height, left : left + self.width]]
 

@@ -4,9 +4,10 @@ adapters on the loaded model's shared modules (no reload of the base model).
 Each LoRA file is loaded once per loaded model (``pipe.load_lora_weights``, adapter per file) and
 stays loaded; a pass activates its own with ``set_adapters`` and a pass without LoRAs (or with
 every weight 0) disables them all, so it equals a pass on a model that never had any. Loading an
-adapter activates it at weight 1, so a freshly loaded one counts as active until disabled. A file changed on disk (size or
-modification time) is loaded again. The img2img and inpaint pipelines share the UNet and text
-encoders (``from_pipe``), so adapters set through either apply to both.
+adapter activates it at weight 1, so a freshly loaded one counts as active until disabled. A
+file changed on disk (size or modification time) is loaded again. The img2img and inpaint
+pipelines share the UNet and text encoders (``from_pipe``), so adapters set through either
+apply to both.
 """
 
 from __future__ import annotations

@@ -236,7 +236,9 @@ class ControlRow(_Row):
             unavailable[kind] = reason
             self.kind.addItem(f"{label}: unavailable", kind)
             index = self.kind.count() - 1
-            self.kind.setItemData(index, plain_tooltip(as_sentence(reason)), Qt.ItemDataRole.ToolTipRole)
+            self.kind.setItemData(
+                index, plain_tooltip(as_sentence(reason)), Qt.ItemDataRole.ToolTipRole
+            )
             if isinstance(items, QStandardItemModel):  # a QComboBox's own model
                 item = items.item(index)
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)

@@ -18,7 +18,6 @@ DATA = Path(__file__).parent.parent / "data" / "faces"
 
 def _other_network() -> bytes:
     """A valid ONNX model that is not YuNet (one ReLU, none of YuNet's outputs)."""
-    import onnx
     from onnx import TensorProto, helper
 
     picture = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, None, None])
@@ -68,4 +67,3 @@ def test_a_broken_named_file_is_one_line_from_the_faces_command(
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert len(err.strip().splitlines()) == 1 and "mine.onnx" in err and "Traceback" not in err
-

@@ -92,15 +92,13 @@ def test_cli_lora_at_zero_in_a_fresh_process_equals_no_lora(tmp_path, tiny_model
     source = tmp_path / "in.png"
     make_image(64, 64).save(source)
     lora = lora_dir / "style.safetensors"
+    common = ["--model", str(tiny_model_dir), "--steps", "4", "--strength", "0.75", "--seed", "5"]
     outputs = {}
     for label, extra in (("none", []), ("zero", ["--lora", f"{lora}:0"])):
         out = tmp_path / f"{label}.png"
+        command = [sys.executable, "main.py", "generate", str(source), "-o", str(out)]
         run = subprocess.run(
-            [
-                sys.executable, "main.py", "generate", str(source), "-o", str(out),
-                "--model", str(tiny_model_dir), "--steps", "4", "--strength", "0.75",
-                "--seed", "5", "--device", "cpu", *extra,
-            ],  # fmt: skip
+            [*command, *common, "--device", "cpu", *extra],
             cwd=ROOT,
             capture_output=True,
             text=True,
