@@ -7,8 +7,9 @@ Every detector is read from disk, never downloaded at run time, and never unpick
 - ``softedge``: HED (holistically-nested edge detection), the authors' Caffe release run by
   OpenCV's dnn module (a ``softedge/`` folder with ``deploy.prototxt`` and
   ``hed_pretrained_bsds.caffemodel``: protobuf files, no code in them);
-- ``pose``: no detector runs here yet (OpenPose needs person grouping this app does not have):
-  the kind is shown as unavailable; a pose map made elsewhere is used with type ``image``.
+- ``pose``: OpenPose's 18-keypoint COCO body model, the CMU authors' Caffe release run by
+  OpenCV's dnn module (a ``pose/`` folder with ``pose_deploy_linevec.prototxt`` and
+  ``pose_iter_440000.caffemodel``), its people grouped and drawn as ControlNet's OpenPose maps.
 
 The folders live in the annotators folder: ``$IMG2IMG_STUDIO_ANNOTATORS``, else ``annotators``
 in the app's data folder.
@@ -27,10 +28,12 @@ ANNOTATORS_ENV = "IMG2IMG_STUDIO_ANNOTATORS"
 # Depth estimators in safetensors, looked for in the Hugging Face cache.
 DEPTH_REPOS = ("depth-anything/Depth-Anything-V2-Small-hf", "Intel/dpt-hybrid-midas")
 HED_FILES = ("deploy.prototxt", "hed_pretrained_bsds.caffemodel")
-NO_POSE_DETECTOR = (
-    "this version has no pose detector; make the pose map elsewhere (an OpenPose editor or "
-    "preprocessor) and use type 'image'"
-)
+OPENPOSE_FILES = ("pose_deploy_linevec.prototxt", "pose_iter_440000.caffemodel")
+CAFFE_FILES = {"softedge": HED_FILES, "pose": OPENPOSE_FILES}
+CAFFE_RELEASES = {
+    "softedge": "the HED authors' Caffe release",
+    "pose": "OpenPose's COCO body model, Caffe",
+}
 
 
 def annotators_root() -> Path:
@@ -44,10 +47,8 @@ def needed_files(kind: str) -> str:
     folder = annotators_root() / kind
     if kind == "depth":
         return f"a depth estimator (safetensors + config.json) in {folder}"
-    if kind == "softedge":
-        return f"HED's {' and '.join(HED_FILES)} in {folder}"
-    if kind == "pose":
-        return "a pose detector (none in this version)"
+    if kind in CAFFE_FILES:
+        return f"{' and '.join(CAFFE_FILES[kind])} in {folder}"
     return ""
 
 
@@ -79,17 +80,15 @@ def detector_folder(kind: str) -> Path:
             f"config.json) in {folder}, or {' or '.join(DEPTH_REPOS)} in the Hugging Face cache; "
             "or make the depth map elsewhere and use type 'image'"
         )
-    if kind == "softedge":
-        missing = [name for name in HED_FILES if not (folder / name).is_file()]
+    if kind in CAFFE_FILES:
+        missing = [name for name in CAFFE_FILES[kind] if not (folder / name).is_file()]
         if not missing:
             return folder
         raise ModelError(
-            f"the softedge preprocessor needs its detector files: HED's {' and '.join(missing)} "
-            f"in {folder} (the HED authors' Caffe release); or make the edge map elsewhere and "
-            "use type 'image'"
+            f"the {kind} preprocessor needs its detector files: {' and '.join(missing)} in "
+            f"{folder} ({CAFFE_RELEASES[kind]}); or make the {kind} map elsewhere and use type "
+            "'image'"
         )
-    if kind == "pose":
-        raise ModelError(f"the pose preprocessor is not available: {NO_POSE_DETECTOR}")
     raise ModelError(f"the {kind} control type has no preprocessor")
 
 

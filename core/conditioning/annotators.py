@@ -1,8 +1,8 @@
 """Model-based control images from detector files found on disk (nothing is unpickled).
 
 Depth uses a transformers depth-estimation model in safetensors (Depth Anything, DPT); soft edge
-uses HED through OpenCV (:mod:`core.conditioning.hed`); pose has no detector here, so
-:func:`core.conditioning.annotator_files.detector_folder` reports it as unavailable.
+and pose use Caffe networks run by OpenCV (:mod:`core.conditioning.hed`,
+:mod:`core.conditioning.openpose`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ def estimate(kind: str, folder: Path, picture: Image.Image) -> Image.Image:
         from core.conditioning.hed import soft_edges
 
         return soft_edges(folder, picture)
+    if kind == "pose":
+        from core.conditioning.openpose import pose_map
+
+        return pose_map(folder, picture)
     if kind != "depth":
         raise ModelError(f"the {kind} preprocessor is not available; use type 'image'")
     import torch

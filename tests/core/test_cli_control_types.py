@@ -15,7 +15,7 @@ from core.cli.main import main
 from core.cli.parser import build_parser
 from core.conditioning.annotator_files import ANNOTATORS_ENV
 from core.testing.images import make_image
-from core.testing.tiny_hed import build_tiny_hed
+from core.testing.tiny_caffe import build_tiny_hed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def _generate(tmp_path, *options: str) -> tuple[int, Path]:
     [
         ("softedge", ["deploy.prototxt", "hed_pretrained_bsds.caffemodel", "softedge"]),
         ("depth", ["config.json", "depth"]),
-        ("pose", ["no pose detector", "type 'image'"]),
+        ("pose", ["pose_deploy_linevec.prototxt", "pose_iter_440000.caffemodel", "type 'image'"]),
     ],
 )
 def test_a_type_that_cannot_run_is_one_line_naming_the_files(
@@ -49,8 +49,7 @@ def test_a_type_that_cannot_run_is_one_line_naming_the_files(
     err = capsys.readouterr().err.strip()
     assert code == 2 and not out.exists() and len(err.splitlines()) == 1
     assert err.startswith(f"error: --control {kind}: ") and all(word in err for word in words)
-    if kind != "pose":
-        assert str(annotators / kind) in err
+    assert str(annotators / kind) in err
 
 
 def test_only_the_missing_file_is_named(annotators, tmp_path, capsys):
@@ -91,6 +90,6 @@ def test_generate_help_says_which_types_need_files(tmp_path):
     assert run.returncode == 0
     text = " ".join(run.stdout.split())
     assert "canny|scribble|lineart|image|depth|softedge|pose" in text
-    assert "softedge needs HED's deploy.prototxt and hed_pretrained_bsds.caffemodel in" in text
+    assert "softedge needs deploy.prototxt and hed_pretrained_bsds.caffemodel in" in text
     assert str(tmp_path / "ann" / "softedge") in "".join(run.stdout.split())  # wrapped
-    assert "pose needs a pose detector (none in this version)" in text
+    assert "pose needs pose_deploy_linevec.prototxt and pose_iter_440000.caffemodel in" in text

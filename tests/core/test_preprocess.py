@@ -86,7 +86,7 @@ def test_image_kind_is_used_as_it_is():
     [
         ("depth", ["config.json", "depth"]),
         ("softedge", ["deploy.prototxt", "hed_pretrained_bsds.caffemodel", "softedge"]),
-        ("pose", ["no pose detector"]),
+        ("pose", ["pose_deploy_linevec.prototxt", "pose_iter_440000.caffemodel", "pose"]),
     ],
 )
 def test_model_based_kinds_without_files_say_what_to_put_where(kind, names, monkeypatch, tmp_path):

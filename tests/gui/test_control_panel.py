@@ -260,9 +260,9 @@ def test_a_picture_dropped_on_a_layer_makes_its_control_image(setup, tmp_path):
 @pytest.fixture
 def only_hed_on_disk(tmp_path, monkeypatch):
     """Soft edge's detector files in the annotators folder; none for depth (an empty hub
-    cache) and none for pose (it has no detector)."""
+    cache) nor pose."""
     from core.conditioning.annotator_files import ANNOTATORS_ENV
-    from core.testing.tiny_hed import build_tiny_hed
+    from core.testing.tiny_caffe import build_tiny_hed
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
     monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
@@ -280,7 +280,7 @@ def test_types_without_their_detector_are_greyed_out_with_the_reason(setup):
     row = panel.control_rows[0]
     for kind in ("canny", "scribble", "lineart", "image", "softedge"):
         assert _kind_item(row, kind).isEnabled(), kind
-    for kind, words in (("depth", "config.json"), ("pose", "no pose detector")):
+    for kind, words in (("depth", "config.json"), ("pose", "pose_iter_440000.caffemodel")):
         item = _kind_item(row, kind)
         assert not item.isEnabled() and item.text().endswith(": unavailable")
         tooltip = row.kind.itemData(row.kind.findData(kind), Qt.ItemDataRole.ToolTipRole)
@@ -294,15 +294,15 @@ def test_types_without_their_detector_are_greyed_out_with_the_reason(setup):
 
 @pytest.mark.usefixtures("only_hed_on_disk")
 def test_a_layer_of_an_unavailable_type_says_why(setup):
-    """A layer restored from a project or a PNG made where pose could run."""
+    """A layer restored from a PNG made where pose could run."""
     _params, panel, _undo, _tree = setup
     panel.state.restore({"controls": [{"model": "cn-pose", "kind": "pose"}]})
     row = panel.control_rows[0]
     assert row.kind.currentData() == "pose"
-    assert "no pose detector" in row.kind.toolTip()
+    assert "pose_deploy_linevec.prototxt" in row.kind.toolTip()
     assert row.preview.pixmap().isNull()
-    assert row.preview.text() == "The pose preprocessor is not available."
-    assert "no pose detector" in row.preview.toolTip()
+    assert row.preview.text() == "The pose preprocessor needs its detector files."
+    assert "pose_iter_440000.caffemodel" in row.preview.toolTip()
 
 
 def test_the_history_tooltip_lists_what_a_pass_used(qtbot):
