@@ -8,9 +8,9 @@ Every control image is RGB, white features on black, at the size asked for:
 - ``image``: the picture itself, for depth, pose or normal maps made elsewhere.
 
 Drawings are read as white lines on black; ``invert`` reads dark lines on white paper. The
-model-based kinds (depth, soft edge) need their detector files on disk
-(:mod:`core.conditioning.annotator_files`); without them, and for pose, which has no detector
-here, :func:`control_image` raises a one-line ModelError saying what to put where.
+model-based kinds (depth, soft edge, pose) need their detector files on disk
+(:mod:`core.conditioning.annotator_files`); without them :func:`control_image` raises a one-line
+ModelError saying what to put where.
 The picture is resized to the size first (stretched, like A1111's "just resize"), so the
 edges are one pixel wide at the size the model works at.
 """
