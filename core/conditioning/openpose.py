@@ -1,11 +1,12 @@
 """Pose maps with OpenPose's COCO body model, run by OpenCV's dnn module.
 
 The network is the CMU authors' Caffe release (``pose_deploy_linevec.prototxt`` +
-``pose_iter_440000.caffemodel``, :mod:`core.conditioning.caffe_nets`): for a picture 368 px high
-it gives, at an eighth of the size, 19 confidence maps (18 body parts and the background) followed
-by 38 part-affinity fields (x and y of 19 limbs). Parts are the maps' peaks; each limb joins the
-pair of peaks whose field points along it (OpenPose's greedy matching); limbs sharing a part make
-one person. People are drawn as ControlNet's OpenPose maps: coloured limbs and joints on black.
+``pose_iter_440000.caffemodel``, :mod:`core.conditioning.caffe_nets`): for a picture scaled to
+368 px high it gives, at an eighth of that size, 19 confidence maps (18 body parts and the
+background) followed by 38 part-affinity fields (x and y of 19 limbs). Parts are the maps'
+peaks; each limb joins the pair of peaks whose field points along it (OpenPose's greedy
+matching); limbs sharing a part make one person. People are drawn as ControlNet's OpenPose maps:
+coloured limbs and joints on black.
 """
 
 from __future__ import annotations
@@ -78,11 +79,15 @@ def pose_map(folder: Path, picture: Image.Image) -> Image.Image:
     out = run_caffe(folder, OPENPOSE_FILES, blob, "OpenPose")
     if out.ndim != 4 or out.shape[:2] != (1, PAF_OFFSET + 2 * len(LIMBS)):
         raise unreadable(folder, OPENPOSE_FILES, "OpenPose")
-    maps = np.stack([cv2.resize(plane, (width, height), interpolation=cv2.INTER_CUBIC)
+    # The maps at the network's input size (not the picture's: 57 planes of a big picture
+    # would take hundreds of MB), the parts scaled to the picture for drawing.
+    maps = np.stack([cv2.resize(plane, size, interpolation=cv2.INTER_CUBIC)
                      for plane in out[0].astype(np.float32)])  # fmt: skip
     peaks = find_peaks(maps[:PARTS])
-    people = group_people(peaks, maps, height)
-    return draw_people(peaks, people, (width, height))
+    people = group_people(peaks, maps, NET_HEIGHT)
+    sx, sy = width / net_width, height / NET_HEIGHT
+    scaled = [[Peak(p.x * sx, p.y * sy, p.score, p.number) for p in part] for part in peaks]
+    return draw_people(scaled, people, (width, height))
 
 
 def find_peaks(confidence: np.ndarray) -> list[list[Peak]]:

@@ -46,15 +46,17 @@ def annotators(tmp_path, monkeypatch):
     return root
 
 
-def skeleton_maps(people: list[list[tuple[int, int]]]) -> np.ndarray:
+def skeleton_maps(
+    people: list[list[tuple[float, float]]], size: tuple[int, int] = SIZE, sigma: float = 3.0
+) -> np.ndarray:
     """Confidence maps (a peak of 1 at each part) and fields (the limb's direction on a band
-    along it) as OpenPose would give for ``people``, at picture size."""
-    width, height = SIZE
+    along it) as OpenPose would give for ``people``, at ``size``."""
+    width, height = size
     maps = np.zeros((PAF_OFFSET + 2 * len(LIMBS), height, width), np.float32)
     ys, xs = np.mgrid[0:height, 0:width]
     for points in people:
         for part, (x, y) in enumerate(points):
-            peak = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * 3.0**2))
+            peak = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
             maps[part] = np.maximum(maps[part], peak)
         for (a, b), (fx, fy) in zip(LIMBS, LIMB_FIELDS, strict=True):
             (ax, ay), (bx, by) = points[a], points[b]
@@ -62,7 +64,7 @@ def skeleton_maps(people: list[list[tuple[int, int]]]) -> np.ndarray:
             length = max(1e-6, float(np.hypot(dx, dy)))
             along = ((xs - ax) * dx + (ys - ay) * dy) / length
             across = np.abs((xs - ax) * dy - (ys - ay) * dx) / length
-            band = (along >= -2) & (along <= length + 2) & (across <= 3)
+            band = (along >= -2) & (along <= length + 2) & (across <= sigma)
             maps[fx][band], maps[fy][band] = dx / length, dy / length
     return maps
 
@@ -96,6 +98,27 @@ def test_a_lone_part_or_a_few_limbs_make_nobody():
     for part in range(3, PARTS):  # only the nose, neck and right shoulder left: too few
         maps[part] = 0
     assert group_people(find_peaks(maps[:PARTS]), maps, SIZE[1]) == []
+
+
+def test_the_network_maps_are_read_at_its_size_and_drawn_at_the_pictures(annotators, monkeypatch):
+    """The detector's output (an eighth of a 368 px high input) back onto a 200×160 picture."""
+    import cv2
+
+    import core.conditioning.openpose as openpose
+
+    build_tiny_openpose(annotators / "pose")
+    net_size = (464, 368)  # 200×160 scaled to 368 px high, in multiples of 8
+    sx, sy = net_size[0] / SIZE[0], net_size[1] / SIZE[1]
+    figure = [(x * 2 * sx, (y + 10) * sy) for x, y in FIGURE]  # bigger, and lower
+    maps = skeleton_maps([figure], net_size, sigma=10.0)
+    small = np.stack([cv2.resize(m, (58, 46), interpolation=cv2.INTER_AREA) for m in maps])
+    monkeypatch.setattr(openpose, "run_caffe", lambda *_args, **_kw: small[None])
+    drawn = np.asarray(control_image(ControlLayer("cn", kind="pose"), Image.new("RGB", SIZE), SIZE))
+    assert drawn.shape == (SIZE[1], SIZE[0], 3)
+    for x, y in figure:
+        px, py = round(x / sx), round(y / sy)
+        assert drawn[py - 3 : py + 4, px - 3 : px + 4].max() > 0, (px, py)
+    assert drawn[:, 120:].max() == 0  # nothing right of the figure
 
 
 def test_openpose_files_run_through_the_real_detector(annotators):
