@@ -23,6 +23,7 @@ from core.conditioning.caffe_nets import run_caffe, unreadable
 
 NET_HEIGHT = 368  # px: the height the body model was trained at
 NET_STRIDE = 8  # its maps are an eighth of its input
+NET_MAX_WIDTH = 4 * NET_HEIGHT  # a very wide picture is squeezed to this (memory)
 PARTS = 18  # nose, neck, right/left shoulder, elbow, wrist, hip, knee, ankle, eyes, ears
 PAF_OFFSET = 19  # the fields follow the 19 confidence maps
 PEAK_THRESHOLD = 0.1  # a part's confidence map must reach this at a peak
@@ -72,7 +73,8 @@ def pose_map(folder: Path, picture: Image.Image) -> Image.Image:
     import cv2
 
     width, height = picture.size
-    net_width = max(NET_STRIDE, round(width * NET_HEIGHT / height / NET_STRIDE) * NET_STRIDE)
+    net_width = round(min(width * NET_HEIGHT / height, NET_MAX_WIDTH) / NET_STRIDE) * NET_STRIDE
+    net_width = max(NET_STRIDE, net_width)
     bgr = np.ascontiguousarray(np.asarray(picture.convert("RGB"))[:, :, ::-1])
     size = (net_width, NET_HEIGHT)
     blob = cv2.dnn.blobFromImage(bgr, 1 / 256, size, (128, 128, 128), swapRB=False, crop=False)
