@@ -79,6 +79,13 @@ def detect_faces(
     return sorted(boxes, key=lambda b: -b.confidence)
 
 
+def check_face_detector() -> None:
+    """Raise the one-line ModelError of a YuNet file that cannot be used (before any pass)."""
+    model = yunet_weights()
+    if model is not None:
+        _yunet(np.zeros((64, 64, 3), np.uint8), model)
+
+
 def detector_name() -> str:
     """Which detector :func:`detect_faces` uses here ("YuNet" or "Haar cascade")."""
     return "YuNet" if yunet_weights() is not None else "Haar cascade"

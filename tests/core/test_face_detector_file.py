@@ -67,3 +67,19 @@ def test_a_broken_named_file_is_one_line_from_the_faces_command(
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert len(err.strip().splitlines()) == 1 and "mine.onnx" in err and "Traceback" not in err
+
+
+def test_generate_fix_faces_stops_before_the_pass(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    """The pass would be lost if detection failed after it: the file is checked first."""
+    from core.engine import Engine
+
+    passes: list[object] = []
+    monkeypatch.setattr(Engine, "run_pass", lambda *args, **kw: passes.append(args))
+    model, out = tmp_path / "mine.onnx", tmp_path / "out.png"
+    model.write_bytes(broken_yunet("other network"))
+    monkeypatch.setenv("IMG2IMG_STUDIO_FACE_MODEL", str(model))
+    args = ["generate", str(DATA / "astronaut.jpg"), "-o", str(out), "--fix-faces"]
+    code = main([*args, "--model", str(tiny_model_dir), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists() and passes == []
+    assert len(err.strip().splitlines()) == 1 and "mine.onnx" in err
