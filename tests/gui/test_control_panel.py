@@ -292,6 +292,23 @@ def test_types_without_their_detector_are_greyed_out_with_the_reason(setup):
     assert "made when the pass runs" in row.preview.text()
 
 
+def test_every_type_is_offered_when_its_files_are_there(setup, tmp_path, monkeypatch):
+    from core.conditioning.annotator_files import ANNOTATORS_ENV
+    from core.testing.tiny_caffe import build_tiny_hed, build_tiny_openpose
+    from core.testing.tiny_controlnet import build_tiny_depth_estimator
+
+    root = tmp_path / "annotators"
+    build_tiny_hed(root / "softedge")
+    build_tiny_openpose(root / "pose")
+    build_tiny_depth_estimator(root / "depth")
+    monkeypatch.setenv(ANNOTATORS_ENV, str(root))
+    _params, panel, _undo, _tree = setup
+    panel.add_control_layer()
+    row = panel.control_rows[0]
+    assert row.unavailable == {}
+    assert all(row.kind.model().item(i).isEnabled() for i in range(row.kind.count()))
+
+
 @pytest.mark.usefixtures("only_hed_on_disk")
 def test_a_layer_of_an_unavailable_type_says_why(setup):
     """A layer restored from a PNG made where pose could run."""
