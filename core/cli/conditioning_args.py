@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.conditioning.annotator_files import needed_files, unavailable_reason
 from core.conditioning.specs import (
     CONTROL_KINDS,
+    MODEL_CONTROL_KINDS,
     REFERENCE_MODES,
     ControlLayer,
     LoraSpec,
@@ -26,10 +28,15 @@ from core.conditioning.specs import (
 from core.errors import UserError
 from core.imaging import load_image
 
-CONTROL_HELP = (
-    f"the control image: {'|'.join(CONTROL_KINDS)} (made from the input picture) or a picture "
-    "file used as it is (a depth, pose or normal map)"
-)
+
+def control_help() -> str:
+    """``--control``'s help: the types, and what the model-based ones need on disk."""
+    needs = "; ".join(f"{kind} needs {needed_files(kind)}" for kind in MODEL_CONTROL_KINDS)
+    text = (
+        f"the control image: {'|'.join(CONTROL_KINDS)} (made from the input picture) or a "
+        f"picture file used as it is (a depth, pose or normal map). {needs}"
+    )
+    return text.replace("%", "%%")  # argparse formats help texts
 
 
 class _StartGroup(argparse.Action):
@@ -103,7 +110,7 @@ def add_conditioning_options(p: argparse.ArgumentParser) -> None:
         help="start a control layer: a ControlNet (folder, .safetensors or hub id); the control "
         "options after it belong to it; repeatable",
     )
-    _in_group(p, "--control", "kind", control, metavar="TYPE|IMAGE", help=CONTROL_HELP)
+    _in_group(p, "--control", "kind", control, metavar="TYPE|IMAGE", help=control_help())
     _in_group(p, "--control-scale", "strength", control, type=float, metavar="S",
               help="the layer's strength 0–2 (1)")  # fmt: skip
     _in_group(p, "--control-range", "range", control, metavar="START,END",
@@ -195,9 +202,19 @@ def reference(group: dict[str, Any]) -> Reference:
 
 
 def conditioning_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """``loras``, ``controls`` and ``references`` for a PassRequest, from the parsed options."""
+    """``loras``, ``controls`` and ``references`` for a PassRequest, from the parsed options.
+
+    A control type that cannot be made here (its detector files missing) is a one-line
+    UserError before any model loads; not with ``--worker``: the worker has its own files.
+    """
+    controls = tuple(control_layer(g) for g in getattr(args, "controls", None) or ())
+    if not getattr(args, "worker", None):
+        for layer in controls:
+            reason = unavailable_reason(layer.kind) if layer.enabled else None
+            if reason is not None:
+                raise UserError(f"--control {layer.kind}: {reason}")
     return {
         "loras": tuple(parse_lora(text) for text in getattr(args, "lora", None) or ()),
-        "controls": tuple(control_layer(g) for g in getattr(args, "controls", None) or ()),
+        "controls": controls,
         "references": tuple(reference(g) for g in getattr(args, "references", None) or ()),
     }

@@ -1,8 +1,8 @@
-"""Model-based control images (depth) from preprocessor weights found on disk.
+"""Model-based control images from detector files found on disk (nothing is unpickled).
 
-Only safetensors weights are loaded. Depth uses a transformers depth-estimation model
-(Depth Anything, DPT); soft edge and pose have no safetensors preprocessor yet, so
-:func:`core.conditioning.preprocess.annotator_folder` reports them as missing.
+Depth uses a transformers depth-estimation model in safetensors (Depth Anything, DPT); soft edge
+and pose use Caffe networks run by OpenCV (:mod:`core.conditioning.hed`,
+:mod:`core.conditioning.openpose`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ _LOADED: dict[str, tuple[Any, Any]] = {}  # folder → (processor, model), loade
 
 def estimate(kind: str, folder: Path, picture: Image.Image) -> Image.Image:
     """``kind``'s control image of ``picture`` (RGB, the picture's size)."""
+    if kind == "softedge":
+        from core.conditioning.hed import soft_edges
+
+        return soft_edges(folder, picture)
+    if kind == "pose":
+        from core.conditioning.openpose import pose_map
+
+        return pose_map(folder, picture)
     if kind != "depth":
         raise ModelError(f"the {kind} preprocessor is not available; use type 'image'")
     import torch

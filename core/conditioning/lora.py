@@ -2,10 +2,12 @@
 adapters on the loaded model's shared modules (no reload of the base model).
 
 Each LoRA file is loaded once per loaded model (``pipe.load_lora_weights``, adapter per file) and
-stays loaded; a pass activates its own with ``set_adapters`` and a pass without LoRAs disables
-them all, so it equals a pass on a model that never had any. A file changed on disk (size or
-modification time) is loaded again. The img2img and inpaint pipelines share the UNet and text
-encoders (``from_pipe``), so adapters set through either apply to both.
+stays loaded; a pass activates its own with ``set_adapters`` and a pass without LoRAs (or with
+every weight 0) disables them all, so it equals a pass on a model that never had any. Loading an
+adapter activates it at weight 1, so a freshly loaded one counts as active until disabled. A
+file changed on disk (size or modification time) is loaded again. The img2img and inpaint
+pipelines share the UNet and text encoders (``from_pipe``), so adapters set through either
+apply to both.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class _Adapters:
     """The LoRA adapters loaded on one model: file → (adapter name, file stamp)."""
 
     loaded: dict[Path, tuple[str, tuple[int, int]]] = field(default_factory=dict)
-    active: bool = False
+    active: bool = False  # whether any adapter may act (set by loading one, too)
 
 
 _MODELS: dict[str, _Adapters] = {}  # loaded model identity → its adapters
@@ -133,6 +135,7 @@ def _load(pipe: Any, adapters: _Adapters, lora: LoraFile) -> str:
     if not any(name in names for names in pipe.get_list_adapters().values()):
         raise ModelError(f"{lora.path.name} has no layers this model has: it is not a LoRA for it")
     adapters.loaded[lora.path] = (name, stamp)
+    adapters.active = True  # diffusers activates (at weight 1) the adapter it has just loaded
     return name
 
 

@@ -4,7 +4,8 @@ The detector is YuNet (OpenCV's ``FaceDetectorYN``) when its ONNX weights are on
 named by ``IMG2IMG_STUDIO_FACE_MODEL``, or any ``face_detection_yunet*.onnx`` in the user data
 folder — else the frontal-face Haar cascade that ships inside OpenCV 4.x (``cv2.data``). Big
 pictures are searched at about a megapixel and the boxes scaled back, so a 12 MP photo takes a
-fraction of a second.
+fraction of a second. A YuNet file that cannot be read as YuNet (broken, truncated, another
+network) is a one-line ModelError naming it, never a silent switch to the other detector.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from core.errors import InvalidRequest
+from core.errors import InvalidRequest, ModelError
 from core.user_dirs import user_data_dir
 
 DETECT_SIDE = 1024  # pictures are searched at most this many px on their long side
 MIN_FACE_FRACTION = 0.03  # faces smaller than this fraction of the short side are ignored
 DEFAULT_MIN_CONFIDENCE = 0.65
 HAAR_FILE = "haarcascade_frontalface_default.xml"
+YUNET_FILE = "face_detection_yunet_2023mar.onnx"  # OpenCV Zoo's YuNet, the file to put in place
+YUNET_COLUMNS = 15  # a YuNet face: box (4), five landmarks (10), score
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,13 @@ def detect_faces(
     return sorted(boxes, key=lambda b: -b.confidence)
 
 
+def check_face_detector() -> None:
+    """Raise the one-line ModelError of a YuNet file that cannot be used (before any pass)."""
+    model = yunet_weights()
+    if model is not None:
+        _yunet(np.zeros((64, 64, 3), np.uint8), model)
+
+
 def detector_name() -> str:
     """Which detector :func:`detect_faces` uses here ("YuNet" or "Haar cascade")."""
     return "YuNet" if yunet_weights() is not None else "Haar cascade"
@@ -115,16 +125,28 @@ def _yunet(rgb: np.ndarray, model: Path) -> list[tuple[float, float, float, floa
     import cv2
 
     height, width = rgb.shape[:2]
-    detector = cv2.FaceDetectorYN.create(str(model), "", (width, height), 0.3)
-    _, faces = detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    try:
+        detector = cv2.FaceDetectorYN.create(str(model), "", (width, height), 0.3)
+        _, faces = detector.detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    except cv2.error:
+        raise _unreadable_yunet(model) from None
     if faces is None:
         return []
+    if faces.ndim != 2 or faces.shape[1] < YUNET_COLUMNS:
+        raise _unreadable_yunet(model)
     side = _min_side(rgb)
     return [
         (float(f[0]), float(f[1]), float(f[2]), float(f[3]), float(f[-1]))
         for f in faces
         if min(f[2], f[3]) >= side
     ]
+
+
+def _unreadable_yunet(model: Path) -> ModelError:
+    return ModelError(
+        f"the face detector {model} is not a readable YuNet model: replace it with "
+        f"{YUNET_FILE} or remove it to use the built-in Haar cascade"
+    )
 
 
 def _without_overlaps(boxes: list[FaceBox]) -> list[FaceBox]:

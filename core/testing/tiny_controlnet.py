@@ -76,7 +76,7 @@ def build_tiny_controlnet(
 
 def build_tiny_depth_estimator(folder: str | Path) -> Path:
     """A tiny random-weight DPT depth estimator (safetensors + image-processor config), laid
-    out as the ``depth`` preprocessor (``core.conditioning.preprocess.annotator_folder``)."""
+    out as the ``depth`` preprocessor (``core.conditioning.annotator_files.detector_folder``)."""
     import torch
     from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessor
 

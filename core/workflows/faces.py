@@ -22,7 +22,13 @@ from core.errors import PassCancelled, UserError
 from core.events import EventCallback, PassResult
 from core.hashing import pixel_hash
 from core.imaging import normalize_image
-from core.imaging.faces import DEFAULT_MIN_CONFIDENCE, FaceBox, detect_faces, face_mask
+from core.imaging.faces import (
+    DEFAULT_MIN_CONFIDENCE,
+    FaceBox,
+    check_face_detector,
+    detect_faces,
+    face_mask,
+)
 from core.models import ModelSpec
 from core.requests import PassRequest
 from core.workflows.common import ProgressCallback, check_runs_steps, tagged
@@ -54,6 +60,8 @@ class FaceSettings:
             raise UserError(f"minimum confidence must be 0–1, got {self.min_confidence}")
         if self.boxes is not None and len(self.boxes) > MAX_FACES:
             raise UserError(f"at most {MAX_FACES} faces per pass, got {len(self.boxes)}")
+        if self.boxes is None:
+            check_face_detector()  # a broken detector file stops before the first pass
         return self
 
 

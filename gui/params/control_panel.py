@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.conditioning.annotator_files import unavailable_reason
 from core.conditioning.specs import (
     MAX_CONTROLS,
     MAX_LORAS,
@@ -41,7 +42,7 @@ from core.errors import UserError
 from core.history import PassTree
 from gui.params.conditioning_state import ConditioningState, ControlEntry, ReferenceEntry
 from gui.params.control_commands import SetConditioningCommand
-from gui.params.control_rows import ControlRow, LoraRow, ReferenceRow
+from gui.params.control_rows import ControlRow, LoraRow, ReferenceRow, as_sentence
 from gui.params.control_widgets import complete_models, library_items
 from gui.qt_helpers import named, plain
 from gui.qt_images import IMAGE_FILTER
@@ -68,6 +69,9 @@ def control_preview(
 ) -> tuple[Image.Image | None, str]:
     """The control image of ``layer`` made at most ``side`` pixels large, or (None, why not)."""
     if layer.kind in MODEL_CONTROL_KINDS:
+        reason = unavailable_reason(layer.kind)
+        if reason is not None:
+            return None, as_sentence(reason)
         return None, f"The {layer.kind} map is made when the pass runs."
     source = layer.image if layer.image is not None else picture
     if source is None:

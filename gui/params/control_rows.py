@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.conditioning.annotator_files import unavailable_reason
 from core.conditioning.specs import CONTROL_KINDS, REFERENCE_MODES, LoraSpec
 from gui.params.conditioning_state import ControlEntry, ReferenceEntry
 from gui.params.control_widgets import PictureDrop, ValueSlider, narrow
@@ -41,6 +43,14 @@ KIND_LABELS = {
     "softedge": "Soft edge (preprocessor)",
     "pose": "Pose (preprocessor)",
 }
+
+
+def as_sentence(reason: str) -> str:
+    """A one-line reason (``the pose preprocessor is…``) as a sentence to show."""
+    return reason[:1].upper() + reason[1:] + "."
+
+
+PREVIEW_TEXT_MAX = 80  # characters the thumbnail's box shows in full
 MODE_LABELS = {"standard": "Standard", "style": "Style only", "composition": "Composition only"}
 
 
@@ -132,8 +142,7 @@ class ControlRow(_Row):
         self.finish_header()
 
         self.kind = named(QComboBox(), "controlKind")
-        for kind in CONTROL_KINDS:
-            self.kind.addItem(KIND_LABELS.get(kind, kind), kind)
+        self.unavailable = self._add_kinds()
         narrow(self.kind)
         self.model, model_field = self._model_field(
             "controlModel", "ControlNet: folder, .safetensors or hub id"
@@ -213,6 +222,28 @@ class ControlRow(_Row):
             lambda: self._edit("Use the picture", image=None, image_name="")
         )
 
+    def _add_kinds(self) -> dict[str, str]:
+        """Fill the type combo; a type whose detector files are missing is shown greyed out,
+        its reason (what to put where) as its tooltip. Returns kind → reason for those."""
+        unavailable = {}
+        items = self.kind.model()
+        for kind in CONTROL_KINDS:
+            label = KIND_LABELS.get(kind, kind)
+            reason = unavailable_reason(kind)
+            if reason is None:
+                self.kind.addItem(label, kind)
+                continue
+            unavailable[kind] = reason
+            self.kind.addItem(f"{label}: unavailable", kind)
+            index = self.kind.count() - 1
+            self.kind.setItemData(
+                index, plain_tooltip(as_sentence(reason)), Qt.ItemDataRole.ToolTipRole
+            )
+            if isinstance(items, QStandardItemModel):  # a QComboBox's own model
+                item = items.item(index)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+        return unavailable
+
     def _on_model_edited(self) -> None:
         self._edit("ControlNet model", model=self.model.text().strip())
 
@@ -224,6 +255,8 @@ class ControlRow(_Row):
         self.enabled.setChecked(layer.enabled)
         self.show_button.setChecked(shown)
         self.kind.setCurrentIndex(max(0, self.kind.findData(layer.kind)))
+        reason = self.unavailable.get(layer.kind)  # e.g. a project made where it could run
+        self.kind.setToolTip(plain_tooltip(as_sentence(reason)) if reason else "")
         if self.model.text().strip() != layer.model:
             self.model.setText(layer.model)
             self.model.setCursorPosition(0)  # a long reference shows its start
@@ -251,8 +284,12 @@ class ControlRow(_Row):
         self.setProperty("inactive", not layer.enabled)
 
     def set_preview(self, image: Image.Image | None, text: str = "") -> None:
-        """Show the control image's thumbnail (None: ``text`` instead)."""
-        self.preview.show_picture(image, text)
+        """Show the control image's thumbnail (None: ``text`` instead; a long one shows its
+        headline, up to the first ": ", and all of it as the tooltip)."""
+        shown = text
+        if len(text) > PREVIEW_TEXT_MAX and ": " in text:
+            shown = text.split(": ", 1)[0] + "."
+        self.preview.show_picture(image, shown)
         self.preview.setToolTip(plain_tooltip(text) if image is None and text else "")
 
 

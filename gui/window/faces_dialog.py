@@ -66,7 +66,7 @@ class _Detection(QRunnable):
     def run(self) -> None:
         try:
             boxes = detect_faces(self.image)
-        except Exception as exc:  # a broken OpenCV install: say so in the panel
+        except Exception as exc:  # a broken detector file (one line) or OpenCV install
             self.signals.failed.emit(self.number, f"face detection failed: {exc}")
             return
         self.signals.done.emit(self.number, boxes)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from core.conditioning.preprocess import ANNOTATORS_ENV, can_make, control_image
+from core.conditioning.annotator_files import ANNOTATORS_ENV, unavailable_reason
+from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
 
@@ -80,16 +81,30 @@ def test_image_kind_is_used_as_it_is():
     assert np.array_equal(np.asarray(made), np.asarray(depth.convert("RGB")))
 
 
-@pytest.mark.parametrize("kind", ["depth", "softedge", "pose"])
-def test_model_based_kinds_without_weights_say_so_in_one_line(kind, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("kind", "names"),
+    [
+        ("depth", ["config.json", "depth"]),
+        ("softedge", ["deploy.prototxt", "hed_pretrained_bsds.caffemodel", "softedge"]),
+        ("pose", ["pose_deploy_linevec.prototxt", "pose_iter_440000.caffemodel", "pose"]),
+    ],
+)
+def test_model_based_kinds_without_files_say_what_to_put_where(kind, names, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
-    assert not can_make(kind) and can_make("canny")
+    reason = unavailable_reason(kind)
+    assert reason is not None and unavailable_reason("canny") is None
     with pytest.raises(ModelError) as caught:
         control_image(ControlLayer("cn", kind=kind), black_square_on_white(), (32, 32))
     message = str(caught.value)
-    assert f"the {kind} preprocessor needs" in message and "use type 'image'" in message
-    assert "\n" not in message
+    assert message == reason and "\n" not in message and "use type 'image'" in message
+    assert all(name in message for name in names)
+
+
+def test_the_annotators_folder_defaults_to_the_data_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv(ANNOTATORS_ENV, raising=False)
+    expected = tmp_path / "data" / "annotators" / "softedge"  # the conftest's data folder
+    assert str(expected) in str(unavailable_reason("softedge"))
 
 
 def test_depth_maps_come_from_preprocessor_weights_on_disk(monkeypatch, tmp_path):
@@ -97,7 +112,7 @@ def test_depth_maps_come_from_preprocessor_weights_on_disk(monkeypatch, tmp_path
 
     build_tiny_depth_estimator(tmp_path / "annotators" / "depth")
     monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
-    assert can_make("depth") and not can_make("pose")
+    assert unavailable_reason("depth") is None and unavailable_reason("pose") is not None
     layer = ControlLayer("cn", kind="depth")
     depth = control_image(layer, black_square_on_white(), (48, 40))
     plane = edges_of(depth)  # grey levels as RGB

@@ -257,14 +257,69 @@ def test_a_picture_dropped_on_a_layer_makes_its_control_image(setup, tmp_path):
     assert params.conditioning.controls[0].layer.image is None and undo.count() == before + 2
 
 
-def test_model_based_types_say_when_their_map_is_made(setup):
+@pytest.fixture
+def only_hed_on_disk(tmp_path, monkeypatch):
+    """Soft edge's detector files in the annotators folder; none for depth (an empty hub
+    cache) nor pose."""
+    from core.conditioning.annotator_files import ANNOTATORS_ENV
+    from core.testing.tiny_caffe import build_tiny_hed
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+    monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
+    build_tiny_hed(tmp_path / "annotators" / "softedge")
+
+
+def _kind_item(row, kind: str):
+    return row.kind.model().item(row.kind.findData(kind))
+
+
+@pytest.mark.usefixtures("only_hed_on_disk")
+def test_types_without_their_detector_are_greyed_out_with_the_reason(setup):
     _params, panel, _undo, _tree = setup
     panel.add_control_layer()
     row = panel.control_rows[0]
-    row.kind.setCurrentIndex(row.kind.findData("depth"))
+    for kind in ("canny", "scribble", "lineart", "image", "softedge"):
+        assert _kind_item(row, kind).isEnabled(), kind
+    for kind, words in (("depth", "config.json"), ("pose", "pose_iter_440000.caffemodel")):
+        item = _kind_item(row, kind)
+        assert not item.isEnabled() and item.text().endswith(": unavailable")
+        tooltip = row.kind.itemData(row.kind.findData(kind), Qt.ItemDataRole.ToolTipRole)
+        assert words in tooltip and "use type" in tooltip
+    row.kind.setCurrentIndex(row.kind.findData("softedge"))
     row.kind.activated.emit(row.kind.currentIndex())
+    assert panel.state.controls[0].layer.kind == "softedge"
     assert row.preview.pixmap().isNull()
     assert "made when the pass runs" in row.preview.text()
+
+
+def test_every_type_is_offered_when_its_files_are_there(setup, tmp_path, monkeypatch):
+    from core.conditioning.annotator_files import ANNOTATORS_ENV
+    from core.testing.tiny_caffe import build_tiny_hed, build_tiny_openpose
+    from core.testing.tiny_controlnet import build_tiny_depth_estimator
+
+    root = tmp_path / "annotators"
+    build_tiny_hed(root / "softedge")
+    build_tiny_openpose(root / "pose")
+    build_tiny_depth_estimator(root / "depth")
+    monkeypatch.setenv(ANNOTATORS_ENV, str(root))
+    _params, panel, _undo, _tree = setup
+    panel.add_control_layer()
+    row = panel.control_rows[0]
+    assert row.unavailable == {}
+    assert all(row.kind.model().item(i).isEnabled() for i in range(row.kind.count()))
+
+
+@pytest.mark.usefixtures("only_hed_on_disk")
+def test_a_layer_of_an_unavailable_type_says_why(setup):
+    """A layer restored from a PNG made where pose could run."""
+    _params, panel, _undo, _tree = setup
+    panel.state.restore({"controls": [{"model": "cn-pose", "kind": "pose"}]})
+    row = panel.control_rows[0]
+    assert row.kind.currentData() == "pose"
+    assert "pose_deploy_linevec.prototxt" in row.kind.toolTip()
+    assert row.preview.pixmap().isNull()
+    assert row.preview.text() == "The pose preprocessor needs its detector files."
+    assert "pose_iter_440000.caffemodel" in row.preview.toolTip()
 
 
 def test_the_history_tooltip_lists_what_a_pass_used(qtbot):
