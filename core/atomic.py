@@ -2,13 +2,16 @@
 
 The data goes to a temporary file in the same folder (``.NAME.<random>.tmp``), is flushed and
 fsynced, then moved over ``path`` with :func:`os.replace`. If anything fails (or the process dies)
-``path`` is untouched; a failure removes the temporary file, a killed process may leave one.
+``path`` is untouched; a failure removes the temporary file, a killed process may leave one. A
+replaced file keeps its permission bits (a private file stays private); a new one gets the
+umask's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,8 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (POSIX; a no-op where folders cannot be synced)."""
     if os.name != "posix":
         return
     try:
@@ -35,6 +39,15 @@ def _fsync_folder(folder: Path) -> None:
         pass  # some file systems cannot sync a folder; the rename is still atomic
     finally:
         os.close(fd)
+
+
+def _keep_mode(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the permission bits of the file it replaces (a new file keeps the umask's)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return  # nothing there (or a dangling link): a new file
+    os.chmod(tmp, mode)
 
 
 @contextlib.contextmanager
@@ -54,11 +67,12 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        _keep_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
