@@ -1,5 +1,5 @@
 """Hugging Face hub models: download only what the pipeline uses, with byte progress, cancel
-and resume; read the cache when offline; remove a cached model.
+and resume; read the cache when offline (``core.library.hub_cache``).
 
 From a repo, only the components ``model_index.json`` names and the img2img/inpaint pipelines
 load are fetched (never the safety checker, feature extractor or image encoder), each with its
@@ -11,17 +11,20 @@ else is refused.
 Each file goes into the ordinary HF cache (``models--org--name/blobs``, ``snapshots/<commit>``,
 ``refs/main``), fetched here over HTTP in chunks: a cancel stops between two chunks and leaves
 ``blobs/<etag>.incomplete``, which the next download continues with a ``Range`` request
-(huggingface_hub itself throws partial files away). Failures are one line: offline, no network,
-a gated repo that needs ``HF_TOKEN``, a repo that does not exist.
+(huggingface_hub itself throws partial files away). A file counts as complete (renamed to its
+blob) only once it is fsynced and, for the weights (LFS files), its sha256 is the one the hub
+lists; a corrupt download is removed. Failures are one line: offline, no network, a gated repo
+that needs ``HF_TOKEN``, a repo that does not exist, a corrupt download, a full disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,7 +269,8 @@ def _resume_into(
         have = 0  # not this file: start again
     if size is not None and 0 < have == size:  # complete, only not moved yet
         progress.add(have)
-        _fsync_file(partial)
+        with _cache_writes():
+            _fsync_file(partial)
         _commit(partial, blob, expected, progress.cancel)
         return
     headers = build_hf_headers()
@@ -279,7 +283,7 @@ def _resume_into(
         if have and response.status_code != 206:  # the server ignored Range: start again
             progress.add(-have)
             have = 0
-        with open(partial, "ab" if have else "wb") as fh:
+        with _cache_writes(), open(partial, "ab" if have else "wb") as fh:
             for chunk in response.iter_bytes(chunk_size=CHUNK_BYTES):
                 fh.write(chunk)
                 have += len(chunk)
@@ -305,7 +309,8 @@ def _commit(partial: Path, blob: Path, expected: Expected, cancel: Cancelled | N
     name, sha256 = expected
     if sha256:
         try:
-            actual = file_sha256(partial, cancel=cancel)
+            with _cache_writes():
+                actual = file_sha256(partial, cancel=cancel)
         except HashCancelled:
             raise PassCancelled() from None
         if actual != sha256.lower():
@@ -314,5 +319,15 @@ def _commit(partial: Path, blob: Path, expected: Expected, cancel: Cancelled | N
                 f"the download of {name} is corrupt (sha256 {actual[:12]}…, the hub says "
                 f"{sha256[:12]}…); it was removed: download again"
             )
-    os.replace(partial, blob)
+    with _cache_writes():
+        os.replace(partial, blob)
     fsync_folder(blob.parent)
+
+
+@contextlib.contextmanager
+def _cache_writes() -> Iterator[None]:
+    """A failed write to the cache (a full disk) as one line, not as "cannot reach the hub"."""
+    try:
+        yield
+    except OSError as exc:
+        raise ModelError(f"cannot write to the Hugging Face cache: {_one_line(exc)}") from None
