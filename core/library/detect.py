@@ -9,6 +9,7 @@ ControlNet, a VAE, an IP-Adapter or a text encoder, and which family it belongs 
 from __future__ import annotations
 
 import json
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,10 @@ def read_header(path: Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block the read forever
+            raise ModelError(f"{path.name} is not a regular file")
+        size = info.st_size
         with open(path, "rb") as fh:
             prefix = fh.read(8)
             _refuse_too_short(path, prefix, size)
@@ -64,7 +68,7 @@ def read_header(path: Path) -> dict[str, Any]:
         _refuse_pickle(path, prefix)
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         raise ModelError(
             f"{path.name} is not a valid .safetensors file (its header is not JSON)"
         ) from None

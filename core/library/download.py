@@ -26,7 +26,6 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from core.atomic import fsync_folder
 from core.atomic_io import atomic_write_text
@@ -39,7 +38,6 @@ from core.library.hub_cache import (
     pipeline_components,
     repo_cache_folder,
 )
-
 
 SUPPORT_SUFFIXES = (".json", ".txt", ".model")  # configs, tokenizers (vocab, merges, spiece)
 FP16 = "fp16"
