@@ -12,7 +12,8 @@ What this version cannot read is kept, never thrown away:
 - a file written by a newer version (a higher ``version``) is read as far as this version
   understands it, and never changed: a change raises one line asking for the newer app;
 - a file that is not a library at all (not JSON, no lists) is set aside as
-  ``library.json.corrupt`` with a warning, and the library starts empty.
+  ``library.json.corrupt`` with a warning, and the library starts empty; one that cannot be read
+  (permissions) is left alone and not written over.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class LibraryData:
     kept_folders: list[Any] = field(default_factory=list)  # unreadable folder entries
     extra: dict[str, Any] = field(default_factory=dict)  # unknown top-level fields
     version: int = SCHEMA_VERSION
+    unreadable: str = ""  # why the file could not be read (then it is not written over either)
 
 
 class LibraryFile:
@@ -61,16 +63,16 @@ class LibraryFile:
     def read(self) -> LibraryData:
         """What the file holds now (empty when it does not exist or is not a library)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return LibraryData()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
             self._warn(f"cannot read {self.path} ({reason}); the library is empty")
-            return LibraryData()
+            return LibraryData(unreadable=reason)
         try:
-            return self._parse(json.loads(text))
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            return self._parse(json.loads(raw.decode("utf-8")))
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:  # not JSON, not UTF-8…
             with contextlib.suppress(OSError):
                 os.replace(self.path, self.path.with_name(self.path.name + ".corrupt"))
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -101,8 +103,12 @@ class LibraryFile:
             lock.release()
 
     def check_writable(self, data: LibraryData | None = None) -> None:
-        """Raise ModelError when the file was written by a newer version (it is never changed)."""
-        version = (data or self.read()).version
+        """Raise ModelError when the file was written by a newer version or could not be read
+        (it is never changed then)."""
+        data = data or self.read()
+        if data.unreadable:
+            raise ModelError(f"cannot read {self.path} ({data.unreadable}); it is left as it is")
+        version = data.version
         if version > SCHEMA_VERSION:
             raise ModelError(
                 f"{self.path} was written by a newer Img2Img Studio (library version {version}, "

@@ -112,3 +112,24 @@ def test_concurrent_writers_lose_none_of_each_others_entries(tmp_path):
         assert worker.exitcode == 0
     registered = {str(i.path) for i in ModelLibrary(library_path).items()}
     assert registered == {f for group in groups for f in group}
+
+
+def test_a_library_file_that_cannot_be_read_is_not_written_over(tmp_path, monkeypatch):
+    path = tmp_path / "library.json"
+    path.write_text(json.dumps({"version": 1, "folders": [], "items": [_row(tmp_path / "a.sft")]}))
+    before = path.read_bytes()
+    real_read = Path.read_bytes
+
+    def refusing(self: Path) -> bytes:
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refusing)
+    library = ModelLibrary(path)
+    assert library.items() == [] and "Permission denied" in library.warnings[0]
+    write_model(tmp_path / "new" / "vae.safetensors", "vae")
+    with pytest.raises(ModelError, match="cannot read .* left as it is"):
+        library.scan(tmp_path / "new")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
