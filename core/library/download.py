@@ -186,7 +186,7 @@ def download_model(
     commit = str(info.sha)
     siblings = info.siblings or []
     sizes = {s.rfilename: int(getattr(s, "size", None) or 0) for s in siblings}
-    sha256s = {s.rfilename: str(s.lfs.sha256) for s in siblings if getattr(s, "lfs", None)}
+    sha256s = {s.rfilename: str(s.lfs.sha256) for s in siblings if s.lfs is not None}
     if "model_index.json" not in sizes:
         raise ModelError(f"{repo_id} is not a diffusers pipeline (it has no model_index.json)")
     progress = _ByteProgress(repo_id, 0, emit, cancel)

@@ -127,8 +127,9 @@ class ModelLibrary:
             raise ModelError(f"{folder} is not a folder")
         source, roots = folder_layout(folder)
         with self._lock:
-            self._load()
-            self._file.check_writable()  # before reading any file, not after
+            data = self._file.read()
+            self._use(data)
+            self._file.check_writable(data)  # before reading any model file, not after
             known = {p: row for p, row in self._items.items() if _inside(Path(p), folder)}
         found: list[LibraryItem] = []
         rows: dict[str, dict[str, Any]] = {}
@@ -243,8 +244,9 @@ class ModelLibrary:
         self._folders, self._items = data.folders, data.items
 
     def _warn(self, message: str) -> None:
-        self.warnings.append(message)
-        log.warning(message)
+        if message not in self.warnings:  # the file is read again for every change
+            self.warnings.append(message)
+            log.warning(message)
 
 
 def _stamp(path: Path) -> list[float]:
