@@ -51,23 +51,29 @@ def _keep_mode(tmp: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | Path, mode: int | None = None) -> Iterator[BinaryIO]:
     """Yield a binary file; on a clean exit it replaces ``path`` atomically and durably.
 
-    Missing parent folders are created. An exception inside the block (or while syncing) removes
-    the temporary file, leaves ``path`` as it was and propagates (OSError for I/O failures).
+    Missing parent folders are created. The file keeps the permission bits of the one it
+    replaces (a new one gets the umask's), unless ``mode`` is given (e.g. ``0o600`` for a
+    private file: the temporary file is created with it, so the data is never readable by
+    others, even for a moment). An exception inside the block (or while syncing) removes the
+    temporary file, leaves ``path`` as it was and propagates (OSError for I/O failures).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)
+    fd = os.open(tmp, flags, 0o666 if mode is None else mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        _keep_mode(tmp, path)
+        if mode is None:
+            _keep_mode(tmp, path)
+        else:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -75,8 +81,9 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     fsync_folder(path.parent)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`); returns the path."""
-    with atomic_writer(path) as fh:
+def atomic_write_bytes(path: str | Path, data: bytes, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`, also for ``mode``);
+    returns the path."""
+    with atomic_writer(path, mode) as fh:
         fh.write(data)
     return Path(path)

@@ -23,9 +23,12 @@ def write_error(path: str | Path, exc: OSError) -> UserError:
     return UserError(f"cannot write {path}: {reason}")
 
 
-def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically; raises OSError (``path`` untouched) on failure."""
-    with atomic_writer(path) as fh:
+def atomic_write_text(
+    path: str | Path, text: str, encoding: str = "utf-8", mode: int | None = None
+) -> Path:
+    """Write ``text`` to ``path`` atomically; raises OSError (``path`` untouched) on failure.
+    ``mode``: the file's permission bits (see :func:`core.atomic.atomic_writer`)."""
+    with atomic_writer(path, mode) as fh:
         fh.write(text.encode(encoding))
     return Path(path)
 

@@ -143,3 +143,21 @@ def test_a_new_file_gets_the_umasks_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_private_mode_makes_the_file_private_before_it_is_renamed_into_place(tmp_path, monkeypatch):
+    path = tmp_path / "token"
+    path.write_text("old")
+    path.chmod(0o644)
+    seen: list[int] = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        seen.append(stat.S_IMODE(os.stat(src).st_mode))  # the temporary file, before the rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write_text(path, "secret", mode=0o600)
+    assert seen == [0o600] and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == "secret"
