@@ -146,7 +146,7 @@ def test_a_new_file_gets_the_umasks_permissions(tmp_path):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
-def test_a_private_mode_makes_the_file_private_before_it_is_renamed_into_place(tmp_path, monkeypatch):
+def test_a_private_mode_makes_the_file_private_before_it_is_renamed(tmp_path, monkeypatch):
     path = tmp_path / "token"
     path.write_text("old")
     path.chmod(0o644)
