@@ -101,3 +101,15 @@ def test_a_link_loop_between_folders_is_walked_once(tmp_path):
     library = ModelLibrary(tmp_path / "library.json")
     assert [i.name for i in library.scan(root)] == ["only"]
     assert library.problems == []
+
+
+def test_a_diffusers_folder_with_a_link_loop_and_a_deep_index_is_one_model(tmp_path):
+    model = tmp_path / "models" / "odd-pipeline"
+    (model / "unet").mkdir(parents=True)
+    (model / "model_index.json").write_text("[" * 100_000 + "]" * 100_000)
+    (model / "unet" / "weights.bin").write_bytes(b"0" * 1000)
+    (model / "unet" / "loop").symlink_to(model, target_is_directory=True)
+    library = ModelLibrary(tmp_path / "library.json")
+    (item,) = library.scan(tmp_path / "models", hashes=False)
+    assert (item.name, item.kind, item.family) == ("odd-pipeline", "diffusers", "")
+    assert item.size_bytes == 200_000 + 1000  # each file once, not once per turn of the loop
