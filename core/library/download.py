@@ -327,5 +327,7 @@ def _cache_writes() -> Iterator[None]:
     """A failed write to the cache (a full disk) as one line, not as "cannot reach the hub"."""
     try:
         yield
+    except (TimeoutError, ConnectionError):
+        raise  # the network, not the disk: the hub's one-line error says so
     except OSError as exc:
         raise ModelError(f"cannot write to the Hugging Face cache: {_one_line(exc)}") from None
