@@ -13,7 +13,7 @@ from PIL import Image
 
 from core.conditioning.specs import ControlLayer, LoraSpec
 from core.engine import CancelToken, Engine
-from core.errors import PassCancelled
+from core.errors import PassCancelled, UserError
 from core.events import StepPreview
 from core.models import ModelSpec
 from core.remote.client import WorkerClient, WorkerError
@@ -117,8 +117,11 @@ def test_a_missing_or_wrong_token_is_refused(worker):
             _run(_with_client(worker, lambda c: c.models(), token))
     models = _run(_with_client(worker, lambda c: c.models()))
     assert models[0]["default"] is True
-    assert worker_token("127.0.0.1", None) == ""  # loopback only: no token needed
-    assert len(worker_token("0.0.0.0", None)) >= 24  # beyond loopback: always one
+    assert len(worker_token("127.0.0.1", None)) >= 24  # a token on every start, loopback too
+    assert worker_token("127.0.0.1", None) != worker_token("127.0.0.1", None)
+    assert worker_token("127.0.0.1", None, no_token=True) == ""  # only when asked, on loopback
+    with pytest.raises(UserError, match="loopback only"):
+        worker_token("0.0.0.0", None, no_token=True)
     assert worker_token("0.0.0.0", "given") == "given"
 
 
