@@ -166,8 +166,8 @@ def run_on_worker(args: argparse.Namespace, workflow: list[str]) -> int:
     token, progress = CancelToken(), Progress()
 
     async def run() -> PassResult:
-        token = args.token or os.environ.get(TOKEN_ENV) or None  # else the local token file
-        async with WorkerClient(args.worker, token) as worker:
+        given = args.token or os.environ.get(TOKEN_ENV) or None  # else the local token file
+        async with WorkerClient(args.worker, given) as worker:
             return await worker.run_pass(args.model, request, on_event=progress, cancel=token)
 
     try:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -135,7 +136,7 @@ def refusal(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def policy_middlewares(policy: AccessPolicy) -> list[Handler]:
+def policy_middlewares(policy: AccessPolicy) -> list[Middleware]:
     """The Host/Origin check, then the credentials check, for every route."""
 
     @web.middleware

@@ -3,8 +3,9 @@
 ``WorkerChoicePanel`` sits in the model panel: a Local / Remote worker combo and, for a remote
 worker, its URL, its token (never saved: typed each session or taken from
 ``$IMG2IMG_STUDIO_WORKER_TOKEN``; left empty for a worker on this computer, the client reads the
-worker's token file, core.remote.token_file), a Connect button and the connection state ("connected · 3
-models", "unreachable: …"). It only shows and asks; gui.window.remote_wiring acts on it.
+worker's token file, core.remote.token_file), a Connect button and the connection state
+("connected · 3 models", "unreachable: …"). It only shows and asks; gui.window.remote_wiring
+acts on it.
 """
 
 from __future__ import annotations

@@ -72,9 +72,11 @@ def worker(queue):
 
 def _call(url: str, method: str, path: str, **kwargs) -> tuple[int, dict, str]:
     async def go() -> tuple[int, dict, str]:
-        async with aiohttp.ClientSession() as session:
-            async with session.request(method, url + path, **kwargs) as response:
-                return response.status, dict(response.headers), await response.text()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, url + path, **kwargs) as response,
+        ):
+            return response.status, dict(response.headers), await response.text()
 
     return asyncio.run(go())
 
