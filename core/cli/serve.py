@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,21 +112,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     async def serve() -> None:
         runner, port = await start_server(app, args.host, args.port)
-        print(f"worker listening on http://{_url_host(args.host)}:{port}", file=sys.stderr)
         token_file = None
-        if access.token:
+        if access.token:  # written before the address is printed: a local client finds it
             try:
                 token_file = write_token_file(port, access.token)
             except OSError as exc:
                 print(f"could not write the token file: {exc.strerror or exc}", file=sys.stderr)
+        print(f"worker listening on http://{_url_host(args.host)}:{port}", file=sys.stderr)
         if generated:
             print(f"token: {access.token}", file=sys.stderr)
         if token_file is not None:
             print(f"token file (this user only): {token_file}", file=sys.stderr)
         elif access.open:
             print("no token: only this machine can connect", file=sys.stderr)
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             if access.token:
                 remove_token_file(port, access.token)

@@ -24,8 +24,11 @@ LISTENING = re.compile(r"worker listening on (http://127\.0\.0\.1:(\d+))")
 
 
 @contextmanager
-def served(model: Path, *options: str) -> Iterator[tuple[str, list[str]]]:
-    """``main.py serve`` on a free port; yields its URL and the lines it printed so far."""
+def served(
+    model: Path, *options: str, stop: int = signal.SIGINT
+) -> Iterator[tuple[str, list[str]]]:
+    """``main.py serve`` on a free port; yields its URL and the lines it printed so far; ``stop``
+    is the signal that ends it."""
     command = [sys.executable, "main.py", "serve", "--model", str(model), "--port", "0",
                "--device", "cpu", *options]  # fmt: skip
     proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
@@ -40,7 +43,7 @@ def served(model: Path, *options: str) -> Iterator[tuple[str, list[str]]]:
         assert found, lines
         yield found.group(1), lines
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -48,8 +51,9 @@ def served(model: Path, *options: str) -> Iterator[tuple[str, list[str]]]:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="stops the worker with SIGINT")
-def test_a_real_worker_passes_the_security_check(tiny_model_dir, capsys):
-    with served(tiny_model_dir) as (url, lines):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "terminate"])
+def test_a_real_worker_passes_the_security_check(tiny_model_dir, capsys, stop):
+    with served(tiny_model_dir, stop=stop) as (url, lines):
         printed = [line.removeprefix("token: ") for line in lines if line.startswith("token: ")]
         assert len(printed) == 1  # printed once
         port = int(url.rsplit(":", 1)[1])
