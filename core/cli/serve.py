@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,7 @@ def add_access_options(serve: argparse.ArgumentParser) -> None:
 def access_from_args(args: argparse.Namespace) -> tuple[AccessPolicy, bool]:
     """The worker's access policy from its options, and whether its token was generated here."""
     from core.remote.access import AccessPolicy
+    from core.remote.loopback import is_loopback
     from core.remote.server import worker_token
 
     given = (args.token or _read_token_file(args.token_file)).strip()
@@ -93,8 +95,19 @@ def access_from_args(args: argparse.Namespace) -> tuple[AccessPolicy, bool]:
     if basic and ":" not in basic:
         raise UserError("--api-auth wants USER:PASS")
     token = worker_token(args.host, given or None, no_token=args.no_token)
-    access = AccessPolicy(token, basic, tuple(args.allow_host), tuple(args.allow_origin))
+    hosts = tuple(args.allow_host)
+    if not is_loopback(args.host):  # reachable from others: by this machine's own name too
+        hosts += machine_names()
+    access = AccessPolicy(token, basic, hosts, tuple(args.allow_origin))
     return access, bool(token) and not given
+
+
+def machine_names() -> tuple[str, ...]:
+    """This machine's own host names (``gpu-box``, ``gpu-box.local``, its full name)."""
+    name = socket.gethostname().lower()
+    short = name.split(".")[0]
+    names = {name, short, f"{short}.local", socket.getfqdn(name).lower()}
+    return tuple(sorted(n for n in names if n and n not in ("localhost", ".local")))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -49,6 +49,7 @@ SPEC = web.AppKey("spec", ModelSpec)
 ACCESS = web.AppKey("access", AccessPolicy)
 UPLOADS = web.AppKey("uploads", asyncio.Semaphore)
 DECODING = web.AppKey("decoding", asyncio.Semaphore)
+MAX_CLIENT_MESSAGE = 4096  # a client only ever sends {"type": "cancel"} on the WebSocket
 MAX_UPLOADS = 4  # submissions read at once (each at most MAX_REQUEST_BYTES)
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ async def _cancel(request: web.Request) -> web.Response:
 
 async def _events(request: web.Request) -> web.WebSocketResponse:
     job = _job(request)
-    socket = web.WebSocketResponse(heartbeat=30)
+    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_CLIENT_MESSAGE)
     await socket.prepare(request)
     listener = asyncio.create_task(_cancel_on_message(socket, request.app[QUEUE], job))
     try:
@@ -236,7 +237,7 @@ async def _cancel_on_message(socket: web.WebSocketResponse, queue: JobQueue, job
     """A ``{"type": "cancel"}`` text message on the WebSocket cancels the pass too."""
     async for message in socket:
         if message.type == WSMsgType.TEXT:
-            with contextlib.suppress(ValueError, AttributeError):
+            with contextlib.suppress(ValueError, AttributeError, RecursionError):
                 if json.loads(message.data).get("type") == "cancel":
                     queue.cancel(job)
 

@@ -14,7 +14,7 @@ import time
 import aiohttp
 import pytest
 
-from core.errors import ModelError
+from core.errors import ModelError, PassCancelled
 from core.remote.access import PROTECTIVE_HEADERS, AccessPolicy
 from core.remote.jobs import JobQueue
 from core.remote.offered import OfferedModels
@@ -45,7 +45,10 @@ class GatedEngine:
     def run_pass(self, request, spec, on_event=None, cancel=None):
         self.seen.append(request)
         self.started.set()
-        self.gate.wait(30)
+        deadline = time.monotonic() + 30
+        while not self.gate.wait(0.02) and time.monotonic() < deadline:
+            if cancel is not None and cancel.cancelled:
+                raise PassCancelled
         raise ModelError(f"cannot load {spec.reference}: no such file")
 
     def cancel(self) -> None:
@@ -125,6 +128,31 @@ def test_a_cross_site_websocket_handshake_is_refused(worker):
 
     assert asyncio.run(handshake(EVIL)) == 403
     assert asyncio.run(handshake(worker)) == 404  # same origin: past the checks, no such pass
+
+
+def test_hostile_websocket_messages_leave_the_pass_alone(worker, queue, engine):
+    status, _, text = _submit(worker, {"model": "default"})
+    pass_id = json.loads(text)["id"]
+    assert engine.started.wait(10)
+
+    async def send(messages: list[str]) -> None:
+        url = f"{worker}/v1/passes/{pass_id}/events"
+        async with (
+            aiohttp.ClientSession(headers=AUTH) as session,
+            session.ws_connect(url) as socket,
+        ):
+            for message in messages:
+                await socket.send_str(message)
+            await asyncio.sleep(0.2)
+
+    asyncio.run(send(["x" * 100_000]))  # over the message limit: that socket is closed
+    asyncio.run(send(["[" * 2000 + "]" * 2000, "5", '{"type": 1}', "[]"]))
+    assert queue.jobs[pass_id].state == "running"  # none of them cancelled it or broke the worker
+    asyncio.run(send(["[" * 2000 + "]" * 2000, '{"type": "cancel"}']))  # still listening after
+    deadline = time.monotonic() + 10
+    while queue.jobs[pass_id].state == "running" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert queue.jobs[pass_id].state == "cancelled"
 
 
 def test_a_rebinding_host_is_refused_even_on_loopback(worker):

@@ -4,6 +4,7 @@ local clients; ``serve``'s options for it (``--token-file``, the environment, ``
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import sys
 
@@ -78,6 +79,8 @@ def test_serve_generates_a_token_unless_no_token_on_loopback(tmp_path, monkeypat
     access, _ = _access("--api-auth", "ann:pw", "--allow-host", "gpu.lan", "--allow-origin",
                         "HTTPS://App.Example:443/")  # fmt: skip
     assert access.basic_auth == "ann:pw" and access.allowed_hosts == ("gpu.lan",)
+    beyond = _access("--host", "0.0.0.0", "--allow-host", "gpu.lan")[0].allowed_hosts
+    assert beyond[0] == "gpu.lan" and socket.gethostname().lower() in beyond  # its own name
     assert access.allowed_origins == ("https://app.example",)
     with pytest.raises(UserError, match="USER:PASS"):
         _access("--api-auth", "ann")
