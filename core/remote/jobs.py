@@ -96,6 +96,8 @@ class Job:
                 "reference": reference or without_paths(message["reference"], self.paths),
                 "message": without_paths(message["message"], self.paths),
             }
+        elif message.get("type") == "finished":
+            message = {**message, "note": without_paths(message["note"], self.paths)}
         return message
 
 
@@ -188,7 +190,7 @@ class JobQueue:
                 error = without_paths(_one_line(exc), job.paths)
                 job.end("failed", {"type": "failed", "message": error}, error)
             else:
-                job.end("done", finished_message(result))
+                job.end("done", job.public(finished_message(result)))
                 del result  # the pass's pictures go now, not when the next pass ends
             self.evict()
 

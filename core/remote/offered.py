@@ -53,6 +53,13 @@ class OfferedModels:
             return model_id
         raise ProtocolError(f"this worker does not offer the model '{model_id}' (see /v1/models)")
 
+    def shown(self, model_id: str) -> str:
+        """How what the worker says names the model a client asked for as ``model_id``: as
+        asked, but "default" by its hub id when it is one (a path never)."""
+        if model_id == "default" and self.default and _is_hub_id(self.default):
+            return self.default
+        return model_id
+
     def checked(self, request: PassRequest) -> PassRequest:
         """``request`` with its LoRA, ControlNet and IP-Adapter names mapped to this worker's
         files; ProtocolError when one names a path or something the worker does not have."""

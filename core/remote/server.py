@@ -177,8 +177,9 @@ async def _submit(request: web.Request) -> web.Response:
     checked = offered.checked(submission.request)
     spec = request.app[SPEC]
     model_spec = ModelSpec(reference, None, spec.device, spec.dtype, spec.memory)
-    paths = {reference: submission.model, **_named(submission.request, checked)}
-    job = queue.submit(checked, model_spec, submission.model, paths, pixels)
+    shown = offered.shown(submission.model)
+    paths = {reference: shown, **_named(submission.request, checked)}
+    job = queue.submit(checked, model_spec, shown, paths, pixels)
     return web.json_response(job.status(queue.position(job)), status=201)
 
 

@@ -15,6 +15,7 @@ from core.conditioning.specs import ControlLayer, LoraSpec
 from core.engine import CancelToken, Engine
 from core.errors import PassCancelled, UserError
 from core.events import StepPreview
+from core.metadata import read_metadata
 from core.models import ModelSpec
 from core.remote.client import WorkerClient, WorkerError
 from core.remote.protocol import MAX_REQUEST_BYTES, encode_submission
@@ -167,3 +168,18 @@ def test_the_protocol_carries_every_picture(tiny_model_dir):
     assert np.array_equal(np.asarray(decoded.image), np.asarray(request.image))
     assert np.array_equal(np.asarray(decoded.controls[0].image), np.asarray(control.image))
     assert decoded.mask is not None and decoded.mask.getextrema() == (255, 255)
+
+
+def test_what_the_worker_says_names_no_server_path(worker, tiny_model_dir):
+    async def run(client: WorkerClient) -> tuple[list[dict], bytes, list[dict]]:
+        pass_id = await client.submit("default", _request(steps=2))
+        messages = [message.data async for message in client.messages(pass_id)]
+        return messages, await client.result(pass_id), await client.models()
+
+    messages, png, models = _run(_with_client(worker, run))
+    secret = str(tiny_model_dir)
+    assert secret not in str(messages) and secret.encode() not in png and secret not in str(models)
+    loading = [m for m in messages if m["type"] == "loading"]
+    assert loading and all(m["reference"] == "default" for m in loading)
+    record = read_metadata(Image.open(io.BytesIO(png)))["record"]
+    assert record["model"]["reference"] == "default" and record["model"]["hash"]
