@@ -184,7 +184,8 @@ def run_on_worker(args: argparse.Namespace, workflow: list[str]) -> int:
     token, progress = CancelToken(), Progress()
 
     async def run() -> PassResult:
-        given = args.token or os.environ.get(TOKEN_ENV) or None  # else the local token file
+        given = args.token or _read_token_file(args.token_file) or os.environ.get(TOKEN_ENV)
+        given = given or None  # none: a worker on this machine is asked with its token file
         async with WorkerClient(args.worker, given) as worker:
             return await worker.run_pass(args.model, request, on_event=progress, cancel=token)
 

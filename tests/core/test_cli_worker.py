@@ -6,7 +6,7 @@ from PIL import Image
 
 from core.cli.main import main
 from core.metadata import read_metadata, write_png
-from core.remote.token_file import write_token_file
+from core.remote.token_file import remove_token_file, write_token_file
 from core.testing.images import make_image
 from tests.core.remote_helpers import running_worker
 
@@ -46,4 +46,9 @@ def test_generate_on_a_local_worker_reads_its_token_file(tiny_model_dir, tmp_pat
         assert "valid token" in capsys.readouterr().err  # no file yet: refused
         write_token_file(int(url.rsplit(":", 1)[1]), "from-the-file")
         assert main([*args, "-o", str(tmp_path / "b.png"), "--worker", url]) == 0
+        remove_token_file(int(url.rsplit(":", 1)[1]), "from-the-file")
+        mine = tmp_path / "token"
+        mine.write_text("from-the-file\n")
+        worker = ["--worker", url.replace("127.0.0.1", "localhost"), "--token-file", str(mine)]
+        assert main([*args, "-o", str(tmp_path / "c.png"), *worker]) == 0
     assert (tmp_path / "b.png").exists() and not (tmp_path / "a.png").exists()
