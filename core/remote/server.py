@@ -28,6 +28,7 @@ from core import __version__
 from core.engine import Engine
 from core.errors import UserError
 from core.models import ModelSpec
+from core.remote.a1111 import add_a1111_routes
 from core.remote.jobs import Job, JobQueue
 from core.remote.offered import OfferedModels
 from core.remote.protocol import (
@@ -88,6 +89,7 @@ def make_app(
             web.post(f"{API_PREFIX}/passes/{{id}}/cancel", _cancel),
         ]
     )
+    add_a1111_routes(app, app[QUEUE], offered, spec)  # /sdapi/v1: AUTOMATIC1111's API
     app.cleanup_ctx.append(_run_queue)
     return app
 
