@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from core.conditioning.control_models import DIFFUSERS_WEIGHTS
 from core.conditioning.lora_files import split_lora_tags
 from core.conditioning.specs import LoraSpec
 from core.library.catalog import CATALOG, cached_path
@@ -80,11 +81,19 @@ class OfferedModels:
 
     def _conditioning(self, model: str, kind: str) -> str:
         for item in self.library.items(kind):
-            if model in (item.id, item.name):
+            if model in (item.id, *item_names(item)):
                 return str(item.path)
         if _HUB_ID.match(model) and ".." not in model and repo_cache_folder(model).is_dir():
             return model  # a hub id in the worker's cache
         raise ProtocolError(f"this worker has no {kind.replace('_', '-')} model '{model}'")
+
+
+def item_names(item: LibraryItem) -> tuple[str, ...]:
+    """The names a client gives a library item: a diffusers folder's name first (its weights
+    file is always called diffusion_pytorch_model), then the file's."""
+    if item.path.stem.startswith(DIFFUSERS_WEIGHTS):
+        return (item.path.parent.name, item.name)
+    return (item.name,)
 
 
 def _names_a_path(name: str) -> bool:

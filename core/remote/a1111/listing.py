@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from core.remote.a1111.schema import invalid
-from core.remote.offered import OfferedModels
+from core.remote.offered import OfferedModels, item_names
 from core.requests import SCHEDULER_NAMES
 
 DEFAULT_SAMPLER = "Euler"  # A1111's sampler when a request names none
@@ -66,7 +66,7 @@ def loras(offered: OfferedModels) -> list[dict[str, Any]]:
 
 def controlnet_models(offered: OfferedModels) -> list[str]:
     """``GET /controlnet/model_list``: the ControlNets a unit's ``model`` may name."""
-    return [item.name for item in offered.library.items("controlnet")]
+    return [item_names(item)[0] for item in offered.library.items("controlnet")]
 
 
 def samplers() -> list[dict[str, Any]]:
