@@ -11,6 +11,8 @@ import webuiapi
 from PIL import Image
 
 TOKEN = "a1111-s3cret"
+
+
 def client(url: str) -> webuiapi.WebUIApi:
     """webuiapi's client for the worker, sending the worker's token."""
     host, port = url.removeprefix("http://").split(":")

@@ -76,9 +76,18 @@ def test_img2img_from_the_client_equals_a_local_pass_and_reads_back(
     result = api.img2img(images=[picture], denoising_strength=0.5, steps=4, **settings)
 
     local = _local(
-        local_engine, tiny_model_dir, image=picture, prompt="a cat", strength=0.5, steps=4,
-        cfg=1.0, seed=5, scheduler="Euler a", width=64, height=64,
-    )  # fmt: skip
+        local_engine,
+        tiny_model_dir,
+        image=picture,
+        prompt="a cat",
+        strength=0.5,
+        steps=4,
+        cfg=1.0,
+        seed=5,
+        scheduler="Euler a",
+        width=64,
+        height=64,
+    )
     assert np.array_equal(pixels(result.image), local)
     # Every field the client (and the editor plugins) read is there.
     assert len(result.json["images"]) == 1 and result.image.format == "PNG"
@@ -88,7 +97,12 @@ def test_img2img_from_the_client_equals_a_local_pass_and_reads_back(
     assert result.parameters["init_images"] is None and result.parameters["prompt"] == "a cat"
     # The PNG reads back with our reader, a third-party A1111 parser and A1111's png-info.
     ours = read_metadata(result.image)["parsed"]
-    assert (ours["seed"], ours["steps"], ours["sampler"], ours["strength"]) == (5, 4, "Euler a", 0.5)
+    assert (ours["seed"], ours["steps"], ours["sampler"], ours["strength"]) == (
+        5,
+        4,
+        "Euler a",
+        0.5,
+    )
     theirs = ParserManager().parse(result.image)
     assert theirs.generator.name == "AUTOMATIC1111"
     (sampler,) = theirs.samplers
@@ -104,8 +118,17 @@ def test_inpaint_with_a_lora_tag_changes_only_the_mask_and_names_the_lora(
 ):
     api = client(worker)
     picture, mask = make_image(64, 64, seed=3), square_mask()
-    asked = {"denoising_strength": 0.9, "steps": 4, "cfg_scale": 1.0, "seed": 7, "width": 64,
-             "height": 64, "mask_image": mask, "inpainting_fill": 1, "inpaint_full_res": False}  # fmt: skip
+    asked = {
+        "denoising_strength": 0.9,
+        "steps": 4,
+        "cfg_scale": 1.0,
+        "seed": 7,
+        "width": 64,
+        "height": 64,
+        "mask_image": mask,
+        "inpainting_fill": 1,
+        "inpaint_full_res": False,
+    }
     tagged = api.img2img(images=[picture], prompt=f"a cat <lora:{LORA}:0.8>", **asked)
     plain = api.img2img(images=[picture], prompt="a cat", **asked)
 
@@ -114,10 +137,20 @@ def test_inpaint_with_a_lora_tag_changes_only_the_mask_and_names_the_lora(
     assert np.array_equal(pixels(tagged.image)[:4], pixels(picture)[:4])  # beyond mask and blur
     assert tagged.info["notes"] == []  # inpainting_fill 1 ("original") is what the engine does
     local = _local(
-        local_engine, tiny_model_dir, image=picture, prompt=f"a cat <lora:{LORA}:0.8>",
-        strength=0.9, steps=4, cfg=1.0, seed=7, scheduler="Euler a", width=64, height=64,
-        mask=mask, mask_blur=4,
-    )  # fmt: skip
+        local_engine,
+        tiny_model_dir,
+        image=picture,
+        prompt=f"a cat <lora:{LORA}:0.8>",
+        strength=0.9,
+        steps=4,
+        cfg=1.0,
+        seed=7,
+        scheduler="Euler a",
+        width=64,
+        height=64,
+        mask=mask,
+        mask_blur=4,
+    )
     assert np.array_equal(pixels(tagged.image), local)
     meta = read_metadata(tagged.image)
     assert meta["record"]["loras"][0]["name"] == LORA and meta["record"]["kind"] == "inpaint"
@@ -129,14 +162,26 @@ def test_inpaint_with_a_lora_tag_changes_only_the_mask_and_names_the_lora(
 def test_a_controlnet_unit_becomes_a_control_layer(worker):
     api = client(worker)
     picture, lines = make_image(64, 64, seed=4), make_image(64, 64, seed=9)
-    asked = {"prompt": "a cat", "denoising_strength": 1.0, "steps": 3, "cfg_scale": 1.0,
-             "seed": 11, "width": 64, "height": 64}  # fmt: skip
+    asked = {
+        "prompt": "a cat",
+        "denoising_strength": 1.0,
+        "steps": 3,
+        "cfg_scale": 1.0,
+        "seed": 11,
+        "width": 64,
+        "height": 64,
+    }
     unit = webuiapi.ControlNetUnit(
-        image=lines, module="canny", model=f"{CONTROLNET} [0a1b2c3d]", threshold_a=50,
+        image=lines,
+        module="canny",
+        model=f"{CONTROLNET} [0a1b2c3d]",
+        threshold_a=50,
         threshold_b=150,
-    )  # fmt: skip
+    )
     # A dict of our own: webuiapi adds the units to its (shared, mutable) default one.
-    controlled = api.img2img(images=[picture], controlnet_units=[unit], alwayson_scripts={}, **asked)
+    controlled = api.img2img(
+        images=[picture], controlnet_units=[unit], alwayson_scripts={}, **asked
+    )
     plain = api.img2img(images=[picture], **asked)
 
     assert not np.array_equal(pixels(controlled.image), pixels(plain.image))
@@ -174,8 +219,16 @@ def _wait_for(api: webuiapi.WebUIApi, ready, timeout: float = 120.0) -> dict:
 def test_progress_polls_a_running_pass_then_skip_and_interrupt_end_it(worker):
     api, poller = client(worker), client(worker)
     picture = make_image(64, 64, seed=5)
-    long = {"prompt": "a cat", "denoising_strength": 1.0, "steps": 1000, "cfg_scale": 1.0,
-            "seed": 40, "width": 64, "height": 64, "batch_size": 2}  # fmt: skip
+    long = {
+        "prompt": "a cat",
+        "denoising_strength": 1.0,
+        "steps": 1000,
+        "cfg_scale": 1.0,
+        "seed": 40,
+        "width": 64,
+        "height": 64,
+        "batch_size": 2,
+    }
     thread, box = _run_in_thread(lambda: api.img2img(images=[picture], **long))
 
     def sampling(job_no: int):

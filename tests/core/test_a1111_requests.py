@@ -75,8 +75,17 @@ def test_open_webui_txt2img_body(worker, tiny_model_dir):
     # txt2img is an img2img pass at strength 1 from a mid-grey picture (docs/API.md).
     grey = Image.new("RGB", (64, 64), TXT2IMG_GREY)
     local = Engine(previews=False).run_pass(
-        PassRequest(grey, "a lighthouse at dusk", strength=1.0, steps=3, cfg=1.5,
-                    seed=info["seed"], scheduler="Euler a", width=64, height=64),  # fmt: skip
+        PassRequest(
+            grey,
+            "a lighthouse at dusk",
+            strength=1.0,
+            steps=3,
+            cfg=1.5,
+            seed=info["seed"],
+            scheduler="Euler a",
+            width=64,
+            height=64,
+        ),
         ModelSpec(str(tiny_model_dir), device="cpu"),
     )
     assert np.array_equal(pixels(first), pixels(local.image))
@@ -92,8 +101,10 @@ def test_gimp_plugin_inpaint_body(worker):
     result = _image(answer.json()["images"][0])
     record = read_metadata(result)["record"]
     assert (record["inpaint_area"], record["padding"], record["scheduler"]) == (
-        "masked", 10, "Euler a",
-    )  # fmt: skip
+        "masked",
+        10,
+        "Euler a",
+    )
     assert np.array_equal(pixels(result)[:10], pixels(picture)[:10])  # outside mask and blur
     assert any("inpainting_fill 'fill'" in note for note in info["notes"])
 
@@ -109,17 +120,29 @@ def test_gimp_plugin_inpaint_body(worker):
         ({"prompt": "<lora:../../etc/x:1>"}, ["body"], "not a path"),
         ({"prompt": "<lora:missing:1>"}, ["body"], "no LoRA named 'missing'"),
         ({"denoising_strength": 1.5}, ["body"], "strength must be between 0 and 1"),
-        ({"override_settings": {"sd_model_checkpoint": "/etc"}},
-         ["body", "override_settings", "sd_model_checkpoint"], "does not offer"),
+        (
+            {"override_settings": {"sd_model_checkpoint": "/etc"}},
+            ["body", "override_settings", "sd_model_checkpoint"],
+            "does not offer",
+        ),
         ({"script_name": "x/y/z plot"}, ["body", "script_name"], "Script 'x/y/z plot' not found"),
-        ({"alwayson_scripts": {"ADetailer": {"args": [True]}}},
-         ["body", "alwayson_scripts", "ADetailer"], "always on script ADetailer not found"),
-        ({"alwayson_scripts": {"controlnet": {"args": [{"module": "mlsd", "model": "x"}]}}},
-         ["body", "alwayson_scripts", "controlnet", "args", 0], "module 'mlsd' is not supported"),
-        ({"alwayson_scripts": {"controlnet": {"args": [{"module": "canny", "model": "/x"}]}}},
-         ["body"], "no controlnet model '/x'"),
+        (
+            {"alwayson_scripts": {"ADetailer": {"args": [True]}}},
+            ["body", "alwayson_scripts", "ADetailer"],
+            "always on script ADetailer not found",
+        ),
+        (
+            {"alwayson_scripts": {"controlnet": {"args": [{"module": "mlsd", "model": "x"}]}}},
+            ["body", "alwayson_scripts", "controlnet", "args", 0],
+            "module 'mlsd' is not supported",
+        ),
+        (
+            {"alwayson_scripts": {"controlnet": {"args": [{"module": "canny", "model": "/x"}]}}},
+            ["body"],
+            "no controlnet model '/x'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_body_is_a_422_with_fastapi_detail(worker, change, loc, message):
     body = {"init_images": [b64_png(make_image(64, 64))], "steps": 2, **change}
     answer = _post(worker, "img2img", body)
@@ -169,11 +192,18 @@ def test_resize_modes_crop_or_fill_the_picture_and_its_mask(tiny_model_dir):
 
 def test_seeds_samplers_and_the_notes_of_what_is_ignored(tiny_model_dir):
     plan = _plan(
-        tiny_model_dir, seed=-1, batch_size=2, n_iter=2, sampler_name="DPM++ 2M",
-        scheduler="karras", subseed=3, subseed_strength=0.5,
-        override_settings={"CLIP_stop_at_last_layers": 2}, mask=b64_png(square_mask()),
+        tiny_model_dir,
+        seed=-1,
+        batch_size=2,
+        n_iter=2,
+        sampler_name="DPM++ 2M",
+        scheduler="karras",
+        subseed=3,
+        subseed_strength=0.5,
+        override_settings={"CLIP_stop_at_last_layers": 2},
+        mask=b64_png(square_mask()),
         inpainting_mask_invert=1,
-    )  # fmt: skip
+    )
     seeds = [request.seed for request in plan.requests]
     assert len(seeds) == 4 and seeds == list(range(seeds[0], seeds[0] + 4))
     assert plan.requests[0].scheduler == "DPM++ 2M Karras"

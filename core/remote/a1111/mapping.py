@@ -76,8 +76,10 @@ def img2img_plan(body: bytes, current_model: str, offered: OfferedModels) -> Pla
         }
         if req.inpainting_fill != 1:
             fill = _FILLS[req.inpainting_fill]
-            notes.append(f"inpainting_fill '{fill}' is not offered: masked content starts "
-                         "from the original picture")
+            notes.append(
+                f"inpainting_fill '{fill}' is not offered: masked content starts "
+                "from the original picture"
+            )
     if req.initial_noise_multiplier not in (None, 1.0):
         notes.append("initial_noise_multiplier ignored")
     strength = 0.75 if req.denoising_strength is None else req.denoising_strength
@@ -144,9 +146,7 @@ def _plan(
         offered.reference(model)
     except (InvalidRequest, ProtocolError) as exc:
         raise invalid(str(exc)) from None
-    requests = tuple(
-        checked.replace(seed=(first + i) % (MAX_SEED + 1)) for i in range(count)
-    )
+    requests = tuple(checked.replace(seed=(first + i) % (MAX_SEED + 1)) for i in range(count))
     job = "scripts_img2img" if isinstance(req, Img2ImgRequest) else "scripts_txt2img"
     stamp = time.strftime("%Y%m%d%H%M%S")
     return Plan(model, requests, tuple(notes), parameters, job, reported, stamp)

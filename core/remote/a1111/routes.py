@@ -173,8 +173,13 @@ async def _progress(request: web.Request) -> web.Response:
     if job is None:
         idle = _state_dict(None, None, len(waiting), 0, 0)
         return web.json_response(
-            {"progress": 0, "eta_relative": 0, "state": idle, "current_image": None,
-             "textinfo": None}  # fmt: skip
+            {
+                "progress": 0,
+                "eta_relative": 0,
+                "state": idle,
+                "current_image": None,
+                "textinfo": None,
+            }
         )
     call = state.calls.get(job.id)
     step, steps, preview, text = _pass_progress(job)
@@ -319,11 +324,10 @@ def _read_png_info(body: bytes) -> dict[str, Any]:
         for key, value in (image.info or {}).items()
         if key != "parameters" and isinstance(value, str | int | float)
     }
-    parsed = parse_infotext(text) if text else {"prompt": "", "negative_prompt": "", "params": {}}
-    parameters: dict[str, Any] = {"Prompt": parsed["prompt"]}
-    parameters["Negative prompt"] = parsed["negative_prompt"]
-    parameters.update(parsed["params"])
+    parsed: dict[str, Any] = parse_infotext(text) if text else {}
+    parameters: dict[str, Any] = {"Prompt": parsed.get("prompt", "")}
+    parameters["Negative prompt"] = parsed.get("negative_prompt", "")
+    parameters.update(parsed.get("params", {}))
     if "width" in parsed:
         parameters["Size-1"], parameters["Size-2"] = parsed["width"], parsed["height"]
     return {"info": text, "items": items, "parameters": parameters}
-
