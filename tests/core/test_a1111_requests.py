@@ -106,7 +106,7 @@ def test_gimp_plugin_inpaint_body(worker):
         "Euler a",
     )
     assert np.array_equal(pixels(result)[:10], pixels(picture)[:10])  # outside mask and blur
-    assert any("inpainting_fill 'fill'" in note for note in info["notes"])
+    assert info["notes"] == []  # inpainting_fill 0, "fill", is done (below)
 
 
 @pytest.mark.parametrize(
@@ -212,3 +212,17 @@ def test_seeds_samplers_and_the_notes_of_what_is_ignored(tiny_model_dir):
     assert "subseed" in notes and "CLIP_stop_at_last_layers" in notes
     with pytest.raises(A1111Invalid, match="at most 8 pictures"):
         _plan(tiny_model_dir, batch_size=8, n_iter=2)
+
+
+def test_inpainting_fill_paints_the_masked_area_over_and_keeps_the_rest(tiny_model_dir):
+    picture, mask = Image.new("RGB", (64, 64), (0, 0, 200)), square_mask(box=(20, 20, 44, 44))
+    picture.paste((255, 0, 0), (26, 26, 38, 38))  # something red under the mask
+    fields = {"picture": picture, "mask": b64_png(mask), "width": 64, "height": 64}
+    filled = pixels(_plan(tiny_model_dir, inpainting_fill=0, **fields).requests[0].image)
+    original = pixels(_plan(tiny_model_dir, inpainting_fill=1, **fields).requests[0].image)
+    hole = np.asarray(mask) > 0
+    assert np.array_equal(filled[~hole], pixels(picture)[~hole])
+    assert np.array_equal(original, pixels(picture))
+    assert filled[hole][:, 0].max() < 60  # the red is gone: painted over from the blue around
+    noted = _plan(tiny_model_dir, inpainting_fill=2, **fields)
+    assert "'latent noise' is not offered" in " ".join(noted.notes)

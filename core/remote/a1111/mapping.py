@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 from core import __version__
 from core.errors import InvalidRequest
 from core.imaging import load_mask
+from core.imaging.fill import masked_fill
 from core.remote.a1111.controlnet import control_layers
 from core.remote.a1111.listing import checkpoint_id, scheduler_for
 from core.remote.a1111.pictures import decode_picture, resized
@@ -74,7 +75,9 @@ def img2img_plan(body: bytes, current_model: str, offered: OfferedModels) -> Pla
             "inpaint_area": "masked" if req.inpaint_full_res else "whole",
             "padding": req.inpaint_full_res_padding,
         }
-        if req.inpainting_fill != 1:
+        if req.inpainting_fill == 0:  # "fill": the masked area painted over from around it
+            image = masked_fill(image, load_mask(changes["mask"], image.size))
+        elif req.inpainting_fill > 1:
             fill = _FILLS[req.inpainting_fill]
             notes.append(
                 f"inpainting_fill '{fill}' is not offered: masked content starts "
