@@ -297,16 +297,21 @@ async def _options(request: web.Request) -> web.Response:
 async def _set_options(request: web.Request) -> web.Response:
     """Only ``sd_model_checkpoint`` changes anything: the offered model later calls use."""
     state = request.app[STATE]
-    try:
-        options = json.loads(await request.read() or b"{}")
-    except ValueError as exc:
-        raise invalid(f"JSON decode error: {exc}", kind="json_invalid") from None
-    if not isinstance(options, dict):
-        raise invalid("Input should be a valid dictionary", kind="dict_type")
+    options = await asyncio.to_thread(_json_object, await request.read())
     title = options.get("sd_model_checkpoint")
     if title is not None:
         state.model = listing.checkpoint_id(state.offered, str(title))
     return web.json_response(None)
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise invalid(f"JSON decode error: {exc}", kind="json_invalid") from None
+    if not isinstance(value, dict):
+        raise invalid("Input should be a valid dictionary", kind="dict_type")
+    return value
 
 
 async def _png_info(request: web.Request) -> web.Response:
