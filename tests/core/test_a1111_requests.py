@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,25 @@ def test_inpainting_fill_paints_the_masked_area_over_and_keeps_the_rest(tiny_mod
     assert filled[hole][:, 0].max() < 60  # the red is gone: painted over from the blue around
     noted = _plan(tiny_model_dir, inpainting_fill=2, **fields)
     assert "'latent noise' is not offered" in " ".join(noted.notes)
+
+
+def test_a_call_the_queue_refuses_in_part_queues_nothing(worker, monkeypatch):
+    from core.remote.jobs import JobQueue
+    from core.remote.protocol import ProtocolError
+
+    real, queued = JobQueue.submit, []
+
+    def submit(self, request, spec, *args, **kwargs):
+        if queued:
+            raise ProtocolError("the worker's queue is full")
+        queued.append(real(self, request, spec, *args, **kwargs))
+        return queued[-1]
+
+    monkeypatch.setattr(JobQueue, "submit", submit)  # the worker runs in this process
+    body = {"init_images": [b64_png(make_image(64, 64))], "steps": 200, "batch_size": 2}
+    answer = _post(worker, "img2img", body)
+    assert answer.status_code == 400 and "queue is full" in answer.text
+    deadline = time.monotonic() + 60
+    while queued[0].state not in ("cancelled", "failed", "done") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert queued[0].state == "cancelled"  # the first picture does not run on alone

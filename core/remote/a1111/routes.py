@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 from PIL import Image
 
+from core.errors import UserError
 from core.metadata import read_metadata
 from core.metadata.infotext import parse_infotext
 from core.models import ModelSpec
@@ -132,7 +133,14 @@ async def _generate(request: web.Request, build: PlanBuilder) -> web.Response:
     reference = state.offered.reference(plan.model)
     model_spec = ModelSpec(reference, None, spec.device, spec.dtype, spec.memory)
     # 2. Queue one pass per picture and wait for them all.
-    jobs = [state.queue.submit(pass_request, model_spec) for pass_request in plan.requests]
+    jobs: list[Job] = []
+    try:
+        for pass_request in plan.requests:
+            jobs.append(state.queue.submit(pass_request, model_spec))
+    except UserError:  # the queue refuses one (full): the call queues none
+        for job in jobs:
+            state.queue.cancel(job)
+        raise
     call = Call(plan.job, jobs, plan.timestamp)
     state.calls.update({job.id: call for job in jobs})
     try:
