@@ -31,6 +31,7 @@ from core.remote.a1111 import pictures
 from core.remote.a1111.mapping import TXT2IMG_GREY, img2img_plan
 from core.remote.a1111.schema import A1111Invalid
 from core.remote.offered import OfferedModels
+from core.remote.protocol import MAX_REQUEST_BYTES
 from core.requests import PassRequest
 from core.testing.images import make_image
 from tests.core.a1111_helpers import TOKEN, b64_png, pixels, square_mask
@@ -161,6 +162,9 @@ def test_not_json_and_no_token_are_refused(worker):
 
 
 def test_pictures_are_bounded_before_they_are_decoded(worker, monkeypatch):
+    too_big = b'{"init_images": ["' + b"A" * MAX_REQUEST_BYTES + b'"]}'
+    answer = requests.post(f"{worker}/sdapi/v1/img2img", data=too_big, headers=AUTH)
+    assert answer.status_code == 413  # the JSON body is bounded as it is read
     huge = io.BytesIO()
     Image.new("1", (8000, 7000)).save(huge, format="PNG")  # 56 MP in a few kB
     body = {"init_images": [base64.b64encode(huge.getvalue()).decode()], "steps": 2}
