@@ -253,3 +253,19 @@ def test_a_call_the_queue_refuses_in_part_queues_nothing(worker, monkeypatch):
     while queued[0].state not in ("cancelled", "failed", "done") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert queued[0].state == "cancelled"  # the first picture does not run on alone
+
+
+def test_a_worker_without_a_default_model_starts_on_its_first_library_model(
+    tiny_model_dir, tmp_path
+):
+    from core.library.registry import ModelLibrary
+    from core.remote.a1111.listing import checkpoint_title
+    from core.remote.a1111.routes import STATE
+    from core.remote.server import make_app
+
+    library = ModelLibrary(tmp_path / "library.json")
+    item = library.add_file(tiny_model_dir)
+    offered = OfferedModels(None, library)
+    app = make_app(offered, ModelSpec(str(tiny_model_dir), device="cpu"))
+    assert app[STATE].model == item.id
+    assert checkpoint_title(offered, app[STATE].model) == "tiny-sd"

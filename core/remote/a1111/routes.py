@@ -77,7 +77,9 @@ def add_a1111_routes(
     app: web.Application, queue: JobQueue, offered: OfferedModels, spec: ModelSpec
 ) -> None:
     """Serve A1111's API on ``app`` with the worker's queue, models and device settings."""
-    app[STATE] = A1111State(queue, offered, spec)
+    rows = offered.listing()  # a worker without --model starts on its first library model
+    model = "default" if offered.default or not rows else str(rows[0]["id"])
+    app[STATE] = A1111State(queue, offered, spec, model)
     get, post = web.get, web.post
     app.add_routes(
         [
