@@ -1,7 +1,8 @@
 """A1111 infotext: the ``parameters`` text that AUTOMATIC1111, model sites and other tools read.
 
 ``build_infotext(record)`` writes a pass record the A1111 way (prompt, ``Negative prompt:``, then
-``Key: value`` pairs); ``parse_infotext(text)`` reads any tool's infotext back into a dict.
+``Key: value`` pairs); ``parse_infotext(text)`` reads any tool's infotext back into a dict, in
+linear time and at most :data:`MAX_INFOTEXT_CHARS` of it (a longer text is refused in one line).
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import json
 import re
 from typing import Any
 
-# A1111's modules/infotext_utils.py regexes.
-RE_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+from core.errors import UserError
+from core.metadata.infotext_scan import param_pairs
+
+MAX_INFOTEXT_CHARS = 64 * 1024
+"""Longest infotext read (64 Ki characters; A1111's own are a few hundred to a few thousand)."""
+
 RE_IMAGESIZE = re.compile(r"^(\d+)x(\d+)$")
 _NEGATIVE = "Negative prompt:"
 APP_TAG = "img2img-studio"
@@ -166,18 +171,30 @@ def _typed(params: dict[str, str], key: str, kind: type) -> Any:
         return None
 
 
+class InfotextTooLong(UserError):
+    """An infotext over :data:`MAX_INFOTEXT_CHARS`: it is not read at all (one line)."""
+
+
 def parse_infotext(text: str) -> dict:
-    """Port of A1111's ``parse_generation_parameters``.
+    """Port of A1111's ``parse_generation_parameters``, in time linear in ``len(text)``.
 
     Returns ``{"prompt", "negative_prompt", "params": {key: raw str}}`` plus typed entries
     ``steps``, ``sampler``, ``cfg``, ``seed``, ``width``, ``height``, ``strength``, ``model``,
     ``model_hash``, ``mask_blur``, ``lora_hashes`` (``{name: hash}``) when the text has them.
     The last line counts as parameters only when it holds at least three ``key: value`` pairs.
+    Raises :class:`InfotextTooLong` for a text over :data:`MAX_INFOTEXT_CHARS` (any tool's is far
+    shorter; reading only part of it would lose its last line, the parameters).
     """
+    if len(text) > MAX_INFOTEXT_CHARS:
+        raise InfotextTooLong(
+            f"its parameters text ({len(text):,} characters) is over the"
+            f" {MAX_INFOTEXT_CHARS:,}-character limit; it was not read"
+        )
     *lines, lastline = text.strip().replace("\r\n", "\n").split("\n")
-    if len(RE_PARAM.findall(lastline)) < 3:
+    pairs = param_pairs(lastline)
+    if len(pairs) < 3:
         lines.append(lastline)
-        lastline = ""
+        pairs = []
 
     prompt, negative, done_with_prompt = "", "", False
     for line in lines:
@@ -190,10 +207,7 @@ def parse_infotext(text: str) -> dict:
         else:
             prompt += ("" if prompt == "" else "\n") + line
 
-    params: dict[str, str] = {}
-    for key, value in RE_PARAM.findall(lastline):
-        params[key] = unquote(value.strip())
-
+    params = {key: unquote(value.strip()) for key, value in pairs}
     result: dict = {"prompt": prompt, "negative_prompt": negative, "params": params}
     typed = {
         "steps": _typed(params, "Steps", int),

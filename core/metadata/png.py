@@ -17,10 +17,14 @@ from core.atomic import atomic_writer
 from core.atomic_io import write_error
 from core.errors import UserError
 from core.imaging import open_image
-from core.metadata.infotext import build_infotext, parse_infotext, present
+from core.metadata.infotext import InfotextTooLong, build_infotext, parse_infotext, present
 
 RECORD_CHUNK = "img2img-studio"
 PARAMETERS_CHUNK = "parameters"
+MAX_RECORD_CHARS = 1 << 20
+"""Longest pass record read (1 Mi characters; ours are a few kilobytes)."""
+MAX_RECORD_DEPTH = 32
+"""Deepest nesting of lists and objects read in a pass record (ours nest four levels)."""
 
 _EXIF_IFD = 0x8769
 _USER_COMMENT = 0x9286
@@ -81,6 +85,46 @@ def _as_text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _depth(value: object) -> int:
+    """How deeply JSON lists and objects nest in ``value`` (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def read_record(text: str | None) -> tuple[dict | None, str | None]:
+    """The pass record of a RECORD_CHUNK text and, when it cannot be read, one line saying why.
+
+    Texts over :data:`MAX_RECORD_CHARS`, nested deeper than :data:`MAX_RECORD_DEPTH`, not JSON
+    or not a JSON object are not read (``(None, reason)``).
+    """
+    if not text:
+        return None, None
+    what = f"its {RECORD_CHUNK} record"
+    if len(text) > MAX_RECORD_CHARS:
+        return None, (
+            f"{what} ({len(text):,} characters) is over the {MAX_RECORD_CHARS:,}-character"
+            " limit; it was not read"
+        )
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        return None, f"{what} is nested too deeply to read"
+    except ValueError:
+        return None, f"{what} is not valid JSON"
+    if not isinstance(record, dict):
+        return None, f"{what} is not a JSON object"
+    if _depth(record) > MAX_RECORD_DEPTH:
+        return None, f"{what} is nested too deeply to read (over {MAX_RECORD_DEPTH} levels)"
+    return record, None
+
+
 def _extract(img: Image.Image) -> dict:
     info: dict = dict(img.info or {})
     if img.format == "PNG":
@@ -91,28 +135,33 @@ def _extract(img: Image.Image) -> dict:
         parameters = decode_user_comment(exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT))
     if parameters is None and img.format in ("JPEG", "MPO", "WEBP"):
         parameters = _as_text(info.get("comment"))
-    record = None
-    raw_record = _as_text(info.get(RECORD_CHUNK))
-    if raw_record:
+    notes = []
+    parsed = None
+    if parameters:
         try:
-            record = json.loads(raw_record)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict):
-            record = None
+            parsed = parse_infotext(parameters)
+        except InfotextTooLong as exc:
+            notes.append(str(exc))
+    record, problem = read_record(_as_text(info.get(RECORD_CHUNK)))
+    if problem:
+        notes.append(problem)
     return {
-        "parameters": parameters or None,
+        "parameters": parameters if parameters and parsed is not None else None,
         "record": record,
-        "parsed": parse_infotext(parameters) if parameters else None,
+        "parsed": parsed,
         "comfyui": "prompt" in info or "workflow" in info,
+        "notes": notes,
     }
 
 
 def read_metadata(path_or_image: str | Path | Image.Image) -> dict:
-    """Generation metadata of a file or image.
+    """Generation metadata of a file or image, read within limits and in linear time.
 
     Returns ``{"parameters": str | None, "record": dict | None, "parsed": dict | None,
-    "comfyui": bool}``. Unreadable files raise :class:`ImageError` (one line).
+    "comfyui": bool, "notes": [str]}``; ``notes`` holds one line for each text that was present
+    but not read (too long, too deeply nested, not JSON). Pillow itself reads at most
+    ``PngImagePlugin.MAX_TEXT_MEMORY`` (64 MiB) of text chunks and 1 MiB of each compressed one.
+    Unreadable files raise :class:`ImageError` (one line).
     """
     if isinstance(path_or_image, Image.Image):
         return _extract(path_or_image)
@@ -131,9 +180,15 @@ def format_summary(meta: dict) -> str:
     """Human-readable multi-line text of the generation parameters (for ``main.py info``)."""
     parsed = meta.get("parsed")
     record = meta.get("record")
+    notes = list(meta.get("notes") or [])
     if parsed is None and record:
-        parsed = parse_infotext(build_infotext(record))
+        try:
+            parsed = parse_infotext(build_infotext(record))
+        except InfotextTooLong as exc:
+            notes.append(str(exc))
     if not parsed:
+        if notes:
+            return f"no generation parameters found ({'; '.join(notes)})"
         if meta.get("comfyui"):
             return "no generation parameters found (ComfyUI workflow present)"
         return "no generation parameters found"
@@ -147,4 +202,5 @@ def format_summary(meta: dict) -> str:
                 value = record[key]
                 text = json.dumps(value) if isinstance(value, dict | list) else str(value)
                 lines.append(f"{label}: {text}")
+    lines.extend(f"Not read: {note}" for note in notes)
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Reading a project archive defensively: names, file types and sizes are checked before any byte
-is decompressed, members are read into memory only (nothing is ever extracted to disk), and PNGs
-are decoded with pixel limits.
+is decompressed, members are read into memory only (nothing is ever extracted to disk), and the
+memory all its pictures would take is counted from their PNG headers before any is decoded.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from core.imaging import MAX_PIXELS
-from core.project.schema import INDEX_NAME, MAX_RECORDS, MAX_UI_IMAGES, Damaged
+from core.project.schema import INDEX_NAME, MAX_RECORDS, MAX_UI_IMAGES, Damaged, Unsupported
 
 MAX_INDEX_BYTES = 64 << 20
 """Largest ``project.json`` read (64 MiB)."""
@@ -25,8 +25,13 @@ MAX_MEMBER_BYTES = 512 << 20
 """Largest uncompressed PNG member (512 MiB; a 50 MP RGBA picture of noise is about 200 MiB)."""
 MAX_TOTAL_BYTES = 16 << 30
 """Largest uncompressed total of all members (16 GiB)."""
-MAX_TOTAL_PIXELS = 2_000_000_000
-"""Most pixels of all images of one project together (about 6 GB as RGB)."""
+MAX_DECODED_BYTES = 8 << 30
+"""Most memory the pictures of one project may take once decoded (8 GiB): width × height × the
+bytes Pillow keeps per pixel of each picture's mode, summed over all pictures."""
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "LA": 4, "RGB": 4, "RGBA": 4}
+"""What Pillow keeps in memory per pixel of the modes a PNG decodes to (RGB takes four)."""
+_PNG_START = struct.Struct(">8sI4sIIBB")  # signature, IHDR length and type, width, height, ...
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_MEMBERS = 3 * MAX_RECORDS + 3 + MAX_UI_IMAGES
 
 ZIP_ERRORS = (
@@ -51,6 +56,32 @@ _ALLOWED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
+
+
+def decoded_bytes(width: int, height: int, mode: str) -> int:
+    """The memory Pillow takes for a ``width`` × ``height`` picture of ``mode`` (unknown modes
+    count eight bytes a pixel)."""
+    return width * height * BYTES_PER_PIXEL.get(mode, 8)
+
+
+def memory_size(size: int) -> str:
+    """``size`` bytes for a message: "8 GiB", "12.5 GiB", "3.8 MiB", "3,840 bytes"."""
+    for unit, shift in (("GiB", 30), ("MiB", 20)):
+        if size >= 1 << shift:
+            return f"{size / (1 << shift):.3g} {unit}"
+    return f"{size:,} bytes"
+
+
+def _check_pixels(name: str, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise Unsupported(f"image {name} is {width}×{height}, over the {MAX_PIXELS:,} limit")
+
+
+def _png_mode(bit_depth: int, colour_type: int) -> str | None:
+    """The mode Pillow decodes a PNG of this IHDR to (None: not a PNG colour type)."""
+    if colour_type == 0:
+        return "1" if bit_depth == 1 else "I;16" if bit_depth == 16 else "L"
+    return {2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}.get(colour_type)
 
 
 def _check_name(info: zipfile.ZipInfo) -> None:
@@ -97,7 +128,7 @@ class ProjectArchive:
             self._infos[info.filename] = info
         if total > MAX_TOTAL_BYTES:
             raise Damaged(f"its members hold over {MAX_TOTAL_BYTES >> 20} MiB")
-        self.pixels = 0
+        self.decoded = 0  # bytes of the pictures decoded so far
 
     def names(self) -> set[str]:
         return set(self._infos)
@@ -113,19 +144,48 @@ class ProjectArchive:
             raise Damaged(f"member {ascii(name)} is truncated")
         return data
 
+    def header(self, name: str) -> tuple[int, int, str]:
+        """A PNG member's width, height and decoded mode, from its first 33 bytes only."""
+        info = self._infos.get(name)
+        if info is None:
+            raise Damaged(f"member {ascii(name)} is missing")
+        with self._zip.open(info) as member:
+            start = member.read(_PNG_START.size)
+        if len(start) < _PNG_START.size:
+            raise Damaged(f"image {name} is damaged (not a PNG)")
+        signature, length, kind, width, height, depth, colour = _PNG_START.unpack(start)
+        mode = _png_mode(depth, colour)
+        if signature != _PNG_SIGNATURE or (length, kind) != (13, b"IHDR") or mode is None:
+            raise Damaged(f"image {name} is damaged (not a PNG)")
+        return width, height, mode
+
+    def check_budget(self, names: list[str]) -> None:
+        """Refuse pictures that would take more than :data:`MAX_DECODED_BYTES` together (or one
+        over :data:`MAX_PIXELS`), counted from their headers: nothing is decoded yet."""
+        total = 0
+        for name in names:
+            width, height, mode = self.header(name)
+            _check_pixels(name, width, height)
+            total += decoded_bytes(width, height, mode)
+        if total > MAX_DECODED_BYTES:
+            raise Unsupported(
+                f"its pictures would take {memory_size(total)} of memory, over the"
+                f" {memory_size(MAX_DECODED_BYTES)} a project may take; nothing was decoded"
+            )
+
     def image(self, name: str, mode: str | None = None) -> Image.Image:
-        """Decode a PNG member (of ``mode`` if given) within the pixel limits."""
+        """Decode a PNG member (of ``mode`` if given) within the pixel and memory limits."""
         data = self.read(name)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
                     w, h = img.size
-                    if w * h > MAX_PIXELS:
-                        raise Damaged(f"image {name} is {w}×{h}, over the {MAX_PIXELS:,} limit")
-                    self.pixels += w * h
-                    if self.pixels > MAX_TOTAL_PIXELS:
-                        raise Damaged(f"its images hold over {MAX_TOTAL_PIXELS:,} pixels")
+                    _check_pixels(name, w, h)
+                    self.decoded += decoded_bytes(w, h, img.mode)
+                    if self.decoded > MAX_DECODED_BYTES:
+                        limit = memory_size(MAX_DECODED_BYTES)
+                        raise Unsupported(f"its pictures take over the {limit} a project may take")
                     if mode is not None and img.mode != mode:
                         raise Damaged(f"image {name} should be of mode {mode}, not {img.mode}")
                     img.load()

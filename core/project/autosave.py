@@ -5,6 +5,10 @@ A store names its files ``autosave-<pid>-<random>``: ``.i2i`` (the project, writ
 and ``.lock``, which the process holds locked (``flock``; ``msvcrt.locking`` on Windows) from its
 first save until :meth:`AutosaveStore.mark_clean_exit`. The operating system drops the lock when
 the process ends however it ends, so an autosave whose lock can be taken belongs to a dead process.
+
+Autosaves are private to the user: the folder is made 0700 and the files 0600 (POSIX). An
+autosave that cannot be read is never deleted: :meth:`AutosaveStore.load` renames it aside
+(``autosave-<pid>-<random>.unreadable-<date>-<time>.i2i``) and no longer offers it.
 """
 
 from __future__ import annotations
@@ -13,17 +17,22 @@ import contextlib
 import os
 import re
 import sys
+import time
 import uuid
 from pathlib import Path
 
 from core.errors import ProjectError
-from core.project.files import PROJECT_SUFFIX, save_project
+from core.project.files import PROJECT_SUFFIX, UnreadableProject, load_project, save_project
 from core.project.session import Session
 from core.user_dirs import user_data_dir
 
 PREFIX = "autosave-"
 LOCK_SUFFIX = ".lock"
-_STEM = re.compile(r"\.?(autosave-\d+-[0-9a-f]{8})\.")
+UNREADABLE = ".unreadable-"
+"""Marks an autosave that could not be read, renamed aside: kept, never offered again."""
+_STEM = re.compile(r"\.?(autosave-\d+-[0-9a-f]{8})\.(?!unreadable-)")
+_PRIVATE_FILE = 0o600
+_PRIVATE_FOLDER = 0o700
 
 if sys.platform == "win32":
     import msvcrt
@@ -45,6 +54,12 @@ else:
         except (BlockingIOError, PermissionError):
             return False  # held by a running process (other errors: no locks on this disk)
         return True
+
+
+def _make_private(path: Path, mode: int) -> None:
+    """Only the user may read ``path`` (POSIX; Windows keeps the user profile's own rights)."""
+    if os.name == "posix":
+        os.chmod(path, mode)
 
 
 def _stem_of(path: Path) -> str | None:
@@ -75,9 +90,10 @@ class AutosaveStore:
         if self._lock_fd is not None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        _make_private(self.folder, _PRIVATE_FOLDER)
         lock = self._lock_path(self._stem)
         while True:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE)
             try:
                 if not _try_lock(fd):
                     raise ProjectError(f"cannot autosave: {lock} is locked")
@@ -102,7 +118,10 @@ class AutosaveStore:
             self._hold_lock()
         except OSError as exc:
             raise ProjectError(f"cannot autosave in {self.folder}: {exc.strerror or exc}") from None
-        return save_project(self.path, session, compress_level=self.compress_level)
+        path = save_project(self.path, session, compress_level=self.compress_level, private=True)
+        with contextlib.suppress(OSError):  # already 0600 unless an atomic replace kept old rights
+            _make_private(path, _PRIVATE_FILE)
+        return path
 
     def mark_clean_exit(self) -> None:
         """The app is closing normally: remove this process's autosave and release its lock."""
@@ -151,16 +170,57 @@ class AutosaveStore:
                 self._remove(stem)
         return sorted(found.values(), key=lambda p: p.stat().st_mtime, reverse=True)
 
-    def discard(self, path: str | Path) -> None:
-        """Delete a recoverable autosave (after it was recovered or declined) and its leftovers.
-
-        Raises :class:`ProjectError` for a file that is not an autosave of this folder or whose
-        process is still running.
-        """
-        path = Path(path)
+    def _leftover_stem(self, path: Path) -> str:
+        """The stem of a recoverable autosave; ProjectError for any other file."""
         stem = _stem_of(path)
         if stem is None or path.resolve().parent != self.folder.resolve():
             raise ProjectError(f"{path} is not an autosave in {self.folder}")
         if self._owner_running(stem):
             raise ProjectError(f"{path} belongs to a running Img2Img Studio")
-        self._remove(stem)
+        return stem
+
+    def load(self, path: str | Path) -> Session:
+        """The session of a recoverable autosave.
+
+        Raises :class:`ProjectError` (one line) when it cannot be read; the file is kept. One
+        whose content is damaged is renamed aside first (:meth:`set_aside`) and the message says
+        where it went; one that cannot be read for now (permissions, a newer version's format,
+        the limits) stays in place and is offered again next time.
+        """
+        path = Path(path)
+        self._leftover_stem(path)
+        try:
+            return load_project(path)
+        except UnreadableProject as exc:
+            try:
+                aside = self.set_aside(path)
+            except OSError as rename_error:
+                reason = rename_error.strerror or rename_error
+                raise ProjectError(f"{exc}; it was left in place ({reason})") from None
+            raise ProjectError(f"{exc}; it was kept as {aside}") from None
+
+    def set_aside(self, path: str | Path) -> Path:
+        """Rename an autosave that cannot be read to ``<stem>.unreadable-<date>-<time>.i2i`` in
+        the same folder, where it is kept and no longer offered; returns the new path.
+
+        Raises OSError when it cannot be renamed (it is then left as it is).
+        """
+        path = Path(path)
+        stem = self._leftover_stem(path)
+        when = time.strftime("%Y%m%d-%H%M%S")
+        for number in range(1000):
+            suffix = f"-{number}" if number else ""
+            target = self.folder / f"{stem}{UNREADABLE}{when}{suffix}{PROJECT_SUFFIX}"
+            if not target.exists():
+                path.rename(target)
+                return target
+        raise FileExistsError(f"{path} was set aside too often this second")
+
+    def discard(self, path: str | Path) -> None:
+        """Delete a recoverable autosave (after it was recovered, or the user chose to delete it)
+        and its leftovers.
+
+        Raises :class:`ProjectError` for a file that is not an autosave of this folder or whose
+        process is still running.
+        """
+        self._remove(self._leftover_stem(Path(path)))

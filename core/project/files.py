@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -15,7 +16,13 @@ from core.conditioning.regions import Region
 from core.errors import ProjectError
 from core.history import PassRecord, PassTree
 from core.imaging import MAX_PIXELS
-from core.project.archive import MAX_TOTAL_PIXELS, ZIP_ERRORS, ProjectArchive
+from core.project.archive import (
+    MAX_DECODED_BYTES,
+    ZIP_ERRORS,
+    ProjectArchive,
+    decoded_bytes,
+    memory_size,
+)
 from core.project.schema import (
     INDEX_NAME,
     MASK_LAYER,
@@ -24,6 +31,7 @@ from core.project.schema import (
     UI_IMAGE_NAME,
     Damaged,
     Index,
+    Unsupported,
     build_index,
     control_member,
     member_name,
@@ -39,6 +47,12 @@ _PNG_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16")
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
+
+
+class UnreadableProject(ProjectError):
+    """A project file whose content is damaged (not a zip, a broken index or picture): no later
+    try will read it. Missing files, permissions, a newer format or the limits raise plain
+    :class:`ProjectError`."""
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -99,9 +113,14 @@ def _plan(session: Session) -> tuple[list[dict[str, Any]], list[tuple[str, Image
         images.append((ui_image_member(name), _storable(image, False)))
     total = 0
     for name, image in images:
-        total += image.width * image.height
-        if image.width * image.height > MAX_PIXELS or total > MAX_TOTAL_PIXELS:
-            raise ProjectError(f"too large to save: {name} passes the project's pixel limits")
+        if image.width * image.height > MAX_PIXELS:
+            raise ProjectError(f"too large to save: {name} is over {MAX_PIXELS:,} pixels")
+        total += decoded_bytes(image.width, image.height, image.mode)
+    if total > MAX_DECODED_BYTES:
+        raise ProjectError(
+            f"too large to save: its pictures take {memory_size(total)} of memory, over the"
+            f" {memory_size(MAX_DECODED_BYTES)} a project may take"
+        )
     return entries, images
 
 
@@ -118,14 +137,17 @@ def _entry(record: PassRecord, members: dict[str, str | None]) -> dict[str, Any]
     }
 
 
-def save_project(path: str | Path, session: Session, *, compress_level: int = 6) -> Path:
+def save_project(
+    path: str | Path, session: Session, *, compress_level: int = 6, private: bool = False
+) -> Path:
     """Write ``session`` to ``path`` atomically: ``path`` is the old file or the new one, never
     half of either. Returns the path.
 
     Raises :class:`ProjectError` (one line) if ``path`` exists and is not a project file (it is
     never overwritten), is a folder, cannot be written, or if the session cannot be stored
-    (parameters that are not JSON, images over the pixel limits). ``compress_level`` (0-9) trades
-    PNG size for speed; autosaves use 1.
+    (parameters that are not JSON, pictures over the pixel or memory limits). ``compress_level``
+    (0-9) trades PNG size for speed; autosaves use 1. ``private`` makes the file readable by the
+    user alone (0600 on POSIX) from its first byte on.
     """
     path = Path(path)
     if path.is_dir():
@@ -154,6 +176,8 @@ def save_project(path: str | Path, session: Session, *, compress_level: int = 6)
         raise ProjectError(f"cannot save project {path}: {reason}") from None
     try:
         with atomic_writer(path) as fh, zipfile.ZipFile(fh, "w") as zf:
+            if private and os.name == "posix":
+                os.fchmod(fh.fileno(), 0o600)
             zf.writestr(INDEX_NAME, index, compress_type=zipfile.ZIP_DEFLATED)
             for name, image in images:
                 _write_member(zf, name, image, compress_level)
@@ -174,6 +198,7 @@ def _rebuild(archive: ProjectArchive, index: Index) -> Session:
     unexpected = sorted(archive.names() - referenced)
     if unexpected:
         raise Damaged(f"unexpected member {ascii(unexpected[0])}")
+    archive.check_budget(sorted(referenced - {INDEX_NAME}))  # before decoding any picture
     records = []
     for entry in index.records:
         image = archive.image(entry.members["image"] or "")
@@ -216,7 +241,10 @@ def load_project(path: str | Path) -> Session:
 
     Raises :class:`ProjectError` (one line naming the file) for anything else: a missing file, not
     a zip, a missing or invalid ``project.json``, missing or unexpected members, unsafe member names
-    or types, sizes over the limits, damaged PNGs, a project made by a newer version.
+    or types, sizes over the limits, damaged PNGs, a project made by a newer version. Damaged
+    content raises its subclass :class:`UnreadableProject`. The pictures' memory (width × height ×
+    bytes per pixel of their modes) is counted from their headers and checked against
+    :data:`~core.project.archive.MAX_DECODED_BYTES` before any is decoded.
     """
     path = Path(path)
     prefix = f"cannot open project {path}"
@@ -238,9 +266,15 @@ def load_project(path: str | Path) -> Session:
         raise ProjectError(f"{prefix}: permission denied") from None
     except zipfile.BadZipFile as exc:
         reason = "not a zip archive" if "not a zip file" in str(exc) else _one_line(exc)
-        raise ProjectError(f"{prefix}: not a project file or damaged ({reason})") from None
-    except Damaged as exc:
+        raise UnreadableProject(f"{prefix}: not a project file or damaged ({reason})") from None
+    except Unsupported as exc:
         raise ProjectError(f"{prefix}: {exc}") from None
+    except Damaged as exc:
+        raise UnreadableProject(f"{prefix}: {exc}") from None
+    except OSError as exc:
+        if exc.errno is None:  # zipfile's own OSErrors describe the data
+            raise UnreadableProject(f"{prefix}: damaged file ({_one_line(exc)})") from None
+        raise ProjectError(f"{prefix}: {_one_line(exc.strerror or exc)}") from None
     except ZIP_ERRORS as exc:
         reason = _one_line(exc) or type(exc).__name__
-        raise ProjectError(f"{prefix}: damaged file ({reason})") from None
+        raise UnreadableProject(f"{prefix}: damaged file ({reason})") from None

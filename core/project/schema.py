@@ -49,6 +49,11 @@ class Damaged(Exception):
     """The archive or its index is not what the writer writes; the message is one line."""
 
 
+class Unsupported(Damaged):
+    """A file this version will not open though it may be sound: a newer project format, or
+    pictures over the memory limits; the message is one line."""
+
+
 def member_name(position: int, kind: str) -> str:
     """The member holding record number ``position``'s ``kind`` (image, mask, strength_map)."""
     return f"{_FOLDERS[kind]}/{position:05d}.png"
@@ -226,7 +231,7 @@ def _no_constants(name: str) -> None:
 def _migrate(index: dict) -> dict:
     version = _field(index, "schema_version", "integer", "the index")
     if version > SCHEMA_VERSION:
-        raise Damaged(
+        raise Unsupported(
             f"made by a newer Img2Img Studio (project format {version}, this version reads up to"
             f" {SCHEMA_VERSION}); update to open it"
         )

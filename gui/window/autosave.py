@@ -5,7 +5,7 @@ The session is captured on the GUI thread as a detached snapshot (records are sh
 copied) and encoded and written on a plain Python thread, so big sessions never block the GUI.
 One save runs at a time; requests meanwhile merge into one more save. ``finish`` (a clean exit)
 waits for a running save, then removes this process's autosave and the ones the user recovered
-or declined to recover.
+(the others stay for the next start).
 """
 
 from __future__ import annotations
@@ -67,7 +67,6 @@ class Autosaver(QObject):
         self._finished = False
         self._failing = False
         self._discard_after_save: list[Path] = []
-        self._discard_at_exit: list[Path] = []
         self._written.connect(self._on_written)
         self.failed.connect(window.show_error)
         window.tree.subscribe(self._on_tree_changed)
@@ -173,10 +172,6 @@ class Autosaver(QObject):
         """Delete a recovered autosave once this process's autosave holds its work."""
         self._discard_after_save.append(Path(path))
 
-    def discard_at_exit(self, paths: list[Path]) -> None:
-        """Delete autosaves the user declined to recover at the next clean exit."""
-        self._discard_at_exit.extend(Path(p) for p in paths)
-
     def _discard(self, path: Path) -> None:
         with contextlib.suppress(UserError, OSError):
             self.store.discard(path)
@@ -191,7 +186,8 @@ class Autosaver(QObject):
 
     def finish(self) -> None:
         """A clean exit: wait for a running save, then delete this process's autosave and the
-        recovered or declined ones. No autosave happens after this."""
+        recovered ones (their work is saved or the user chose to discard it). No autosave happens
+        after this."""
         if self._finished:
             return
         self._finished = True
@@ -200,5 +196,5 @@ class Autosaver(QObject):
         if self._thread is not None:
             self._thread.join(FINISH_WAIT_S)
         self.store.mark_clean_exit()
-        for path in [*self._discard_after_save, *self._discard_at_exit]:
+        for path in self._discard_after_save:  # recovered, and the user chose how to close
             self._discard(path)

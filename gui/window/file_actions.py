@@ -131,7 +131,12 @@ class FileActions(QObject):
         return True
 
     def offer_parameters(self, path: Path) -> bool:
-        """If ``path`` carries generation parameters, ask whether to restore them."""
+        """If ``path`` carries generation parameters, ask whether to restore them.
+
+        ``read_metadata`` reads at most 64 Ki characters of parameters, in linear time, so a
+        picture with a huge text chunk cannot stall the GUI thread; what it did not read is
+        said in the status bar.
+        """
         from core.metadata import read_metadata
 
         try:
@@ -140,6 +145,8 @@ class FileActions(QObject):
             return False
         parsed = meta.get("parsed") or {}
         if not parsed:
+            if meta.get("notes"):
+                self.message.emit(f"{path.name}: " + "; ".join(meta["notes"]), 10000)
             return False
         question = (
             f"{path.name} was generated with prompt, seed and settings.\n"

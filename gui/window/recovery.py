@@ -2,9 +2,11 @@
 processes left when they did not close normally (crash, kill, power loss).
 
 The offer is a non-blocking dialog (``recoveryDialog``, opened with ``open()``). Recover puts the
-chosen autosave's session in the window, history included, marked unsaved; the file is deleted
-once this process's own autosave holds the work. Not now keeps the autosaves until this process
-closes normally, then deletes them.
+chosen autosave's session in the window, history included, marked unsaved; that file is deleted
+once this process's own autosave holds the work. Nothing else is ever deleted without the user
+asking: the autosaves not recovered (Not now, a cancelled or failed recovery, the others of the
+list) are kept and offered again at the next start; Delete removes the chosen one after asking;
+one that cannot be read is renamed aside in the autosave folder, and the banner says where.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ProjectError
-from core.project import load_project
-from gui.qt_helpers import named, plain, plain_tooltip
+from core.project import AutosaveStore
+from gui.qt_helpers import ask, named, plain, plain_tooltip, warn
 from gui.window.session_io import UI_PROJECT
 from gui.window.settings import APP_NAME
 
@@ -48,11 +50,12 @@ def describe(path: Path) -> str:
 class RecoveryDialog(QDialog):
     """Lists recoverable autosaves (newest first, the first one chosen)."""
 
-    def __init__(self, parent: QWidget, paths: list[Path]) -> None:
+    def __init__(self, parent: QWidget, paths: list[Path], store: AutosaveStore) -> None:
         super().__init__(parent)
         self.setObjectName("recoveryDialog")
         self.setWindowTitle("Recover unsaved work")
         self.paths = list(paths)
+        self._store = store
         text = plain(QLabel(f"{APP_NAME} did not close normally. Its work was autosaved:"))
         self.list = named(QListWidget(), "recoveryList")
         for path in self.paths:
@@ -60,18 +63,28 @@ class RecoveryDialog(QDialog):
             item.setToolTip(plain_tooltip(str(path)))
             self.list.addItem(item)
         self.list.setCurrentRow(0)
-        note = plain(
-            QLabel(
-                "Recover opens it here in place of the current session. Not now keeps it until "
-                f"{APP_NAME} next closes normally; then it is deleted."
-            )
+        note = named(
+            plain(
+                QLabel(
+                    "Recover opens the chosen autosave here in place of the current session. "
+                    "The autosaves you do not recover are kept in "
+                    f"{store.folder} and offered again at the next start; Delete removes the "
+                    "chosen one. One that cannot be read is renamed aside in that folder "
+                    "(…unreadable-date-time.i2i), never deleted."
+                )
+            ),
+            "recoveryNote",
         )
         note.setWordWrap(True)
         buttons = QDialogButtonBox()
         self.recover_button = buttons.addButton("Recover", QDialogButtonBox.ButtonRole.AcceptRole)
         self.later_button = buttons.addButton("Not now", QDialogButtonBox.ButtonRole.RejectRole)
+        self.delete_button = buttons.addButton(
+            "Delete…", QDialogButtonBox.ButtonRole.DestructiveRole
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.delete_button.clicked.connect(self.delete_chosen)
         self.list.itemDoubleClicked.connect(self.accept)
         column = QVBoxLayout(self)
         column.addWidget(text)
@@ -81,6 +94,24 @@ class RecoveryDialog(QDialog):
 
     def chosen(self) -> Path:
         return self.paths[max(0, self.list.currentRow())]
+
+    def delete_chosen(self) -> bool:
+        """Delete the chosen autosave after asking; the dialog closes when none is left."""
+        path = self.chosen()
+        question = f"Delete this autosave and the work in it for good?\n{describe(path)}\n{path}"
+        if not ask(self, "Delete autosave", question):
+            return False
+        try:
+            self._store.discard(path)
+        except (ProjectError, OSError) as exc:
+            warn(self, "Delete autosave", f"Cannot delete {path}: {exc}")
+            return False
+        row = self.paths.index(path)
+        del self.paths[row]
+        self.list.takeItem(row)
+        if not self.paths:
+            self.reject()
+        return True
 
 
 class RecoveryOffer(QObject):
@@ -111,7 +142,7 @@ class RecoveryOffer(QObject):
             return None
         if not paths:
             return None
-        dialog = RecoveryDialog(self._window, paths)
+        dialog = RecoveryDialog(self._window, paths, self._autosaver.store)
         dialog.accepted.connect(lambda: self._on_answer(dialog, True))
         dialog.rejected.connect(lambda: self._on_answer(dialog, False))
         self.dialog = dialog
@@ -119,22 +150,25 @@ class RecoveryOffer(QObject):
         return dialog
 
     def _on_answer(self, dialog: RecoveryDialog, recover: bool) -> None:
-        chosen = dialog.chosen()
-        if recover and self.recover(chosen):
-            self._autosaver.discard_at_exit([p for p in dialog.paths if p != chosen])
-        else:
-            self._autosaver.discard_at_exit(dialog.paths)
+        # Not now, a cancelled or failed recovery and the autosaves not chosen: all are kept
+        # where they are and offered again at the next start.
+        if recover and dialog.paths:
+            self.recover(dialog.chosen())
         dialog.deleteLater()
         self.dialog = None
 
     def recover(self, path: Path) -> bool:
-        """Put an autosave's session in the window (marked unsaved); errors go to the banner."""
+        """Put an autosave's session in the window (marked unsaved); errors go to the banner.
+
+        The autosave is deleted only once this process's own autosave holds its work; when it
+        cannot be read it is kept, renamed aside if its content is damaged.
+        """
         window = self._window
         if window.busy:
-            window.show_error("A pass is running; recover the autosave after it.")
+            window.show_error("A pass is running; the autosave is kept: recover it after the pass.")
             return False
         try:
-            session = load_project(path)
+            session = self._autosaver.store.load(path)
             if not window.project.confirm_discard():
                 return False
             project = session.ui.get(UI_PROJECT)

@@ -178,7 +178,13 @@ def test_corrupt_record_comfyui_and_empty(tmp_path):
     path = tmp_path / "comfy.png"
     make_image(8, 8).save(path, pnginfo=info)
     meta = read_metadata(path)
-    assert meta == {"parameters": None, "record": None, "parsed": None, "comfyui": True}
+    assert meta == {
+        "parameters": None,
+        "record": None,
+        "parsed": None,
+        "comfyui": True,
+        "notes": [f"its {RECORD_CHUNK} record is not valid JSON"],
+    }
     assert "no generation parameters found" in format_summary(meta)
 
     plain = tmp_path / "plain.png"

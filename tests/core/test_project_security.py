@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import warnings
 import zipfile
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -15,6 +18,8 @@ from core.errors import ProjectError
 from core.project import Session, load_project, save_project
 from core.project import archive as project_archive
 from core.testing.images import make_image, make_mask
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def session() -> Session:
@@ -172,8 +177,11 @@ def test_pixel_bombs_are_refused_before_decoding(saved, monkeypatch):
     assert "over the 50,000,000 limit" in load_error(
         write(saved, [*members, ("images/00000.png", huge)])
     )
-    monkeypatch.setattr(project_archive, "MAX_TOTAL_PIXELS", 24 * 16 * 2)
-    assert "over 768 pixels" in load_error(saved)
+    # Two 24×16 RGB pictures (four bytes a pixel in memory) and two masks (one byte): 3,840.
+    monkeypatch.setattr(project_archive, "MAX_DECODED_BYTES", 3_839)
+    assert "would take 3,840 bytes of memory, over the 3,839 bytes" in load_error(saved)
+    monkeypatch.setattr(project_archive, "MAX_DECODED_BYTES", 3_840)
+    load_project(saved)
 
 
 def test_members_of_the_wrong_kind(saved):
@@ -188,3 +196,66 @@ def test_members_of_the_wrong_kind(saved):
     assert "is damaged" in load_error(
         write(saved, [*members, ("masks/00001.png", jpeg.getvalue())])
     )
+
+
+def zero_png(width: int, height: int) -> bytes:
+    """A valid RGB PNG of black pixels, compressed about a thousand to one."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    packer = zlib.compressobj(9)
+    row = bytes(1 + 3 * width)  # filter byte, then the row
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+MEASURE_LOAD = """
+import resource, sys
+from core.errors import ProjectError
+from core.project import load_project
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    load_project(sys.argv[1])
+    print("LOADED")
+except ProjectError as exc:
+    print("ERROR", exc)
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print("GROWN_MB", grown / (1 << 20 if sys.platform == "darwin" else 1 << 10))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="ru_maxrss")
+def test_a_small_project_whose_pictures_decode_past_the_budget_allocates_nothing(tmp_path):
+    # 46 valid black 7000×7000 RGB pictures: each under the 50 MP limit, 196 MB in memory (Pillow
+    # keeps RGB in four bytes), 8.4 GiB together; the archive is a few megabytes.
+    count = 46
+    tree_session = Session()
+    tree_session.tree.set_root(make_image(8, 8))
+    for n in range(1, count):
+        tree_session.tree.add("root", make_image(8, 8, n), {"seed": n})
+    saved = save_project(tmp_path / "small.i2i", tree_session)
+    picture = zero_png(7000, 7000)
+    members = [
+        (info, picture if info.filename.startswith("images/") else data)
+        for info, data in members_of(saved)
+    ]
+    bomb = write(saved, members)
+    assert bomb.stat().st_size < 16 << 20
+    run = subprocess.run(
+        [sys.executable, "-c", MEASURE_LOAD, str(bomb)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        check=True,
+    )
+    lines = run.stdout.splitlines()
+    assert lines[0] == (
+        "ERROR cannot open project " + str(bomb) + ": its pictures would take 8.4 GiB of memory,"
+        " over the 8 GiB a project may take; nothing was decoded"
+    )
+    assert float(lines[1].split()[1]) < 100  # peak memory grew by less than 100 MB

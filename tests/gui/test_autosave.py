@@ -3,13 +3,15 @@ the debounce, off the GUI thread; the recovery dialog for a leftover autosave; c
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
-from PySide6.QtWidgets import QDialog
+from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
 
 from core.history import PassTree
 from core.project import AutosaveStore, Session, load_project, save_project
+from core.project import archive as project_archive
 from core.testing.images import make_image, make_mask
 from gui.window.autosave import DEBOUNCE_MS
 from tests.gui.session_helpers import (
@@ -120,16 +122,108 @@ def test_recovery_dialog_restores_a_leftover_autosave(qtbot, fake_engine, tmp_pa
     assert list(_autosave_folder(tmp_path).iterdir()) == []
 
 
-def test_declined_recovery_keeps_the_autosave_until_a_clean_exit(qtbot, fake_engine, tmp_path):
+def test_declined_recovery_keeps_the_autosave_for_the_next_start(qtbot, fake_engine, tmp_path):
     _, leftover = _leave_autosave(tmp_path)
     win = _open_window(qtbot)
     qtbot.waitUntil(lambda: _dialog(win) is not None and _dialog(win).isVisible(), timeout=5000)
+    note = _dialog(win).findChild(QLabel, "recoveryNote").text()
+    assert "kept in" in note and str(_autosave_folder(tmp_path)) in note
     _dialog(win).reject()
     assert win.tree.root is None and leftover.exists()
+    win.close()  # a clean exit keeps it too: it is offered again at the next start
     assert AutosaveStore(_autosave_folder(tmp_path)).recoverable() == [leftover]
-    win.close()  # a clean exit
-    assert not leftover.exists()
-    assert list(_autosave_folder(tmp_path).iterdir()) == []
+
+
+def _two_leftovers(tmp_path) -> list:
+    """Two autosaves of dead processes, the newest (offered first) first."""
+    folder = _autosave_folder(tmp_path)
+    paths = [folder / "autosave-999998-0000aaaa.i2i", folder / "autosave-999997-0000bbbb.i2i"]
+    for age, path in enumerate(paths):
+        save_project(path, _leftover_session())
+        os.utime(path, (time.time() - 60 * (age + 1),) * 2)
+    return paths
+
+
+def _offered(qtbot, tmp_path, leftovers):
+    win = _open_window(qtbot)
+    qtbot.waitUntil(lambda: _dialog(win) is not None and _dialog(win).isVisible(), timeout=5000)
+    assert _dialog(win).paths == leftovers
+    return win
+
+
+def _contents(paths) -> list[bytes]:
+    return [path.read_bytes() for path in paths]
+
+
+def test_a_failed_recovery_keeps_both_autosaves(qtbot, fake_engine, tmp_path, monkeypatch):
+    leftovers = _two_leftovers(tmp_path)
+    before = _contents(leftovers)
+    win = _offered(qtbot, tmp_path, leftovers)
+    monkeypatch.setattr(project_archive, "MAX_DECODED_BYTES", 1000)  # over the memory limit
+    _dialog(win).accept()
+    assert win.tree.root is None
+    assert "Cannot recover the autosave" in win.error_banner.label.text()
+    assert "over the 1,000 bytes a project may take" in win.error_banner.label.text()
+    win.close()
+    assert _contents(leftovers) == before
+    assert AutosaveStore(_autosave_folder(tmp_path)).recoverable() == leftovers
+
+
+def test_a_cancelled_recovery_keeps_both_autosaves(qtbot, fake_engine, tmp_path, monkeypatch):
+    leftovers = _two_leftovers(tmp_path)
+    win = _offered(qtbot, tmp_path, leftovers)
+    # Unsaved work in the window, and Cancel in the question about it.
+    monkeypatch.setattr(type(win.project), "confirm_discard", lambda project: False)
+    _dialog(win).accept()
+    assert win.tree.root is None
+    monkeypatch.undo()  # the window may close
+    assert win.close()
+    assert AutosaveStore(_autosave_folder(tmp_path)).recoverable() == leftovers
+
+
+def test_recovering_one_keeps_the_other_for_the_next_start(qtbot, fake_engine, tmp_path):
+    leftovers = _two_leftovers(tmp_path)
+    expected = tree_fields(load_project(leftovers[0]).tree)
+    win = _offered(qtbot, tmp_path, leftovers)
+    _dialog(win).accept()
+    assert tree_fields(win.tree) == expected
+    qtbot.waitUntil(lambda: not leftovers[0].exists(), timeout=TIMEOUT)
+    win.close()
+    assert AutosaveStore(_autosave_folder(tmp_path)).recoverable() == leftovers[1:]
+
+
+def test_an_unreadable_autosave_is_renamed_aside_and_reported(qtbot, fake_engine, tmp_path):
+    leftovers = _two_leftovers(tmp_path)
+    damaged = leftovers[0].read_bytes()[:-200]  # its zip directory cut off
+    leftovers[0].write_bytes(damaged)
+    win = _offered(qtbot, tmp_path, leftovers)
+    _dialog(win).accept()
+    assert win.tree.root is None
+    aside = [p for p in _autosave_folder(tmp_path).iterdir() if ".unreadable-" in p.name]
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged
+    assert aside[0].name.startswith("autosave-999998-0000aaaa.unreadable-")
+    banner = win.error_banner.label.text()
+    assert "Cannot recover the autosave" in banner and f"it was kept as {aside[0]}" in banner
+    win.close()
+    # No longer offered, never deleted; the other one is still offered.
+    assert AutosaveStore(_autosave_folder(tmp_path)).recoverable() == leftovers[1:]
+    assert aside[0].exists()
+
+
+def test_delete_removes_only_the_chosen_autosave_after_asking(
+    qtbot, fake_engine, tmp_path, monkeypatch
+):
+    leftovers = _two_leftovers(tmp_path)
+    win = _offered(qtbot, tmp_path, leftovers)
+    answers = iter([QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes])
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: next(answers))
+    dialog = _dialog(win)
+    assert dialog.delete_chosen() is False and leftovers[0].exists()  # answered No
+    assert dialog.delete_chosen() is True
+    assert not leftovers[0].exists() and dialog.paths == leftovers[1:] and dialog.isVisible()
+    dialog.reject()
+    win.close()
+    assert AutosaveStore(_autosave_folder(tmp_path)).recoverable() == leftovers[1:]
 
 
 def test_no_dialog_without_leftovers(qtbot, fake_engine):
