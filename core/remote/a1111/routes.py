@@ -22,7 +22,6 @@ from PIL import Image
 
 from core.errors import UserError
 from core.metadata import read_metadata
-from core.metadata.infotext import parse_infotext
 from core.models import ModelSpec
 from core.progress import eta_seconds
 from core.remote.a1111 import listing
@@ -339,7 +338,7 @@ def _read_png_info(body: bytes) -> dict[str, Any]:
         for key, value in (image.info or {}).items()
         if key != "parameters" and isinstance(value, str | int | float)
     }
-    parsed: dict[str, Any] = parse_infotext(text) if text else {}
+    parsed: dict[str, Any] = meta["parsed"] or {}  # None: no text, or one over the limits
     parameters: dict[str, Any] = {"Prompt": parsed.get("prompt", "")}
     parameters["Negative prompt"] = parsed.get("negative_prompt", "")
     parameters.update(parsed.get("params", {}))
