@@ -72,6 +72,15 @@ FAMILIES: dict[str, Family] = {
             "FluxKontextPipeline", "FluxKontextInpaintPipeline",
             lora=True, embedded_guidance=True, packed_latents=True,
         ),
+        Family(
+            "zimage", "Z-Image", 1024, 16, True, 28, 4.0,
+            "ZImageImg2ImgPipeline", "ZImageInpaintPipeline",
+        ),
+        Family(
+            "chroma", "Chroma", 1024, 16, True, 40, 4.0,
+            "ChromaImg2ImgPipeline", "ChromaInpaintPipeline",
+            packed_latents=True,
+        ),
     )
 }  # fmt: skip
 
@@ -94,10 +103,17 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
 
     SD 2.x is told from SD 1.x by its text width (1024 against 768) or, for any width, by the
     linear attention projections only SD 2.x UNets use; 9 input channels mark an inpainting
-    UNet, 384 a FLUX Fill transformer.
+    UNet, 384 a FLUX Fill transformer. Z-Image and Chroma (a FLUX.1 derivative with its own
+    transformer class) are named by their pipeline class.
     """
     name = str(index.get("_class_name", ""))
     in_channels = int(denoiser_config.get("in_channels", 4))
+    if name.startswith("ZImage"):
+        return "zimage", False
+    if name.startswith("Chroma"):
+        return "chroma", False
+    if name.startswith("Flux2"):
+        raise ModelError(f"FLUX.2 models ({name}) are not supported yet")
     if name.startswith("FluxKontext"):
         return "flux-kontext", False
     if name.startswith("FluxFill") or (

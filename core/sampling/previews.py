@@ -79,8 +79,15 @@ LATENT_RGB_FACTORS["flux"] = (
     ],
     [-0.0329, -0.0718, -0.0851],
 )
-# Families that share another's latent space: SD 2.x uses SD 1.x's VAE, FLUX variants FLUX's.
-LATENT_SPACE = {"sd2": "sd1", "flux-fill": "flux", "flux-kontext": "flux"}
+# Families that share another's latent space: SD 2.x uses SD 1.x's VAE, FLUX variants FLUX's;
+# Z-Image and Chroma decode with FLUX.1's VAE.
+LATENT_SPACE = {
+    "sd2": "sd1",
+    "flux-fill": "flux",
+    "flux-kontext": "flux",
+    "zimage": "flux",
+    "chroma": "flux",
+}
 TAESD_REPOS = {
     "sd1": "madebyollin/taesd",
     "sdxl": "madebyollin/taesdxl",

@@ -31,6 +31,10 @@ SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projecti
         ("FluxFillPipeline", {"in_channels": 384}, ("flux-fill", True)),
         ("FluxPipeline", {"in_channels": 384}, ("flux-fill", True)),
         ("FluxKontextPipeline", {"in_channels": 64}, ("flux-kontext", False)),
+        ("ZImagePipeline", {"in_channels": 16, "all_patch_size": [2]}, ("zimage", False)),
+        ("ZImageImg2ImgPipeline", {"in_channels": 16}, ("zimage", False)),
+        ("ChromaPipeline", {"in_channels": 64}, ("chroma", False)),
+        ("ChromaInpaintPipeline", {"in_channels": 64}, ("chroma", False)),
     ],
 )
 def test_family_from_model_index(class_name, config, expected):
@@ -40,6 +44,11 @@ def test_family_from_model_index(class_name, config, expected):
 def test_unknown_pipeline_is_a_one_line_error():
     with pytest.raises(ModelError, match="unsupported pipeline 'WanPipeline'"):
         family_from_index({"_class_name": "WanPipeline", "transformer": ["x", "y"]}, {})
+
+
+def test_flux2_folders_are_refused_not_taken_for_flux1():
+    with pytest.raises(ModelError, match="FLUX.2 models .* are not supported yet"):
+        family_from_index({"_class_name": "Flux2KleinPipeline"}, {"in_channels": 128})
 
 
 @pytest.mark.parametrize("key", sorted(FAMILIES))
