@@ -26,6 +26,7 @@ from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
 from core.models.memory_modes import apply_memory_mode
+from core.models.pipeline_fixes import fix_known_pipeline_faults
 from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
 
@@ -185,6 +186,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
         _refuse_pickled_weights(folder, index)
         raise ModelError(f"cannot load model {folder}: {str(exc).splitlines()[0]}") from None
     pipe = pipe.to(device)
+    fix_known_pipeline_faults(pipe, family_key)
     name = folder.name
     if "snapshots" in folder.parts:  # hub cache: models--org--name/snapshots/<rev>
         name = spec.reference.split("/")[-1]

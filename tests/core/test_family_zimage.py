@@ -90,6 +90,14 @@ def test_turbo_runs_as_a_few_step_model(engine, zimage_dir, tmp_path):
     assert result.record["model"]["family"] == "zimage"
 
 
+def test_turbo_is_known_from_its_model_card(tmp_path):
+    from core.models.few_step import few_step_for_reference
+
+    (tmp_path / "README.md").write_text("# Z-Image-Turbo\n\n8 NFEs, no CFG.\n", encoding="utf-8")
+    few = few_step_for_reference(str(tmp_path))
+    assert few is not None and few.kind == "turbo" and few.cfg == 0.0
+
+
 @pytest.mark.usefixtures("one_cli_engine")
 def test_cli(zimage_dir, tmp_path):
     fh.check_cli(zimage_dir, tmp_path, "zimage")
