@@ -76,7 +76,8 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "black-forest-labs/FLUX.1-Fill-dev", "FLUX.1 Fill", "flux-fill", int(33.7 * GB),
         _FLUX_DEV, "FLUX inpainting and outpainting", gated=True, inpaint=True,
     ),
-    # Sizes from the parameter counts in bf16 (6.15B transformer + Qwen3-4B; 8.9B + T5-XXL).
+    # Sizes from the parameter counts in bf16 (6.15B transformer + Qwen3-4B; 8.9B + T5-XXL;
+    # 20B + Qwen2.5-VL-7B).
     CatalogEntry(
         "Tongyi-MAI/Z-Image-Turbo", "Z-Image Turbo", "zimage", int(20.5 * GB), "Apache-2.0",
         "fast photoreal 1024 px in about 8 steps, no CFG; text in pictures (needs a big GPU)",
@@ -84,6 +85,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
         "lodestones/Chroma1-HD", "Chroma1-HD", "chroma", int(27.5 * GB), "Apache-2.0",
         "the open FLUX: 1024 px with real CFG and negative prompts, 30–40 steps",
+    ),
+    CatalogEntry(
+        "Qwen/Qwen-Image", "Qwen-Image", "qwen-image", int(57.7 * GB), "Apache-2.0",
+        "the best text in pictures, 1328 px (needs a very big GPU or offload)",
     ),
 )  # fmt: skip
 

@@ -32,6 +32,7 @@ class Family:
     ip_adapter: bool = False
     embedded_guidance: bool = False  # FLUX: guidance_scale is distilled guidance, no negative
     packed_latents: bool = False  # FLUX: latents reach step callbacks packed 2×2, (B, seq, 4·C)
+    true_cfg: bool = False  # Qwen-Image: CFG is the call's true_cfg_scale, with a negative prompt
 
 
 FAMILIES: dict[str, Family] = {
@@ -81,6 +82,11 @@ FAMILIES: dict[str, Family] = {
             "ChromaImg2ImgPipeline", "ChromaInpaintPipeline",
             packed_latents=True,
         ),
+        Family(
+            "qwen-image", "Qwen-Image", 1328, 16, True, 50, 4.0,
+            "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
+            packed_latents=True, true_cfg=True,
+        ),
     )
 }  # fmt: skip
 
@@ -94,6 +100,7 @@ def family(key: str) -> Family:
         raise ModelError(f"unknown model family '{key}' (known: {known})") from None
 
 
+QWEN_IMAGE_PIPELINES = ("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline")
 FLUX_FILL_IN_CHANNELS = 384  # packed latents + masked-image latents + the 8×8 packed mask
 
 
@@ -103,8 +110,8 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
 
     SD 2.x is told from SD 1.x by its text width (1024 against 768) or, for any width, by the
     linear attention projections only SD 2.x UNets use; 9 input channels mark an inpainting
-    UNet, 384 a FLUX Fill transformer. Z-Image and Chroma (a FLUX.1 derivative with its own
-    transformer class) are named by their pipeline class.
+    UNet, 384 a FLUX Fill transformer. Z-Image, Qwen-Image and Chroma (a FLUX.1 derivative
+    with its own transformer class) are named by their pipeline class.
     """
     name = str(index.get("_class_name", ""))
     in_channels = int(denoiser_config.get("in_channels", 4))
@@ -112,6 +119,10 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
         return "zimage", False
     if name.startswith("Chroma"):
         return "chroma", False
+    if name in QWEN_IMAGE_PIPELINES:
+        return "qwen-image", False
+    if name.startswith("QwenImage"):  # Edit, Edit Plus, Layered, ControlNet folders
+        raise ModelError(f"{name} models are not supported yet")
     if name.startswith("Flux2"):
         raise ModelError(f"FLUX.2 models ({name}) are not supported yet")
     if name.startswith("FluxKontext"):

@@ -19,6 +19,7 @@ REQUIRED = {
     "black-forest-labs/FLUX.1-Fill-dev",
     "Tongyi-MAI/Z-Image-Turbo",
     "lodestones/Chroma1-HD",
+    "Qwen/Qwen-Image",
 }
 
 

@@ -35,6 +35,8 @@ SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projecti
         ("ZImageImg2ImgPipeline", {"in_channels": 16}, ("zimage", False)),
         ("ChromaPipeline", {"in_channels": 64}, ("chroma", False)),
         ("ChromaInpaintPipeline", {"in_channels": 64}, ("chroma", False)),
+        ("QwenImagePipeline", {"in_channels": 64}, ("qwen-image", False)),
+        ("QwenImageInpaintPipeline", {"in_channels": 64}, ("qwen-image", False)),
     ],
 )
 def test_family_from_model_index(class_name, config, expected):
@@ -49,6 +51,11 @@ def test_unknown_pipeline_is_a_one_line_error():
 def test_flux2_folders_are_refused_not_taken_for_flux1():
     with pytest.raises(ModelError, match="FLUX.2 models .* are not supported yet"):
         family_from_index({"_class_name": "Flux2KleinPipeline"}, {"in_channels": 128})
+
+
+def test_qwen_image_pipelines_it_cannot_run_are_refused_in_one_line():
+    with pytest.raises(ModelError, match="QwenImageLayeredPipeline models are not supported"):
+        family_from_index({"_class_name": "QwenImageLayeredPipeline"}, {"in_channels": 64})
 
 
 @pytest.mark.parametrize("key", sorted(FAMILIES))
