@@ -17,6 +17,9 @@ from typing import Any
 def fix_known_pipeline_faults(pipe: Any, family: str) -> None:
     """Apply the work-arounds that ``family``'s pipelines need to ``pipe``'s modules."""
     transformer = getattr(pipe, "transformer", None)
-    if family == "chroma" and transformer is not None:
-        if "guidance_embeds" not in transformer.config:
-            transformer.register_to_config(guidance_embeds=False)
+    if (
+        family == "chroma"
+        and transformer is not None
+        and "guidance_embeds" not in transformer.config
+    ):
+        transformer.register_to_config(guidance_embeds=False)

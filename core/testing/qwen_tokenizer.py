@@ -48,7 +48,8 @@ def build_qwen_tokenizer() -> Any:
     vocab = {symbol: i for i, symbol in enumerate(symbols)}
     tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[tuple(m.split()) for m in _MERGES])
     tokenizer.add_special_tokens(
-        {"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])}, replace_extra_special_tokens=False
+        {"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])},
+        replace_extra_special_tokens=False,
     )
     tokenizer.chat_template = CHATML_TEMPLATE
     assert len(tokenizer) <= QWEN_VOCAB
