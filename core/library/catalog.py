@@ -90,6 +90,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "Qwen/Qwen-Image", "Qwen-Image", "qwen-image", int(57.7 * GB), "Apache-2.0",
         "the best text in pictures, 1328 px (needs a very big GPU or offload)",
     ),
+    CatalogEntry(
+        "Qwen/Qwen-Image-Edit", "Qwen-Image-Edit", "qwen-image-edit", int(57.7 * GB),
+        "Apache-2.0", "edits from an instruction; with a mask only the masked area changes",
+    ),
 )  # fmt: skip
 
 # The first-run default: SD-Turbo. A small download (2.6 GB, about SD 1.5's), it runs in 1–4

@@ -7,7 +7,10 @@ Lightning, Hyper, DMD2) are a property of a loaded model (:class:`FewStep`), not
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
@@ -33,6 +36,7 @@ class Family:
     embedded_guidance: bool = False  # FLUX: guidance_scale is distilled guidance, no negative
     packed_latents: bool = False  # FLUX: latents reach step callbacks packed 2×2, (B, seq, 4·C)
     true_cfg: bool = False  # Qwen-Image: CFG is the call's true_cfg_scale, with a negative prompt
+    edit: bool = False  # an instruction-edit model: the prompt says what to change in the picture
 
 
 FAMILIES: dict[str, Family] = {
@@ -87,6 +91,13 @@ FAMILIES: dict[str, Family] = {
             "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
             packed_latents=True, true_cfg=True,
         ),
+        # With a mask, the engine edits the crop around it and pastes the masked area back
+        # (core.engine.edit): the model has no inpaint pipeline of its own here.
+        Family(
+            "qwen-image-edit", "Qwen-Image-Edit", 1024, 16, True, 50, 4.0,
+            "QwenImageEditPipeline", None,
+            packed_latents=True, true_cfg=True, edit=True,
+        ),
     )
 }  # fmt: skip
 
@@ -121,7 +132,9 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
         return "chroma", False
     if name in QWEN_IMAGE_PIPELINES:
         return "qwen-image", False
-    if name.startswith("QwenImage"):  # Edit, Edit Plus, Layered, ControlNet folders
+    if name == "QwenImageEditPipeline":
+        return "qwen-image-edit", False
+    if name.startswith("QwenImage"):  # Edit Plus, Edit Inpaint, Layered, ControlNet folders
         raise ModelError(f"{name} models are not supported yet")
     if name.startswith("Flux2"):
         raise ModelError(f"FLUX.2 models ({name}) are not supported yet")
@@ -160,3 +173,17 @@ class FewStep:
     max_steps: int
     cfg: float
     trailing: bool = True
+
+
+def is_edit_reference(reference: str) -> bool:
+    """Whether ``reference`` names an instruction-edit model, told before it loads: a folder
+    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit")."""
+    folder = Path(reference).expanduser()
+    index_file = folder / "model_index.json"
+    if index_file.is_file():
+        try:
+            index = json.loads(index_file.read_text(encoding="utf-8"))
+            return FAMILIES[family_from_index(index, {})[0]].edit
+        except (OSError, ValueError, ModelError, AttributeError):
+            return False
+    return bool(re.search(r"qwen-image-edit$", reference.strip().lower()))

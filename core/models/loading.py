@@ -27,6 +27,7 @@ from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
 from core.models.memory_modes import apply_memory_mode
 from core.models.pipeline_fixes import fix_known_pipeline_faults
+from core.models.qwen_processor import load_processor
 from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
 
@@ -170,9 +171,11 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
     loader = getattr(diffusers, str(class_name))
     variant = _folder_variant(folder, device, dtype)
     # Components the pipelines can do without are not loaded (nor downloaded).
-    skipped: dict[str, Any] = {name: None for name in SKIPPED_COMPONENTS if name in index}
+    given: dict[str, Any] = {name: None for name in SKIPPED_COMPONENTS if name in index}
     if "safety_checker" in index:
-        skipped["safety_checker"] = None
+        given["safety_checker"] = None
+    if info.edit and "processor" in index:  # Qwen-Image-Edit: built without torchvision
+        given["processor"] = load_processor(folder / "processor")
     try:
         pipe = loader.from_pretrained(
             folder,
@@ -180,7 +183,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
             local_files_only=True,
             variant=variant,
             use_safetensors=True,  # never unpickle a folder's .bin weights
-            **skipped,
+            **given,
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         _refuse_pickled_weights(folder, index)

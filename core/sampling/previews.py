@@ -109,6 +109,7 @@ LATENT_SPACE = {
     "flux-kontext": "flux",
     "zimage": "flux",
     "chroma": "flux",
+    "qwen-image-edit": "qwen-image",
 }
 TAESD_REPOS = {
     "sd1": "madebyollin/taesd",

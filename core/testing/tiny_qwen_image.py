@@ -9,17 +9,22 @@ Wan-style ``AutoencoderKLQwenImage`` with 16 latent channels and three spatial d
 scheduler with dynamic shifting. Outputs are noise: tests use the model for structure and
 invariants.
 
-Usage: ``python -m core.testing.tiny_qwen_image OUT_DIR``
+``--edit`` writes a Qwen-Image-Edit folder instead: the same components and a ``processor/``
+folder (a Qwen2-VL image processor with a small pixel budget, and the tokenizer), laid out as
+the real repo's; ``core.models.qwen_processor`` loads it without torchvision.
+
+Usage: ``python -m core.testing.tiny_qwen_image OUT_DIR [--edit]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.qwen_tokenizer import QWEN_VOCAB, write_qwen_tokenizer
+from core.testing.qwen_tokenizer import QWEN_VOCAB, build_qwen_tokenizer, write_qwen_tokenizer
 
 TEXT_WIDTH = 16
 LATENT_CHANNELS = 16
@@ -124,14 +129,41 @@ def build_tiny_qwen_image(out: str | Path, seed: int = 0) -> Path:
     return folder
 
 
+def build_tiny_qwen_image_edit(out: str | Path, seed: int = 0) -> Path:
+    """Write a tiny Qwen-Image-Edit diffusers folder (safetensors) and return its path."""
+    from diffusers import QwenImageEditPipeline
+    from transformers import Qwen2VLImageProcessorPil
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = write_qwen_tokenizer(folder / "tokenizer")
+    components = build_qwen_image_components(tokenizer, seed)
+    # The processor is saved by hand: the pipeline cannot save one built without torchvision.
+    pipe: Any = QwenImageEditPipeline(**components, tokenizer=tokenizer, processor=None)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    pixels = 28 * 28  # one merged 2×2 patch of 14 px: 4–16 of them keep the vision tower tiny
+    image_processor = Qwen2VLImageProcessorPil(min_pixels=pixels * 4, max_pixels=pixels * 16)
+    image_processor.save_pretrained(folder / "processor")
+    build_qwen_tokenizer().save_pretrained(folder / "processor")
+    index_file = folder / "model_index.json"
+    index = json.loads(index_file.read_text(encoding="utf-8"))
+    index["processor"] = ["transformers", "Qwen2VLProcessor"]
+    index_file.write_text(json.dumps(index, indent=2), encoding="utf-8")
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.testing.tiny_qwen_image", description=__doc__
     )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--edit", action="store_true", help="a Qwen-Image-Edit model")
     args = parser.parse_args(argv)
-    print(f"tiny Qwen-Image model: {build_tiny_qwen_image(args.out_dir, seed=args.seed)}")
+    if args.edit:
+        print(f"tiny Qwen-Image-Edit: {build_tiny_qwen_image_edit(args.out_dir, seed=args.seed)}")
+    else:
+        print(f"tiny Qwen-Image model: {build_tiny_qwen_image(args.out_dir, seed=args.seed)}")
     return 0
 
 

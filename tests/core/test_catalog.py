@@ -20,6 +20,7 @@ REQUIRED = {
     "Tongyi-MAI/Z-Image-Turbo",
     "lodestones/Chroma1-HD",
     "Qwen/Qwen-Image",
+    "Qwen/Qwen-Image-Edit",
 }
 
 

@@ -37,6 +37,7 @@ SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projecti
         ("ChromaInpaintPipeline", {"in_channels": 64}, ("chroma", False)),
         ("QwenImagePipeline", {"in_channels": 64}, ("qwen-image", False)),
         ("QwenImageInpaintPipeline", {"in_channels": 64}, ("qwen-image", False)),
+        ("QwenImageEditPipeline", {"in_channels": 64}, ("qwen-image-edit", False)),
     ],
 )
 def test_family_from_model_index(class_name, config, expected):
@@ -51,6 +52,21 @@ def test_unknown_pipeline_is_a_one_line_error():
 def test_flux2_folders_are_refused_not_taken_for_flux1():
     with pytest.raises(ModelError, match="FLUX.2 models .* are not supported yet"):
         family_from_index({"_class_name": "Flux2KleinPipeline"}, {"in_channels": 128})
+
+
+def test_edit_models_are_known_before_they_load(tmp_path):
+    import json
+
+    from core.models.families import is_edit_reference
+
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "QwenImageEditPipeline"}))
+    assert is_edit_reference(str(tmp_path))
+    assert is_edit_reference("Qwen/Qwen-Image-Edit")
+    assert not is_edit_reference("Qwen/Qwen-Image")
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
+    assert not is_edit_reference(str(tmp_path))
+    (tmp_path / "model_index.json").write_text("{not json")
+    assert not is_edit_reference(str(tmp_path))
 
 
 def test_qwen_image_pipelines_it_cannot_run_are_refused_in_one_line():
