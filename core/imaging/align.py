@@ -148,7 +148,7 @@ def _coarse_to_fine(
     correlation. pyrDown keeps every second pixel, so a translation doubles per finer level."""
     import cv2
 
-    warp = np.eye(2, 3, dtype=np.float32)
+    warp: Any = np.eye(2, 3, dtype=np.float32)
     confidence = 0.0
     levels = list(zip(_pyramid(ref), _pyramid(out), _pyramid(valid), strict=True))
     used = [level for level in levels if max(level[0].shape) <= FINEST_SIDE] or levels[:1]

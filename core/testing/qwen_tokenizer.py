@@ -46,7 +46,8 @@ def build_qwen_tokenizer() -> Any:
     symbols = list(_bytes_to_unicode().values())
     symbols += [merge.replace(" ", "") for merge in _MERGES]
     vocab = {symbol: i for i, symbol in enumerate(symbols)}
-    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[tuple(m.split()) for m in _MERGES])
+    merges: Any = [tuple(merge.split()) for merge in _MERGES]  # pairs (the hint says str)
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges)
     tokenizer.add_special_tokens(
         {"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])},
         replace_extra_special_tokens=False,

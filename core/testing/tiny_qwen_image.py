@@ -57,11 +57,8 @@ def build_tiny_qwen25_vl(tokenizer: Any, seed: int) -> Any:
             "num_heads": 2,
             "out_hidden_size": TEXT_WIDTH,
         },
-        hidden_size=TEXT_WIDTH,
-        vocab_size=QWEN_VOCAB,
         vision_start_token_id=ids("<|vision_start|>"),
         vision_end_token_id=ids("<|vision_end|>"),
-        vision_token_id=ids("<|vision_pad|>"),
         image_token_id=ids("<|image_pad|>"),
         video_token_id=ids("<|video_pad|>"),
     )

@@ -49,7 +49,7 @@ def build_zimage_components(seed: int = 0) -> dict[str, Any]:
     from diffusers import FlowMatchEulerDiscreteScheduler, ZImageTransformer2DModel
 
     torch.manual_seed(seed)
-    transformer = ZImageTransformer2DModel(
+    transformer: Any = ZImageTransformer2DModel(
         all_patch_size=(2,),
         all_f_patch_size=(1,),
         in_channels=16,
