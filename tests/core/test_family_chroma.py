@@ -77,6 +77,15 @@ def test_strength_map(engine, spec):
     fh.check_strength_map(engine, spec, "chroma")
 
 
+def test_regions_are_refused_in_one_line(engine, spec):
+    from core.conditioning.regions import Region
+    from core.errors import InvalidRequest
+
+    region = Region(fh.left_half_mask(), "a blue sea")
+    with pytest.raises(InvalidRequest, match="regional prompts work with .* not Chroma:"):
+        fh.run(engine, spec, regions=(region,))
+
+
 @pytest.mark.usefixtures("one_cli_engine")
 def test_cli(chroma_dir, tmp_path):
     fh.check_cli(chroma_dir, tmp_path, "chroma")

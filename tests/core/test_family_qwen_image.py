@@ -90,6 +90,15 @@ def test_inpaint_only_the_masked_area_snaps_to_the_packing(engine, spec):
     assert diff[24:40, 20:36].mean() > 0.5
 
 
+def test_regions_are_refused_in_one_line(engine, spec):
+    from core.conditioning.regions import Region
+    from core.errors import InvalidRequest
+
+    region = Region(fh.left_half_mask(), "a blue sea")
+    with pytest.raises(InvalidRequest, match="regional prompts work with .* not Qwen-Image:"):
+        fh.run(engine, spec, regions=(region,))
+
+
 @pytest.mark.usefixtures("one_cli_engine")
 def test_cli(qwen_dir, tmp_path):
     fh.check_cli(qwen_dir, tmp_path, "qwen-image")

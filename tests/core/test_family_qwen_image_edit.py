@@ -126,6 +126,15 @@ def test_strength_maps_are_refused_in_one_line(engine, spec):
         fh.run(engine, spec, strength_map=fh.two_level_map())
 
 
+def test_regions_are_refused_in_one_line(engine, spec):
+    from core.conditioning.regions import Region
+    from core.errors import InvalidRequest
+
+    region = Region(fh.left_half_mask(), "a blue sea")
+    with pytest.raises(InvalidRequest, match="regional prompts work with .* not Qwen-Image-Edit:"):
+        fh.run(engine, spec, regions=(region,))
+
+
 @pytest.mark.usefixtures("one_cli_engine")
 def test_cli_edits_with_and_without_a_mask(edit_dir, tmp_path):
     picture, mask = tmp_path / "in.png", tmp_path / "mask.png"

@@ -98,6 +98,15 @@ def test_turbo_is_known_from_its_model_card(tmp_path):
     assert few is not None and few.kind == "turbo" and few.cfg == 0.0
 
 
+def test_regions_are_refused_in_one_line(engine, spec):
+    from core.conditioning.regions import Region
+    from core.errors import InvalidRequest
+
+    region = Region(fh.left_half_mask(), "a blue sea")
+    with pytest.raises(InvalidRequest, match="regional prompts work with .* not Z-Image:"):
+        fh.run(engine, spec, regions=(region,))
+
+
 @pytest.mark.usefixtures("one_cli_engine")
 def test_cli(zimage_dir, tmp_path):
     fh.check_cli(zimage_dir, tmp_path, "zimage")
