@@ -21,7 +21,7 @@ from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
 from core.models.collector import forget_frozen, loading_quietly
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
-from core.models.families import family, family_from_index
+from core.models.families import Family, family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
@@ -116,6 +116,15 @@ def wants_fp16_weights(device: str, dtype: Any) -> bool:
     return device == "cuda" and dtype in (torch.float16, torch.bfloat16)
 
 
+def dtype_for_family(info: Family, requested: str, dtype: Any) -> Any:
+    """``dtype``, or bf16 where "auto" chose fp16 for a family that cannot run in fp16."""
+    import torch
+
+    if requested == "auto" and dtype == torch.float16 and info.no_fp16:
+        return torch.bfloat16
+    return dtype
+
+
 def _check(cancel: Cancelled | None) -> None:
     if cancel is not None and cancel.cancelled:
         raise PassCancelled()
@@ -169,6 +178,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
     info = family(family_key)
     class_name = info.inpaint_pipeline if is_inpaint else info.img2img_pipeline
     loader = getattr(diffusers, str(class_name))
+    dtype = dtype_for_family(info, spec.dtype, dtype)
     variant = _folder_variant(folder, device, dtype)
     # Components the pipelines can do without are not loaded (nor downloaded).
     given: dict[str, Any] = {name: None for name in SKIPPED_COMPONENTS if name in index}

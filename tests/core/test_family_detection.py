@@ -128,3 +128,14 @@ def test_flow_matching_configs_build_their_own_scheduler_whatever_the_name():
     assert scheduler.config.shift == 3.0 and scheduler.config.use_dynamic_shifting
     assert ran_label("DPM++ 2M Karras", scheduler) == "Euler (flow matching)"
     assert scheduler_note("DDIM", scheduler)["scheduler_ran"] == "Euler (flow matching)"
+
+
+def test_auto_precision_avoids_fp16_for_families_that_cannot_run_it():
+    from core.models.loading import dtype_for_family
+
+    zimage, flux = FAMILIES["zimage"], FAMILIES["flux"]
+    assert dtype_for_family(zimage, "auto", torch.float16) is torch.bfloat16
+    assert dtype_for_family(FAMILIES["qwen-image"], "auto", torch.float16) is torch.bfloat16
+    assert dtype_for_family(zimage, "fp16", torch.float16) is torch.float16  # asked for
+    assert dtype_for_family(zimage, "auto", torch.float32) is torch.float32  # CPU
+    assert dtype_for_family(flux, "auto", torch.float16) is torch.float16

@@ -55,6 +55,17 @@ def test_the_video_vae_round_trips_through_model_space(engine, spec):
     assert decode_fp32(pipe, latents).size == (64, 64)
 
 
+def test_the_cuda_fast_path_leaves_the_video_vae_as_it_is(engine, spec):
+    """channels_last is for 4-D tensors: on the 3-D-conv VAE, ``.to()`` would raise at load."""
+    from types import SimpleNamespace
+
+    from core.models.device import tune_pipeline
+
+    pipe = engine.models.load(spec).img2img_pipe
+    done = tune_pipeline(SimpleNamespace(vae=pipe.vae), "fp32", "cuda")
+    assert "vae channels_last" not in done
+
+
 def test_img2img_runs_the_engines_step_count_with_latent_size_previews(engine, spec):
     record = fh.check_img2img(engine, spec, "qwen-image", steps_run=2)
     assert record["scheduler_ran"] == "Euler (flow matching)"
