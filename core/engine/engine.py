@@ -24,6 +24,7 @@ from core.conditioning.lora_files import requested_loras
 from core.conditioning.regional import check_regions_supported
 from core.engine.cancel import CancelToken
 from core.engine.differential import masked_strength_map, run_differential
+from core.engine.edit import check_edit_request, run_masked_edit
 from core.engine.family_call import accepts
 from core.engine.memory import guard_memory
 from core.engine.pass_run import PassRun
@@ -35,7 +36,7 @@ from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
 from core.models import LoadedModel, ModelManager, ModelSpec
-from core.models.families import FewStep
+from core.models.families import FewStep, is_edit_reference
 from core.models.few_step import (
     few_step_for,
     few_step_for_reference,
@@ -118,6 +119,8 @@ class Engine:
         few = few_step_for_reference(spec.reference, lora_names)
         request, few_note = fit_to_few_step(request, few, _peak_strength(request, strength_map))
         steps_to_run = _steps_to_run(request, strength_map)
+        if self._is_edit(spec):  # an instruction edit has no strength: it runs every step
+            steps_to_run = request.steps
         started = time.perf_counter()
 
         # 2. Passes that change nothing return the input, without loading a model.
@@ -138,12 +141,13 @@ class Engine:
                 raise PassCancelled()
             family = model.family_info
             check_regions_supported(request, family.regions, family.label)
+            check_edit_request(family, strength_map is not None)
             if few is None and (few := few_step_for(model, lora_names)) is not None:
                 peak = _peak_strength(request, strength_map)
                 request, few_note = fit_to_few_step(request, few, peak)
                 steps_to_run = _steps_to_run(request, strength_map)
-            if kind == "img2img" and not _img2img_has_strength(model):
-                steps_to_run = request.steps  # an instruction edit (Kontext) runs every step
+            if (kind == "img2img" or family.edit) and not _img2img_has_strength(model):
+                steps_to_run = request.steps  # an instruction edit (Kontext, Qwen) runs every step
             work_size = choose_work_size(
                 size, request.work_size, model.native_size, model.size_multiple
             )
@@ -165,6 +169,8 @@ class Engine:
             )
             if strength_map is not None:
                 image = run_differential(run, source, strength_map)
+            elif mask is not None and family.edit:  # the edit on the mask's crop, aligned
+                image = run_masked_edit(run, source, mask)
             elif mask is not None:
                 image = run.inpaint(source, mask)
             else:
@@ -186,8 +192,16 @@ class Engine:
             model_hash,
             record,
             control_images=tuple(getattr(run, "control_images", ())),  # conditioning.control
-            note=few_note,
+            note="; ".join(n for n in (few_note, record.get("alignment_note", "")) if n),
         )
+
+    def _is_edit(self, spec: ModelSpec) -> bool:
+        """Whether ``spec`` is an instruction-edit model (the loaded one, or told from its
+        reference before loading)."""
+        loaded = self.models.loaded
+        if loaded is not None and loaded.spec == spec:
+            return loaded.family_info.edit
+        return is_edit_reference(spec.reference)
 
     def scheduler_for(self, model: LoadedModel, name: str, few: FewStep | None = None) -> Any:
         """A fresh scheduler of the named kind built from the model's original config (a

@@ -6,6 +6,8 @@ in the pass record for every request value that did not apply.
   ``int(steps × strength)`` the engine counts; they get the strength that runs exactly the
   engine's count.
 - FLUX's guidance is distilled (embedded): the negative prompt is not used (noted, not an error).
+- Qwen-Image's CFG is ``true_cfg_scale`` and applies only with a negative prompt: the scale goes
+  there, with a blank negative prompt when none is given (as Qwen's own examples do).
 - FLUX.1 Kontext edits the whole picture from the instruction: it has no strength (noted), gets
   the work size as its area and keeps it (no snapping to its preferred resolutions); its inpaint
   pipeline takes the picture itself as the reference.
@@ -60,6 +62,10 @@ def fit_call(
         )
     if family.embedded_guidance:
         fitted.pop("negative_prompt", None)
+    if family.true_cfg and "guidance_scale" in fitted:
+        fitted["true_cfg_scale"] = fitted.pop("guidance_scale")
+        if fitted["true_cfg_scale"] > 1.0 and not fitted.get("negative_prompt"):
+            fitted["negative_prompt"] = " "
     if "strength" in fitted and not accepts(pipe, "strength"):
         fitted.pop("strength")
         notes["strength_note"] = (

@@ -3,6 +3,10 @@
 fp16 SD/SDXL VAEs overflow on some pictures (``force_upcast`` in their config says so): the
 encode runs in fp32 for them, and a decode that came back all black (NaNs cast to 0) is redone in
 fp32 from the final latents.
+
+Model-space latents are what the pipelines denoise: ``(latents − shift) × scaling`` for the SD
+and FLUX VAEs; for Qwen-Image's (Wan 2.1's) video VAE, per-channel ``(latents − mean) / std`` of
+a one-frame (B, C, 1, h, w) latent, which is shown here as (B, C, h, w).
 """
 
 from __future__ import annotations
@@ -42,6 +46,20 @@ def _shift(vae: Any) -> float:
     return float(getattr(vae.config, "shift_factor", None) or 0.0)
 
 
+def _per_channel(vae: Any) -> bool:
+    """A video VAE normalised per channel (Qwen-Image's), whose latents have a frame axis."""
+    return getattr(vae.config, "latents_mean", None) is not None and hasattr(vae.config, "z_dim")
+
+
+def _mean_std(vae: Any, like: Any) -> tuple[Any, Any]:
+    import torch
+
+    shape = (1, int(vae.config.z_dim), 1, 1)
+    mean = torch.tensor(vae.config.latents_mean).view(shape).to(like.device, like.dtype)
+    std = torch.tensor(vae.config.latents_std).view(shape).to(like.device, like.dtype)
+    return mean, std
+
+
 def encode(pipe: Any, image: Image.Image) -> Any:
     """Model-space latents (mode of the posterior, shifted and scaled as the pipelines do) of
     ``image``, (B, C, h, w) in the VAE's precision."""
@@ -49,8 +67,13 @@ def encode(pipe: Any, image: Image.Image) -> Any:
 
     with fp32_vae(pipe.vae) as vae, torch.no_grad():
         pixels = pipe.image_processor.preprocess(image).to(vae.device, vae.dtype)
-        posterior = vae.encode(pixels).latent_dist.mode()
-        latents = (posterior - _shift(vae)) * vae.config.scaling_factor
+        if _per_channel(vae):
+            posterior = vae.encode(pixels.unsqueeze(2)).latent_dist.mode()[:, :, 0]
+            mean, std = _mean_std(vae, posterior)
+            latents = (posterior - mean) / std
+        else:
+            posterior = vae.encode(pixels).latent_dist.mode()
+            latents = (posterior - _shift(vae)) * vae.config.scaling_factor
     return latents.to(pipe.vae.dtype)
 
 
@@ -65,7 +88,12 @@ def decode_fp32(pipe: Any, latents: Any) -> Image.Image:
     import torch
 
     with fp32_vae(pipe.vae, always=True) as vae, torch.no_grad():
-        scaled = latents.to(vae.device, torch.float32) / vae.config.scaling_factor + _shift(vae)
-        pixels = vae.decode(scaled, return_dict=False)[0]
+        latents = latents.to(vae.device, torch.float32)
+        if _per_channel(vae):
+            mean, std = _mean_std(vae, latents)
+            pixels = vae.decode((latents * std + mean).unsqueeze(2), return_dict=False)[0][:, :, 0]
+        else:
+            scaled = latents / vae.config.scaling_factor + _shift(vae)
+            pixels = vae.decode(scaled, return_dict=False)[0]
     image = pipe.image_processor.postprocess(pixels, output_type="pil")[0]
     return image.convert("RGB")

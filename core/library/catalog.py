@@ -76,6 +76,24 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "black-forest-labs/FLUX.1-Fill-dev", "FLUX.1 Fill", "flux-fill", int(33.7 * GB),
         _FLUX_DEV, "FLUX inpainting and outpainting", gated=True, inpaint=True,
     ),
+    # Sizes from the parameter counts in bf16 (6.15B transformer + Qwen3-4B; 8.9B + T5-XXL;
+    # 20B + Qwen2.5-VL-7B).
+    CatalogEntry(
+        "Tongyi-MAI/Z-Image-Turbo", "Z-Image Turbo", "zimage", int(20.5 * GB), "Apache-2.0",
+        "fast photoreal 1024 px in about 8 steps, no CFG; text in pictures (needs a big GPU)",
+    ),
+    CatalogEntry(
+        "lodestones/Chroma1-HD", "Chroma1-HD", "chroma", int(27.5 * GB), "Apache-2.0",
+        "the open FLUX: 1024 px with real CFG and negative prompts, 30–40 steps",
+    ),
+    CatalogEntry(
+        "Qwen/Qwen-Image", "Qwen-Image", "qwen-image", int(57.7 * GB), "Apache-2.0",
+        "the best text in pictures, 1328 px (needs a very big GPU or offload)",
+    ),
+    CatalogEntry(
+        "Qwen/Qwen-Image-Edit", "Qwen-Image-Edit", "qwen-image-edit", int(57.7 * GB),
+        "Apache-2.0", "edits from an instruction; with a mask only the masked area changes",
+    ),
 )  # fmt: skip
 
 # The first-run default: SD-Turbo. A small download (2.6 GB, about SD 1.5's), it runs in 1–4

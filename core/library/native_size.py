@@ -12,7 +12,14 @@ from pathlib import Path
 from core.errors import ModelError
 from core.library.detect import detect_file
 
-FAMILY_SIZES = {"sd1": 512, "sd2": 768, "sdxl": 1024, "sd3": 1024}  # FLUX: 1024 too
+FAMILY_SIZES = {  # FLUX: 1024 too
+    "sd1": 512,
+    "sd2": 768,
+    "sdxl": 1024,
+    "sd3": 1024,
+    "zimage": 1024,
+    "chroma": 1024,
+}
 DEFAULT_SIZE = 512
 
 
@@ -32,7 +39,7 @@ def native_size_of(reference: str) -> int:
     except (OSError, ValueError, ModelError):
         return DEFAULT_SIZE
     name = reference.lower()
-    if any(word in name for word in ("xl", "flux", "stable-diffusion-3")):
+    if any(word in name for word in ("xl", "flux", "stable-diffusion-3", "z-image", "chroma")):
         return 1024
     return 768 if "stable-diffusion-2" in name and "base" not in name else DEFAULT_SIZE
 

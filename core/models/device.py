@@ -146,9 +146,12 @@ def tune_pipeline(pipe: Any, requested: str, device: str) -> list[str]:
         return done
     for name in ("unet", "vae"):
         module = getattr(pipe, name, None)
-        if module is not None and not hasattr(module, "_hf_hook"):  # offloaded: left as is
-            module.to(memory_format=torch.channels_last)
-            done.append(f"{name} channels_last")
+        if module is None or hasattr(module, "_hf_hook"):  # offloaded: left as is
+            continue
+        if any(p.dim() == 5 for p in module.parameters()):  # Qwen-Image's video VAE: 3-D convs
+            continue  # (channels_last is for 4-D tensors only: .to() would raise)
+        module.to(memory_format=torch.channels_last)
+        done.append(f"{name} channels_last")
     denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
     if os.environ.get("IMG2IMG_STUDIO_COMPILE") == "1" and denoiser is not None:
         denoiser.compile(mode="reduce-overhead", fullgraph=False)

@@ -7,7 +7,10 @@ Lightning, Hyper, DMD2) are a property of a loaded model (:class:`FewStep`), not
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
@@ -32,6 +35,9 @@ class Family:
     ip_adapter: bool = False
     embedded_guidance: bool = False  # FLUX: guidance_scale is distilled guidance, no negative
     packed_latents: bool = False  # FLUX: latents reach step callbacks packed 2×2, (B, seq, 4·C)
+    true_cfg: bool = False  # Qwen-Image: CFG is the call's true_cfg_scale, with a negative prompt
+    edit: bool = False  # an instruction-edit model: the prompt says what to change in the picture
+    no_fp16: bool = False  # fp16 overflows or is unsupported: "auto" runs bf16 on CUDA instead
 
 
 FAMILIES: dict[str, Family] = {
@@ -72,6 +78,28 @@ FAMILIES: dict[str, Family] = {
             "FluxKontextPipeline", "FluxKontextInpaintPipeline",
             lora=True, embedded_guidance=True, packed_latents=True,
         ),
+        Family(
+            "zimage", "Z-Image", 1024, 16, True, 28, 4.0,
+            "ZImageImg2ImgPipeline", "ZImageInpaintPipeline",
+            no_fp16=True,  # complex64 RoPE: diffusers' own tests skip fp16
+        ),
+        Family(
+            "chroma", "Chroma", 1024, 16, True, 40, 4.0,
+            "ChromaImg2ImgPipeline", "ChromaInpaintPipeline",
+            packed_latents=True,
+        ),
+        Family(
+            "qwen-image", "Qwen-Image", 1328, 16, True, 50, 4.0,
+            "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
+            packed_latents=True, true_cfg=True, no_fp16=True,  # trained in bf16; fp16 overflows
+        ),
+        # With a mask, the engine edits the crop around it and pastes the masked area back
+        # (core.engine.edit): the model has no inpaint pipeline of its own here.
+        Family(
+            "qwen-image-edit", "Qwen-Image-Edit", 1024, 16, True, 50, 4.0,
+            "QwenImageEditPipeline", None,
+            packed_latents=True, true_cfg=True, edit=True, no_fp16=True,
+        ),
     )
 }  # fmt: skip
 
@@ -85,6 +113,7 @@ def family(key: str) -> Family:
         raise ModelError(f"unknown model family '{key}' (known: {known})") from None
 
 
+QWEN_IMAGE_PIPELINES = ("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline")
 FLUX_FILL_IN_CHANNELS = 384  # packed latents + masked-image latents + the 8×8 packed mask
 
 
@@ -94,10 +123,23 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
 
     SD 2.x is told from SD 1.x by its text width (1024 against 768) or, for any width, by the
     linear attention projections only SD 2.x UNets use; 9 input channels mark an inpainting
-    UNet, 384 a FLUX Fill transformer.
+    UNet, 384 a FLUX Fill transformer. Z-Image, Qwen-Image and Chroma (a FLUX.1 derivative
+    with its own transformer class) are named by their pipeline class.
     """
     name = str(index.get("_class_name", ""))
     in_channels = int(denoiser_config.get("in_channels", 4))
+    if name.startswith("ZImage"):
+        return "zimage", False
+    if name.startswith("Chroma"):
+        return "chroma", False
+    if name in QWEN_IMAGE_PIPELINES:
+        return "qwen-image", False
+    if name == "QwenImageEditPipeline":
+        return "qwen-image-edit", False
+    if name.startswith("QwenImage"):  # Edit Plus, Edit Inpaint, Layered, ControlNet folders
+        raise ModelError(f"{name} models are not supported yet")
+    if name.startswith("Flux2"):
+        raise ModelError(f"FLUX.2 models ({name}) are not supported yet")
     if name.startswith("FluxKontext"):
         return "flux-kontext", False
     if name.startswith("FluxFill") or (
@@ -133,3 +175,17 @@ class FewStep:
     max_steps: int
     cfg: float
     trailing: bool = True
+
+
+def is_edit_reference(reference: str) -> bool:
+    """Whether ``reference`` names an instruction-edit model, told before it loads: a folder
+    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit")."""
+    folder = Path(reference).expanduser()
+    index_file = folder / "model_index.json"
+    if index_file.is_file():
+        try:
+            index = json.loads(index_file.read_text(encoding="utf-8"))
+            return FAMILIES[family_from_index(index, {})[0]].edit
+        except (OSError, ValueError, ModelError, AttributeError):
+            return False
+    return bool(re.search(r"qwen-image-edit$", reference.strip().lower()))

@@ -55,7 +55,7 @@ NAME_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 # What a model card (README.md) says about the model, when its name does not.
 CARD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("schnell", re.compile(r"flux\.1[ -]?\[?schnell")),
-    ("turbo", re.compile(r"sdxl-turbo|sd-turbo|adversarial diffusion distillation")),
+    ("turbo", re.compile(r"sdxl-turbo|sd-turbo|z-image-turbo|adversarial diffusion distillation")),
     ("lcm", re.compile(r"latent consistency model")),
     ("lightning", re.compile(r"sdxl-lightning")),
     ("hyper", re.compile(r"hyper-sd")),

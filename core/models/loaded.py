@@ -73,13 +73,16 @@ class LoadedModel:
     @property
     def size_multiple(self) -> int:
         """Work sizes are multiples of this: the VAE's scale factor (at least 8), times the
-        transformer's patch size (SD 3.5) or the 2×2 latent packing (FLUX)."""
+        transformer's patch size (SD 3.5) or the 2×2 latent packing (FLUX), and at least what
+        the pipeline's image processor rounds to (Z-Image: scale factor × 2)."""
         scale = max(8, int(self.base_pipe.vae_scale_factor))
+        processor = getattr(self.base_pipe, "image_processor", None)
+        rounds_to = int(getattr(getattr(processor, "config", None), "vae_scale_factor", 1) or 1)
         if self.family_info.packed_latents:
-            return scale * 2
+            return max(scale * 2, rounds_to)
         transformer = getattr(self.base_pipe, "transformer", None)
         patch = getattr(transformer.config, "patch_size", 1) if transformer is not None else 1
-        return scale * int(patch or 1)
+        return max(scale * int(patch or 1), rounds_to)
 
     @property
     def hash(self) -> str:

@@ -22,11 +22,13 @@ from core.library.download import FP16, download_model
 from core.library.hub_cache import SKIPPED_COMPONENTS
 from core.models.collector import forget_frozen, loading_quietly
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
-from core.models.families import family, family_from_index
+from core.models.families import Family, family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
 from core.models.memory_modes import apply_memory_mode
+from core.models.pipeline_fixes import fix_known_pipeline_faults
+from core.models.qwen_processor import load_processor
 from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
 
@@ -115,6 +117,15 @@ def wants_fp16_weights(device: str, dtype: Any) -> bool:
     return device == "cuda" and dtype in (torch.float16, torch.bfloat16)
 
 
+def dtype_for_family(info: Family, requested: str, dtype: Any) -> Any:
+    """``dtype``, or bf16 where "auto" chose fp16 for a family that cannot run in fp16."""
+    import torch
+
+    if requested == "auto" and dtype == torch.float16 and info.no_fp16:
+        return torch.bfloat16
+    return dtype
+
+
 def _check(cancel: Cancelled | None) -> None:
     if cancel is not None and cancel.cancelled:
         raise PassCancelled()
@@ -168,11 +179,14 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
     info = family(family_key)
     class_name = info.inpaint_pipeline if is_inpaint else info.img2img_pipeline
     loader = getattr(diffusers, str(class_name))
+    dtype = dtype_for_family(info, spec.dtype, dtype)
     variant = _folder_variant(folder, device, dtype)
     # Components the pipelines can do without are not loaded (nor downloaded).
-    skipped: dict[str, Any] = {name: None for name in SKIPPED_COMPONENTS if name in index}
+    given: dict[str, Any] = {name: None for name in SKIPPED_COMPONENTS if name in index}
     if "safety_checker" in index:
-        skipped["safety_checker"] = None
+        given["safety_checker"] = None
+    if info.edit and "processor" in index:  # Qwen-Image-Edit: built without torchvision
+        given["processor"] = load_processor(folder / "processor")
     try:
         pipe = loader.from_pretrained(
             folder,
@@ -180,12 +194,13 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
             local_files_only=True,
             variant=variant,
             use_safetensors=True,  # never unpickle a folder's .bin weights
-            **skipped,
+            **given,
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         _refuse_pickled_weights(folder, index)
         raise ModelError(f"cannot load model {folder}: {str(exc).splitlines()[0]}") from None
     pipe = pipe.to(device)
+    fix_known_pipeline_faults(pipe, family_key)
     name = folder.name
     if "snapshots" in folder.parts:  # hub cache: models--org--name/snapshots/<rev>
         name = spec.reference.split("/")[-1]

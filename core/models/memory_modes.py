@@ -41,6 +41,10 @@ FAMILY_WEIGHTS: dict[str, tuple[int, int, int]] = {
     "flux": (34 * GB, 24 * GB, 5 * GB),
     "flux-fill": (34 * GB, 24 * GB, 5 * GB),
     "flux-kontext": (34 * GB, 24 * GB, 5 * GB),
+    "zimage": (int(20.5 * GB), int(12.3 * GB), 4 * GB),
+    "chroma": (int(27.5 * GB), int(17.8 * GB), 5 * GB),
+    "qwen-image": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
+    "qwen-image-edit": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
 }
 BIG_TRANSFORMERS = {"sd3", "flux", "flux-fill", "flux-kontext"}
 OFFLOAD_MODES = {"offload", "sequential"}

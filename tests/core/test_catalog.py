@@ -17,6 +17,10 @@ REQUIRED = {
     "stabilityai/sdxl-turbo",
     "black-forest-labs/FLUX.1-schnell",
     "black-forest-labs/FLUX.1-Fill-dev",
+    "Tongyi-MAI/Z-Image-Turbo",
+    "lodestones/Chroma1-HD",
+    "Qwen/Qwen-Image",
+    "Qwen/Qwen-Image-Edit",
 }
 
 

@@ -31,6 +31,13 @@ SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projecti
         ("FluxFillPipeline", {"in_channels": 384}, ("flux-fill", True)),
         ("FluxPipeline", {"in_channels": 384}, ("flux-fill", True)),
         ("FluxKontextPipeline", {"in_channels": 64}, ("flux-kontext", False)),
+        ("ZImagePipeline", {"in_channels": 16, "all_patch_size": [2]}, ("zimage", False)),
+        ("ZImageImg2ImgPipeline", {"in_channels": 16}, ("zimage", False)),
+        ("ChromaPipeline", {"in_channels": 64}, ("chroma", False)),
+        ("ChromaInpaintPipeline", {"in_channels": 64}, ("chroma", False)),
+        ("QwenImagePipeline", {"in_channels": 64}, ("qwen-image", False)),
+        ("QwenImageInpaintPipeline", {"in_channels": 64}, ("qwen-image", False)),
+        ("QwenImageEditPipeline", {"in_channels": 64}, ("qwen-image-edit", False)),
     ],
 )
 def test_family_from_model_index(class_name, config, expected):
@@ -40,6 +47,31 @@ def test_family_from_model_index(class_name, config, expected):
 def test_unknown_pipeline_is_a_one_line_error():
     with pytest.raises(ModelError, match="unsupported pipeline 'WanPipeline'"):
         family_from_index({"_class_name": "WanPipeline", "transformer": ["x", "y"]}, {})
+
+
+def test_flux2_folders_are_refused_not_taken_for_flux1():
+    with pytest.raises(ModelError, match="FLUX.2 models .* are not supported yet"):
+        family_from_index({"_class_name": "Flux2KleinPipeline"}, {"in_channels": 128})
+
+
+def test_edit_models_are_known_before_they_load(tmp_path):
+    import json
+
+    from core.models.families import is_edit_reference
+
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "QwenImageEditPipeline"}))
+    assert is_edit_reference(str(tmp_path))
+    assert is_edit_reference("Qwen/Qwen-Image-Edit")
+    assert not is_edit_reference("Qwen/Qwen-Image")
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
+    assert not is_edit_reference(str(tmp_path))
+    (tmp_path / "model_index.json").write_text("{not json")
+    assert not is_edit_reference(str(tmp_path))
+
+
+def test_qwen_image_pipelines_it_cannot_run_are_refused_in_one_line():
+    with pytest.raises(ModelError, match="QwenImageLayeredPipeline models are not supported"):
+        family_from_index({"_class_name": "QwenImageLayeredPipeline"}, {"in_channels": 64})
 
 
 @pytest.mark.parametrize("key", sorted(FAMILIES))
@@ -96,3 +128,14 @@ def test_flow_matching_configs_build_their_own_scheduler_whatever_the_name():
     assert scheduler.config.shift == 3.0 and scheduler.config.use_dynamic_shifting
     assert ran_label("DPM++ 2M Karras", scheduler) == "Euler (flow matching)"
     assert scheduler_note("DDIM", scheduler)["scheduler_ran"] == "Euler (flow matching)"
+
+
+def test_auto_precision_avoids_fp16_for_families_that_cannot_run_it():
+    from core.models.loading import dtype_for_family
+
+    zimage, flux = FAMILIES["zimage"], FAMILIES["flux"]
+    assert dtype_for_family(zimage, "auto", torch.float16) is torch.bfloat16
+    assert dtype_for_family(FAMILIES["qwen-image"], "auto", torch.float16) is torch.bfloat16
+    assert dtype_for_family(zimage, "fp16", torch.float16) is torch.float16  # asked for
+    assert dtype_for_family(zimage, "auto", torch.float32) is torch.float32  # CPU
+    assert dtype_for_family(flux, "auto", torch.float16) is torch.float16

@@ -1,0 +1,64 @@
+"""Instruction edits confined to a mask, aligned with the input and pasted back exactly.
+
+An edit model (Qwen-Image-Edit) repaints the whole picture it is given from an instruction, and
+moves its output by a few pixels. With a mask the engine:
+
+1. edits the crop around the mask (the mask's box plus the context padding) at the crop's work
+   size;
+2. measures how the edit moved the crop against the input, from the crop's unmasked area
+   (``core.imaging.align``), and undoes it — or, when it cannot be measured, pastes the edit as
+   it came and says why;
+3. pastes the crop back and blends it through the full-size blurred mask, so every pixel outside
+   the blurred mask keeps the input's bytes.
+
+The measured correction (or the reason there is none) goes into the pass record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from core.errors import InvalidRequest
+from core.imaging import blur_mask, composite, resize_to
+from core.imaging.align import apply_alignment, estimate_alignment
+from core.models.families import Family
+from core.work_size import crop_work_size
+
+
+def check_edit_request(family: Family, has_strength_map: bool) -> None:
+    """Refuse (one line) what an edit model cannot do: a per-pixel strength."""
+    if family.edit and has_strength_map:
+        raise InvalidRequest(
+            f"{family.label} edits from an instruction and has no strength: a strength map (or "
+            "soft inpainting) does not apply; paint a mask to confine the edit instead"
+        )
+
+
+def run_masked_edit(run: Any, source: Image.Image, mask: Image.Image) -> Image.Image:
+    """The edit of ``run`` (a PassRun) confined to ``mask``, aligned and pasted back."""
+    from core.engine.pass_run import crop_box
+
+    # 1. Edit the crop around the mask at its work size.
+    request, model = run.request, run.model
+    blurred = blur_mask(mask, request.mask_blur)
+    box = crop_box(blurred, source.size, request.padding)
+    crop_size = (box[2] - box[0], box[3] - box[1])
+    work = crop_work_size(crop_size, request.work_size, model.native_size, model.size_multiple)
+    crop = source.crop(box)
+    run.region_box = box
+    edited = resize_to(run.call(model.img2img_pipe, image=resize_to(crop, work)), crop_size)
+    # 2. Undo the edit's movement, measured outside the (blurred) mask.
+    alignment = estimate_alignment(crop, edited, blurred.crop(box))
+    run.record_extra.update(alignment.record())
+    if not alignment.estimated:
+        run.record_extra["alignment_note"] = (
+            f"the edit could not be aligned with the picture ({alignment.reason}): "
+            "it was pasted back as the model returned it"
+        )
+    aligned = apply_alignment(edited, alignment)
+    # 3. Paste the crop back; the blurred mask decides every pixel.
+    full = source.copy()
+    full.paste(aligned, box[:2])
+    return composite(source, full, blurred)
