@@ -23,17 +23,26 @@ MEMORY_HINTS: dict[str, str] = {
     "sequential": "sequential offload: layer by layer; the least GPU memory, the slowest",
     "tiling": "VAE tiling and slicing: big pictures decode in pieces",
 }
-NOT_RUN_YET = "last pass: —"
+NOT_RUN_YET = "No pass has run yet"
+# The mode a pass used, in words (the combo's names are short: "none" is no offloading).
+MODE_WORDS: dict[str, str] = {
+    "none": "whole model on the device",
+    "offload": "CPU offload",
+    "sequential": "sequential offload",
+    "tiling": "VAE tiling",
+}
 
 
 def in_use_text(params: Mapping[str, Any]) -> str | None:
-    """The mode in use, "last pass: offload · SDXL", from a pass record (None: it names none)."""
+    """The mode in use, "Last pass: CPU offload, SDXL model", from a pass record (None: it
+    names none)."""
     model = params.get("model")
     if not isinstance(model, Mapping) or not model.get("memory"):
         return None
+    mode = str(model["memory"])
     family = str(model.get("family") or "")
-    suffix = f" · {family_label(family)}" if family else ""
-    return f"last pass: {model['memory']}{suffix}"
+    suffix = f", {family_label(family)} model" if family else ""
+    return f"Last pass: {MODE_WORDS.get(mode, mode)}{suffix}"
 
 
 class MemoryModeBox(QWidget):

@@ -59,6 +59,8 @@ class PassRunner(QObject):
     preview = Signal(object)  # a step preview (QImage, made on the worker), or None: the picture
     model_worked = Signal()  # a job finished with results: remember its model
     work_size_seen = Signal(object, object)  # WorkSizeKey, (w, h) a single pass really works at
+    # A Generate result was filed (record id): the window shows it; the input stays the same.
+    result_added = Signal(str)
 
     def __init__(
         self,
@@ -266,8 +268,9 @@ class PassRunner(QObject):
         return record
 
     def apply_record(self, record_id: str) -> None:
-        """Make a record the current image and input, as one undo step."""
-        self.undo_stack.push(ApplyPassCommand(self.tree, self.tree.current_id, record_id))
+        """Make a record the current image and input, as one undo step ("Use … as input")."""
+        if record_id in self.tree and record_id != self.tree.current_id:
+            self.undo_stack.push(ApplyPassCommand(self.tree, self.tree.current_id, record_id))
 
     def finish_job(self, message: str) -> None:
         """End the busy state: the canvas shows the chosen record, the bar says ``message``."""
@@ -311,9 +314,10 @@ class PassRunner(QObject):
             self.finish_job("Done (the image was closed meanwhile)")
             return
         record = self.add_result(parent_id, result)
-        # 2. Applying it is one undo step (Ctrl+Z returns to the previous image).
-        self.apply_record(record.id)
+        # 2. Show it; the input stays, so Generate again makes a sibling ("Continue from here"
+        # makes a result the input).
         self.finish_job(f"Done: {record.name}")
+        self.result_added.emit(record.id)
         note = f" — {result.note}" if result.note else ""
         self.show_message(f"{record.name} finished in {result.duration:.1f} s{note}")
         if not self._ran_remotely:  # a worker's model is remembered by the remote wiring
