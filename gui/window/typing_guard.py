@@ -50,7 +50,8 @@ class TypingGuard(QObject):
         self._clock = clock
         self._last_key = float("-inf")  # the latest typed key press
         self._previous_key = float("-inf")  # the one before it
-        for action in actions:
+        self._actions = list(actions)
+        for action in self._actions:
             action.installEventFilter(self)
         app = QApplication.instance()
         if app is not None:
@@ -69,6 +70,6 @@ class TypingGuard(QObject):
             if event.text().strip() and not event.modifiers() & _COMMAND_MODIFIERS:
                 if not event.isAutoRepeat():
                     self._previous_key, self._last_key = self._last_key, self._clock()
-        elif kind == QEvent.Type.Shortcut and isinstance(watched, QAction):
+        elif kind == QEvent.Type.Shortcut and watched in self._actions:
             return self.typing()  # True: the shortcut is dropped
         return False
