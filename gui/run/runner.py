@@ -25,6 +25,7 @@ from core.requests import PassRequest
 from gui.params.state import GenerationParams
 from gui.params.work_size import WorkSizeKey
 from gui.run.commands import ApplyPassCommand
+from gui.run.preview_blend import PreviewBlend
 from gui.run.progress_text import step_text
 from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY, RemoteWorker
 from gui.run.worker import PassJob, PassWorker, WorkflowJob
@@ -200,6 +201,9 @@ class PassRunner(QObject):
         self._ran_remotely = remote is not None
         worker = remote or self.worker
         worker.previews.display_size = self.preview_size() if show_previews else None
+        # Inpaint previews over the picture: the unmasked area stays as the result will have it.
+        request = job.request if isinstance(job, PassJob) else None
+        worker.previews.blend = PreviewBlend.for_request(request) if request else None
         worker.submit(job)
 
     def cancel(self) -> None:
