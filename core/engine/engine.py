@@ -25,6 +25,7 @@ from core.conditioning.regional import check_regions_supported
 from core.engine.cancel import CancelToken
 from core.engine.differential import masked_strength_map, run_differential
 from core.engine.family_call import accepts
+from core.library_logs import quiet_libraries
 from core.engine.memory import guard_memory
 from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
@@ -56,6 +57,7 @@ class Engine:
     """
 
     def __init__(self, models: ModelManager | None = None, previews: bool = True) -> None:
+        quiet_libraries()  # their warnings and progress bars: the log file, not the terminal
         self.models = models or ModelManager()
         self.previews = previews
         # Per-model state, keyed by the loaded model's identity (never id() of a pipeline).
