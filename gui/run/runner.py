@@ -53,7 +53,7 @@ class PassRunner(QObject):
     """Runs one job at a time on a :class:`PassWorker` and files single passes in ``tree``."""
 
     busy_changed = Signal(bool)
-    progress_changed = Signal(int, int, str)  # value, maximum (0: busy indicator), bar text
+    progress_changed = Signal(int, int, str)  # value, maximum, bar text
     progress_text_changed = Signal(str)  # new bar text; value and range stay
     message = Signal(str, int)  # status-bar text, timeout in ms (0: until replaced)
     error = Signal(str)  # a one-line error to show
@@ -195,7 +195,8 @@ class PassRunner(QObject):
         self._work_key = None
         self._generating = False
         self._set_busy(True)
-        self.progress_changed.emit(0, 0, "Starting…")
+        # A bar with a range, not Qt's busy indicator: that one shows no text at all.
+        self.progress_changed.emit(0, 1, "Starting…")
         self.message.emit(message, 0)
         remote = self.remote_worker if isinstance(job, PassJob) else None
         self._ran_remotely = remote is not None
@@ -291,7 +292,9 @@ class PassRunner(QObject):
 
     # -- worker reports -------------------------------------------------------------------------
     def _on_loading(self, message: str) -> None:
-        self.progress_text_changed.emit(message)
+        """The loading phase (the engine's ModelLoading events): its text on the bar."""
+        prefix = f"{self._label} · " if self._label else ""
+        self.progress_changed.emit(0, 1, prefix + message)
         self.message.emit(message, 0)
 
     def _on_pass_started(self, event: PassStarted) -> None:

@@ -41,6 +41,7 @@ _engine_lock = threading.Lock()
 _stopping: set[PassWorker] = set()  # shut down, thread still finishing: kept alive until then
 _alive: weakref.WeakSet[PassWorker] = weakref.WeakSet()  # every worker not yet collected
 EXIT_WAIT_MS = 3000
+LOADING_MODEL = "Loading model…"
 
 
 @atexit.register
@@ -266,6 +267,8 @@ class PassWorker(QObject):
                 if ticket.cancelled:
                     raise PassCancelled
             # 2. Import the engine here, on the worker thread (torch loads now, not at startup).
+            if _engine is None:  # the first job: seconds of imports before the model loads
+                self.loading.emit(LOADING_MODEL)
             from core.models.collector import loading_quietly
             from core.models.torch_preload import preload_torch_library
 

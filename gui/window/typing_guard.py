@@ -8,7 +8,7 @@ moment of the previous key press (someone typing a word), so typing never switch
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeyEvent
@@ -23,11 +23,17 @@ from PySide6.QtWidgets import (
 )
 
 TYPING_MOMENT_S = 0.8  # a key pressed this soon after another one is typing, not a shortcut
+SAME_PRESS_S = 0.005  # nobody types two keys this close together
 _COMMAND_MODIFIERS = (
     Qt.KeyboardModifier.ControlModifier
     | Qt.KeyboardModifier.AltModifier
     | Qt.KeyboardModifier.MetaModifier
 )
+
+
+def now() -> float:
+    """The clock key presses are timed with (tests replace it)."""
+    return time.monotonic()
 
 
 def is_text_field(widget: QWidget | None) -> bool:
@@ -40,14 +46,8 @@ def is_text_field(widget: QWidget | None) -> bool:
 class TypingGuard(QObject):
     """Filters the shortcut events of ``actions``; watches key presses application-wide."""
 
-    def __init__(
-        self,
-        actions: Iterable[QAction],
-        parent: QObject | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, actions: Iterable[QAction], parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._clock = clock
         self._last_key = float("-inf")  # the latest typed key press
         self._previous_key = float("-inf")  # the one before it
         self._actions = list(actions)
@@ -68,8 +68,10 @@ class TypingGuard(QObject):
         if kind == QEvent.Type.ShortcutOverride:  # every key press, before shortcuts are matched
             assert isinstance(event, QKeyEvent)
             if event.text().strip() and not event.modifiers() & _COMMAND_MODIFIERS:
-                if not event.isAutoRepeat():
-                    self._previous_key, self._last_key = self._last_key, self._clock()
+                pressed = now()
+                # The same press reaches each parent of the focus widget in turn: count it once.
+                if not event.isAutoRepeat() and pressed - self._last_key > SAME_PRESS_S:
+                    self._previous_key, self._last_key = self._last_key, pressed
         elif kind == QEvent.Type.Shortcut and watched in self._actions:
             return self.typing()  # True: the shortcut is dropped
         return False
