@@ -150,7 +150,9 @@ def _say_how_to_open_the_window(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for command in action.choices.values():
-                command.epilog = f"{command.epilog}\n\n{WINDOW_EPILOG}" if command.epilog else WINDOW_EPILOG
+                command.epilog = (
+                    f"{command.epilog}\n\n{WINDOW_EPILOG}" if command.epilog else WINDOW_EPILOG
+                )
                 _say_how_to_open_the_window(command)
 
 

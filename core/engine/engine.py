@@ -25,7 +25,6 @@ from core.conditioning.regional import check_regions_supported
 from core.engine.cancel import CancelToken
 from core.engine.differential import masked_strength_map, run_differential
 from core.engine.family_call import accepts
-from core.library_logs import quiet_libraries
 from core.engine.memory import guard_memory
 from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
@@ -35,6 +34,7 @@ from core.events import EventCallback, PassResult, PassStarted
 from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
+from core.library_logs import quiet_libraries
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.models.families import FewStep
 from core.models.few_step import (

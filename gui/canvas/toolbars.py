@@ -62,7 +62,8 @@ def _show_value(spin: QSpinBox | QDoubleSpinBox, value: float) -> None:
 
 
 class MaskToolBar(QToolBar):
-    """The tools (brush, eraser, Region strength, pan), brush size and hardness, mask edits, overlay.
+    """The tools (brush, eraser, Region strength, pan), brush size and hardness, mask edits and
+    overlay.
 
     ``error`` carries a one-line reason when a mask file cannot be loaded.
     """

@@ -61,7 +61,11 @@ class DockLayout(QObject):
         left panels at their default width in a window of the default size."""
         window = self._window
         window.resize(*DEFAULT_SIZE)
-        left = [d for d in self.docks if window.dockWidgetArea(d) == Qt.DockWidgetArea.LeftDockWidgetArea]
+        left = [
+            d
+            for d in self.docks
+            if window.dockWidgetArea(d) == Qt.DockWidgetArea.LeftDockWidgetArea
+        ]
         if left:
             window.resizeDocks(left[:1], [DEFAULT_LEFT_WIDTH], Qt.Orientation.Horizontal)
         self._default = window.saveState()

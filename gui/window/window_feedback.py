@@ -27,7 +27,7 @@ def starts_from_label() -> QLabel:
 
 
 def starts_from_text(record: PassRecord | None) -> str:
-    """"Starts from: Pass 2 · 0.45" (or that there is no picture yet)."""
+    """ "Starts from: Pass 2 · 0.45" (or that there is no picture yet)."""
     return "Starts from: no picture yet" if record is None else f"Starts from: {record.name}"
 
 

@@ -31,7 +31,9 @@ def test_main_help_says_no_command_opens_the_window(capsys):
 
 def test_every_subcommand_help_says_it_too():
     commands = list(_commands(build_parser()))
-    assert len(commands) >= 9  # generate, info, upscale, batch, outpaint, faces, diff, models, serve
+    assert (
+        len(commands) >= 9
+    )  # generate, info, upscale, batch, outpaint, faces, diff, models, serve
     for path, command in commands:
         text = _one_line(command.format_help())
         assert "Without a command the window opens: python main.py" in text, " ".join(path)

@@ -1,4 +1,4 @@
-"""What a newcomer trips over in the first hour: names, feedback, banners, shortcuts while typing."""
+"""What a newcomer trips over in the first hour: names, feedback, banners, typing and shortcuts."""
 
 from __future__ import annotations
 

@@ -41,7 +41,10 @@ def test_the_label_shows_the_mode_of_each_new_pass(qtbot):
     # A record without a memory mode (an old project, a fake engine) leaves the label alone.
     tree.add(root.id, make_image(64, 64), params={"strength": 0.4})
     assert box.in_use_label.text() == "Last pass: CPU offload, SDXL model"
-    assert in_use_text({"model": {"memory": "none", "family": ""}}) == "Last pass: whole model on the device"
+    assert (
+        in_use_text({"model": {"memory": "none", "family": ""}})
+        == "Last pass: whole model on the device"
+    )
     assert in_use_text({"model": "tiny"}) is None
 
 
