@@ -18,6 +18,8 @@ from core.imaging import blur_mask, crop_box, load_mask
 from core.requests import PassRequest
 
 Size = tuple[int, int]
+Box = tuple[int, int, int, int]
+Layers = tuple[Size, np.ndarray, np.ndarray, Box]  # size, picture, alpha, the preview's box
 
 
 class PreviewBlend:
@@ -32,7 +34,7 @@ class PreviewBlend:
         self._blur = blur
         self._crop_padding = crop_padding  # None: the preview is the whole picture
         self._lock = threading.Lock()
-        self._layers: tuple[Size, np.ndarray, np.ndarray, tuple[int, int, int, int]] | None = None
+        self._layers: Layers | None = None
 
     @classmethod
     def for_request(cls, request: PassRequest) -> PreviewBlend | None:
@@ -64,13 +66,14 @@ class PreviewBlend:
         blended = picture * (255 - alpha) + generated * alpha + 127
         return (blended // 255).astype(np.uint8)
 
-    def _prepared(self, size: Size) -> tuple[Size, np.ndarray, np.ndarray, tuple[int, ...]]:
+    def _prepared(self, size: Size) -> Layers:
         with self._lock:
-            if self._layers is None or self._layers[0] != size:
-                self._layers = self._make_layers(size)
-            return self._layers
+            layers = self._layers
+            if layers is None or layers[0] != size:
+                layers = self._layers = self._make_layers(size)
+            return layers
 
-    def _make_layers(self, size: Size) -> tuple[Size, np.ndarray, np.ndarray, tuple[int, ...]]:
+    def _make_layers(self, size: Size) -> Layers:
         full = self._picture.size
         picture = self._picture.convert("RGB")
         if picture.size != size:
