@@ -21,11 +21,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -47,6 +44,7 @@ from gui.run.workflow_controller import WorkflowController
 from gui.window.autosave import Autosaver
 from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
+from gui.window.generate_area import GenerateArea
 from gui.window.help_menu import HelpMenu
 from gui.window.layout import DockLayout
 from gui.window.model_manager import ModelManagerOpener
@@ -55,12 +53,7 @@ from gui.window.recovery import RecoveryOffer
 from gui.window.remote_wiring import RemoteWorkerWiring
 from gui.window.settings import Settings
 from gui.window.typing_guard import TypingGuard
-from gui.window.window_feedback import (
-    BannerCauses,
-    ToolFlash,
-    starts_from_label,
-    starts_from_text,
-)
+from gui.window.window_feedback import BannerCauses, ToolFlash, starts_from_text
 from gui.window.workflow_menu import WorkflowMenu
 
 
@@ -113,7 +106,14 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel(self.tree)
         self.docks = DockLayout(self)  # dockable panels, the default layout, Reset layout
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.docks.add("Generate", "generationDock", self._build_generate_area(), right)
+        self.memory_box = MemoryModeBox(self.state, self.tree)  # the mode chosen and in use
+        live_buttons = (self.live.candidate_count, self.live.button)
+        area = GenerateArea(self.panel, live_buttons, self.memory_box)
+        self.generate_button, self.cancel_button = area.generate_button, area.cancel_button
+        self.progress_bar, self.starts_from_label = area.progress_bar, area.starts_from_label
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.docks.add("Generate", "generationDock", area, right)
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         self.docks.add("History", "historyDock", self.history, left)
         regions_dock = self.docks.add("Regions", "regionsDock", self.regions_panel, left)
@@ -190,41 +190,6 @@ class MainWindow(QMainWindow):
         self._update_status_label()
 
     # -- building ---------------------------------------------------------------------------------
-    def _build_generate_area(self) -> QWidget:
-        self.generate_button = named(QPushButton("Generate"), "generateButton")
-        self.generate_button.setToolTip("Run one pass on the input image (Ctrl+Enter)")
-        self.generate_button.setDefault(True)
-        self.generate_button.setMinimumHeight(32)
-        self.cancel_button = named(QPushButton("Cancel"), "cancelButton")
-        self.cancel_button.setToolTip("Stop the running pass (Esc)")
-        self.cancel_button.setMinimumHeight(32)
-        self.generate_button.clicked.connect(self.generate)
-        self.starts_from_label = starts_from_label()
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_bar = named(QProgressBar(), "progressBar")
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.setFormat("Idle")
-        self.progress_bar.setValue(0)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.generate_button, 2)
-        buttons.addWidget(self.cancel_button, 1)
-        buttons.addWidget(self.live.candidate_count)
-        buttons.addWidget(self.live.button)
-        area = QWidget()
-        column = QVBoxLayout(area)
-        column.setContentsMargins(0, 0, 0, 6)
-        column.addWidget(self.panel, 1)
-        footer = QVBoxLayout()
-        footer.setContentsMargins(6, 0, 6, 0)
-        footer.addLayout(buttons)
-        footer.addWidget(self.starts_from_label)
-        footer.addWidget(self.progress_bar)
-        self.memory_box = MemoryModeBox(self.state, self.tree)  # the mode chosen and in use
-        footer.addWidget(self.memory_box)
-        column.addLayout(footer)
-        area.setMinimumWidth(360)
-        return area
-
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -343,7 +308,7 @@ class MainWindow(QMainWindow):
         if current is None:
             self.status_label.setText("No image")
             return
-        text = f"Input: {current.name}"
+        text = f"Next pass starts from: {current.name}"
         shown = self.shown_record()
         if shown is not None and shown.id != current.id:
             text = f"Viewing: {shown.name} · {text}"
