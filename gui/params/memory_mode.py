@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.history import PassRecord, PassTree
 from core.requests import MEMORY_MODES
@@ -65,11 +65,14 @@ class MemoryModeBox(QWidget):
         self.in_use_label = plain(named(QLabel(NOT_RUN_YET), "memoryInUseLabel"))
         self.in_use_label.setToolTip("The memory mode and model family of the last pass")
         bind(state, "memory", self.combo)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self)  # the mode in use on its own line: it is read in full
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        row = QHBoxLayout()
         row.addWidget(QLabel("Memory"))
-        row.addWidget(self.combo)
-        row.addWidget(self.in_use_label, 1)
+        row.addWidget(self.combo, 1)
+        column.addLayout(row)
+        column.addWidget(self.in_use_label)
         if tree is not None:
             unsubscribe = tree.subscribe(self._on_tree_changed)
             self.destroyed.connect(lambda *_: unsubscribe())

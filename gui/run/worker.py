@@ -274,6 +274,9 @@ class PassWorker(QObject):
 
             preload_torch_library()  # its dlopen without the GIL
             with loading_quietly():  # no long GC pauses while torch imports (the GUI stays smooth)
+                from core.library_logs import quiet_libraries
+
+                quiet_libraries()  # before the engine's imports: their notes go to the log file
                 from core.engine import CancelToken
                 from core.models import ModelSpec
 
