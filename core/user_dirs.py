@@ -1,7 +1,8 @@
 """Per-user folders (settings, caches, autosave), from platformdirs.
 
 Each can be moved with an environment variable (tests point them at temporary folders):
-``IMG2IMG_STUDIO_CONFIG_DIR``, ``IMG2IMG_STUDIO_CACHE_DIR``, ``IMG2IMG_STUDIO_DATA_DIR``. Otherwise
+``IMG2IMG_STUDIO_CONFIG_DIR``, ``IMG2IMG_STUDIO_CACHE_DIR``, ``IMG2IMG_STUDIO_DATA_DIR``,
+``IMG2IMG_STUDIO_LOG_DIR``. Otherwise
 platformdirs picks the platform's place (on Linux it honours ``XDG_CONFIG_HOME`` and friends).
 """
 
@@ -35,3 +36,8 @@ def user_cache_dir(create: bool = True) -> Path:
 def user_data_dir(create: bool = True) -> Path:
     """Where the app keeps user data (autosaved sessions)."""
     return _folder("IMG2IMG_STUDIO_DATA_DIR", platformdirs.user_data_dir(APP_NAME), create)
+
+
+def user_log_dir(create: bool = True) -> Path:
+    """Where the log file lives (what libraries report that says nothing to a user)."""
+    return _folder("IMG2IMG_STUDIO_LOG_DIR", platformdirs.user_log_dir(APP_NAME), create)

@@ -56,7 +56,7 @@ def main() -> int:
     import main as entry
 
     window = entry.build_window([str(picture), "--model", args.model])
-    window.resize(1440, 900)
+    window.resize(1400, 900)  # the default size (gui/window/layout.py): nothing may overflow
     window.show()
     wait(0.5)
     window.canvas.fit()

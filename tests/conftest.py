@@ -42,6 +42,7 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("IMG2IMG_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IMG2IMG_STUDIO_DATA_DIR", str(tmp_path / "data"))  # autosaves
+    monkeypatch.setenv("IMG2IMG_STUDIO_LOG_DIR", str(tmp_path / "log"))  # core/library_logs.py
 
 
 @pytest.fixture

@@ -23,6 +23,10 @@ from core.requests import DEFAULT_SCHEDULER, SCHEDULER_NAMES
 from core.workflows.upscale import UPSCALE_STRENGTH
 
 FIX_FACES_HELP = "then refine each face at full detail (strength 0.35; see the faces command)"
+WINDOW_EPILOG = (
+    "Without a command the window opens: python main.py [IMAGE | PROJECT.i2i] [--model M] "
+    "[--model-config DIR] (img2img-studio [IMAGE] [--model M] once installed)."
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,7 +98,11 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; each subcommand sets ``handler``."""
-    parser = _Parser(prog="img2img-studio", description="Img2Img Studio (headless commands)")
+    parser = _Parser(
+        prog="img2img-studio",
+        description="Img2Img Studio: the window, or one of the headless commands below.",
+        epilog=WINDOW_EPILOG,
+    )
     parser.add_argument("--version", action="version", version=f"img2img-studio {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
 
@@ -134,7 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_diff_parser(sub)
     add_models_parser(sub)
     add_serve_parser(sub)
+    _say_how_to_open_the_window(parser)
     return parser
+
+
+def _say_how_to_open_the_window(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand's help (nested ones too) ends with how to start the window."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.epilog = (
+                    f"{command.epilog}\n\n{WINDOW_EPILOG}" if command.epilog else WINDOW_EPILOG
+                )
+                _say_how_to_open_the_window(command)
 
 
 def _add_upscale(sub: argparse._SubParsersAction) -> None:

@@ -35,6 +35,7 @@ from core.events import EventCallback, PassResult, PassStarted
 from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
+from core.library_logs import quiet_libraries
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.models.families import FewStep, is_edit_reference
 from core.models.few_step import (
@@ -57,6 +58,7 @@ class Engine:
     """
 
     def __init__(self, models: ModelManager | None = None, previews: bool = True) -> None:
+        quiet_libraries()  # their warnings and progress bars: the log file, not the terminal
         self.models = models or ModelManager()
         self.previews = previews
         # Per-model state, keyed by the loaded model's identity (never id() of a pipeline).

@@ -18,7 +18,7 @@ from core.engine.family_call import fit_call
 from core.engine.vae import decode_fp32, is_blank
 from core.errors import PassCancelled
 from core.events import EventCallback
-from core.imaging import blur_mask, composite, mask_bbox, mask_is_empty, resize_to
+from core.imaging import blur_mask, composite, crop_box, mask_is_empty, resize_to
 from core.models import LoadedModel
 from core.requests import PassRequest
 from core.sampling.latent_layout import layout_for
@@ -166,17 +166,3 @@ class PassRun:
         full = source.copy()
         full.paste(resize_to(out, (cw, ch)), box[:2])
         return full
-
-
-def crop_box(mask: Image.Image, size: tuple[int, int], padding: int) -> tuple[int, int, int, int]:
-    """The mask's bounding box grown by ``padding`` px and clamped to the image."""
-    box = mask_bbox(mask)
-    if box is None:
-        return (0, 0, *size)
-    left, top, right, bottom = box
-    return (
-        max(0, left - padding),
-        max(0, top - padding),
-        min(size[0], right + padding),
-        min(size[1], bottom + padding),
-    )

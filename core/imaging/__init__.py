@@ -13,6 +13,7 @@ from core.imaging.load import (
 from core.imaging.masks import (
     blur_mask,
     composite,
+    crop_box,
     load_mask,
     load_mask_file,
     mask_bbox,
@@ -24,6 +25,7 @@ __all__ = [
     "SUPPORTED_FORMATS",
     "blur_mask",
     "composite",
+    "crop_box",
     "fit_within",
     "load_image",
     "load_mask",

@@ -101,3 +101,17 @@ def composite(original: Image.Image, generated: Image.Image, mask: Image.Image) 
     blended = (gen.astype(np.uint16) * m16 + orig.astype(np.uint16) * (255 - m16) + 127) // 255
     out = np.where(m == 0, orig, np.where(m == 255, gen, blended.astype(np.uint8)))
     return Image.fromarray(out.astype(np.uint8), "RGB")
+
+
+def crop_box(mask: Image.Image, size: tuple[int, int], padding: int) -> tuple[int, int, int, int]:
+    """The mask's bounding box grown by ``padding`` px and clamped to the image."""
+    box = mask_bbox(mask)
+    if box is None:
+        return (0, 0, *size)
+    left, top, right, bottom = box
+    return (
+        max(0, left - padding),
+        max(0, top - padding),
+        min(size[0], right + padding),
+        min(size[1], bottom + padding),
+    )

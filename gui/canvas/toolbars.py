@@ -62,7 +62,8 @@ def _show_value(spin: QSpinBox | QDoubleSpinBox, value: float) -> None:
 
 
 class MaskToolBar(QToolBar):
-    """The tools (brush, eraser, strength, pan), brush size and hardness, mask edits, overlay.
+    """The tools (brush, eraser, Region strength, pan), brush size and hardness, mask edits and
+    overlay.
 
     ``error`` carries a one-line reason when a mask file cannot be loaded.
     """
@@ -80,7 +81,13 @@ class MaskToolBar(QToolBar):
         for tool, label, key, tip in (
             ("brush", "Brush", "B", "Paint the mask: white areas are regenerated"),
             ("eraser", "Eraser", "E", "Erase the mask"),
-            ("strength", "Strength", "R", "Paint the strength map with the strength value"),
+            (
+                "strength",
+                "Region strength",
+                "R",
+                "Paint a Region strength map: each area changes as much as the value painted "
+                "there (set in the Region strength toolbar); it replaces the strength slider",
+            ),
             ("pan", "Pan", "H", "Drag to pan (middle-drag or Space+drag also pan)"),
         ):
             action = named(QAction(label, self, checkable=True), f"{tool}ToolAction")
@@ -210,11 +217,11 @@ class MaskToolBar(QToolBar):
 class StrengthToolBar(QToolBar):
     """Strength-map widgets for a Canvas: the paint value, its step count, a legend, map edits.
 
-    The "Strength" tool itself sits in MaskToolBar's tool group (shortcut R).
+    The "Region strength" tool itself sits in MaskToolBar's tool group (shortcut R).
     """
 
     def __init__(self, canvas: Canvas, parent: QWidget | None = None) -> None:
-        super().__init__("Strength map", parent)
+        super().__init__("Region strength", parent)
         self.setObjectName("strengthToolBar")
         self.canvas = canvas
         self._total_steps = DEFAULT_TOTAL_STEPS
@@ -224,7 +231,7 @@ class StrengthToolBar(QToolBar):
         self.value_spin.setSingleStep(0.05)
         self.value_spin.setDecimals(2)
         self.value_spin.setToolTip(
-            "Strength painted by the Strength tool (R) and used by Fill map:\n"
+            "Strength painted by the Region strength tool (R) and used by Fill map:\n"
             "0 keeps the input as is, 1 regenerates fully"
         )
         self.value_spin.setValue(canvas.strength_value)
@@ -234,7 +241,7 @@ class StrengthToolBar(QToolBar):
         self.legend = named(QLabel(), "strengthLegend")
         self.legend.setPixmap(heatmap_legend_pixmap())
         self.legend.setToolTip("Strength map colours: blue = low … red = high (0 = not shown)")
-        self.addWidget(QLabel(" Strength "))
+        self.addWidget(QLabel(" Region strength "))
         self.addWidget(self.value_spin)
         self.addWidget(self.steps_label)
         self.addWidget(self.legend)

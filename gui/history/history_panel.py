@@ -176,6 +176,16 @@ class HistoryPanel(QWidget):
                 self.view.setCurrentItem(item)
             item.setSelected(True)
 
+    def show_card(self, record_id: str) -> None:
+        """Make ``record_id``'s card the current one, selected and scrolled into view (the card
+        of the picture on the canvas). A multi-selection that already holds it is kept."""
+        item = self._items.get(record_id)
+        if item is None:
+            return
+        if self.view.currentItem() is not item:
+            self.select(record_id)
+        self.view.scrollToItem(item)
+
     # -- intents ---------------------------------------------------------------------------------
     def compare(self, left_id: str, right_id: str) -> QDialog:
         """Open the comparison dialog for two records and return it."""

@@ -34,9 +34,10 @@ from PySide6.QtWidgets import (
 )
 
 from core.presets import PRESETS, matching_preset
-from core.requests import MAX_SEED, SCHEDULER_NAMES
+from core.requests import SCHEDULER_NAMES
 from gui.params.bindings import bind
 from gui.params.model_picker import ModelPicker
+from gui.params.seed_field import SeedField
 from gui.params.state import DEVICES, PRECISIONS, GenerationParams
 from gui.params.work_size import WorkSizeKey, WorkSizeLabel, work_size_combo
 from gui.qt_helpers import named
@@ -84,11 +85,9 @@ class GenerationPanel(QWidget):
 
         self.state.subscribe("strength", self._on_strength_changed)
         self.state.subscribe("steps", self._on_steps_changed)
-        self.state.subscribe("seed_locked", self._on_seed_locked_changed)
         self.state.subscribe("inpaint_area", self._on_inpaint_area_changed)
         self.state.subscribe("work_size", self._on_work_size_changed)
         self._on_strength_changed(self.state.strength)
-        self._on_seed_locked_changed(self.state.seed_locked)
         self._on_inpaint_area_changed(self.state.inpaint_area)
         self.set_mask_present(False)
         self._on_work_size_changed(self.state.work_size)
@@ -130,7 +129,13 @@ class GenerationPanel(QWidget):
         self.strength_spin.setToolTip(self.strength_slider.toolTip())
         self.strength_spin.setSingleStep(0.01)
         self.steps_label = named(QLabel(), "effectiveStepsLabel")
+        self.steps_label.setWordWrap(True)
+        self._strength_map_present = False
         self.work_size_label = WorkSizeLabel(self.state)
+        # Its line stays reserved while it is empty: the presets below never jump.
+        policy = self.work_size_label.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.work_size_label.setSizePolicy(policy)
         bind(self.state, "strength", self.strength_slider, scale=100, convert=_two_decimals)
         bind(self.state, "strength", self.strength_spin, convert=_two_decimals)
 
@@ -170,16 +175,12 @@ class GenerationPanel(QWidget):
         self.scheduler_combo = named(QComboBox(), "schedulerCombo")
         self.scheduler_combo.addItems(SCHEDULER_NAMES)
         self.scheduler_combo.setToolTip("The sampler that walks the denoising steps")
-        self.seed_spin = named(QDoubleSpinBox(), "seedSpin")
-        self.seed_spin.setDecimals(0)
-        self.seed_spin.setRange(0, MAX_SEED)
-        self.seed_spin.setGroupSeparatorShown(False)
-        self.seed_spin.setToolTip("Same seed + same settings = the same result")
-        self.seed_lock_button = named(QToolButton(), "seedLockButton")
-        self.seed_lock_button.setCheckable(True)
+        self.seed_field = SeedField(self.state)  # typed = locked; unlocked reads "random"
+        self.seed_spin = self.seed_field.spin
+        self.seed_lock_button = self.seed_field.lock_button
         self.new_seed_button = named(QToolButton(), "newSeedButton")
         self.new_seed_button.setText("New")
-        self.new_seed_button.setToolTip("Draw a new random seed")
+        self.new_seed_button.setToolTip("Draw a new random seed and lock it")
         self.new_seed_button.clicked.connect(self._on_new_seed_clicked)
         self.work_size_combo = work_size_combo(self.state)
         self.params_reason_label = ReasonLabel("paramsReasonLabel")
@@ -192,8 +193,6 @@ class GenerationPanel(QWidget):
         bind(self.state, "steps", self.steps_spin)
         bind(self.state, "cfg", self.cfg_spin, convert=lambda v: round(float(v), 1))
         bind(self.state, "scheduler", self.scheduler_combo)
-        bind(self.state, "seed", self.seed_spin, convert=int)
-        bind(self.state, "seed_locked", self.seed_lock_button)
 
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed_spin, 1)
@@ -314,6 +313,11 @@ class GenerationPanel(QWidget):
         """The size a pass really worked at (its PassStarted event), shown from now on."""
         self.work_size_label.remember(key, work)
 
+    def set_strength_map_present(self, present: bool) -> None:
+        """Say under the slider when a Region strength map on the canvas replaces it."""
+        self._strength_map_present = present
+        self._on_steps_changed(self.state.steps)
+
     def set_mask_present(self, present: bool) -> None:
         """Show the mask options only while the canvas has a mask."""
         self.mask_group.setVisible(present)
@@ -330,18 +334,17 @@ class GenerationPanel(QWidget):
         text = f"{effective} of {total} steps will run"
         if effective == 0:
             text += " (the image comes back unchanged)"
+        if self._strength_map_present:
+            text = (
+                "A Region strength map is painted on the canvas: it sets the strength where "
+                "painted (unpainted areas stay as they are), so this slider is not used. "
+                "Clear map (strength toolbar) to use it again."
+            )
         self.steps_label.setText(text)
-
-    def _on_seed_locked_changed(self, locked: bool) -> None:
-        self.seed_lock_button.setText("Locked" if locked else "Lock")
-        self.seed_lock_button.setToolTip(
-            "Seed locked: every pass reuses this seed"
-            if locked
-            else "Seed unlocked: each Generate draws a new seed (click to lock)"
-        )
 
     def _on_new_seed_clicked(self) -> None:
         self.new_seed()
+        self.state.seed_locked = True  # shown, so it is the one the next pass uses
 
     def _on_work_size_changed(self, _value: str) -> None:
         problem = self.problem()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.history import PassRecord, PassTree
 from core.requests import MEMORY_MODES
@@ -23,17 +23,26 @@ MEMORY_HINTS: dict[str, str] = {
     "sequential": "sequential offload: layer by layer; the least GPU memory, the slowest",
     "tiling": "VAE tiling and slicing: big pictures decode in pieces",
 }
-NOT_RUN_YET = "last pass: —"
+NOT_RUN_YET = "No pass has run yet"
+# The mode a pass used, in words (the combo's names are short: "none" is no offloading).
+MODE_WORDS: dict[str, str] = {
+    "none": "whole model on the device",
+    "offload": "CPU offload",
+    "sequential": "sequential offload",
+    "tiling": "VAE tiling",
+}
 
 
 def in_use_text(params: Mapping[str, Any]) -> str | None:
-    """The mode in use, "last pass: offload · SDXL", from a pass record (None: it names none)."""
+    """The mode in use, "Last pass: CPU offload, SDXL model", from a pass record (None: it
+    names none)."""
     model = params.get("model")
     if not isinstance(model, Mapping) or not model.get("memory"):
         return None
+    mode = str(model["memory"])
     family = str(model.get("family") or "")
-    suffix = f" · {family_label(family)}" if family else ""
-    return f"last pass: {model['memory']}{suffix}"
+    suffix = f", {family_label(family)} model" if family else ""
+    return f"Last pass: {MODE_WORDS.get(mode, mode)}{suffix}"
 
 
 class MemoryModeBox(QWidget):
@@ -56,11 +65,14 @@ class MemoryModeBox(QWidget):
         self.in_use_label = plain(named(QLabel(NOT_RUN_YET), "memoryInUseLabel"))
         self.in_use_label.setToolTip("The memory mode and model family of the last pass")
         bind(state, "memory", self.combo)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self)  # the mode in use on its own line: it is read in full
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        row = QHBoxLayout()
         row.addWidget(QLabel("Memory"))
-        row.addWidget(self.combo)
-        row.addWidget(self.in_use_label, 1)
+        row.addWidget(self.combo, 1)
+        column.addLayout(row)
+        column.addWidget(self.in_use_label)
         if tree is not None:
             unsubscribe = tree.subscribe(self._on_tree_changed)
             self.destroyed.connect(lambda *_: unsubscribe())

@@ -96,6 +96,9 @@ class ModelPicker(QWidget):
         )
         self.default_button = named(QPushButton(), "useDefaultModelButton")
         self.default_button.clicked.connect(self._on_default_clicked)
+        policy = self.default_button.sizePolicy()  # hidden once a model is set: its line stays,
+        policy.setRetainSizeWhenHidden(True)  # so the panel below never jumps under the pointer
+        self.default_button.setSizePolicy(policy)
         folder_button = named(QPushButton("Folder…"), "modelFolderButton")
         folder_button.setToolTip("Choose a diffusers model folder (with model_index.json)")
         file_button = named(QPushButton("File…"), "modelFileButton")

@@ -8,14 +8,15 @@ from core.history import PassTree
 
 
 class ApplyPassCommand(QUndoCommand):
-    """Apply a finished pass: its record becomes the current image and the next pass's input.
+    """Use a pass as the input ("Continue from here", live mode's Apply, a workflow's last pass):
+    its record becomes the current image and the next pass's input.
 
     Undo returns to the record that was current before; the pass stays in the history (nothing
     is lost), so redo simply applies it again. Records deleted meanwhile are skipped.
     """
 
     def __init__(self, tree: PassTree, previous_id: str | None, applied_id: str) -> None:
-        super().__init__(f"Apply {tree.get(applied_id).name}")
+        super().__init__(f"Use {tree.get(applied_id).name} as input")
         self._tree = tree
         self._previous_id = previous_id
         self._applied_id = applied_id

@@ -2,7 +2,8 @@
 
 The worker ``offer``s each step's preview; the conversion to a QImage happens on the worker
 thread, and so does the scaling: to ``display_size`` (the picture's size on screen, set when a
-job starts) so that the GUI thread draws it without scaling, else down to ``max_side``.
+job starts) so that the GUI thread draws it without scaling, else down to ``max_side``; an inpaint
+pass's previews are blended over the picture through the mask there too (``blend``).
 The mailbox keeps only the newest preview: while one waits for the GUI thread, a newer one
 replaces it, so a busy GUI thread never works through a backlog of stale pictures. Offers closer
 together than one display refresh are skipped (the last step's always goes through).
@@ -20,6 +21,7 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QImage
 
 from gui.qt_images import array_to_qimage
+from gui.run.preview_blend import PreviewBlend
 
 DEFAULT_REFRESH_HZ = 60.0
 DEFAULT_MAX_SIDE = 1024
@@ -39,6 +41,9 @@ class PreviewMailbox(QObject):
         # The size the canvas shows the picture at, in device pixels (None: unknown). Set from
         # the GUI thread between jobs, read on the worker's: one tuple assignment.
         self.display_size: tuple[int, int] | None = None
+        # An inpaint pass's previews are blended over its picture through the mask (set with
+        # display_size; None: shown as they come).
+        self.blend: PreviewBlend | None = None
         self.converted_on: set[int] = set()  # thread ids that converted previews (tests)
         self._lock = threading.Lock()
         self._latest: tuple[int, int, float, QImage | None] | None = None
@@ -72,6 +77,8 @@ class PreviewMailbox(QObject):
         self.converted_on.add(threading.get_ident())
         height, width = image.shape[:2]
         shown = self.display_size
+        if shown is None and self.blend is not None:
+            shown = self.blend.fallback_size(self.max_side)  # a crop's preview: the picture's
         if shown is not None and max(shown) <= self.max_side:
             size = shown  # stretched over the picture anyway: the aspect ratio is the picture's
         elif max(width, height) > self.max_side:
@@ -79,7 +86,9 @@ class PreviewMailbox(QObject):
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
         else:
             size = (width, height)
-        if size != (width, height):
+        if self.blend is not None:
+            image = self.blend.apply(image, size)  # at ``size``, the unmasked area the picture's
+        elif size != (width, height):
             # Pillow lets go of the interpreter lock while it resamples (QImage.scaled holds it,
             # which would stall the GUI thread for as long): the GUI keeps running meanwhile.
             resized = Image.fromarray(image).resize(size, Image.Resampling.BILINEAR)

@@ -25,6 +25,7 @@ from core.requests import PassRequest
 from gui.params.state import GenerationParams
 from gui.params.work_size import WorkSizeKey
 from gui.run.commands import ApplyPassCommand
+from gui.run.preview_blend import PreviewBlend
 from gui.run.progress_text import step_text
 from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY, RemoteWorker
 from gui.run.worker import PassJob, PassWorker, WorkflowJob
@@ -52,13 +53,15 @@ class PassRunner(QObject):
     """Runs one job at a time on a :class:`PassWorker` and files single passes in ``tree``."""
 
     busy_changed = Signal(bool)
-    progress_changed = Signal(int, int, str)  # value, maximum (0: busy indicator), bar text
+    progress_changed = Signal(int, int, str)  # value, maximum, bar text
     progress_text_changed = Signal(str)  # new bar text; value and range stay
     message = Signal(str, int)  # status-bar text, timeout in ms (0: until replaced)
     error = Signal(str)  # a one-line error to show
     preview = Signal(object)  # a step preview (QImage, made on the worker), or None: the picture
     model_worked = Signal()  # a job finished with results: remember its model
     work_size_seen = Signal(object, object)  # WorkSizeKey, (w, h) a single pass really works at
+    # A Generate result was filed (record id): the window shows it; the input stays the same.
+    result_added = Signal(str)
 
     def __init__(
         self,
@@ -192,12 +195,16 @@ class PassRunner(QObject):
         self._work_key = None
         self._generating = False
         self._set_busy(True)
-        self.progress_changed.emit(0, 0, "Starting…")
+        # A bar with a range, not Qt's busy indicator: that one shows no text at all.
+        self.progress_changed.emit(0, 1, "Starting…")
         self.message.emit(message, 0)
         remote = self.remote_worker if isinstance(job, PassJob) else None
         self._ran_remotely = remote is not None
         worker = remote or self.worker
         worker.previews.display_size = self.preview_size() if show_previews else None
+        # Inpaint previews over the picture: the unmasked area stays as the result will have it.
+        request = job.request if isinstance(job, PassJob) else None
+        worker.previews.blend = PreviewBlend.for_request(request) if request else None
         worker.submit(job)
 
     def cancel(self) -> None:
@@ -266,8 +273,9 @@ class PassRunner(QObject):
         return record
 
     def apply_record(self, record_id: str) -> None:
-        """Make a record the current image and input, as one undo step."""
-        self.undo_stack.push(ApplyPassCommand(self.tree, self.tree.current_id, record_id))
+        """Make a record the current image and input, as one undo step ("Use … as input")."""
+        if record_id in self.tree and record_id != self.tree.current_id:
+            self.undo_stack.push(ApplyPassCommand(self.tree, self.tree.current_id, record_id))
 
     def finish_job(self, message: str) -> None:
         """End the busy state: the canvas shows the chosen record, the bar says ``message``."""
@@ -284,7 +292,9 @@ class PassRunner(QObject):
 
     # -- worker reports -------------------------------------------------------------------------
     def _on_loading(self, message: str) -> None:
-        self.progress_text_changed.emit(message)
+        """The loading phase (the engine's ModelLoading events): its text on the bar."""
+        prefix = f"{self._label} · " if self._label else ""
+        self.progress_changed.emit(0, 1, prefix + message)
         self.message.emit(message, 0)
 
     def _on_pass_started(self, event: PassStarted) -> None:
@@ -311,9 +321,10 @@ class PassRunner(QObject):
             self.finish_job("Done (the image was closed meanwhile)")
             return
         record = self.add_result(parent_id, result)
-        # 2. Applying it is one undo step (Ctrl+Z returns to the previous image).
-        self.apply_record(record.id)
+        # 2. Show it; the input stays, so Generate again makes a sibling ("Continue from here"
+        # makes a result the input).
         self.finish_job(f"Done: {record.name}")
+        self.result_added.emit(record.id)
         note = f" — {result.note}" if result.note else ""
         self.show_message(f"{record.name} finished in {result.duration:.1f} s{note}")
         if not self._ran_remotely:  # a worker's model is remembered by the remote wiring

@@ -41,6 +41,7 @@ _engine_lock = threading.Lock()
 _stopping: set[PassWorker] = set()  # shut down, thread still finishing: kept alive until then
 _alive: weakref.WeakSet[PassWorker] = weakref.WeakSet()  # every worker not yet collected
 EXIT_WAIT_MS = 3000
+LOADING_MODEL = "Loading model…"
 
 
 @atexit.register
@@ -266,11 +267,16 @@ class PassWorker(QObject):
                 if ticket.cancelled:
                     raise PassCancelled
             # 2. Import the engine here, on the worker thread (torch loads now, not at startup).
+            if _engine is None:  # the first job: seconds of imports before the model loads
+                self.loading.emit(LOADING_MODEL)
             from core.models.collector import loading_quietly
             from core.models.torch_preload import preload_torch_library
 
             preload_torch_library()  # its dlopen without the GIL
             with loading_quietly():  # no long GC pauses while torch imports (the GUI stays smooth)
+                from core.library_logs import quiet_libraries
+
+                quiet_libraries()  # before the engine's imports: their notes go to the log file
                 from core.engine import CancelToken
                 from core.models import ModelSpec
 

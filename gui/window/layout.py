@@ -15,6 +15,8 @@ from gui.qt_helpers import named
 from gui.window.settings import Settings
 
 DEFAULT_SIZE = (1400, 900)
+# The left panels' default width: history cards show their lines in full (not "21 ste…").
+DEFAULT_LEFT_WIDTH = 370
 
 
 def _encode(data: QByteArray) -> str:
@@ -55,8 +57,18 @@ class DockLayout(QObject):
         menu.addAction(self.reset_action)
 
     def mark_default(self) -> None:
-        """Remember the layout as built (call once every dock and toolbar is in place)."""
-        self._default = self._window.saveState()
+        """Remember the layout as built (call once every dock and toolbar is in place), the
+        left panels at their default width in a window of the default size."""
+        window = self._window
+        window.resize(*DEFAULT_SIZE)
+        left = [
+            d
+            for d in self.docks
+            if window.dockWidgetArea(d) == Qt.DockWidgetArea.LeftDockWidgetArea
+        ]
+        if left:
+            window.resizeDocks(left[:1], [DEFAULT_LEFT_WIDTH], Qt.Orientation.Horizontal)
+        self._default = window.saveState()
 
     def reset(self) -> None:
         """Back to the default layout: every dock and toolbar shown, docked where it started."""

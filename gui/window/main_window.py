@@ -21,11 +21,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QProgressBar,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -47,6 +44,7 @@ from gui.run.workflow_controller import WorkflowController
 from gui.window.autosave import Autosaver
 from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
+from gui.window.generate_area import GenerateArea
 from gui.window.help_menu import HelpMenu
 from gui.window.layout import DockLayout
 from gui.window.model_manager import ModelManagerOpener
@@ -54,6 +52,8 @@ from gui.window.project_actions import ProjectActions
 from gui.window.recovery import RecoveryOffer
 from gui.window.remote_wiring import RemoteWorkerWiring
 from gui.window.settings import Settings
+from gui.window.typing_guard import TypingGuard
+from gui.window.window_feedback import BannerCauses, ToolFlash, starts_from_text
 from gui.window.workflow_menu import WorkflowMenu
 
 
@@ -106,7 +106,14 @@ class MainWindow(QMainWindow):
         self.history = HistoryPanel(self.tree)
         self.docks = DockLayout(self)  # dockable panels, the default layout, Reset layout
         right = Qt.DockWidgetArea.RightDockWidgetArea
-        self.docks.add("Generate", "generationDock", self._build_generate_area(), right)
+        self.memory_box = MemoryModeBox(self.state, self.tree)  # the mode chosen and in use
+        live_buttons = (self.live.candidate_count, self.live.button)
+        area = GenerateArea(self.panel, live_buttons, self.memory_box)
+        self.generate_button, self.cancel_button = area.generate_button, area.cancel_button
+        self.progress_bar, self.starts_from_label = area.progress_bar, area.starts_from_label
+        self.generate_button.clicked.connect(self.generate)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.docks.add("Generate", "generationDock", area, right)
         left = Qt.DockWidgetArea.LeftDockWidgetArea
         self.docks.add("History", "historyDock", self.history, left)
         regions_dock = self.docks.add("Regions", "regionsDock", self.regions_panel, left)
@@ -121,6 +128,7 @@ class MainWindow(QMainWindow):
         self.mask_toolbar = MaskToolBar(self.canvas, self)
         self.addToolBar(self.mask_toolbar)
         self.strength_toolbar = StrengthToolBar(self.canvas, self)
+        self.addToolBarBreak()  # its own row: neither toolbar overflows into » at 1400 px
         self.addToolBar(self.strength_toolbar)
         self.files = FileActions(self, self.tree, self.settings, self.shown_record)
         self.project = ProjectActions(self)  # project files, the title and the unsaved marker
@@ -132,6 +140,10 @@ class MainWindow(QMainWindow):
         self.status_label = plain(named(QLabel(), "inputLabel"))
         self.statusBar().addPermanentWidget(self.status_label)
         self.statusBar().showMessage("Open an image (Ctrl+O, drop or paste) and choose a model.")
+        self.tool_flash = ToolFlash(self.mask_toolbar.tool_actions, self.statusBar())
+        # B, E, R, H never fire while typing (gui.window.typing_guard).
+        self.typing_guard = TypingGuard(self.mask_toolbar.tool_actions.values(), self)
+        self.banner_causes = BannerCauses(self.error_banner)
 
         # 5. Wiring.
         self.tree.subscribe(self._on_tree_changed)
@@ -141,6 +153,8 @@ class MainWindow(QMainWindow):
         self.workflow_menu.record_shown.connect(self.show_record)
         self.workflow_menu.continue_requested.connect(self.continue_from)
         self.canvas.mask_changed.connect(self._on_mask_changed)
+        self.canvas.tool_changed.connect(self.tool_flash.flash)
+        self.state.subscribe("model", self.banner_causes.model_chosen)
         self.mask_toolbar.error.connect(self.show_error)
         self.panel.problem_changed.connect(self._update_generate_enabled)
         self.runner.work_size_seen.connect(self.panel.remember_work_size)
@@ -159,6 +173,7 @@ class MainWindow(QMainWindow):
         self.runner.preview.connect(self.canvas.show_preview)
         self.runner.preview_size = self.canvas.scene_display_size
         self.runner.model_worked.connect(self._remember_model)
+        self.runner.result_added.connect(self.show_record)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self._on_about_to_quit)
@@ -172,41 +187,9 @@ class MainWindow(QMainWindow):
         self.worker_choice = RemoteWorkerWiring(self.runner, self.panel.model_picker, self.settings)
         self._on_busy_changed(False)
         self._on_mask_changed()
+        self._update_status_label()
 
     # -- building ---------------------------------------------------------------------------------
-    def _build_generate_area(self) -> QWidget:
-        self.generate_button = named(QPushButton("Generate"), "generateButton")
-        self.generate_button.setToolTip("Run one pass on the input image (Ctrl+Enter)")
-        self.generate_button.setDefault(True)
-        self.generate_button.setMinimumHeight(32)
-        self.cancel_button = named(QPushButton("Cancel"), "cancelButton")
-        self.cancel_button.setToolTip("Stop the running pass (Esc)")
-        self.cancel_button.setMinimumHeight(32)
-        self.generate_button.clicked.connect(self.generate)
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_bar = named(QProgressBar(), "progressBar")
-        self.progress_bar.setTextVisible(True)
-        self.progress_bar.setFormat("Idle")
-        self.progress_bar.setValue(0)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.generate_button, 2)
-        buttons.addWidget(self.cancel_button, 1)
-        buttons.addWidget(self.live.candidate_count)
-        buttons.addWidget(self.live.button)
-        area = QWidget()
-        column = QVBoxLayout(area)
-        column.setContentsMargins(0, 0, 0, 6)
-        column.addWidget(self.panel, 1)
-        footer = QVBoxLayout()
-        footer.setContentsMargins(6, 0, 6, 0)
-        footer.addLayout(buttons)
-        footer.addWidget(self.progress_bar)
-        self.memory_box = MemoryModeBox(self.state, self.tree)  # the mode chosen and in use
-        footer.addWidget(self.memory_box)
-        column.addLayout(footer)
-        area.setMinimumWidth(360)
-        return area
-
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
@@ -223,8 +206,10 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.undo_action.setProperty("shortcutName", "Undo")  # its text names the last edit
         self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.redo_action.setProperty("shortcutName", "Redo")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
         edit_menu.addSeparator()
@@ -255,7 +240,8 @@ class MainWindow(QMainWindow):
 
     # -- records and view -----------------------------------------------------------------
     def show_record(self, record_id: str) -> None:
-        """Show a record in the canvas (the mask stays); the next pass's input is unchanged."""
+        """Show a record in the canvas (the mask stays) and select its history card; the next
+        pass's input is unchanged."""
         if record_id not in self.tree:
             return
         record = self.tree.get(record_id)
@@ -263,12 +249,13 @@ class MainWindow(QMainWindow):
             self.canvas.set_image(record.image, keep_mask=True)
             self._shown_image = record.image
         self._shown_id = record_id
+        self.history.show_card(record_id)  # the card shown and the canvas always agree
         self._update_status_label()
 
     def continue_from(self, record_id: str) -> None:
-        """Make a record the input of the next pass (new passes become its children)."""
-        if record_id in self.tree:
-            self.tree.select(record_id)
+        """Make a record the input of the next pass (new passes become its children): one undo
+        step, "Use … as input"."""
+        self.runner.apply_record(record_id)
 
     def shown_record(self) -> PassRecord | None:
         shown_id = self._shown_id
@@ -313,15 +300,20 @@ class MainWindow(QMainWindow):
     def _update_status_label(self) -> None:
         current = self.tree.current
         self.panel.set_picture_size(None if current is None else current.image.size)
+        self.starts_from_label.setText(starts_from_text(current))
+        has_map = self.canvas.strength_map_image() is not None
+        self.panel.set_strength_map_present(has_map)  # the panel says the slider is not used
+        for toolbar in (self.mask_toolbar, self.strength_toolbar):
+            toolbar.setEnabled(current is not None)  # nothing to paint on without a picture
         if current is None:
             self.status_label.setText("No image")
             return
-        text = f"Input: {current.name}"
+        text = f"Next pass starts from: {current.name}"
         shown = self.shown_record()
         if shown is not None and shown.id != current.id:
             text = f"Viewing: {shown.name} · {text}"
-        if self.canvas.strength_map_image() is not None:
-            text += " · strength map on (it replaces the global strength)"
+        if has_map:
+            text += " · Region strength map on (it replaces the strength slider)"
         self.status_label.setText(text)
 
     def _on_mask_changed(self) -> None:

@@ -67,7 +67,8 @@ def shortcut_rows(window: QWidget) -> list[ShortcutRow]:
         if not keys or id(action) in seen:
             continue
         seen.add(id(action))
-        rows.append(ShortcutRow(_place(action), action.text().replace("&", ""), keys))
+        name = action.property("shortcutName") or action.text()  # Undo, not "Undo Apply …"
+        rows.append(ShortcutRow(_place(action), str(name).replace("&", ""), keys))
     return sorted(rows, key=lambda row: (row.place, row.action))
 
 

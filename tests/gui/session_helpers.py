@@ -43,7 +43,7 @@ def generate(qtbot, window) -> PassRecord:
     assert window.generate()
     qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT)
     assert len(window.tree) == count + 1, window.error_label.text()
-    return window.tree.current
+    return window.shown_record()  # the new pass, shown and selected (the input stays)
 
 
 def drag(canvas, points, tool: str = "brush") -> None:

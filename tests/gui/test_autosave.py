@@ -46,7 +46,8 @@ def test_a_pass_is_autosaved_at_once_off_the_gui_thread(qtbot, fake_window, monk
     assert threads == [False]
     session = load_project(autosaver.store.path)
     assert tree_fields(session.tree) == tree_fields(window.tree)
-    assert session.tree.current_id == record.id
+    assert session.tree.current_id == window.tree.current_id == "root"  # the input it kept
+    assert record.id in session.tree
     assert session.ui["params"]["prompt"] == "a test"
 
 

@@ -183,7 +183,7 @@ def test_fix_faces_after_each_pass_files_one_pass_recording_its_faces(window, qt
     info = record.params["fix_faces"]
     assert isinstance(info["faces"], list)
     assert record.params["kind"] != "faces"  # the pass's own record, plus fix_faces
-    assert window.tree.current_id == record.id
+    assert window.shown_record() is record and window.tree.current_id == window.tree.root_id
 
 
 def test_the_batch_dialog_fixes_the_faces_of_each_picture(window, qtbot, tmp_path):

@@ -110,20 +110,38 @@ def test_unlocked_seed_changes_each_pass_and_locked_seed_repeats(panel, qtbot):
     panel.seed_lock_button.setChecked(False)
     seeds = {panel.seed_for_next_pass() for _ in range(5)}
     assert len(seeds) > 1
-    assert int(panel.seed_spin.value()) == panel.state.seed  # the drawn seed is shown
+    assert panel.seed_spin.text() == "random"  # unlocked: the field says so, not a stale number
 
     qtbot.mouseClick(panel.seed_lock_button, Qt.MouseButton.LeftButton)
     assert panel.state.seed_locked
+    assert int(panel.seed_spin.value()) == panel.state.seed  # locking keeps the last seed drawn
     panel.seed_spin.setValue(1234)
     assert [panel.seed_for_next_pass() for _ in range(3)] == [1234] * 3
 
     qtbot.mouseClick(panel.new_seed_button, Qt.MouseButton.LeftButton)
-    assert panel.state.seed == int(panel.seed_spin.value())
+    assert panel.state.seed == int(panel.seed_spin.value()) and panel.state.seed_locked
+
+
+def test_typing_a_seed_locks_it_and_random_unlocks(panel, qtbot):
+    """Typed 42 must run 42 (it was thrown away unless Lock was pressed)."""
+    panel.state.seed_locked = False
+    assert panel.seed_spin.text() == "random" and panel.seed_lock_button.text() == "Lock"
+    panel.seed_spin.setFocus()
+    panel.seed_spin.selectAll()
+    QTest.keyClicks(panel.seed_spin, "42")
+    assert panel.state.seed_locked and panel.seed_lock_button.isChecked()
+    assert panel.seed_lock_button.text() == "Locked"
+    assert [panel.seed_for_next_pass() for _ in range(2)] == [42, 42]
+
+    panel.seed_spin.setValue(panel.seed_spin.minimum())  # stepping down to "random"
+    assert not panel.state.seed_locked and panel.seed_spin.text() == "random"
+    assert len({panel.seed_for_next_pass() for _ in range(5)}) > 1  # drawn each time
+    assert panel.seed_spin.text() == "random"  # the drawn seeds are not shown as if typed
 
 
 def test_seed_covers_the_full_32_bit_range(panel):
     panel.seed_spin.setValue(MAX_SEED)
-    assert panel.state.seed == MAX_SEED == 2**32 - 1
+    assert panel.state.seed == MAX_SEED == 2**32 - 1 and panel.state.seed_locked
     panel.state.seed = 3_000_000_000
     assert int(panel.seed_spin.value()) == 3_000_000_000
     assert panel.request_params()["seed"] == 3_000_000_000

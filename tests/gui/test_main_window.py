@@ -105,9 +105,10 @@ def test_generating_streams_previews_adds_a_card_and_keeps_unmasked_pixels(main_
     assert all(log.preview_shown)  # each preview was in the canvas as it arrived
     assert log.formats[-1].startswith("step 3/3 · ") and "it/s · ETA" in log.formats[-1]
     assert len(window.tree) == 2
-    record = window.tree.current
-    assert record.parent_id == "root"
+    record = window.shown_record()
+    assert record.parent_id == "root" and window.tree.current_id == "root"  # the input stays
     assert window.history.item(record.id) is not None
+    assert window.history.selected_ids() == [record.id]  # its card is selected
     assert record.params["seed"] == window.state.seed
     assert not window.canvas.is_preview_shown()
     result = np.asarray(window.canvas.image())
@@ -135,19 +136,45 @@ def test_cancel_mid_run_returns_to_the_previous_view_and_adds_no_card(main_windo
     assert window.generate_button.isEnabled() and not window.cancel_button.isEnabled()
 
 
+def test_generate_again_is_a_sibling_and_continue_from_here_a_child(main_window, qtbot):
+    window = main_window
+    generate_and_wait(qtbot, window)
+    first = window.shown_record()
+    window.state.strength = 0.3  # "lost what mattered: lower it and Generate again"
+    generate_and_wait(qtbot, window)
+    second = window.shown_record()
+    assert first.parent_id == second.parent_id == "root"  # the same input, not stacked passes
+    assert window.starts_from_label.text() == "Starts from: input"
+
+    window.history.select(first.id)
+    window.history.continue_action.trigger()
+    assert window.tree.current_id == first.id
+    assert window.starts_from_label.text() == f"Starts from: {first.name}"
+    generate_and_wait(qtbot, window)
+    third = window.shown_record()
+    assert third.parent_id == first.id
+    generate_and_wait(qtbot, window)
+    fourth = window.shown_record()
+    assert fourth.parent_id == first.id
+    assert [c.id for c in window.tree.children(first.id)] == [third.id, fourth.id]
+    assert window.history.item(first.id).childCount() == 2
+    assert len(window.tree) == 5
+
+
 def test_continue_from_an_earlier_pass_makes_a_branch(main_window, qtbot):
     window = main_window
     generate_and_wait(qtbot, window)
-    first = window.tree.current
+    first = window.shown_record()
+    window.continue_from(first.id)
     generate_and_wait(qtbot, window)
-    second = window.tree.current
+    second = window.shown_record()
     assert second.parent_id == first.id
 
     window.history.select(first.id)
     window.history.continue_action.trigger()
     assert window.tree.current_id == first.id
     generate_and_wait(qtbot, window)
-    third = window.tree.current
+    third = window.shown_record()
     assert third.parent_id == first.id
     assert [c.id for c in window.tree.children(first.id)] == [second.id, third.id]
     assert window.history.item(first.id).childCount() == 2
@@ -157,7 +184,7 @@ def test_continue_from_an_earlier_pass_makes_a_branch(main_window, qtbot):
 def test_compare_view_opens_from_the_history(main_window, qtbot):
     window = main_window
     generate_and_wait(qtbot, window)
-    window.history.select(window.tree.current_id)
+    window.history.select(window.shown_record().id)
     window.history.compare_original_action.trigger()
     dialogs = window.findChildren(QDialog, "compareDialog")
     assert len(dialogs) == 1 and dialogs[0].isVisible()
@@ -197,7 +224,10 @@ def test_ctrl_z_undoes_applying_a_pass_and_redo_reapplies(main_window, qtbot):
     window = main_window
     window.canvas.set_mask_image(make_mask(96, 64))
     generate_and_wait(qtbot, window)
-    applied = window.tree.current
+    applied = window.shown_record()
+    window.history.continue_action.trigger()  # its card is selected: Continue from here
+    assert window.tree.current_id == applied.id
+    assert window.undo_action.text() == f"Undo Use {applied.name} as input"
     root_pixels = np.asarray(window.tree.root.image)
 
     window.canvas.setFocus()
@@ -252,7 +282,7 @@ def test_previews_and_the_result_are_converted_off_the_gui_thread(main_window, q
     assert converted_on and threading.get_ident() not in converted_on
     assert any(isinstance(image, QImage) for image in shown)
     assert all(image is None or isinstance(image, QImage) for image in shown)
-    record = window.tree.current
+    record = window.shown_record()
     assert qt_images._ready(record.image, 0) is not None
     assert qt_images._ready(record.image, qt_images.HISTORY_THUMBNAIL_SIDE) is not None
 
@@ -262,7 +292,7 @@ def test_save_png_with_metadata_and_export_all_passes(main_window, qtbot, tmp_pa
 
     window = main_window
     generate_and_wait(qtbot, window)
-    record = window.tree.current
+    record = window.shown_record()
     assert window.files.save(record, tmp_path / "out")
     meta = read_metadata(tmp_path / "out.png")
     assert meta["record"]["seed"] == record.seed

@@ -37,11 +37,14 @@ def test_the_label_shows_the_mode_of_each_new_pass(qtbot):
     assert box.in_use_label.text() == NOT_RUN_YET
     model = {"name": "tiny", "family": "sdxl", "memory": "offload"}
     tree.add(root.id, make_image(64, 64), params={"strength": 0.5, "model": model})
-    assert box.in_use_label.text() == "last pass: offload · SDXL"
+    assert box.in_use_label.text() == "Last pass: CPU offload, SDXL model"
     # A record without a memory mode (an old project, a fake engine) leaves the label alone.
     tree.add(root.id, make_image(64, 64), params={"strength": 0.4})
-    assert box.in_use_label.text() == "last pass: offload · SDXL"
-    assert in_use_text({"model": {"memory": "none", "family": ""}}) == "last pass: none"
+    assert box.in_use_label.text() == "Last pass: CPU offload, SDXL model"
+    assert (
+        in_use_text({"model": {"memory": "none", "family": ""}})
+        == "Last pass: whole model on the device"
+    )
     assert in_use_text({"model": "tiny"}) is None
 
 
@@ -70,8 +73,8 @@ def test_the_window_sends_the_mode_and_shows_the_one_in_use(qtbot, fake_window, 
     assert combo.objectName() == "memoryCombo"
     generate(qtbot, window)
     assert engine.specs[-1].memory == "auto"
-    assert window.memory_box.in_use_label.text() == "last pass: offload · SD 1.x"
+    assert window.memory_box.in_use_label.text() == "Last pass: CPU offload, SD 1.x model"
     combo.setCurrentText("sequential")
     generate(qtbot, window)
     assert engine.specs[-1].memory == "sequential"
-    assert window.memory_box.in_use_label.text() == "last pass: sequential · SD 1.x"
+    assert window.memory_box.in_use_label.text() == "Last pass: sequential offload, SD 1.x model"

@@ -130,7 +130,7 @@ def test_unsaved_marker_follows_every_kind_of_edit(qtbot, fake_window, tmp_path)
         lambda: window.tree.rename(window.tree.current_id, "renamed"),
         lambda: drag(window.canvas, [(10, 10), (40, 30)]),
         lambda: window.canvas.fill_strength_map(),
-        lambda: window.continue_from(window.tree.root_id),
+        lambda: window.continue_from(window.tree.children(window.tree.root_id)[0].id),
         lambda: window.tree.remove(window.tree.children(window.tree.root_id)[0].id),
     ]
     for edit in edits:

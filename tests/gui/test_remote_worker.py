@@ -117,16 +117,15 @@ def test_connecting_shows_the_state_and_the_workers_models(qtbot, main_window, w
 def test_a_remote_pass_is_filed_like_a_local_one_with_the_same_pixels(qtbot, main_window, worker):
     window, tree = main_window, main_window.tree
     _generate(qtbot, window)
-    local = tree.current
+    local = window.shown_record()
     assert local is not None and local.parent_id == tree.root_id
-
-    window.continue_from(tree.root_id)
+    assert tree.current_id == tree.root_id  # Generate keeps its input
     _go_remote(qtbot, window, worker.url)
     previews = []
     window.runner.preview.connect(lambda image: image is not None and previews.append(image))
     _generate(qtbot, window)
 
-    remote = tree.current
+    remote = window.shown_record()
     assert remote is not None and remote.id != local.id and remote.parent_id == tree.root_id
     assert len(tree.children(tree.root_id)) == 2
     assert np.array_equal(np.asarray(remote.image), np.asarray(local.image))
@@ -192,7 +191,7 @@ def test_a_lost_worker_is_reported_retried_and_the_session_kept(
         served.start()  # it comes back: found again, and the next pass runs there
         qtbot.waitUntil(lambda: label.text() == "connected · 1 model", timeout=30_000)
         _generate(qtbot, window)
-        assert len(tree) == len(kept) + 1 and tree.current.parent_id == current
+        assert len(tree) == len(kept) + 1 and window.shown_record().parent_id == current
     finally:
         served.close()
 

@@ -134,7 +134,7 @@ def test_strength_map_keeps_areas_painted_zero_byte_identical(main_window, qtbot
     window.canvas.set_strength_map_image(strength_map)
     assert window.generate()
     wait_idle(qtbot, window)
-    record = window.tree.current
+    record = window.shown_record()
     assert not record.is_root and "strength_map_hash" in record.params
     before = np.asarray(window.tree.root.image)
     after = np.asarray(record.image)
