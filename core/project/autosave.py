@@ -118,10 +118,7 @@ class AutosaveStore:
             self._hold_lock()
         except OSError as exc:
             raise ProjectError(f"cannot autosave in {self.folder}: {exc.strerror or exc}") from None
-        path = save_project(self.path, session, compress_level=self.compress_level, private=True)
-        with contextlib.suppress(OSError):  # already 0600 unless an atomic replace kept old rights
-            _make_private(path, _PRIVATE_FILE)
-        return path
+        return save_project(self.path, session, compress_level=self.compress_level, private=True)
 
     def mark_clean_exit(self) -> None:
         """The app is closing normally: remove this process's autosave and release its lock."""

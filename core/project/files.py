@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -175,9 +174,8 @@ def save_project(
         reason = f"not JSON data ({_one_line(exc)})"
         raise ProjectError(f"cannot save project {path}: {reason}") from None
     try:
-        with atomic_writer(path) as fh, zipfile.ZipFile(fh, "w") as zf:
-            if private and os.name == "posix":
-                os.fchmod(fh.fileno(), 0o600)
+        mode = 0o600 if private else None  # private: never readable by others, even for a moment
+        with atomic_writer(path, mode=mode) as fh, zipfile.ZipFile(fh, "w") as zf:
             zf.writestr(INDEX_NAME, index, compress_type=zipfile.ZIP_DEFLATED)
             for name, image in images:
                 _write_member(zf, name, image, compress_level)

@@ -31,9 +31,7 @@ def write_token_file(port: int, token: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):  # a file system without modes (FAT, some mounts)
         os.chmod(path.parent, PRIVATE_FOLDER)
-    with atomic_writer(path) as fh:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fh.fileno(), PRIVATE_FILE)  # private before the token is in it
+    with atomic_writer(path, mode=PRIVATE_FILE) as fh:  # private before the token is in it
         fh.write(f"{token}\n".encode())
     return path
 
