@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--variations", type=int, metavar="N", help="N seeds at one strength")
     gen.add_argument("--fix-faces", action="store_true", help=FIX_FACES_HELP)
     gen.add_argument("--worker", metavar="URL", help="run the pass on a worker (see serve)")
-    gen.add_argument("--token", help="the worker's token")
+    gen.add_argument("--token", help="the worker's token (or --token-file, or the environment)")
+    gen.add_argument("--token-file", metavar="PATH", help="read the worker's token from this file")
 
     info = sub.add_parser("info", help="show the generation parameters stored in an image")
     info.add_argument("image", metavar="IMAGE")

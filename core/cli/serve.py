@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
+import socket
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.cli.common import (
     EXIT_OK,
@@ -21,6 +27,10 @@ from core.events import PassResult
 from core.imaging import load_image
 from core.models import ModelSpec
 from core.models.memory_modes import MEMORY_MODES
+from core.remote.token_file import TOKEN_ENV
+
+if TYPE_CHECKING:
+    from core.remote.access import AccessPolicy
 
 DEFAULT_PORT = 7860
 
@@ -30,37 +40,112 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port ({DEFAULT_PORT})")
     serve.add_argument("--model", help="the model offered as 'default' (folder, file or hub id)")
-    serve.add_argument(
-        "--token", help="token clients must send (generated and printed beyond loopback)"
-    )
+    add_access_options(serve)
     serve.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     serve.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     serve.add_argument("--memory", default="auto", choices=MEMORY_MODES)
     serve.set_defaults(handler=cmd_serve)
 
 
+def add_access_options(serve: argparse.ArgumentParser) -> None:
+    """Who may talk to the worker: its token, Basic credentials, extra Host names and Origins."""
+    serve.add_argument(
+        "--token",
+        help=f"token clients must send (default: a new one each start; prefer --token-file or "
+        f"${TOKEN_ENV}, which stay off the process list)",
+    )
+    serve.add_argument("--token-file", metavar="PATH", help="read the token from this file")
+    serve.add_argument(
+        "--no-token", action="store_true", help="ask no token (loopback only: 127.0.0.1, ::1)"
+    )
+    serve.add_argument(
+        "--api-auth",
+        metavar="USER:PASS",
+        help="also accept HTTP Basic credentials (A1111 style)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="answer to this Host name too (a reverse proxy's, a LAN name); repeatable",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="let browser pages from this origin call the worker (e.g. https://app.example); "
+        "repeatable",
+    )
+
+
+def access_from_args(args: argparse.Namespace) -> tuple[AccessPolicy, bool]:
+    """The worker's access policy from its options, and whether its token was generated here."""
+    from core.remote.access import AccessPolicy
+    from core.remote.loopback import is_loopback
+    from core.remote.server import worker_token
+
+    given = (args.token or _read_token_file(args.token_file)).strip()
+    if args.no_token and given:
+        raise UserError("--no-token and a token (--token or --token-file) disagree")
+    if not args.no_token:
+        given = given or os.environ.get(TOKEN_ENV, "").strip()
+    basic = args.api_auth or ""
+    if basic and ":" not in basic:
+        raise UserError("--api-auth wants USER:PASS")
+    token = worker_token(args.host, given or None, no_token=args.no_token)
+    hosts = tuple(args.allow_host)
+    if not is_loopback(args.host):  # reachable from others: by this machine's own name too
+        hosts += machine_names()
+    access = AccessPolicy(token, basic, hosts, tuple(args.allow_origin))
+    return access, bool(token) and not given
+
+
+def machine_names() -> tuple[str, ...]:
+    """This machine's own host names (``gpu-box``, ``gpu-box.local``, its full name)."""
+    name = socket.gethostname().lower()
+    short = name.split(".")[0]
+    names = {name, short, f"{short}.local", socket.getfqdn(name).lower()}
+    return tuple(sorted(n for n in names if n and n not in ("localhost", ".local")))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve until Ctrl+C; passes run one at a time on one engine."""
     from core.models import classify_reference
     from core.remote.offered import OfferedModels
-    from core.remote.server import is_loopback, make_app, start_server, worker_token
+    from core.remote.server import make_app, start_server
+    from core.remote.token_file import remove_token_file, write_token_file
 
     if args.model:
         classify_reference(args.model)
-    token = worker_token(args.host, args.token)
+    access, generated = access_from_args(args)
     spec = ModelSpec(args.model or "", None, args.device, args.dtype, args.memory)
-    app = make_app(OfferedModels(args.model), spec, token)
+    app = make_app(OfferedModels(args.model), spec, access=access)
 
     async def serve() -> None:
         runner, port = await start_server(app, args.host, args.port)
-        print(f"worker listening on http://{args.host}:{port}", file=sys.stderr)
-        if token and not args.token:
-            print(f"token: {token}", file=sys.stderr)
-        elif not token and is_loopback(args.host):
+        token_file = None
+        if access.token:  # written before the address is printed: a local client finds it
+            try:
+                token_file = write_token_file(port, access.token)
+            except OSError as exc:
+                print(f"could not write the token file: {exc.strerror or exc}", file=sys.stderr)
+        print(f"worker listening on http://{_url_host(args.host)}:{port}", file=sys.stderr)
+        if generated:
+            print(f"token: {access.token}", file=sys.stderr)
+        if token_file is not None:
+            print(f"token file (this user only): {token_file}", file=sys.stderr)
+        elif access.open:
             print("no token: only this machine can connect", file=sys.stderr)
+        stop = asyncio.Event()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
+            if access.token:
+                remove_token_file(port, access.token)
             await runner.cleanup()
 
     try:
@@ -68,6 +153,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("worker stopped", file=sys.stderr)
     return EXIT_OK
+
+
+def _read_token_file(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the token file {path}: {exc}") from None
+    if not token:
+        raise UserError(f"the token file {path} is empty")
+    return token
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def run_on_worker(args: argparse.Namespace, workflow: list[str]) -> int:
@@ -83,7 +184,9 @@ def run_on_worker(args: argparse.Namespace, workflow: list[str]) -> int:
     token, progress = CancelToken(), Progress()
 
     async def run() -> PassResult:
-        async with WorkerClient(args.worker, args.token) as worker:
+        given = args.token or _read_token_file(args.token_file) or os.environ.get(TOKEN_ENV)
+        given = given or None  # none: a worker on this machine is asked with its token file
+        async with WorkerClient(args.worker, given) as worker:
             return await worker.run_pass(args.model, request, on_event=progress, cancel=token)
 
     try:

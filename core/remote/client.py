@@ -24,6 +24,7 @@ from core.errors import PassCancelled, UserError
 from core.events import EventCallback, PassEvent, PassResult
 from core.metadata import read_metadata
 from core.remote.protocol import API_PREFIX, PARAMS_PART, encode_submission, event_from_json
+from core.remote.token_file import local_token
 from core.requests import PassRequest
 
 CANCEL_POLL_S = 0.1
@@ -43,11 +44,13 @@ class WorkerMessage:
 
 
 class WorkerClient:
-    """A connection to one worker at ``url`` (``http://host:port``), with its token if any."""
+    """A connection to one worker at ``url`` (``http://host:port``), with its token if any.
+    Without one, a worker on this machine is asked with the token from its token file
+    (:mod:`core.remote.token_file`)."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
-        self.token = token
+        self.token = token or local_token(self.url)
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
@@ -177,6 +180,8 @@ def _error_text(body: bytes) -> str:
 def _refusal(status: int, message: str) -> str:
     if status == 401:
         return "the worker wants a valid token (--token)"
+    if status == 429:
+        return f"the worker is busy: {message}"
     return f"the worker refused the request ({status}): {message}"
 
 

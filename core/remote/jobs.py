@@ -1,10 +1,16 @@
 """The worker's queue: one engine, passes run one at a time on a worker thread, each pass's
-messages kept for whoever follows it."""
+messages kept for whoever follows it.
+
+Bounded: at most ``max_waiting`` passes wait (QueueFull beyond, HTTP 429); a pass that ends drops
+its input pictures at once, and ended passes are forgotten after ``keep_s`` seconds or when more
+than ``max_kept`` have ended (the oldest first). What a pass reports names no server path
+(:mod:`core.remote.redact`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +24,18 @@ from core.events import PassEvent, PassResult, StepPreview
 from core.hashing import complete_model_hash
 from core.models import ModelSpec
 from core.remote.protocol import event_json, preview_png
+from core.remote.redact import public_record, without_paths
 from core.requests import PassRequest
 
 FINAL_STATES = ("done", "failed", "cancelled")
+MAX_WAITING = 16
+MAX_WAITING_PIXELS = 200_000_000  # every waiting pass's pictures together (decoded, in memory)
+KEEP_ENDED_S = 15 * 60.0
+MAX_KEPT = 64
+
+
+class QueueFull(UserError):
+    """The worker's queue is full (HTTP 429)."""
 
 
 @dataclass
@@ -28,9 +43,13 @@ class Job:
     """One submitted pass and everything it has reported (``messages``: JSON, preview PNG)."""
 
     id: str
-    request: PassRequest
+    request: PassRequest | None  # None once the pass has ended (its pictures dropped)
     spec: ModelSpec
+    model_id: str = ""  # the id the client named (in place of the server's reference)
+    paths: dict[str, str] = field(default_factory=dict)  # server path → what clients see
+    pixels: int = 0  # its pictures' pixels, while it holds them
     state: str = "queued"  # queued | running | done | failed | cancelled
+    ended_at: float | None = None
     error: str = ""
     result_png: bytes | None = None
     messages: list[tuple[dict[str, Any], bytes | None]] = field(default_factory=list)
@@ -61,19 +80,66 @@ class Job:
     def status(self, position: int | None) -> dict[str, Any]:
         return {"id": self.id, "state": self.state, "position": position, "error": self.error}
 
+    def end(self, state: str, message: dict[str, Any], error: str = "") -> None:
+        """The pass has ended: its state and last message; its input pictures are dropped."""
+        self.state, self.error, self.request, self.pixels = state, error, None, 0
+        self.ended_at = time.monotonic()
+        self.messages = [(m, None) for m, _ in self.messages]  # and its last preview
+        self.publish(message)
+
+    def public(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``message`` naming the model by the client's id and no server path."""
+        if message.get("type") == "loading":
+            reference = self.paths.get(message["reference"], "")
+            message = {
+                **message,
+                "reference": reference or without_paths(message["reference"], self.paths),
+                "message": without_paths(message["message"], self.paths),
+            }
+        elif message.get("type") == "finished":
+            message = {**message, "note": without_paths(message["note"], self.paths)}
+        return message
+
 
 class JobQueue:
     """Submitted passes in order; :meth:`run` (a task on the server's loop) works through them."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        max_waiting: int = MAX_WAITING,
+        keep_s: float = KEEP_ENDED_S,
+        max_kept: int = MAX_KEPT,
+        max_waiting_pixels: int = MAX_WAITING_PIXELS,
+    ) -> None:
         self.engine = engine
+        self.max_waiting, self.keep_s, self.max_kept = max_waiting, keep_s, max_kept
+        self.max_waiting_pixels = max_waiting_pixels
         self.jobs: dict[str, Job] = {}
         self._waiting: list[Job] = []
         self._ready = asyncio.Event()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="i2i-worker")
 
-    def submit(self, request: PassRequest, spec: ModelSpec) -> Job:
-        job = Job(uuid.uuid4().hex[:16], request, spec)
+    def check_room(self, pixels: int = 0) -> None:
+        """Raise QueueFull when no more passes (or no pass of ``pixels`` more) may wait."""
+        if len(self._waiting) >= self.max_waiting:
+            raise QueueFull(f"the worker's queue is full ({self.max_waiting} passes wait)")
+        held = sum(job.pixels for job in self._waiting)
+        if self._waiting and held + pixels > self.max_waiting_pixels:
+            raise QueueFull("the worker's queue is full (its waiting pictures fill its memory)")
+
+    def submit(
+        self,
+        request: PassRequest,
+        spec: ModelSpec,
+        model_id: str = "",
+        paths: dict[str, str] | None = None,
+        pixels: int = 0,
+    ) -> Job:
+        """Queue a pass (QueueFull when the queue is full)."""
+        self.evict()
+        self.check_room(pixels)
+        job = Job(uuid.uuid4().hex[:16], request, spec, model_id, dict(paths or {}), pixels)
         self.jobs[job.id] = job
         self._waiting.append(job)
         job.publish({"type": "queued", "position": self.position(job)})
@@ -91,8 +157,19 @@ class JobQueue:
         job.token.cancel()
         if job in self._waiting:
             self._waiting.remove(job)
-            job.state = "cancelled"
-            job.publish({"type": "cancelled"})
+            job.end("cancelled", {"type": "cancelled"})
+
+    def evict(self) -> None:
+        """Forget ended passes older than ``keep_s``, and the oldest beyond ``max_kept``."""
+        now = time.monotonic()
+        ended = sorted(
+            (job for job in self.jobs.values() if job.ended_at is not None),
+            key=lambda job: job.ended_at or 0.0,
+        )
+        extra = len(ended) - self.max_kept
+        for i, job in enumerate(ended):
+            if i < extra or now - (job.ended_at or now) > self.keep_s:
+                del self.jobs[job.id]
 
     async def run(self) -> None:
         """Run passes one at a time until cancelled."""
@@ -108,25 +185,27 @@ class JobQueue:
             try:
                 result = await loop.run_in_executor(self._thread, self._run_pass, job, loop)
             except PassCancelled:
-                job.state = "cancelled"
-                job.publish({"type": "cancelled"})
+                job.end("cancelled", {"type": "cancelled"})
             except Exception as exc:  # a user error or a crash: this pass fails, the worker goes on
-                job.state, job.error = "failed", _one_line(exc)
-                job.publish({"type": "failed", "message": job.error})
+                error = without_paths(_one_line(exc), job.paths)
+                job.end("failed", {"type": "failed", "message": error}, error)
             else:
-                job.state = "done"
-                job.publish(finished_message(result))
+                job.end("done", job.public(finished_message(result)))
+                del result  # the pass's pictures go now, not when the next pass ends
+            self.evict()
 
     def _run_pass(self, job: Job, loop: asyncio.AbstractEventLoop) -> PassResult:
         def on_event(event: PassEvent) -> None:
             preview = None
             if isinstance(event, StepPreview) and event.image is not None:
                 preview = preview_png(event.image)
-            loop.call_soon_threadsafe(job.publish, event_json(event), preview)
+            loop.call_soon_threadsafe(job.publish, job.public(event_json(event)), preview)
 
+        assert job.request is not None  # it has not ended
         result = self.engine.run_pass(job.request, job.spec, on_event=on_event, cancel=job.token)
         record = complete_model_hash(result.record, cancel=job.token)
-        job.result_png = encode_png(result.image, record)
+        paths = {**job.paths, job.spec.reference: job.model_id or "default"}
+        job.result_png = encode_png(result.image, public_record(record, paths))
         return result
 
     def close(self) -> None:

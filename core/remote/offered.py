@@ -29,10 +29,12 @@ class OfferedModels:
         self.library = library if library is not None else ModelLibrary()
 
     def listing(self) -> list[dict[str, Any]]:
-        """The models a client may name (``id``), for ``GET /v1/models``."""
+        """The models a client may name (``id``), for ``GET /v1/models``: ids and names only,
+        never a server path (a ``--model`` on disk is listed as "default")."""
         rows: list[dict[str, Any]] = []
         if self.default:
-            rows.append({"id": self.default, "name": Path(self.default).name, "default": True})
+            public = self.default if _is_hub_id(self.default) else "default"  # never a path
+            rows.append({"id": public, "name": Path(self.default).name, "default": True})
         for item in self._pipelines():
             rows.append({"id": item.id, "name": item.name, "family": item.family})
         for entry in CATALOG:
@@ -50,6 +52,13 @@ class OfferedModels:
         if any(e.id == model_id for e in CATALOG) and cached_path(model_id) is not None:
             return model_id
         raise ProtocolError(f"this worker does not offer the model '{model_id}' (see /v1/models)")
+
+    def shown(self, model_id: str) -> str:
+        """How what the worker says names the model a client asked for as ``model_id``: as
+        asked, but "default" by its hub id when it is one (a path never)."""
+        if model_id == "default" and self.default and _is_hub_id(self.default):
+            return self.default
+        return model_id
 
     def checked(self, request: PassRequest) -> PassRequest:
         """``request`` with its LoRA, ControlNet and IP-Adapter names mapped to this worker's
@@ -82,9 +91,14 @@ class OfferedModels:
         for item in self.library.items(kind):
             if model in (item.id, item.name):
                 return str(item.path)
-        if _HUB_ID.match(model) and ".." not in model and repo_cache_folder(model).is_dir():
+        if _is_hub_id(model) and repo_cache_folder(model).is_dir():
             return model  # a hub id in the worker's cache
         raise ProtocolError(f"this worker has no {kind.replace('_', '-')} model '{model}'")
+
+
+def _is_hub_id(name: str) -> bool:
+    """``org/name`` that is not a path on this machine."""
+    return bool(_HUB_ID.match(name)) and ".." not in name and not Path(name).exists()
 
 
 def _names_a_path(name: str) -> bool:

@@ -10,7 +10,6 @@ as lossless PNG, so the worker sees exactly the client's pixels. Events are JSON
 from __future__ import annotations
 
 import io
-import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -175,17 +174,6 @@ def _picture(pictures: Mapping[str, Image.Image], name: str) -> Image.Image:
 
 def _opts(ref: Mapping[str, Any]) -> dict[str, Any]:
     return {key: ref[key] for key in ("scale", "mode") if key in ref}
-
-
-def parse_params(text: str) -> dict[str, Any]:
-    """The ``params`` part as a JSON object (ProtocolError otherwise)."""
-    try:
-        params = json.loads(text)
-    except ValueError:
-        raise ProtocolError("params is not JSON") from None
-    if not isinstance(params, dict):
-        raise ProtocolError("params must be a JSON object")
-    return params
 
 
 def event_json(event: PassEvent) -> dict[str, Any]:

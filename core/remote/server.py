@@ -7,61 +7,82 @@ serve``). Routes (all under ``/v1``; the protocol is in docs/API.md):
 - ``GET /passes/{id}/events``: a WebSocket of JSON messages and binary preview frames;
 - ``POST /passes/{id}/cancel``.
 
-With a token every route but ``/health`` wants ``Authorization: Bearer <token>`` (or
-``?token=`` on the WebSocket). A request is at most 64 MB; each picture at most MAX_PIXELS.
+Every route goes through :mod:`core.remote.access` (Host, Origin, token or Basic credentials;
+protective headers on every answer) and one error middleware (every failure one line of JSON).
+A submission is read part by part within the limits of :mod:`core.remote.upload`, decoded off
+the event loop, and queued in a bounded :class:`~core.remote.jobs.JobQueue`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import ipaddress
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import WSMsgType, web
-from aiohttp.web_request import FileField
 
 from core import __version__
 from core.engine import Engine
 from core.errors import UserError
 from core.models import ModelSpec
-from core.remote.jobs import Job, JobQueue
-from core.remote.offered import OfferedModels
-from core.remote.protocol import (
-    API_PREFIX,
-    MAX_REQUEST_BYTES,
-    PARAMS_PART,
-    ProtocolError,
-    decode_submission,
-    parse_params,
+from core.remote.access import (
+    AccessPolicy,
+    add_protective_headers,
+    policy_middlewares,
+    refusal,
 )
+from core.remote.jobs import Job, JobQueue, QueueFull
+from core.remote.loopback import is_loopback
+from core.remote.offered import OfferedModels
+from core.remote.params_shape import parse_params
+from core.remote.protocol import API_PREFIX, MAX_REQUEST_BYTES, decode_submission
+from core.remote.upload import RequestTooLarge, check_pictures, read_parts
+from core.requests import PassRequest
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 QUEUE = web.AppKey("queue", JobQueue)
 OFFERED = web.AppKey("offered", OfferedModels)
 SPEC = web.AppKey("spec", ModelSpec)
-TOKEN = web.AppKey("token", str)
+ACCESS = web.AppKey("access", AccessPolicy)
+UPLOADS = web.AppKey("uploads", asyncio.Semaphore)
+DECODING = web.AppKey("decoding", asyncio.Semaphore)
+MAX_CLIENT_MESSAGE = 4096  # a client only ever sends {"type": "cancel"} on the WebSocket
+MAX_UPLOADS = 4  # submissions read at once (each at most MAX_REQUEST_BYTES)
+log = logging.getLogger(__name__)
+
+__all__ = ["is_loopback", "make_app", "start_server", "worker_routes", "worker_token"]
 
 
-def is_loopback(host: str) -> bool:
-    """True for an address only this machine reaches (127.x, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+class NotFound(UserError):
+    """No such pass (HTTP 404)."""
 
 
-def worker_token(host: str, token: str | None) -> str:
-    """The token the worker asks for: the given one, or a new one when it listens beyond
-    loopback (the caller prints it); "" (none) on loopback without ``--token``."""
+def worker_token(host: str, token: str | None, no_token: bool = False) -> str:
+    """The token the worker asks for: the given one, else a new one — none only when
+    ``no_token`` is asked on loopback (UserError beyond it)."""
     if token:
         return token
-    return "" if is_loopback(host) else secrets.token_urlsafe(24)
+    if no_token:
+        if not is_loopback(host):
+            raise UserError(f"--no-token is for loopback only; {host} is reachable from others")
+        return ""
+    return secrets.token_urlsafe(24)
+
+
+def worker_routes() -> list[web.RouteDef]:
+    """The worker protocol's routes (docs/API.md)."""
+    return [
+        web.get(f"{API_PREFIX}/health", _health),
+        web.get(f"{API_PREFIX}/models", _models),
+        web.post(f"{API_PREFIX}/passes", _submit),
+        web.get(f"{API_PREFIX}/passes/{{id}}", _status),
+        web.get(f"{API_PREFIX}/passes/{{id}}/result", _result),
+        web.get(f"{API_PREFIX}/passes/{{id}}/events", _events),
+        web.post(f"{API_PREFIX}/passes/{{id}}/cancel", _cancel),
+    ]
 
 
 def make_app(
@@ -69,25 +90,25 @@ def make_app(
     spec: ModelSpec,
     token: str = "",
     engine: Engine | None = None,
+    access: AccessPolicy | None = None,
+    queue: JobQueue | None = None,
 ) -> web.Application:
     """The worker application. ``spec`` carries the device, precision and memory mode every pass
-    uses (its reference is replaced by the model each pass names)."""
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[_errors, _auth])
-    app[QUEUE] = JobQueue(engine or Engine())
+    uses (its reference is replaced by the model each pass names). ``access`` (default: just
+    ``token``) says who may call it; its checks and the protective headers apply to every
+    route."""
+    access = access or AccessPolicy(token=token)
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BYTES, middlewares=[_errors, *policy_middlewares(access)]
+    )
+    app.on_response_prepare.append(add_protective_headers)
+    app[QUEUE] = queue or JobQueue(engine or Engine())
     app[OFFERED] = offered
     app[SPEC] = spec
-    app[TOKEN] = token
-    app.add_routes(
-        [
-            web.get(f"{API_PREFIX}/health", _health),
-            web.get(f"{API_PREFIX}/models", _models),
-            web.post(f"{API_PREFIX}/passes", _submit),
-            web.get(f"{API_PREFIX}/passes/{{id}}", _status),
-            web.get(f"{API_PREFIX}/passes/{{id}}/result", _result),
-            web.get(f"{API_PREFIX}/passes/{{id}}/events", _events),
-            web.post(f"{API_PREFIX}/passes/{{id}}/cancel", _cancel),
-        ]
-    )
+    app[ACCESS] = access
+    app[UPLOADS] = asyncio.Semaphore(MAX_UPLOADS)
+    app[DECODING] = asyncio.Semaphore(1)
+    app.add_routes(worker_routes())
     app.cleanup_ctx.append(_run_queue)
     return app
 
@@ -103,24 +124,31 @@ async def _run_queue(app: web.Application) -> AsyncIterator[None]:
 
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure is one line of JSON; nothing unexpected shows a traceback or a path."""
     try:
         return await handler(request)
-    except UserError as exc:  # ProtocolError and the request's own checks: one line
-        return web.json_response({"error": str(exc)}, status=400)
+    except RequestTooLarge as exc:
+        return refusal(413, str(exc))
+    except QueueFull as exc:
+        response = refusal(429, str(exc))
+        response.headers["Retry-After"] = "10"
+        return response
+    except NotFound as exc:
+        return refusal(404, str(exc))
+    except UserError as exc:  # ProtocolError and the request's own checks
+        return refusal(400, str(exc))
     except web.HTTPRequestEntityTooLarge:
-        limit = f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB"
-        return web.json_response({"error": f"the request is over the {limit} limit"}, status=413)
-
-
-@web.middleware
-async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    token = request.app[TOKEN]
-    if token and request.path != f"{API_PREFIX}/health":
-        header = request.headers.get("Authorization", "")
-        given = header[7:] if header.startswith("Bearer ") else request.query.get("token", "")
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return web.json_response({"error": "a valid token is required"}, status=401)
-    return await handler(request)
+        return refusal(413, f"the request is over the {MAX_REQUEST_BYTES // 2**20} MB limit")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = refusal(exc.status, (exc.reason or "refused").lower())
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except Exception:  # a bug: logged here, one line there
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return refusal(500, "internal error (the worker's log has the details)")
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -132,31 +160,41 @@ async def _models(request: web.Request) -> web.Response:
 
 
 async def _submit(request: web.Request) -> web.Response:
-    form = await request.post()  # bounded by client_max_size
-    params = form.get(PARAMS_PART)
-    if not isinstance(params, str):
-        raise ProtocolError(f"the pass has no {PARAMS_PART} part")
-    files = {}
-    for name, part in form.items():
-        if name != PARAMS_PART:
-            if not isinstance(part, FileField):
-                raise ProtocolError(f"{name} must be a file part")
-            files[name] = part.file.read()
-    submission = decode_submission(parse_params(params), files)
-    offered = request.app[OFFERED]
+    queue, offered = request.app[QUEUE], request.app[OFFERED]
+    # 1. A full queue is refused before the body is read.
+    queue.check_room()
+    async with request.app[UPLOADS]:
+        # 2. Part by part: unknown names, too many parts or bytes refused as they come.
+        text, files = await read_parts(request)
+        # 3. The params' shape, then the model, before any picture is looked at.
+        params = parse_params(text)
+        reference = offered.reference(params["model"])
+        # 4. The pixel budget from the PNG headers; then decoding, off the event loop.
+        pictures, pixels = check_pictures(params, files)
+        del files
+        async with request.app[DECODING]:
+            submission = await asyncio.to_thread(decode_submission, params, pictures)
+    checked = offered.checked(submission.request)
     spec = request.app[SPEC]
-    model_spec = ModelSpec(
-        offered.reference(submission.model), None, spec.device, spec.dtype, spec.memory
-    )
-    queue = request.app[QUEUE]
-    job = queue.submit(offered.checked(submission.request), model_spec)
+    model_spec = ModelSpec(reference, None, spec.device, spec.dtype, spec.memory)
+    shown = offered.shown(submission.model)
+    paths = {reference: shown, **_named(submission.request, checked)}
+    job = queue.submit(checked, model_spec, shown, paths, pixels)
     return web.json_response(job.status(queue.position(job)), status=201)
+
+
+def _named(sent: PassRequest, checked: PassRequest) -> dict[str, str]:
+    """Each server path ``checked`` resolved → the name the client sent for it."""
+    pairs = [(a.path, b.path) for a, b in zip(sent.loras, checked.loras, strict=True)]
+    pairs += [(a.model, b.model) for a, b in zip(sent.controls, checked.controls, strict=True)]
+    pairs += [(a.model, b.model) for a, b in zip(sent.references, checked.references, strict=True)]
+    return {server: name for name, server in pairs if server != name}
 
 
 def _job(request: web.Request) -> Job:
     job = request.app[QUEUE].jobs.get(request.match_info["id"])
     if job is None:
-        raise web.HTTPNotFound(text='{"error": "no such pass"}', content_type="application/json")
+        raise NotFound("no such pass")
     return job
 
 
@@ -182,7 +220,7 @@ async def _cancel(request: web.Request) -> web.Response:
 
 async def _events(request: web.Request) -> web.WebSocketResponse:
     job = _job(request)
-    socket = web.WebSocketResponse(heartbeat=30)
+    socket = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_CLIENT_MESSAGE)
     await socket.prepare(request)
     listener = asyncio.create_task(_cancel_on_message(socket, request.app[QUEUE], job))
     try:
@@ -200,7 +238,7 @@ async def _cancel_on_message(socket: web.WebSocketResponse, queue: JobQueue, job
     """A ``{"type": "cancel"}`` text message on the WebSocket cancels the pass too."""
     async for message in socket:
         if message.type == WSMsgType.TEXT:
-            with contextlib.suppress(ValueError, AttributeError):
+            with contextlib.suppress(ValueError, AttributeError, RecursionError):
                 if json.loads(message.data).get("type") == "cancel":
                     queue.cancel(job)
 

@@ -2,8 +2,10 @@
 
 ``WorkerChoicePanel`` sits in the model panel: a Local / Remote worker combo and, for a remote
 worker, its URL, its token (never saved: typed each session or taken from
-``$IMG2IMG_STUDIO_WORKER_TOKEN``), a Connect button and the connection state ("connected · 3
-models", "unreachable: …"). It only shows and asks; gui.window.remote_wiring acts on it.
+``$IMG2IMG_STUDIO_WORKER_TOKEN``; left empty for a worker on this computer, the client reads the
+worker's token file, core.remote.token_file), a Connect button and the connection state
+("connected · 3 models", "unreachable: …"). It only shows and asks; gui.window.remote_wiring
+acts on it.
 """
 
 from __future__ import annotations
@@ -83,10 +85,11 @@ class WorkerChoicePanel(QWidget):
         self.url_edit.setToolTip("The address of a generation worker (python main.py serve)")
         self.token_edit = named(QLineEdit(token), "workerTokenEdit")
         self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token_edit.setPlaceholderText("token (not saved)")
+        self.token_edit.setPlaceholderText("token (not saved; a local worker's is found)")
         self.token_edit.setToolTip(
-            f"The worker's --token. Kept for this session only, never saved (set {TOKEN_ENV} "
-            "to fill it in at start)"
+            f"The worker's token. Kept for this session only, never saved (set {TOKEN_ENV} "
+            "to fill it in at start). Left empty for a worker on this computer, the token it "
+            "wrote to its private token file is used"
         )
         self.connect_button = named(QPushButton("Connect"), "workerConnectButton")
         self.connect_button.setToolTip("Connect to the worker and list its models")

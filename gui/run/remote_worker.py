@@ -249,7 +249,12 @@ class RemoteWorker(QObject):
                 self._tickets.remove(ticket)
 
     async def _client_for(self, target: Target) -> WorkerClient:
-        if self._client is None or self._client_target != target:
+        from core.remote.token_file import local_token
+
+        # No token typed: a worker on this computer is asked with the one in its token file
+        # (read again each time: a restarted worker has a new one).
+        stale = not target[1] and self._client and self._client.token != local_token(target[0])
+        if self._client is None or self._client_target != target or stale:
             from core.remote.client import WorkerClient
 
             await self._close_client()

@@ -8,27 +8,34 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from aiohttp import web
+
 from core.models import ModelSpec
 from core.remote.offered import OfferedModels
 from core.remote.server import make_app, start_server
 
 
 @contextmanager
-def running_worker(model: str, token: str = "") -> Iterator[str]:
-    """Serve ``model`` on CPU; yields the worker's URL and stops it on the way out."""
+def running_worker(model: str, token: str = "", **options: Any) -> Iterator[str]:
+    """Serve ``model`` on CPU (``options``: make_app's ``access``, ``queue``, ``engine``);
+    yields the worker's URL and stops it on the way out."""
+    app = make_app(OfferedModels(model), ModelSpec(model, device="cpu"), token, **options)
+    with running_app(app) as url:
+        yield url
+
+
+@contextmanager
+def running_app(app: web.Application) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 from a thread; yields its URL."""
     loop = asyncio.new_event_loop()
     started: dict[str, Any] = {}
-    ready = threading.Event()
 
     async def start() -> None:
-        app = make_app(OfferedModels(model), ModelSpec(model, device="cpu"), token)
         started["runner"], started["port"] = await start_server(app, "127.0.0.1", 0)
-        ready.set()
 
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
-    ready.wait(30)
     try:
         yield f"http://127.0.0.1:{started['port']}"
     finally:

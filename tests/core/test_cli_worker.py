@@ -6,6 +6,7 @@ from PIL import Image
 
 from core.cli.main import main
 from core.metadata import read_metadata, write_png
+from core.remote.token_file import remove_token_file, write_token_file
 from core.testing.images import make_image
 from tests.core.remote_helpers import running_worker
 
@@ -34,3 +35,20 @@ def test_generate_on_a_worker_writes_the_local_file(tiny_model_dir, tmp_path, ca
     )
     assert same.read_bytes() == remote.read_bytes()
     assert not (tmp_path / "x.png").exists()
+
+
+def test_generate_on_a_local_worker_reads_its_token_file(tiny_model_dir, tmp_path, capsys):
+    source = tmp_path / "in.png"
+    make_image(64, 64).save(source)
+    args = ["generate", str(source), "--model", "default", *ARGS, "--steps", "1"]
+    with running_worker(str(tiny_model_dir), token="from-the-file") as url:
+        assert main([*args, "-o", str(tmp_path / "a.png"), "--worker", url]) == 2
+        assert "valid token" in capsys.readouterr().err  # no file yet: refused
+        write_token_file(int(url.rsplit(":", 1)[1]), "from-the-file")
+        assert main([*args, "-o", str(tmp_path / "b.png"), "--worker", url]) == 0
+        remove_token_file(int(url.rsplit(":", 1)[1]), "from-the-file")
+        mine = tmp_path / "token"
+        mine.write_text("from-the-file\n")
+        worker = ["--worker", url.replace("127.0.0.1", "localhost"), "--token-file", str(mine)]
+        assert main([*args, "-o", str(tmp_path / "c.png"), *worker]) == 0
+    assert (tmp_path / "b.png").exists() and not (tmp_path / "a.png").exists()

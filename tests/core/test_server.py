@@ -13,8 +13,9 @@ from PIL import Image
 
 from core.conditioning.specs import ControlLayer, LoraSpec
 from core.engine import CancelToken, Engine
-from core.errors import PassCancelled
+from core.errors import PassCancelled, UserError
 from core.events import StepPreview
+from core.metadata import read_metadata
 from core.models import ModelSpec
 from core.remote.client import WorkerClient, WorkerError
 from core.remote.protocol import MAX_REQUEST_BYTES, encode_submission
@@ -117,8 +118,11 @@ def test_a_missing_or_wrong_token_is_refused(worker):
             _run(_with_client(worker, lambda c: c.models(), token))
     models = _run(_with_client(worker, lambda c: c.models()))
     assert models[0]["default"] is True
-    assert worker_token("127.0.0.1", None) == ""  # loopback only: no token needed
-    assert len(worker_token("0.0.0.0", None)) >= 24  # beyond loopback: always one
+    assert len(worker_token("127.0.0.1", None)) >= 24  # a token on every start, loopback too
+    assert worker_token("127.0.0.1", None) != worker_token("127.0.0.1", None)
+    assert worker_token("127.0.0.1", None, no_token=True) == ""  # only when asked, on loopback
+    with pytest.raises(UserError, match="loopback only"):
+        worker_token("0.0.0.0", None, no_token=True)
     assert worker_token("0.0.0.0", "given") == "given"
 
 
@@ -164,3 +168,18 @@ def test_the_protocol_carries_every_picture(tiny_model_dir):
     assert np.array_equal(np.asarray(decoded.image), np.asarray(request.image))
     assert np.array_equal(np.asarray(decoded.controls[0].image), np.asarray(control.image))
     assert decoded.mask is not None and decoded.mask.getextrema() == (255, 255)
+
+
+def test_what_the_worker_says_names_no_server_path(worker, tiny_model_dir):
+    async def run(client: WorkerClient) -> tuple[list[dict], bytes, list[dict]]:
+        pass_id = await client.submit("default", _request(steps=2))
+        messages = [message.data async for message in client.messages(pass_id)]
+        return messages, await client.result(pass_id), await client.models()
+
+    messages, png, models = _run(_with_client(worker, run))
+    secret = str(tiny_model_dir)
+    assert secret not in str(messages) and secret.encode() not in png and secret not in str(models)
+    loading = [m for m in messages if m["type"] == "loading"]
+    assert all(m["reference"] == "default" for m in loading)  # when it loaded it here
+    record = read_metadata(Image.open(io.BytesIO(png)))["record"]
+    assert record["model"]["reference"] == "default" and record["model"]["hash"]

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLineEdit
 from core.models import ModelSpec
 from core.remote.offered import OfferedModels
 from core.remote.server import make_app, start_server
+from core.remote.token_file import write_token_file
 from gui.live import live_defaults
 from gui.live.live_loop import LiveState
 from gui.params.worker_choice import LOCAL, REMOTE
@@ -99,7 +100,7 @@ def test_connecting_shows_the_state_and_the_workers_models(qtbot, main_window, w
     assert window.worker_choice.panel.token_edit.echoMode() == QLineEdit.EchoMode.Password
     assert window.runner.remote_worker is window.worker_choice.worker
     offered = [reference for _text, reference in window.panel.model_picker.listed() if reference]
-    assert offered == [worker.model] and window.state.model == worker.model
+    assert offered == ["default"] and window.state.model == "default"  # an id, never a path
     # Workflows stay on this computer: refused in one line.
     assert not window.workflows.run_variations(2)
     assert window.error_label.text() == WORKFLOWS_RUN_LOCALLY
@@ -158,6 +159,14 @@ def test_a_wrong_token_is_a_one_line_error(qtbot, main_window, worker):
     message = window.error_label.text()
     assert window.error_banner.isVisible() and "valid token" in message and "\n" not in message
     assert len(window.tree) == records
+
+
+def test_a_local_worker_needs_no_typed_token_its_token_file_is_read(qtbot, main_window, worker):
+    window = main_window
+    assert _go_remote(qtbot, window, worker.url, token="").startswith("not connected")
+    write_token_file(worker.port, TOKEN)  # what `serve` writes for this user on this machine
+    assert _go_remote(qtbot, window, worker.url, token="") == "connected · 1 model"
+    assert window.worker_choice.panel.token() == ""  # never shown, never saved
 
 
 def test_a_lost_worker_is_reported_retried_and_the_session_kept(
