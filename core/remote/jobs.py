@@ -248,7 +248,7 @@ class JobQueue:
             job.end("cancelled", {"type": "cancelled"})
             raise
         except Exception as exc:  # a user error or a crash: this pass fails, the worker goes on
-            error = without_paths(_one_line(exc), job.paths)
+            error = without_paths(one_line(exc), job.paths)
             job.end("failed", {"type": "failed", "message": error}, error)
         else:
             job.end("done", job.public(finished))
@@ -305,7 +305,8 @@ def finished_message(result: PassResult) -> dict[str, Any]:
     }
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: its text for a user error, else its type and first line."""
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line if isinstance(exc, UserError) else f"{type(exc).__name__}: {line}"
