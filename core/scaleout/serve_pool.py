@@ -30,7 +30,9 @@ from core.remote.jobs import Job, event_message, one_line, render_pass
 from core.requests import PassRequest
 from core.scaleout.ray_batch import RayMissing, connect_ray
 
-SERVE_HINT = "--ray needs Ray Serve: pip install 'img2img-studio[ray]' (or pip install 'ray[serve]')"
+SERVE_HINT = (
+    "--ray needs Ray Serve: pip install 'img2img-studio[ray]' (or pip install 'ray[serve]')"
+)
 STOPPED = "the worker that ran this pass stopped; nothing was written"
 APP_NAME = "img2img-pool"
 CANCEL_POLL_S = 0.1
@@ -87,7 +89,7 @@ def import_serve() -> tuple[ModuleType, ModuleType]:
     """``ray`` and ``ray.serve``, or :class:`RayMissing`."""
     try:
         import ray
-        from ray import serve
+        import ray.serve as serve
     except ImportError:
         raise RayMissing(SERVE_HINT) from None
     return ray, serve
@@ -202,8 +204,10 @@ class ServePoolExecutor:
         raise WorkerStopped(STOPPED)  # the stream ended without an end message
 
     def close(self) -> None:
-        if self._on_close is not None:
-            self._on_close()
+        """Remove the pool (once)."""
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
 
 
 async def _cancel_when_asked(job: Job, stream: Any) -> None:
@@ -223,11 +227,40 @@ def _stopped_errors() -> tuple[type[BaseException], ...]:
     return tuple(kind for kind in found if isinstance(kind, type))
 
 
-def start_pool(settings: PoolSettings, address: str | None = None) -> ServePoolExecutor:
-    """Join (``address``: "auto", ``ray://host:10001``) or start Ray, deploy the pool and return
-    its executor, whose ``close`` removes the pool (and stops Ray when started here)."""
-    ray, serve = import_serve()
+def pool_from_options(
+    replicas: str | None,
+    gpus_per_replica: float | None,
+    models_per_replica: int,
+    address: str | None,
+) -> ServePoolExecutor:
+    """``serve --ray``'s options → a started pool (UserError for bad values, before Ray
+    starts; RayMissing without Ray Serve)."""
+    low_high = parse_replicas(replicas) if replicas else None
+    if gpus_per_replica is not None and gpus_per_replica < 0:
+        raise UserError(f"--gpus-per-replica must be 0 or more, got {gpus_per_replica}")
+    if models_per_replica < 1:
+        raise UserError(f"--models-per-replica must be at least 1, got {models_per_replica}")
+    ray, _ = import_serve()
     started_here = connect_ray(ray, address)
+    gpus = float(ray.cluster_resources().get("GPU", 0))
+    per_replica = gpus_per_replica if gpus_per_replica is not None else (1.0 if gpus else 0.0)
+    if low_high is None:
+        count = max(1, int(gpus // per_replica)) if per_replica > 0 else 1
+        low_high = (count, count)
+    cpus = float(ray.cluster_resources().get("CPU", 1))
+    per_cpu = 1.0 if per_replica > 0 else max(1.0, float(int(cpus // low_high[1])))
+    settings = PoolSettings(*low_high, per_replica, per_cpu, models_per_replica)
+    return start_pool(settings, address, stop_ray=started_here)
+
+
+def start_pool(
+    settings: PoolSettings, address: str | None = None, stop_ray: bool = False
+) -> ServePoolExecutor:
+    """Join (``address``: "auto", ``ray://host:10001``) or start Ray, deploy the pool and return
+    its executor, whose ``close`` removes the pool (and stops Ray when started here or
+    ``stop_ray``)."""
+    ray, serve = import_serve()
+    started_here = connect_ray(ray, address) or stop_ray
     try:
         serve.start(proxy_location="Disabled")
         deployment = serve.deployment(name="passes", **settings.deployment_options())
@@ -247,4 +280,3 @@ def start_pool(settings: PoolSettings, address: str | None = None) -> ServePoolE
             ray.shutdown()
 
     return ServePoolExecutor(handle, settings.max_replicas, close)
-

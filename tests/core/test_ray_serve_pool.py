@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.cli.main import main
 from core.engine import Engine
 from core.models import ModelSpec
 from core.remote.client import WorkerClient, WorkerError
@@ -29,6 +31,28 @@ pytest.importorskip("ray.serve")
 from core.scaleout.serve_pool import STOPPED, PoolSettings, start_pool  # noqa: E402
 
 LONG_STEPS = 400  # a pass that runs for seconds: long enough to cancel or kill mid-pass
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--replicas", "2"], "need --ray"),
+        (["--ray", "--replicas", "3-1"], "MIN no more than MAX"),
+        (["--ray", "--replicas", "two"], "N or MIN-MAX"),
+        (["--ray", "--models-per-replica", "0"], "at least 1"),
+    ],
+)
+def test_bad_pool_options_exit_2_before_ray_starts(options, message, capsys):
+    started = ray.is_initialized()
+    assert main(["serve", "--no-token", *options]) == 2
+    assert message in capsys.readouterr().err
+    assert ray.is_initialized() == started
+
+
+def test_without_ray_serve_the_flag_exits_2_with_the_install_hint(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray.serve", None)  # from ray import serve: ImportError
+    assert main(["serve", "--no-token", "--ray"]) == 2
+    assert "pip install 'img2img-studio[ray]'" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
