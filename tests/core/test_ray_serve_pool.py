@@ -112,10 +112,12 @@ async def _run(url: str, request: PassRequest) -> tuple[str, np.ndarray, float, 
 def test_two_clients_at_once_run_side_by_side_on_two_replicas(worker):
     url, _ = worker
 
-    async def both() -> list[tuple[str, np.ndarray, float, float]]:
-        return list(await asyncio.gather(_run(url, _request(60, 1)), _run(url, _request(60, 2))))
+    async def both(steps: int) -> list[tuple[str, np.ndarray, float, float]]:
+        passes = (_run(url, _request(steps, 1)), _run(url, _request(steps, 2)))
+        return list(await asyncio.gather(*passes))
 
-    (replica_a, _, start_a, end_a), (replica_b, _, start_b, end_b) = asyncio.run(both())
+    asyncio.run(both(1))  # each replica loads the model (one pass at a time: one pass each)
+    (replica_a, _, start_a, end_a), (replica_b, _, start_b, end_b) = asyncio.run(both(150))
     assert replica_a and replica_b and replica_a != replica_b
     assert start_a < end_b and start_b < end_a  # both passes were stepping at the same time
 
