@@ -148,7 +148,8 @@ async def _stream_pass(
         while not task.done() or not events.empty():
             if events.empty():
                 waiter = asyncio.ensure_future(events.get())
-                await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+                racing: set[asyncio.Future[Any]] = {waiter, task}
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
                 if not waiter.done():
                     waiter.cancel()
                     continue
@@ -218,11 +219,11 @@ async def _cancel_when_asked(job: Job, stream: Any) -> None:
 
 
 def _stopped_errors() -> tuple[type[BaseException], ...]:
-    """Ray's errors for a replica (or its node) that went away, and a cancelled request."""
+    """Ray's errors for a replica (or its node) that went away, and for a cancelled request
+    (Serve's RequestCancelledError is a TaskCancelledError)."""
     import ray.exceptions as errors
 
-    names = ("RayActorError", "ActorUnavailableError", "WorkerCrashedError", "NodeDiedError")
-    names += ("RequestCancelledError", "TaskCancelledError")
+    names = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "TaskCancelledError")
     found = tuple(getattr(errors, name, None) for name in names)
     return tuple(kind for kind in found if isinstance(kind, type))
 

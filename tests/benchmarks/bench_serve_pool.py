@@ -69,7 +69,7 @@ def bench(steps: int, size: int) -> dict:
     finally:
         ray.shutdown()
     result["two_over_one"] = round(result["two_at_once_s"] / result["one_pass_s"], 3)
-    result["distinct_replicas"] = len(set(result.pop("replicas")))
+    result["distinct_replicas"] = len(set(result["replicas"]))
     return {"steps": steps, "size": size, **result}
 
 
