@@ -2,7 +2,9 @@
 
 Outputs are ``OUT_DIR/<stem>.png`` (``<stem>-<ext>.png`` when two inputs share a stem, e.g.
 ``a.jpg`` and ``a.png``). The input folder is never written to unless ``allow_in_place``; then
-outputs are named ``<stem>_img2img.png`` and such files are never read as inputs.
+outputs are named ``<stem>_img2img.png`` and such files are never read as inputs. Folders and
+files are compared by identity (device and inode), so a link, a hard link or another spelling on
+a case-insensitive file system is the input too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.atomic_io import file_identity
 from core.errors import UserError
 
 SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -48,8 +51,10 @@ def plan_outputs(sources: list[Path], out_dir: str | Path, allow_in_place: bool)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} is a file, not a folder")
-    input_folders = {p.parent.resolve() for p in sources}
-    in_place = out.resolve() in input_folders
+    input_folders = {file_identity(p.parent) for p in sources} - {None}
+    in_place = out.resolve() in {p.parent.resolve() for p in sources} or (
+        file_identity(out) in input_folders  # the same folder by another name or link
+    )
     if in_place and not allow_in_place:
         raise UserError(
             f"refusing to write into the input folder {out} (originals are "
@@ -62,9 +67,10 @@ def plan_outputs(sources: list[Path], out_dir: str | Path, allow_in_place: bool)
         name = source.stem if stems[source.stem] == 1 else f"{source.stem}-{source.suffix[1:]}"
         outputs.append(out / f"{name}{suffix}.png")
     resolved = {p.resolve() for p in sources}
+    identities = {file_identity(p) for p in sources} - {None}
     for output in outputs:
-        if output.resolve() in resolved:
-            raise UserError(f"refusing to write over the input {output}")
+        if output.resolve() in resolved or file_identity(output) in identities:
+            raise UserError(f"refusing to write over the input {output} (it is one of the inputs)")
     if len(set(outputs)) != len(outputs):
         raise UserError("two inputs would write the same output file; rename one of them")
     return outputs

@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
@@ -25,9 +26,10 @@ from core.imaging import load_image
 from core.metadata.infotext import build_infotext
 from core.metadata.png import PARAMETERS_CHUNK, RECORD_CHUNK
 from core.models import ModelSpec
+from core.request_rules import tagged
 from core.requests import PassRequest
-from core.workflows.common import tagged
-from core.workflows.faces import FaceSettings, with_faces_fixed
+
+Refine = Callable[[PassResult], PassResult]  # e.g. faces fixed: core.workflows.faces.faces_refiner
 
 
 def item_request(plan: BatchPlan, entry: BatchEntry, image: Image.Image) -> PassRequest:
@@ -49,17 +51,12 @@ def load_item_image(data: bytes, relative: str) -> Image.Image:
 
 
 def finish_item(
-    engine: Engine,
-    spec: ModelSpec,
-    result: PassResult,
-    fix_faces: FaceSettings | None = None,
-    *,
-    on_event: EventCallback | None = None,
-    cancel: CancelToken | None = None,
+    result: PassResult, refine: Refine | None = None, *, cancel: CancelToken | None = None
 ) -> tuple[PassResult, bytes]:
-    """A finished pass (its faces fixed when asked) and its PNG bytes with metadata."""
-    if fix_faces is not None:
-        result = with_faces_fixed(engine, spec, result, fix_faces, on_event=on_event, cancel=cancel)
+    """A finished pass (``refine``d when given: its faces fixed) and its PNG bytes with
+    metadata."""
+    if refine is not None:
+        result = refine(result)
     record = dict(complete_model_hash(result.record, cancel=cancel))
     record.pop("duration", None)  # the only value that differs between identical runs
     result = dataclasses.replace(result, record=record)
@@ -70,14 +67,14 @@ def render_item(
     engine: Engine,
     spec: ModelSpec,
     request: PassRequest,
-    fix_faces: FaceSettings | None = None,
+    refine: Refine | None = None,
     *,
     on_event: EventCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> tuple[PassResult, bytes]:
     """Run the item's pass and return the result with its PNG bytes (see :func:`finish_item`)."""
     result = engine.run_pass(request, spec, on_event=on_event, cancel=cancel)
-    return finish_item(engine, spec, result, fix_faces, on_event=on_event, cancel=cancel)
+    return finish_item(result, refine, cancel=cancel)
 
 
 def encode_png(image: Image.Image, record: dict) -> bytes:

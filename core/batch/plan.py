@@ -21,8 +21,8 @@ from core.atomic import TMP_SUFFIX
 from core.batch.done import expected_settings, find_done
 from core.batch.inputs import list_inputs, plan_outputs
 from core.models import ModelSpec
+from core.request_rules import check_runs_steps
 from core.requests import MAX_SEED, PassRequest
-from core.workflows.common import check_runs_steps
 
 REPORT_NAME = "report.jsonl"
 

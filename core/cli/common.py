@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from PIL import Image
 
+from core.atomic_io import same_file
 from core.cli.conditioning_args import conditioning_from_args
 from core.cli.regions import parse_regions
 from core.engine import CancelToken, Engine
@@ -43,7 +44,7 @@ def check_output_path(output: str | Path, inputs: list[str | None], overwrite: b
     if out.suffix.lower() != ".png":
         raise UserError(f"output must be a .png file (metadata is stored as PNG text): {out}")
     for source in inputs:
-        if source and Path(source).exists() and out.resolve() == Path(source).resolve():
+        if source and same_file(out, source):  # a link, hard link or other spelling of it too
             raise UserError(f"refusing to write over the input {source} (originals are preserved)")
     if out.exists() and out.is_dir():
         raise UserError(f"{out} is a folder")

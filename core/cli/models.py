@@ -20,7 +20,8 @@ from core.engine import CancelToken
 from core.errors import ModelError, UserError
 from core.events import ModelLoading
 from core.library import catalog
-from core.library.download import download_model, remove_cached, repo_cache_folder
+from core.library.download import download_model
+from core.library.hub_cache import remove_cached, repo_cache_folder
 from core.library.registry import LibraryItem, ModelLibrary, ScanProblem, item_fields
 from core.library.scan import folder_layout
 from core.models.families import FAMILIES

@@ -6,11 +6,11 @@ them), rounded. Whether a model is cached is read from the HF cache on disk, nev
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.library.download import pipeline_components, repo_cache_folder
+from core.library.hub_cache import cached_path, cached_size
+
+__all__ = ["CATALOG", "DEFAULT_MODEL_ID", "CatalogEntry", "cached_path", "cached_size", "entry"]
 
 GB = 1_000_000_000
 
@@ -89,44 +89,3 @@ def entry(model_id: str) -> CatalogEntry | None:
     """The catalog entry for ``model_id`` (case-insensitive), or None."""
     wanted = model_id.strip().lower()
     return next((e for e in CATALOG if e.id.lower() == wanted), None)
-
-
-def cached_path(model_id: str) -> Path | None:
-    """The snapshot folder of ``model_id`` in the HF cache when it is complete enough to load
-    (every pipeline component with its config and weights; for a single model, its config and
-    weights), else None. Reads the disk only."""
-    folder = repo_cache_folder(model_id)
-    try:
-        commit = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    snapshot = folder / "snapshots" / commit
-    index_file = snapshot / "model_index.json"
-    if not index_file.is_file():
-        return snapshot if _loadable_part(snapshot) else None
-    try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    for component in pipeline_components(index):
-        part = snapshot / component
-        if not part.is_dir():
-            return None
-        if (part / "config.json").is_file() and not _loadable_part(part):
-            return None  # a model component (it has a config) without its weights
-    return snapshot
-
-
-def _loadable_part(folder: Path) -> bool:
-    """A config.json and complete (non-partial) safetensors weights."""
-    if not (folder / "config.json").is_file():
-        return False
-    return any(f.is_file() for f in folder.glob("*.safetensors"))  # a dangling link is not
-
-
-def cached_size(model_id: str) -> int:
-    """Bytes the model takes in the HF cache (0 when absent)."""
-    blobs = repo_cache_folder(model_id) / "blobs"
-    if not blobs.is_dir():
-        return 0
-    return sum(f.stat().st_size for f in blobs.iterdir() if f.is_file())

@@ -9,6 +9,7 @@ ControlNet, a VAE, an IP-Adapter or a text encoder, and which family it belongs 
 from __future__ import annotations
 
 import json
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from core.library.key_rules import Keys
 MAX_HEADER_BYTES = 100_000_000  # real headers are a few MB at most
 PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin", ".pkl"}
 _ZIP_MAGIC, _PICKLE_MAGIC = b"PK\x03\x04", b"\x80"
+_PICKLE_PROTOCOLS = (b"\x02", b"\x03", b"\x04", b"\x05")  # PROTO opcode, then its version
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,10 @@ def read_header(path: Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block the read forever
+            raise ModelError(f"{path.name} is not a regular file")
+        size = info.st_size
         with open(path, "rb") as fh:
             prefix = fh.read(8)
             _refuse_too_short(path, prefix, size)
@@ -68,6 +73,10 @@ def read_header(path: Path) -> dict[str, Any]:
         raise ModelError(
             f"{path.name} is not a valid .safetensors file (its header is not JSON)"
         ) from None
+    except RecursionError:
+        raise ModelError(
+            f"{path.name} is not a valid .safetensors file (its header nests too deeply)"
+        ) from None
     if not isinstance(header, dict):
         raise ModelError(f"{path.name} is not a valid .safetensors file (header is not a table)")
     _check_complete(path, header, size - 8 - length)
@@ -84,7 +93,8 @@ def _refuse_too_short(path: Path, prefix: bytes, size: int) -> None:
 def _refuse_pickle(path: Path, prefix: bytes) -> None:
     """Called once the bytes are not a safetensors header: say so if they are a pickle (a zip
     archive, as torch.save writes, or a bare pickle stream)."""
-    if prefix.startswith(_ZIP_MAGIC) or prefix.startswith(_PICKLE_MAGIC):
+    bare_pickle = prefix[:1] == _PICKLE_MAGIC and prefix[1:2] in _PICKLE_PROTOCOLS
+    if prefix.startswith(_ZIP_MAGIC) or bare_pickle:
         raise ModelError(
             f"{path.name} is a Python pickle (a PyTorch .ckpt/.pt file), which can run code when "
             "loaded; use the .safetensors version of this model"

@@ -1,5 +1,5 @@
 """Hugging Face hub models: download only what the pipeline uses, with byte progress, cancel
-and resume; read the cache when offline; remove a cached model.
+and resume; read the cache when offline (``core.library.hub_cache``).
 
 From a repo, only the components ``model_index.json`` names and the img2img/inpaint pipelines
 load are fetched (never the safety checker, feature extractor or image encoder), each with its
@@ -11,47 +11,42 @@ else is refused.
 Each file goes into the ordinary HF cache (``models--org--name/blobs``, ``snapshots/<commit>``,
 ``refs/main``), fetched here over HTTP in chunks: a cancel stops between two chunks and leaves
 ``blobs/<etag>.incomplete``, which the next download continues with a ``Range`` request
-(huggingface_hub itself throws partial files away). Failures are one line: offline, no network,
-a gated repo that needs ``HF_TOKEN``, a repo that does not exist.
+(huggingface_hub itself throws partial files away). A file counts as complete (renamed to its
+blob) only once it is fsynced and, for the weights (LFS files), its sha256 is the one the hub
+lists; a corrupt download is removed. Failures are one line: offline, no network, a gated repo
+that needs ``HF_TOKEN``, a repo that does not exist, a corrupt download, a full disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
+from core.atomic import fsync_folder
 from core.atomic_io import atomic_write_text
 from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
-from core.hashing import Cancelled
+from core.hashing import Cancelled, HashCancelled, file_sha256
+from core.library.hub_cache import (
+    cached_path,
+    hub_cache_dir,
+    pipeline_components,
+    repo_cache_folder,
+)
 
-SKIPPED_COMPONENTS = {"safety_checker", "feature_extractor", "image_encoder"}
 SUPPORT_SUFFIXES = (".json", ".txt", ".model")  # configs, tokenizers (vocab, merges, spiece)
 FP16 = "fp16"
 _WEIGHTS = re.compile(r"[^.]+(?:\.(?P<variant>[^.-]+))?(?:-\d+-of-\d+)?\.safetensors")
 _INDEX = re.compile(r"[^.]+\.safetensors\.index(?:\.(?P<variant>[^.]+))?\.json")
 _PICKLES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 CHUNK_BYTES = 1 << 20  # a cancel stops a download within one chunk
+Expected = tuple[str, str | None]  # (repo file name, the hub's sha256 of it or None)
 TOKEN_HINT = "set HF_TOKEN to a token of an account that accepted its terms (or run hf auth login)"
-
-
-def pipeline_components(index: dict[str, Any]) -> list[str]:
-    """The components of a ``model_index.json`` that the pipelines load (optional ones left out)."""
-    return sorted(
-        name
-        for name, value in index.items()
-        if not name.startswith("_")
-        and name not in SKIPPED_COMPONENTS
-        and isinstance(value, list)
-        and len(value) == 2
-        and value[0] is not None
-    )
 
 
 def _variant(name: str) -> tuple[bool, str | None]:
@@ -127,18 +122,6 @@ def _check(cancel: Cancelled | None) -> None:
         raise PassCancelled()
 
 
-def hub_cache_dir() -> Path:
-    """The HF cache (``HF_HUB_CACHE``, ``HF_HOME``…, read by huggingface_hub)."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def repo_cache_folder(repo_id: str) -> Path:
-    """``<cache>/models--org--name`` (it may not exist)."""
-    return hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-
-
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -173,8 +156,6 @@ def _hub_error(repo_id: str, exc: BaseException) -> ModelError:
 
 
 def _cached_snapshot(repo_id: str, reason: str) -> str:
-    from core.library.catalog import cached_path
-
     folder = cached_path(repo_id)
     if folder is None:
         raise ModelError(
@@ -203,11 +184,13 @@ def download_model(
             raise _hub_error(repo_id, exc) from None
         return _cached_snapshot(repo_id, f"no network: {_one_line(exc)}")
     commit = str(info.sha)
-    sizes = {s.rfilename: int(getattr(s, "size", None) or 0) for s in info.siblings or []}
+    siblings = info.siblings or []
+    sizes = {s.rfilename: int(getattr(s, "size", None) or 0) for s in siblings}
+    sha256s = {s.rfilename: str(s.lfs.sha256) for s in siblings if s.lfs is not None}
     if "model_index.json" not in sizes:
         raise ModelError(f"{repo_id} is not a diffusers pipeline (it has no model_index.json)")
     progress = _ByteProgress(repo_id, 0, emit, cancel)
-    index_file = _fetch_file(repo_id, commit, "model_index.json", progress)
+    index_file = _fetch_file(repo_id, commit, "model_index.json", progress, sha256s)
     try:
         index = json.loads(index_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -215,7 +198,7 @@ def download_model(
     files = select_files(sizes, pipeline_components(index), fp16)
     progress.total = sum(sizes.get(f, 0) for f in files)
     for name in files:
-        _fetch_file(repo_id, commit, name, progress)
+        _fetch_file(repo_id, commit, name, progress, sha256s)
     folder = repo_cache_folder(repo_id)
     try:  # offline runs find the snapshot through refs/main
         atomic_write_text(folder / "refs" / "main", commit)
@@ -224,8 +207,15 @@ def download_model(
     return str(folder / "snapshots" / commit)
 
 
-def _fetch_file(repo_id: str, commit: str, filename: str, progress: _ByteProgress) -> Path:
-    """One repo file into the HF cache (continuing a partial download); its snapshot path."""
+def _fetch_file(
+    repo_id: str,
+    commit: str,
+    filename: str,
+    progress: _ByteProgress,
+    sha256s: dict[str, str],
+) -> Path:
+    """One repo file into the HF cache (continuing a partial download); its snapshot path.
+    ``sha256s``: the hub's sha256 of each LFS file (by repo path), which a new blob must match."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.utils import WeakFileLock
 
@@ -243,7 +233,8 @@ def _fetch_file(repo_id: str, commit: str, filename: str, progress: _ByteProgres
                 if blob.exists():
                     progress.add(progress_size(blob))
                 else:
-                    _resume_into(blob, str(meta.location), meta.size, progress)
+                    expected = (filename, sha256s.get(filename))
+                    _resume_into(blob, str(meta.location), meta.size, progress, expected)
             # The blob is complete: huggingface_hub only links it into the snapshot.
             return Path(hf_hub_download(repo_id, filename, revision=commit))
     except (ModelError, PassCancelled):
@@ -262,8 +253,11 @@ def progress_size(path: Path) -> int:
         return 0
 
 
-def _resume_into(blob: Path, url: str, size: int | None, progress: _ByteProgress) -> None:
-    """Fetch ``url`` into ``blob`` through ``blob.incomplete``, continuing what it holds."""
+def _resume_into(
+    blob: Path, url: str, size: int | None, progress: _ByteProgress, expected: Expected
+) -> None:
+    """Fetch ``url`` into ``blob`` through ``blob.incomplete``, continuing what it holds. The
+    bytes are fsynced and checked against the hub's sha256 before the rename makes them count."""
     from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
 
     partial = blob.with_name(blob.name + ".incomplete")
@@ -273,7 +267,9 @@ def _resume_into(blob: Path, url: str, size: int | None, progress: _ByteProgress
         have = 0  # not this file: start again
     if size is not None and 0 < have == size:  # complete, only not moved yet
         progress.add(have)
-        os.replace(partial, blob)
+        with _cache_writes():
+            _fsync_file(partial)
+        _commit(partial, blob, expected, progress.cancel)
         return
     headers = build_hf_headers()
     headers["Accept-Encoding"] = "identity"
@@ -285,26 +281,53 @@ def _resume_into(blob: Path, url: str, size: int | None, progress: _ByteProgress
         if have and response.status_code != 206:  # the server ignored Range: start again
             progress.add(-have)
             have = 0
-        with open(partial, "ab" if have else "wb") as fh:
+        with _cache_writes(), open(partial, "ab" if have else "wb") as fh:
             for chunk in response.iter_bytes(chunk_size=CHUNK_BYTES):
                 fh.write(chunk)
                 have += len(chunk)
                 progress.add(len(chunk))  # raises PassCancelled: the partial file stays
+            fh.flush()
+            os.fsync(fh.fileno())  # on disk before the rename says it is complete
     if size is not None and have != size:
         raise ModelError(f"download of {blob.name[:12]}… ended at {have} of {size} bytes; retry")
-    os.replace(partial, blob)
+    _commit(partial, blob, expected, progress.cancel)
 
 
-def remove_cached(model_id: str) -> int:
-    """Delete ``model_id`` from the HF cache (every revision, partial downloads too); returns
-    the bytes freed. Raises ModelError when it is not in the cache."""
-    folder = repo_cache_folder(model_id)
-    if not folder.is_dir():
-        raise ModelError(f"{model_id} is not in the Hugging Face cache ({hub_cache_dir()})")
-    freed = sum(f.stat().st_size for f in (folder / "blobs").glob("*") if f.is_file())
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        shutil.rmtree(folder)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _commit(partial: Path, blob: Path, expected: Expected, cancel: Cancelled | None) -> None:
+    """Move a complete, synced download into place, once its sha256 is the hub's (when the hub
+    publishes one). A mismatch removes the download and raises a one-line ModelError."""
+    name, sha256 = expected
+    if sha256:
+        try:
+            with _cache_writes():
+                actual = file_sha256(partial, cancel=cancel)
+        except HashCancelled:
+            raise PassCancelled() from None
+        if actual != sha256.lower():
+            partial.unlink(missing_ok=True)
+            raise ModelError(
+                f"the download of {name} is corrupt (sha256 {actual[:12]}…, the hub says "
+                f"{sha256[:12]}…); it was removed: download again"
+            )
+    with _cache_writes():
+        os.replace(partial, blob)
+    fsync_folder(blob.parent)
+
+
+@contextlib.contextmanager
+def _cache_writes() -> Iterator[None]:
+    """A failed write to the cache (a full disk) as one line, not as "cannot reach the hub"."""
+    try:
+        yield
+    except (TimeoutError, ConnectionError):
+        raise  # the network, not the disk: the hub's one-line error says so
     except OSError as exc:
-        raise ModelError(f"cannot remove {folder}: {_one_line(exc)}") from None
-    shutil.rmtree(hub_cache_dir() / ".locks" / folder.name, ignore_errors=True)
-    return freed
+        raise ModelError(f"cannot write to the Hugging Face cache: {_one_line(exc)}") from None

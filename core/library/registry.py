@@ -1,29 +1,28 @@
 """The model library: folders scanned in place and single files added, remembered in
-``library.json`` in the user data folder (written atomically). Nothing is copied, and forgetting
-a folder or a file never deletes it.
+``library.json`` in the user data folder (``core.library.library_file``: atomic writes, one lock
+for every change, versioned, what it cannot read kept). Nothing is copied, and forgetting a
+folder or a file never deletes it.
 
 A rescan reads again only the files that are new or changed (size or time); files that are gone
-are dropped. A corrupt ``library.json`` is set aside (``library.json.corrupt``) and the library
-starts empty, with a warning.
+are dropped. A scan survives any one bad file (a broken header, a link loop, a file that cannot
+be read or is not a regular file): each is reported in one line and the rest are registered.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import logging
-import os
+import stat
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.atomic_io import atomic_write_text
 from core.errors import ModelError
 from core.hashing import HashCancelled, cached_file_hash
 from core.library.detect import detect_file
+from core.library.library_file import LibraryData, LibraryFile
 from core.library.scan import (
     Found,
     diffusers_family,
@@ -34,10 +33,6 @@ from core.library.scan import (
 )
 from core.user_dirs import user_data_dir
 
-SCHEMA_VERSION = 1
-KINDS = (
-    "checkpoint", "lora", "controlnet", "vae", "unet", "text_encoder", "ip_adapter", "diffusers",
-)  # fmt: skip
 log = logging.getLogger(__name__)
 
 
@@ -75,7 +70,8 @@ class ModelLibrary:
         self.path = Path(path) if path is not None else user_data_dir() / "library.json"
         self.warnings: list[str] = []
         self.problems: list[ScanProblem] = []  # from the last scan
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # this process's threads; the file lock guards the rest
+        self._file = LibraryFile(self.path, self._warn)
         self._folders: dict[str, str] = {}  # folder → source
         self._items: dict[str, dict[str, Any]] = {}  # path → item fields + stamp
         self._load()
@@ -131,7 +127,9 @@ class ModelLibrary:
             raise ModelError(f"{folder} is not a folder")
         source, roots = folder_layout(folder)
         with self._lock:
-            self._load()
+            data = self._file.read()
+            self._use(data)
+            self._file.check_writable(data)  # before reading any model file, not after
             known = {p: row for p, row in self._items.items() if _inside(Path(p), folder)}
         found: list[LibraryItem] = []
         rows: dict[str, dict[str, Any]] = {}
@@ -146,9 +144,8 @@ class ModelLibrary:
             except HashCancelled:
                 cancelled = True
                 break
-            except (ModelError, OSError) as exc:
-                reason = str(exc) if isinstance(exc, ModelError) else f"cannot read: {exc}"
-                problem = ScanProblem(candidate.path, reason)
+            except Exception as exc:  # any one bad file: reported, the scan goes on
+                problem = ScanProblem(candidate.path, _reason(candidate.path, exc))
                 self.problems.append(problem)
                 if on_problem is not None:
                     on_problem(problem)
@@ -158,14 +155,13 @@ class ModelLibrary:
             found.append(item)
             if on_item is not None:
                 on_item(item)
-        with self._lock:
-            self._load()
+        with self._lock, self._file.update() as data:
             if not cancelled:  # files that are gone are dropped
-                for path in [p for p in self._items if _inside(Path(p), folder)]:
-                    del self._items[path]
-            self._items.update(rows)
-            self._folders[str(folder)] = source
-            self._save()
+                for path in [p for p in data.items if _inside(Path(p), folder)]:
+                    del data.items[path]
+            data.items.update(rows)
+            data.folders[str(folder)] = source
+            self._use(data)
         return found
 
     def add_file(self, path: Path) -> LibraryItem:
@@ -174,30 +170,30 @@ class ModelLibrary:
         what = "diffusers" if path.is_dir() else "file"
         if path.suffix.lower() in {".ckpt", ".pt", ".pth", ".bin", ".pkl"}:
             what = "pickle"
+        self._file.check_writable()
         row = self._row(Found(path, "", what), "added", None, True, None)
-        with self._lock:
-            self._load()
-            self._items[str(path)] = row
-            self._save()
+        with self._lock, self._file.update() as data:
+            data.items[str(path)] = row
+            self._use(data)
         return _item(row)
 
     def remove(self, item_id_or_folder: str) -> None:
         """Forget an item (by id, path or name) or a scanned folder and its items. Files stay
         where they are. Raises ModelError when nothing matches."""
-        with self._lock:
-            self._load()
+        with self._lock, self._file.update() as data:
+            self._use(data)
             wanted = item_id_or_folder.strip()
             as_folder = str(Path(wanted).expanduser().resolve()) if wanted else ""
-            if as_folder in self._folders:
-                del self._folders[as_folder]
-                for path in [p for p in self._items if _inside(Path(p), Path(as_folder))]:
-                    del self._items[path]
+            if as_folder in data.folders:
+                del data.folders[as_folder]
+                for path in [p for p in data.items if _inside(Path(p), Path(as_folder))]:
+                    del data.items[path]
             else:
                 item = self.find(wanted)
                 if item is None:
                     raise ModelError(f"nothing in the model library is called {wanted!r}")
-                del self._items[str(item.path)]
-            self._save()
+                del data.items[str(item.path)]
+            self._use(data)
 
     # -- internals -------------------------------------------------------------------------------
     def _row(
@@ -242,51 +238,38 @@ class ModelLibrary:
         }
 
     def _load(self) -> None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            self._warn(f"cannot read {self.path} ({exc.strerror or exc}); the library is empty")
-            return
-        try:
-            data = json.loads(text)
-            folders = {str(f["path"]): str(f["source"]) for f in data["folders"]}
-            items = {str(row["path"]): _checked(row) for row in data["items"]}
-        except (ValueError, KeyError, TypeError) as exc:
-            with contextlib.suppress(OSError):
-                os.replace(self.path, self.path.with_name(self.path.name + ".corrupt"))
-            self._warn(f"{self.path} was unreadable ({exc}); starting with an empty library")
-            return
-        self._folders, self._items = folders, items
+        self._use(self._file.read())
 
-    def _save(self) -> None:
-        data = {
-            "version": SCHEMA_VERSION,
-            "folders": [{"path": f, "source": s} for f, s in sorted(self._folders.items())],
-            "items": [self._items[p] for p in sorted(self._items)],
-        }
-        atomic_write_text(self.path, json.dumps(data, indent=1))
+    def _use(self, data: LibraryData) -> None:
+        self._folders, self._items = data.folders, data.items
 
     def _warn(self, message: str) -> None:
-        self.warnings.append(message)
-        log.warning(message)
+        if message not in self.warnings:  # the file is read again for every change
+            self.warnings.append(message)
+            log.warning(message)
 
 
 def _stamp(path: Path) -> list[float]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime]
+    info = path.stat()  # links followed: a loop or a dangling link raises OSError
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise ModelError(f"{path.name} is not a regular file (a pipe or a device?)")
+    return [info.st_size, info.st_mtime]
+
+
+def _reason(path: Path, exc: Exception) -> str:
+    """One line saying why ``path`` was not registered."""
+    if isinstance(exc, ModelError):
+        return str(exc).splitlines()[0] if str(exc) else f"{path.name}: unreadable"
+    if isinstance(exc, OSError):
+        return f"{path.name}: cannot read ({exc.strerror or type(exc).__name__})"
+    if isinstance(exc, RecursionError):
+        return f"{path.name}: its header nests too deeply to be a model file"
+    log.debug("scan: %s failed", path, exc_info=True)
+    return f"{path.name}: unreadable ({type(exc).__name__}: {str(exc)[:80]})".splitlines()[0]
 
 
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
-
-
-def _checked(row: Any) -> dict[str, Any]:
-    if not isinstance(row, dict) or row.get("kind") not in KINDS:
-        raise ValueError(f"bad library entry {row!r}")
-    _item(row)  # every field present and typed
-    return row
 
 
 def _item(row: dict[str, Any]) -> LibraryItem:

@@ -94,8 +94,13 @@ def find_models(roots: dict[Path, str]) -> Iterator[Found]:
 
 def folder_size(folder: Path) -> int:
     """Bytes of the files in a (diffusers) folder, links followed."""
-    total = 0
-    for top, _dirs, files in os.walk(folder, followlinks=True):
+    total, seen = 0, set()
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        real = Path(top).resolve()
+        if real in seen:  # a link loop: counted once
+            dirs[:] = []
+            continue
+        seen.add(real)
         for name in files:
             with contextlib.suppress(OSError):
                 total += (Path(top) / name).stat().st_size
@@ -110,7 +115,7 @@ def diffusers_family(folder: Path) -> str:
         name = str(index.get("_class_name", ""))
         config_file = folder / "unet" / "config.json"
         unet = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return ""
     for prefix, family in (
         ("FluxKontext", "flux-kontext"),

@@ -18,7 +18,8 @@ from typing import Any
 from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
-from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
+from core.library.download import FP16, download_model
+from core.library.hub_cache import SKIPPED_COMPONENTS
 from core.models.collector import forget_frozen, loading_quietly
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import family, family_from_index

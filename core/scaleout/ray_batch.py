@@ -36,7 +36,7 @@ from core.engine import Engine
 from core.errors import UserError
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.workflows.faces import FaceSettings
+from core.workflows.faces import FaceSettings, faces_refiner
 
 INSTALL_HINT = "--ray needs Ray: pip install 'img2img-studio[ray]' (or pip install 'ray[data]')"
 ItemCallback = Callable[[BatchItem, int, int], None]  # item, items finished, items to run
@@ -78,7 +78,8 @@ class BatchWorker:
         row: dict[str, Any] = {"index": index, "seed": entry.seed, "png": b"", "message": ""}
         try:
             request = item_request(self.plan, entry, load_item_image(data, entry.relative))
-            result, row["png"] = render_item(self.engine, self.spec, request, self.fix_faces)
+            refine = faces_refiner(self.engine, self.spec, self.fix_faces)
+            result, row["png"] = render_item(self.engine, self.spec, request, refine)
             row.update(status="done", seed=result.seed, message=result.note)
         except Exception as exc:  # a bad file, out of memory…: this item fails, the rest go on
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

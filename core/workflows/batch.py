@@ -35,7 +35,7 @@ from core.models import ModelSpec
 from core.requests import PassRequest
 from core.workflows.common import ProgressCallback
 from core.workflows.driver import Plan, Skip, Unit, run_plan
-from core.workflows.faces import FaceSettings
+from core.workflows.faces import FaceSettings, faces_refiner
 
 __all__ = [
     "IN_PLACE_SUFFIX",
@@ -85,6 +85,8 @@ def run_batch(
     sweep_temporaries(plan)
 
     # 2. One pass per image, written as soon as it is done; a bad file fails only its item.
+    refine = faces_refiner(engine, spec, fix_faces, on_event=on_event, cancel=cancel)
+
     def unit(entry: BatchEntry) -> Unit:
         def build(_: Sequence[PassResult]) -> PassRequest:
             if entry.done:
@@ -95,9 +97,7 @@ def run_batch(
             return item_request(plan, entry, image)
 
         def write(result: PassResult) -> PassResult:
-            result, data = finish_item(
-                engine, spec, result, fix_faces, on_event=on_event, cancel=cancel
-            )
+            result, data = finish_item(result, refine, cancel=cancel)
             if not commit_output(entry.output, data, overwrite):
                 raise UserError(f"{entry.output} already exists (use --overwrite to replace it)")
             return result

@@ -1,4 +1,5 @@
-"""What the workflows share: progress reports with an ETA, seeds, group ids, request tagging."""
+"""What the workflows share: progress reports with an ETA, seeds, group ids (request tagging
+and the no-step check are in :mod:`core.request_rules`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from core.engine import CancelToken
 from core.errors import UserError
@@ -106,24 +106,8 @@ def new_group_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def tagged(request: PassRequest, workflow: dict[str, Any], **changes: Any) -> PassRequest:
-    """``request`` with ``changes`` and ``extra["workflow"] = workflow`` (lands in the record)."""
-    return request.replace(extra={**request.extra, "workflow": workflow}, **changes)
-
-
 def token_for(cancel: CancelToken | None) -> CancelToken:
     return cancel if cancel is not None else CancelToken()
-
-
-def check_runs_steps(request: PassRequest, consequence: str) -> PassRequest:
-    """Validate ``request`` and refuse it (before anything loads) when it would run 0 steps."""
-    request.validate()
-    if request.strength_map is None and request.effective_steps == 0:
-        raise UserError(
-            f"strength {request.strength:.2f} × {request.steps} steps runs 0 "
-            f"denoising steps: {consequence}"
-        )
-    return request
 
 
 def check_strengths(request: PassRequest, strengths: Sequence[float], what: str) -> list[float]:

@@ -11,7 +11,8 @@ cancel between and within faces) and one result: a cancel returns nothing, so th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,9 @@ from core.imaging.faces import (
     face_mask,
 )
 from core.models import ModelSpec
+from core.request_rules import check_runs_steps, tagged
 from core.requests import PassRequest
-from core.workflows.common import ProgressCallback, check_runs_steps, tagged
+from core.workflows.common import ProgressCallback
 from core.workflows.driver import Plan, Unit, run_plan
 
 FACE_STRENGTH = 0.35
@@ -182,6 +184,23 @@ def with_faces_fixed(
     note = "; ".join(n for n in (result.note, fixed.note) if n)
     return dataclasses.replace(
         result, image=fixed.image, record={**result.record, "fix_faces": info}, note=note
+    )
+
+
+def faces_refiner(
+    engine: Engine,
+    spec: ModelSpec,
+    settings: FaceSettings | None,
+    *,
+    on_event: EventCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Callable[[PassResult], PassResult] | None:
+    """:func:`with_faces_fixed` for every result of one run (a batch's ``refine``), or None when
+    no face fixing was asked."""
+    if settings is None:
+        return None
+    return functools.partial(
+        with_faces_fixed, engine, spec, settings=settings, on_event=on_event, cancel=cancel
     )
 
 

@@ -14,8 +14,9 @@ from core.events import EventCallback, PassResult
 from core.hashing import pixel_hash
 from core.imaging import blur_mask, composite, load_mask, match_colors
 from core.models import ModelSpec
+from core.request_rules import tagged
 from core.requests import PassRequest
-from core.workflows.common import ProgressCallback, check_strengths, seed_list, tagged
+from core.workflows.common import ProgressCallback, check_strengths, seed_list
 from core.workflows.driver import PassCallback, Plan, Unit, run_plan
 
 __all__ = ["PassCallback", "run_schedule"]

@@ -26,8 +26,9 @@ from core.hashing import pixel_hash
 from core.imaging import MAX_PIXELS, normalize_image
 from core.imaging.fill import edge_fill
 from core.models import ModelSpec
+from core.request_rules import check_runs_steps, tagged
 from core.requests import PassRequest
-from core.workflows.common import ProgressCallback, check_runs_steps, tagged
+from core.workflows.common import ProgressCallback
 from core.workflows.driver import Plan, Unit, run_plan
 
 MAX_MARGIN = 4096

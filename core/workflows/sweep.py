@@ -15,14 +15,9 @@ from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.events import EventCallback, PassResult
 from core.models import ModelSpec
+from core.request_rules import tagged
 from core.requests import PassRequest
-from core.workflows.common import (
-    ProgressCallback,
-    check_strengths,
-    new_group_id,
-    seed_list,
-    tagged,
-)
+from core.workflows.common import ProgressCallback, check_strengths, new_group_id, seed_list
 from core.workflows.driver import PassCallback, Plan, Unit, run_plan
 
 DEFAULT_STRENGTHS = (0.3, 0.4, 0.5, 0.6, 0.7)

@@ -28,8 +28,9 @@ from core.events import EventCallback, PassResult
 from core.hashing import pixel_hash
 from core.imaging import MAX_PIXELS, load_mask, normalize_image, resize_to
 from core.models import ModelSpec
+from core.request_rules import tagged
 from core.requests import PassRequest
-from core.workflows.common import ProgressCallback, seed_list, tagged
+from core.workflows.common import ProgressCallback, seed_list
 from core.workflows.driver import Plan, Unit, run_plan
 
 UPSCALE_STRENGTH = 0.35

@@ -8,14 +8,9 @@ from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.events import EventCallback, PassResult
 from core.models import ModelSpec
+from core.request_rules import check_runs_steps, tagged
 from core.requests import PassRequest
-from core.workflows.common import (
-    ProgressCallback,
-    check_runs_steps,
-    new_group_id,
-    seed_list,
-    tagged,
-)
+from core.workflows.common import ProgressCallback, new_group_id, seed_list
 from core.workflows.driver import PassCallback, Plan, Unit, run_plan
 
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import ModelError
 from core.library.registry import LibraryItem, ModelLibrary, ScanProblem
 from gui.params.model_entries import PICKER_KINDS, family_label, format_size
 from gui.qt_helpers import named, plain
@@ -187,7 +188,11 @@ class FoldersPage(QWidget):
         folder = self.selected_folder()
         if folder is None or self._task is not None:
             return
-        self._library.remove(str(folder))
+        try:
+            self._library.remove(str(folder))
+        except ModelError as exc:  # a library.json of a newer version, or locked too long
+            self.status_label.setText(str(exc))
+            return
         self.refresh()
         self.status_label.setText(f"Forgot {folder} (its files stay where they are).")
         self.library_changed.emit()

@@ -1,7 +1,8 @@
 """A fake Hugging Face Hub for download tests: a local HTTP server that answers huggingface_hub's
 real calls (``/api/models/…`` for the repo listing, ``HEAD``/``GET …/resolve/<rev>/<file>`` with
 ``Range``) for one repo made from the tiny model, listed like a real SD 1.5 repo (safety
-checker, fp16 variants, pickles, a root single-file checkpoint). It counts the bytes it serves
+checker, fp16 variants, pickles, a root single-file checkpoint; the weights as LFS files with
+their sha256, which ``corrupt`` files do not match when served). It counts the bytes it serves
 and records every request, can pretend the repo is gated, and huggingface_hub is pointed at it
 (endpoint, an empty cache in a temporary folder, online)."""
 
@@ -57,6 +58,7 @@ class FakeHub:
             self.files[name] = b"{}" if name.endswith(".json") else name.encode() * 40
         self.cache = root / "cache"
         self.gated = False
+        self.corrupt: set[str] = set()  # files served with one byte changed (listed as before)
         self.bytes_served = 0
         self.requests: list[tuple[str, str | None, str | None]] = []  # (method, file, Range)
         self._lock = threading.Lock()
@@ -101,6 +103,16 @@ class FakeHub:
             self.bytes_served += n
 
 
+def _sibling(name: str, data: bytes) -> dict:
+    """A listed file as the hub lists it with ``files_metadata``: weights are LFS files with
+    their sha256 (which is also their ETag), the rest plain git files."""
+    row: dict = {"rfilename": name, "size": len(data)}
+    if name.endswith(".safetensors"):
+        sha256 = hashlib.sha256(data).hexdigest()
+        row["lfs"] = {"sha256": sha256, "size": len(data), "pointerSize": 134}
+    return row
+
+
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
     resolve = re.compile(rf"^/{re.escape(REPO)}/resolve/[^/]+/(?P<file>.+)$")
 
@@ -130,7 +142,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if self._refuse_gated():
                 return
             if self.path.startswith(f"/api/models/{REPO}"):
-                siblings = [{"rfilename": n, "size": len(b)} for n, b in hub.files.items()]
+                siblings = [_sibling(n, b) for n, b in hub.files.items()]
                 body = json.dumps({"id": REPO, "sha": SHA, "siblings": siblings}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -141,6 +153,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if name not in hub.files:
                 return self._not_found()
             data = hub.files[name]
+            if name in hub.corrupt:
+                data = bytes([data[0] ^ 0xFF]) + data[1:]
             start = 0
             wanted = _RANGE.match(self.headers.get("Range") or "")
             if wanted:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,42 @@ def test_write_png_still_refuses_an_existing_file(tmp_path, previous_png):
         write_png(path, make_image(16, 16), RECORD)
     assert path.read_bytes() == before
     assert read_metadata(path)["record"]["seed"] == 3
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755, 0o444])
+def test_an_atomic_replace_keeps_the_replaced_files_permissions(tmp_path, mode):
+    path = tmp_path / "private.json"
+    path.write_text("{}")
+    path.chmod(mode)
+    atomic_write_text(path, '{"new": true}')
+    assert path.read_text() == '{"new": true}'
+    assert stat.S_IMODE(path.stat().st_mode) == mode  # a private file stays private
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_new_file_gets_the_umasks_permissions(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = atomic_write_text(tmp_path / "new.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_private_mode_makes_the_file_private_before_it_is_renamed(tmp_path, monkeypatch):
+    path = tmp_path / "token"
+    path.write_text("old")
+    path.chmod(0o644)
+    seen: list[int] = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        seen.append(stat.S_IMODE(os.stat(src).st_mode))  # the temporary file, before the rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write_text(path, "secret", mode=0o600)
+    assert seen == [0o600] and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == "secret"

@@ -133,3 +133,22 @@ def test_a_plan_refuses_bad_settings_before_anything_runs(tmp_path):
         make_plan(folder, tmp_path / "out", _template(strength=0.1), SPEC)
     with pytest.raises(UserError, match="input folder"):
         make_plan(folder, folder, _template(), SPEC)
+
+
+def test_a_plan_recognises_the_input_folder_and_files_by_identity(tmp_path):
+    """A link to the input folder is the input folder; an output name that is a hard link to an
+    input is that input: both refused in one line, before anything runs."""
+    folder = _folder(tmp_path, ["a.png", "b.png"])
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    linked = tmp_path / "same-folder"
+    linked.symlink_to(folder, target_is_directory=True)
+    with pytest.raises(UserError, match="refusing to write into the input folder"):
+        make_plan(folder, linked, _template(), SPEC)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").hardlink_to(folder / "a.png")  # b's output would write over a
+    with pytest.raises(UserError, match="refusing to write over the input") as caught:
+        make_plan(folder, out, _template(), SPEC, overwrite=True)
+    assert "\n" not in str(caught.value)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

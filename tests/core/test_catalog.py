@@ -105,6 +105,9 @@ def test_a_single_model_repo_is_cached_with_its_config_and_weights(hub_cache):
 
 def test_cached_status_never_touches_the_network(hub_cache, monkeypatch):
     import huggingface_hub
+    import huggingface_hub.file_download
+    import huggingface_hub.hf_api
+    import huggingface_hub.utils  # all imported before the patch: none keeps the fake
 
     def no_network(*args, **kwargs):
         raise AssertionError("the network was used")

@@ -10,7 +10,8 @@ from core.errors import ModelError, PassCancelled
 from core.events import ModelLoading
 from core.library import download
 from core.library.catalog import cached_path
-from core.library.download import download_model, remove_cached
+from core.library.download import download_model
+from core.library.hub_cache import remove_cached
 from core.models import ModelManager, ModelSpec
 from tests.core.fake_hub import REPO, FakeHub
 

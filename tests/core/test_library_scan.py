@@ -143,7 +143,7 @@ def test_the_registry_file_is_written_atomically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(core.atomic.os, "replace", fail)
     write_model(root / "models" / "Lora" / "More.safetensors", "sd1_lora")
-    with pytest.raises(OSError):
+    with pytest.raises(ModelError, match="cannot write .*library.json: No space left"):
         library.scan(root)
     assert library.path.read_bytes() == before
     assert [p.name for p in library.path.parent.iterdir() if p.name.endswith(".tmp")] == []

@@ -64,3 +64,25 @@ def test_a_full_cli_run_leaves_every_input_untouched(tmp_path, tiny_model_dir):
     assert _state(inputs) == before
     written = sorted(p.name for p in folder.iterdir() if p not in inputs)
     assert written and all("_img2img" in name for name in written)
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_an_output_that_is_the_input_by_another_name_is_refused(
+    tmp_path, tiny_model_dir, link, capsys
+):
+    """The input is recognised by identity (device and inode), not by its spelling: a link or a
+    hard link to it (or, on a case-insensitive file system, another case) is the input."""
+    picture = tmp_path / "photo.png"
+    make_image(64, 48).save(picture)
+    before = _state([picture])
+    other_name = tmp_path / "other.png"
+    if link == "symlink":
+        other_name.symlink_to(picture)
+    else:
+        other_name.hardlink_to(picture)
+    model = ["--model", str(tiny_model_dir), *COMMON]
+    code = main(["generate", str(picture), "-o", str(other_name), "--overwrite", *model])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: refusing to write over the input"), err
+    assert "\n" not in err
+    assert _state([picture]) == before
