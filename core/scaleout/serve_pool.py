@@ -273,11 +273,10 @@ def start_pool(
         raise
 
     def close() -> None:
-        with contextlib.suppress(Exception):
-            serve.delete(APP_NAME)
-        if started_here:
-            with contextlib.suppress(Exception):
-                serve.shutdown()
+        if started_here:  # the whole instance goes (it may be gone already: Ctrl+C reaches it)
             ray.shutdown()
+            return
+        with contextlib.suppress(Exception):  # a cluster we joined keeps running without us
+            serve.delete(APP_NAME)
 
     return ServePoolExecutor(handle, settings.max_replicas, close)
