@@ -28,9 +28,27 @@ from tests.core.remote_helpers import running_app
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.serve")
 
-from core.scaleout.serve_pool import STOPPED, PoolSettings, start_pool  # noqa: E402
+from core.scaleout.serve_pool import (  # noqa: E402
+    STOPPED,
+    PoolSettings,
+    parse_replicas,
+    start_pool,
+)
 
 LONG_STEPS = 400  # a pass that runs for seconds: long enough to cancel or kill mid-pass
+
+
+def test_a_range_of_replicas_autoscales_on_ongoing_passes_and_a_count_is_fixed():
+    ranged = PoolSettings(*parse_replicas("1-4"), gpus_per_replica=0.5).deployment_options()
+    assert ranged["autoscaling_config"] == {
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "target_ongoing_requests": 1,
+    }
+    assert ranged["ray_actor_options"] == {"num_cpus": 1.0, "num_gpus": 0.5}
+    assert ranged["max_ongoing_requests"] == 1  # one engine runs one pass at a time
+    fixed = PoolSettings(*parse_replicas("3")).deployment_options()
+    assert fixed["num_replicas"] == 3 and "autoscaling_config" not in fixed
 
 
 @pytest.mark.parametrize(
