@@ -1,4 +1,5 @@
-"""Filling the margins of an expanded canvas from the picture's edges (numpy + Pillow).
+"""Filling the margins of an expanded canvas from the picture's edges (numpy + Pillow), and
+filling a masked area from its surroundings (OpenCV).
 
 The edge pixels are repeated outwards, then blurred progressively: a pixel ``d`` px from the
 picture takes a Gaussian blur of radius about ``d / 2``, so the fill continues each edge colour
@@ -34,4 +35,19 @@ def edge_fill(image: Image.Image, left: int, top: int, right: int, bottom: int) 
         lower = upper
     filled = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     filled[top : top + src.shape[0], left : left + src.shape[1]] = src
+    return Image.fromarray(filled, "RGB")
+
+
+def masked_fill(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """``image`` (RGB) with the pixels under ``mask`` (L, same size, > 127) painted over from
+    their surroundings (OpenCV's Telea inpainting): A1111's "fill" masked content, so a pass
+    at low strength does not keep what the mask covered. Other pixels are kept byte for byte."""
+    import cv2
+
+    src = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    hole = (np.asarray(mask.convert("L")) > 127).astype(np.uint8)
+    if not hole.any():
+        return image.convert("RGB")
+    filled = cv2.inpaint(src, hole, 3, cv2.INPAINT_TELEA)
+    filled[hole == 0] = src[hole == 0]
     return Image.fromarray(filled, "RGB")

@@ -310,3 +310,12 @@ def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line if isinstance(exc, UserError) else f"{type(exc).__name__}: {line}"
+
+
+def request_pixels(request: PassRequest) -> int:
+    """The pixels of every picture a request holds while it waits (the queue's budget)."""
+    pictures = [request.image, request.mask, request.strength_map]
+    pictures += [layer.image for layer in request.controls]
+    pictures += [ref.image for ref in request.references]
+    pictures += [region.mask for region in request.regions]
+    return sum(p.width * p.height for p in pictures if p is not None)

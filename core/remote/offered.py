@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from core.conditioning.control_models import DIFFUSERS_WEIGHTS
 from core.conditioning.lora_files import split_lora_tags
 from core.conditioning.specs import LoraSpec
 from core.library.catalog import CATALOG, cached_path
@@ -89,7 +90,7 @@ class OfferedModels:
 
     def _conditioning(self, model: str, kind: str) -> str:
         for item in self.library.items(kind):
-            if model in (item.id, item.name):
+            if model in (item.id, *item_names(item)):
                 return str(item.path)
         if _is_hub_id(model) and repo_cache_folder(model).is_dir():
             return model  # a hub id in the worker's cache
@@ -101,5 +102,21 @@ def _is_hub_id(name: str) -> bool:
     return bool(_HUB_ID.match(name)) and ".." not in name and not Path(name).exists()
 
 
+def item_names(item: LibraryItem) -> tuple[str, ...]:
+    """The names a client gives a library item: a diffusers folder's name first (its weights
+    file is always called diffusion_pytorch_model), then the file's."""
+    if item.path.stem.startswith(DIFFUSERS_WEIGHTS):
+        return (item.path.parent.name, item.name)
+    return (item.name,)
+
+
 def _names_a_path(name: str) -> bool:
     return any(sep in name for sep in ("/", "\\")) or name.startswith(("~", ".")) or ":" in name
+
+
+def client_names(sent: PassRequest, checked: PassRequest) -> dict[str, str]:
+    """Each server path ``checked`` resolved → the name the client sent for it."""
+    pairs = [(a.path, b.path) for a, b in zip(sent.loras, checked.loras, strict=True)]
+    pairs += [(a.model, b.model) for a, b in zip(sent.controls, checked.controls, strict=True)]
+    pairs += [(a.model, b.model) for a, b in zip(sent.references, checked.references, strict=True)]
+    return {server: name for name, server in pairs if server != name}

@@ -67,12 +67,15 @@ def png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def read_png(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """A picture part, its size checked from the header before decoding (ProtocolError)."""
+def read_png(
+    data: bytes, name: str, max_pixels: int = MAX_PIXELS, formats: tuple[str, ...] = ("PNG",)
+) -> Image.Image:
+    """A picture part, its size checked from the header before decoding (ProtocolError).
+    ``formats``: the Pillow formats accepted (A1111 clients also send JPEG and WebP)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=["PNG"])
+            image = Image.open(io.BytesIO(data), formats=list(formats))
             if image.width * image.height > max_pixels:
                 raise ProtocolError(
                     f"{name}: {image.width}×{image.height} is over the {max_pixels} pixel limit"
@@ -81,7 +84,8 @@ def read_png(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> Image.Imag
     except ProtocolError:
         raise
     except Exception as exc:  # not a PNG, truncated, a decompression bomb…
-        raise ProtocolError(f"{name}: not a readable PNG ({type(exc).__name__})") from None
+        kinds = " or ".join(formats)
+        raise ProtocolError(f"{name}: not a readable {kinds} ({type(exc).__name__})") from None
     return image
 
 

@@ -28,6 +28,7 @@ from core import __version__
 from core.engine import Engine
 from core.errors import UserError
 from core.models import ModelSpec
+from core.remote.a1111 import add_a1111_routes
 from core.remote.access import (
     AccessPolicy,
     add_protective_headers,
@@ -36,11 +37,10 @@ from core.remote.access import (
 )
 from core.remote.jobs import Job, JobQueue, QueueFull
 from core.remote.loopback import is_loopback
-from core.remote.offered import OfferedModels
+from core.remote.offered import OfferedModels, client_names
 from core.remote.params_shape import parse_params
 from core.remote.protocol import API_PREFIX, MAX_REQUEST_BYTES, decode_submission
 from core.remote.upload import RequestTooLarge, check_pictures, read_parts
-from core.requests import PassRequest
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 QUEUE = web.AppKey("queue", JobQueue)
@@ -109,6 +109,7 @@ def make_app(
     app[UPLOADS] = asyncio.Semaphore(MAX_UPLOADS)
     app[DECODING] = asyncio.Semaphore(1)
     app.add_routes(worker_routes())
+    add_a1111_routes(app, app[QUEUE], offered, spec)  # /sdapi/v1: AUTOMATIC1111's API
     app.cleanup_ctx.append(_run_queue)
     return app
 
@@ -178,17 +179,9 @@ async def _submit(request: web.Request) -> web.Response:
     spec = request.app[SPEC]
     model_spec = ModelSpec(reference, None, spec.device, spec.dtype, spec.memory)
     shown = offered.shown(submission.model)
-    paths = {reference: shown, **_named(submission.request, checked)}
+    paths = {reference: shown, **client_names(submission.request, checked)}
     job = queue.submit(checked, model_spec, shown, paths, pixels)
     return web.json_response(job.status(queue.position(job)), status=201)
-
-
-def _named(sent: PassRequest, checked: PassRequest) -> dict[str, str]:
-    """Each server path ``checked`` resolved → the name the client sent for it."""
-    pairs = [(a.path, b.path) for a, b in zip(sent.loras, checked.loras, strict=True)]
-    pairs += [(a.model, b.model) for a, b in zip(sent.controls, checked.controls, strict=True)]
-    pairs += [(a.model, b.model) for a, b in zip(sent.references, checked.references, strict=True)]
-    return {server: name for name, server in pairs if server != name}
 
 
 def _job(request: web.Request) -> Job:
