@@ -230,9 +230,7 @@ class JobQueue:
                     await self._ready.wait()
                     continue
                 job = self._waiting.pop(0)
-                task = asyncio.create_task(self._run_job(job))
-                self._running.add(task)
-                task.add_done_callback(self._running.discard)
+                self._running.add(asyncio.create_task(self._run_job(job)))
         finally:
             for task in list(self._running):
                 task.cancel()
@@ -252,8 +250,9 @@ class JobQueue:
             job.end("failed", {"type": "failed", "message": error}, error)
         else:
             job.end("done", job.public(finished))
-        finally:
-            self._ready.set()  # a slot is free
+        finally:  # its slot is free before run() looks again
+            self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._ready.set()
         self.evict()
 
     def close(self) -> None:
