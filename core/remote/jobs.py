@@ -251,7 +251,7 @@ class JobQueue:
         else:
             job.end("done", job.public(finished))
         finally:  # its slot is free before run() looks again
-            self._running.discard(asyncio.current_task())  # type: ignore[arg-type]
+            self._running.discard(asyncio.current_task())
             self._ready.set()
         self.evict()
 
