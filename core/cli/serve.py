@@ -31,6 +31,7 @@ from core.remote.token_file import TOKEN_ENV
 
 if TYPE_CHECKING:
     from core.remote.access import AccessPolicy
+    from core.scaleout.serve_pool import ServePoolExecutor
 
 DEFAULT_PORT = 7860
 
@@ -44,7 +45,40 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     serve.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     serve.add_argument("--memory", default="auto", choices=MEMORY_MODES)
+    add_pool_options(serve)
     serve.set_defaults(handler=cmd_serve)
+
+
+def add_pool_options(serve: argparse.ArgumentParser) -> None:
+    """``--ray``: the passes run on a Ray Serve pool behind this worker's front door."""
+    pool = serve.add_argument_group("GPU pool (Ray Serve)")
+    pool.add_argument(
+        "--ray", action="store_true", help="run the passes on a Ray Serve pool of engines"
+    )
+    pool.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to join ('auto', ray://host:10001); default: start one here",
+    )
+    pool.add_argument(
+        "--replicas",
+        metavar="N|MIN-MAX",
+        help="engines in the pool: a count, or a range autoscaled on waiting passes "
+        "(default: one per GPU, or 1)",
+    )
+    pool.add_argument(
+        "--gpus-per-replica",
+        type=float,
+        metavar="G",
+        help="GPUs each engine holds (default 1 when the cluster has GPUs, else 0)",
+    )
+    pool.add_argument(
+        "--models-per-replica",
+        type=int,
+        default=2,
+        metavar="K",
+        help="models each engine keeps loaded (the least recently used goes first; 2)",
+    )
 
 
 def add_access_options(serve: argparse.ArgumentParser) -> None:
@@ -111,7 +145,7 @@ def machine_names() -> tuple[str, ...]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve until Ctrl+C; passes run one at a time on one engine."""
+    """Serve until Ctrl+C; passes run one at a time on one engine, or on a Ray Serve pool."""
     from core.models import classify_reference
     from core.remote.offered import OfferedModels
     from core.remote.server import make_app, start_server
@@ -121,7 +155,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         classify_reference(args.model)
     access, generated = access_from_args(args)
     spec = ModelSpec(args.model or "", None, args.device, args.dtype, args.memory)
-    app = make_app(OfferedModels(args.model), spec, access=access)
+    pool: ServePoolExecutor | None = None
+    if args.ray:
+        from core.remote.jobs import JobQueue
+        from core.scaleout.serve_pool import pool_from_options
+
+        pool = pool_from_options(
+            args.replicas, args.gpus_per_replica, args.models_per_replica, args.address
+        )
+        print(f"Ray Serve pool: {pool.concurrency} engine(s) at most", file=sys.stderr)
+        queue = JobQueue(executor=pool)
+        app = make_app(OfferedModels(args.model), spec, access=access, queue=queue)
+    else:
+        if args.address or args.replicas or args.gpus_per_replica is not None:
+            raise UserError("--address, --replicas and --gpus-per-replica need --ray")
+        app = make_app(OfferedModels(args.model), spec, access=access)
 
     async def serve() -> None:
         runner, port = await start_server(app, args.host, args.port)
@@ -152,6 +200,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except KeyboardInterrupt:
         print("worker stopped", file=sys.stderr)
+    finally:
+        if pool is not None:  # also when the port was taken: the pool goes with the worker
+            pool.close()
     return EXIT_OK
 
 

@@ -1,5 +1,6 @@
-"""The worker's queue: one engine, passes run one at a time on a worker thread, each pass's
-messages kept for whoever follows it.
+"""The worker's queue: passes run in order on a :class:`PassExecutor` (by default
+:class:`LocalExecutor`: one engine, one pass at a time on a worker thread; ``serve --ray``: a Ray
+Serve pool, as many at once as it has replicas), each pass's messages kept for whoever follows it.
 
 Bounded: at most ``max_waiting`` passes wait (QueueFull beyond, HTTP 429); a pass that ends drops
 its input pictures at once, and ended passes are forgotten after ``keep_s`` seconds or when more
@@ -12,10 +13,10 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from core.batch import encode_png
 from core.engine import CancelToken, Engine
@@ -53,6 +54,7 @@ class Job:
     error: str = ""
     result_png: bytes | None = None
     messages: list[tuple[dict[str, Any], bytes | None]] = field(default_factory=list)
+    replica: str = ""  # on a pool: the replica that runs (ran) it
     token: CancelToken = field(default_factory=CancelToken)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -78,7 +80,8 @@ class Job:
             await changed.wait()
 
     def status(self, position: int | None) -> dict[str, Any]:
-        return {"id": self.id, "state": self.state, "position": position, "error": self.error}
+        status = {"id": self.id, "state": self.state, "position": position, "error": self.error}
+        return {**status, "replica": self.replica} if self.replica else status
 
     def end(self, state: str, message: dict[str, Any], error: str = "") -> None:
         """The pass has ended: its state and last message; its input pictures are dropped."""
@@ -101,24 +104,71 @@ class Job:
         return message
 
 
+class PassExecutor(Protocol):
+    """Where the queue's passes run."""
+
+    concurrency: int  # passes it runs at once
+
+    async def execute(self, job: Job) -> dict[str, Any]:
+        """Run ``job``'s pass (on the event loop's side: publish its events on ``job``, set
+        ``job.result_png``) and return its ``finished`` message; raise PassCancelled or the
+        pass's error."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """One engine in this process; its passes run one at a time on a worker thread."""
+
+    concurrency = 1
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="i2i-worker")
+
+    async def execute(self, job: Job) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+
+        def on_event(event: PassEvent) -> None:
+            message, preview = event_message(event)
+            loop.call_soon_threadsafe(job.publish, job.public(message), preview)
+
+        def run() -> dict[str, Any]:
+            assert job.request is not None  # it has not ended
+            message, job.result_png = render_pass(
+                self.engine, job.request, job.spec, job.paths, job.model_id, on_event, job.token
+            )
+            return message
+
+        return await loop.run_in_executor(self._thread, run)
+
+    def close(self) -> None:
+        self.engine.cancel()
+        with contextlib.suppress(Exception):
+            self._thread.shutdown(wait=False, cancel_futures=True)
+
+
 class JobQueue:
-    """Submitted passes in order; :meth:`run` (a task on the server's loop) works through them."""
+    """Submitted passes in order; :meth:`run` (a task on the server's loop) works through them,
+    as many at once as its executor runs."""
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | None = None,
         max_waiting: int = MAX_WAITING,
         keep_s: float = KEEP_ENDED_S,
         max_kept: int = MAX_KEPT,
         max_waiting_pixels: int = MAX_WAITING_PIXELS,
+        executor: PassExecutor | None = None,
     ) -> None:
-        self.engine = engine
+        self.executor = executor or LocalExecutor(engine or Engine())
         self.max_waiting, self.keep_s, self.max_kept = max_waiting, keep_s, max_kept
         self.max_waiting_pixels = max_waiting_pixels
         self.jobs: dict[str, Job] = {}
         self._waiting: list[Job] = []
+        self._running: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="i2i-worker")
 
     def check_room(self, pixels: int = 0) -> None:
         """Raise QueueFull when no more passes (or no pass of ``pixels`` more) may wait."""
@@ -172,48 +222,72 @@ class JobQueue:
                 del self.jobs[job.id]
 
     async def run(self) -> None:
-        """Run passes one at a time until cancelled."""
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._waiting:
-                self._ready.clear()
-                await self._ready.wait()
-                continue
-            job = self._waiting.pop(0)
-            job.state = "running"
-            job.publish({"type": "running"})
-            try:
-                result = await loop.run_in_executor(self._thread, self._run_pass, job, loop)
-            except PassCancelled:
-                job.end("cancelled", {"type": "cancelled"})
-            except Exception as exc:  # a user error or a crash: this pass fails, the worker goes on
-                error = without_paths(_one_line(exc), job.paths)
-                job.end("failed", {"type": "failed", "message": error}, error)
-            else:
-                job.end("done", job.public(finished_message(result)))
-                del result  # the pass's pictures go now, not when the next pass ends
-            self.evict()
+        """Start passes in order, at most ``executor.concurrency`` at once, until cancelled."""
+        try:
+            while True:
+                if not self._waiting or len(self._running) >= self.executor.concurrency:
+                    self._ready.clear()
+                    await self._ready.wait()
+                    continue
+                job = self._waiting.pop(0)
+                self._running.add(asyncio.create_task(self._run_job(job)))
+        finally:
+            for task in list(self._running):
+                task.cancel()
 
-    def _run_pass(self, job: Job, loop: asyncio.AbstractEventLoop) -> PassResult:
-        def on_event(event: PassEvent) -> None:
-            preview = None
-            if isinstance(event, StepPreview) and event.image is not None:
-                preview = preview_png(event.image)
-            loop.call_soon_threadsafe(job.publish, job.public(event_json(event)), preview)
-
-        assert job.request is not None  # it has not ended
-        result = self.engine.run_pass(job.request, job.spec, on_event=on_event, cancel=job.token)
-        record = complete_model_hash(result.record, cancel=job.token)
-        paths = {**job.paths, job.spec.reference: job.model_id or "default"}
-        job.result_png = encode_png(result.image, public_record(record, paths))
-        return result
+    async def _run_job(self, job: Job) -> None:
+        job.state = "running"
+        job.publish({"type": "running"})
+        try:
+            finished = await self.executor.execute(job)
+        except PassCancelled:
+            job.end("cancelled", {"type": "cancelled"})
+        except asyncio.CancelledError:  # the worker is stopping
+            job.end("cancelled", {"type": "cancelled"})
+            raise
+        except Exception as exc:  # a user error or a crash: this pass fails, the worker goes on
+            error = without_paths(one_line(exc), job.paths)
+            job.end("failed", {"type": "failed", "message": error}, error)
+        else:
+            job.end("done", job.public(finished))
+        finally:  # its slot is free before run() looks again
+            self._running.discard(asyncio.current_task())
+            self._ready.set()
+        self.evict()
 
     def close(self) -> None:
         for job in list(self._waiting):
             self.cancel(job)
-        self.engine.cancel()
-        with contextlib.suppress(Exception):
-            self._thread.shutdown(wait=False, cancel_futures=True)
+        for job in self.jobs.values():
+            if job.state == "running":
+                job.token.cancel()
+        self.executor.close()
+
+
+def event_message(event: PassEvent) -> tuple[dict[str, Any], bytes | None]:
+    """A pass event as its JSON message and, for a step with a preview, the preview PNG."""
+    preview = None
+    if isinstance(event, StepPreview) and event.image is not None:
+        preview = preview_png(event.image)
+    return event_json(event), preview
+
+
+def render_pass(
+    engine: Engine,
+    request: PassRequest,
+    spec: ModelSpec,
+    paths: dict[str, str],
+    model_id: str,
+    on_event: Callable[[PassEvent], None],
+    cancel: CancelToken,
+) -> tuple[dict[str, Any], bytes]:
+    """Run one pass on ``engine``: its ``finished`` message (server paths still in it) and its
+    PNG, whose record names the model by ``model_id`` and no server path."""
+    result = engine.run_pass(request, spec, on_event=on_event, cancel=cancel)
+    record = complete_model_hash(result.record, cancel=cancel)
+    named = {**paths, spec.reference: model_id or "default"}
+    png = encode_png(result.image, public_record(record, named))
+    return finished_message(result), png
 
 
 def finished_message(result: PassResult) -> dict[str, Any]:
@@ -230,7 +304,8 @@ def finished_message(result: PassResult) -> dict[str, Any]:
     }
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one line: its text for a user error, else its type and first line."""
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     return line if isinstance(exc, UserError) else f"{type(exc).__name__}: {line}"

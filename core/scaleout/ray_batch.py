@@ -138,7 +138,7 @@ def run_ray_batch(
         return _finish(plan, report, started)
 
     # 3. Map them through the actor pool; the driver writes each file once, as it arrives.
-    started_here = _connect(ray, address)
+    started_here = connect_ray(ray, address)
     try:
         size, gpus, cpus = _pool(ray, actors, gpus_per_actor)
         with warnings.catch_warnings():  # Ray's default context warns about its own defaults
@@ -188,7 +188,7 @@ def _file(plan: BatchPlan, index: int, row: dict[str, Any]) -> BatchItem:
     return BatchItem(entry.source, entry.output, status, message, seed, duration)
 
 
-def _connect(ray: ModuleType, address: str | None) -> bool:
+def connect_ray(ray: ModuleType, address: str | None) -> bool:
     """Join or start Ray; True when this call started it (and so shuts it down)."""
     if ray.is_initialized():
         return False

@@ -1,0 +1,232 @@
+"""``serve --ray``: the worker's front door over a Ray Serve pool of two CPU replicas on one shared
+local Ray instance (2 CPUs, no dashboard) with the tiny model — two clients served side by side,
+pixels equal to a local pass, cancel and a killed replica, and routing by model."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.cli.main import main
+from core.engine import Engine
+from core.models import ModelSpec
+from core.remote.client import WorkerClient, WorkerError
+from core.remote.jobs import JobQueue
+from core.remote.offered import OfferedModels
+from core.remote.server import make_app
+from core.requests import PassRequest
+from core.testing.images import make_image
+from tests.core.remote_helpers import running_app
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.serve")
+
+from core.scaleout.serve_pool import (  # noqa: E402
+    STOPPED,
+    PoolSettings,
+    parse_replicas,
+    start_pool,
+)
+
+LONG_STEPS = 400  # a pass that runs for seconds: long enough to cancel or kill mid-pass
+
+
+def test_a_range_of_replicas_autoscales_on_ongoing_passes_and_a_count_is_fixed():
+    ranged = PoolSettings(*parse_replicas("1-4"), gpus_per_replica=0.5).deployment_options()
+    assert ranged["autoscaling_config"] == {
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "target_ongoing_requests": 1,
+    }
+    assert ranged["ray_actor_options"] == {"num_cpus": 1.0, "num_gpus": 0.5}
+    assert ranged["max_ongoing_requests"] == 1  # one engine runs one pass at a time
+    fixed = PoolSettings(*parse_replicas("3")).deployment_options()
+    assert fixed["num_replicas"] == 3 and "autoscaling_config" not in fixed
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--replicas", "2"], "need --ray"),
+        (["--ray", "--replicas", "3-1"], "MIN no more than MAX"),
+        (["--ray", "--replicas", "two"], "N or MIN-MAX"),
+        (["--ray", "--models-per-replica", "0"], "at least 1"),
+    ],
+)
+def test_bad_pool_options_exit_2_before_ray_starts(options, message, capsys):
+    started = ray.is_initialized()
+    assert main(["serve", "--no-token", *options]) == 2
+    assert message in capsys.readouterr().err
+    assert ray.is_initialized() == started
+
+
+def test_without_ray_serve_the_flag_exits_2_with_the_install_hint(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray.serve", None)  # from ray import serve: ImportError
+    assert main(["serve", "--no-token", "--ray"]) == 2
+    assert "pip install 'img2img-studio[ray]'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory) -> Iterator[Any]:
+    """Two one-CPU replicas, one model each, on a fresh local Ray instance."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", "disabled")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        try:
+            executor = start_pool(PoolSettings(2, 2, models_per_replica=1))
+            yield executor
+            executor.close()
+        finally:
+            from ray import serve
+
+            serve.shutdown()
+            ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def worker(pool, tiny_model_dir) -> Iterator[tuple[str, JobQueue]]:
+    """The front door (no token, loopback) over the pool; yields its URL and queue."""
+    queue = JobQueue(executor=pool)
+    queue.close = lambda: None  # type: ignore[method-assign]  # the pool outlives the app
+    model = str(tiny_model_dir)
+    app = make_app(OfferedModels(model), ModelSpec(model, device="cpu"), "", queue=queue)
+    with running_app(app) as url:
+        yield url, queue
+
+
+def _request(steps: int = 8, seed: int = 3) -> PassRequest:
+    image = make_image(32, 32, seed=seed)
+    return PassRequest(
+        image, prompt="a cat", steps=steps, strength=1.0, cfg=1.0, seed=seed, work_size="input"
+    )
+
+
+async def _run(url: str, request: PassRequest) -> tuple[str, np.ndarray, float, float]:
+    """One pass through the front door: (replica, pixels, first step time, end time)."""
+    async with WorkerClient(url) as client:
+        pass_id = await client.submit("default", request)
+        first_step = 0.0
+        async for message in client.messages(pass_id):
+            kind = message.data["type"]
+            if kind == "step" and not first_step:
+                first_step = time.perf_counter()
+            if kind == "failed":
+                raise WorkerError(message.data["message"])
+        ended = time.perf_counter()
+        status = await client.status(pass_id)
+        png = await client.result(pass_id)
+    from core.remote.protocol import read_png
+
+    return status["replica"], np.asarray(read_png(png, "result")), first_step, ended
+
+
+def test_two_clients_at_once_run_side_by_side_on_two_replicas(worker):
+    url, _ = worker
+
+    async def both(steps: int) -> list[tuple[str, np.ndarray, float, float]]:
+        passes = (_run(url, _request(steps, 1)), _run(url, _request(steps, 2)))
+        return list(await asyncio.gather(*passes))
+
+    asyncio.run(both(1))  # each replica loads the model (one pass at a time: one pass each)
+    (replica_a, _, start_a, end_a), (replica_b, _, start_b, end_b) = asyncio.run(both(150))
+    assert replica_a and replica_b and replica_a != replica_b
+    assert start_a < end_b and start_b < end_a  # both passes were stepping at the same time
+
+
+def test_a_pool_pass_equals_a_local_pass_pixel_for_pixel(worker, tiny_model_dir):
+    import torch
+
+    url, _ = worker
+    _, pooled, _, _ = asyncio.run(_run(url, _request(4, 7)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a one-CPU replica (Ray sets its OMP_NUM_THREADS)
+    try:
+        local = Engine(previews=False).run_pass(
+            _request(4, 7), ModelSpec(str(tiny_model_dir), device="cpu")
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(pooled, np.asarray(local.image.convert("RGB")))
+
+
+async def _until_stepping(client: WorkerClient, pass_id: str) -> str:
+    """Wait for the pass's first step; its replica id."""
+    replica = ""
+    async for message in client.messages(pass_id):
+        if message.data["type"] == "replica":
+            replica = message.data["replica"]
+        if message.data["type"] == "step":
+            return replica
+    raise AssertionError("the pass ended before its first step")
+
+
+def test_cancel_reaches_the_replica_and_it_serves_the_next_pass(worker):
+    url, _ = worker
+
+    async def scenario() -> tuple[dict[str, Any], float]:
+        async with WorkerClient(url) as client:
+            pass_id = await client.submit("default", _request(LONG_STEPS))
+            await _until_stepping(client, pass_id)
+            started = time.perf_counter()
+            await client.cancel(pass_id)
+            async for _ in client.messages(pass_id):
+                pass
+            return await client.status(pass_id), time.perf_counter() - started
+
+    status, waited = asyncio.run(scenario())
+    assert status["state"] == "cancelled" and waited < 10
+    assert asyncio.run(_run(url, _request(2)))[0]
+
+
+def test_a_killed_replica_costs_one_clear_line_and_the_next_pass_works(worker):
+    url, _ = worker
+
+    async def scenario() -> dict[str, Any]:
+        async with WorkerClient(url) as client:
+            pass_id = await client.submit("default", _request(LONG_STEPS))
+            replica = await _until_stepping(client, pass_id)
+            _kill_replica(replica)
+            async for _ in client.messages(pass_id):
+                pass
+            return await client.status(pass_id)
+
+    status = asyncio.run(scenario())
+    assert status["state"] == "failed" and status["error"] == STOPPED
+    assert asyncio.run(_run(url, _request(2)))[0]  # another replica (or its replacement)
+
+
+def _kill_replica(replica: str) -> None:
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["name"].endswith(f"#{replica}"):
+            ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=True)
+            return
+    raise AssertionError(f"no actor for replica {replica}")
+
+
+def test_a_second_model_goes_to_the_replica_that_has_it(pool, tiny_model_dir, tmp_path):
+    second = shutil.copytree(tiny_model_dir, tmp_path / "tiny-second")
+
+    async def replicas() -> list[str]:
+        queue = JobQueue(executor=pool)
+        runner = asyncio.create_task(queue.run())
+        seen = []
+        try:
+            for seed in range(3):
+                job = queue.submit(_request(2, seed), ModelSpec(str(second), device="cpu"))
+                async for _ in job.follow():
+                    pass
+                assert job.state == "done", job.error
+                seen.append(job.replica)
+        finally:
+            runner.cancel()
+        return seen
+
+    seen = asyncio.run(replicas())
+    assert len(set(seen)) == 1, seen
