@@ -1,12 +1,40 @@
-"""Colour matching in CIELAB, so multi-pass refinement does not drift in colour."""
+"""Colour matching in CIELAB: the whole-picture drift guard, and the masked match to the picture
+around a repainted area.
+
+**Whole picture** (:func:`match_colors`): per-channel CIELAB mean and deviation matched to a
+reference (multi-pass refinement matches every pass to the original).
+
+**Masked** (:func:`match_to_surroundings`): the repainted area is moved, per CIELAB channel, by an
+offset taken from the *ring* of kept picture around it (:func:`ring_width` px outside the used
+mask) against the generated pixels just inside its edge (the blur's ramp and ``ring_width`` px
+of its core). Two parts, so that a change the prompt asked for is not undone:
+
+1. A *global* offset (the ring's mean minus the edge band's), applied to the whole area in full
+   when the two differ by at most :data:`DRIFT_FULL` ΔE76 (a lighting or saturation drift: the
+   generated area continues the surroundings, only shifted), fading to nothing at
+   :data:`DRIFT_NONE` (the edge band is other content: its colours are kept).
+2. A *local* seam offset (local ring mean minus local edge-band mean, Gaussian-weighted along the
+   edge), in full across the ramp and ``ring_width`` px into the core, fading out over the next
+   ``2 × ring_width`` px: the edge meets the surroundings whatever was painted, while the middle
+   of the area keeps the colours the model gave it (a red coat stays red).
+
+Only pixels inside the used mask change; the caller composites through that mask as before, so
+pixels outside it stay byte-identical to the input.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from core.imaging.lab import lab_stats, lab_to_rgb, rgb_to_lab
+from core.imaging.edges import local_mean, mask_edge
+from core.imaging.lab import image_rgb, lab_stats, lab_to_rgb, rgb_to_lab
 from core.imaging.load import normalize_image
+
+DRIFT_FULL = 10.0  # ΔE76: an edge band this close to the ring is shifted in full, everywhere
+DRIFT_NONE = 25.0  # ΔE76: from this far on, only the seam is matched
+RING_MIN, RING_MAX = 4, 48  # px
+SUPPORT_FULL = 0.05  # local share of ring / band pixels from which the local offset counts fully
 
 
 def match_colors(image: Image.Image, reference: Image.Image, amount: float = 1.0) -> Image.Image:
@@ -28,3 +56,47 @@ def match_colors(image: Image.Image, reference: Image.Image, amount: float = 1.0
     flat = src.reshape(-1, 3)
     out = flat + np.float32(amount) * (matched - flat)
     return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(src.shape), "RGB")
+
+
+def ring_width(area: int) -> int:
+    """The ring's width for a used mask of ``area`` pixels: 15% of its side, 4–48 px."""
+    return int(min(max(round(0.15 * float(np.sqrt(area))), RING_MIN), RING_MAX))
+
+
+def drift_weight(delta_e: float) -> float:
+    """How much of the global offset applies: 1 up to DRIFT_FULL, 0 from DRIFT_NONE on."""
+    return float(np.clip((DRIFT_NONE - delta_e) / (DRIFT_NONE - DRIFT_FULL), 0.0, 1.0))
+
+
+def match_to_surroundings(
+    source: Image.Image, generated: Image.Image, used_mask: Image.Image
+) -> Image.Image:
+    """``generated`` with the pixels inside ``used_mask`` (mode "L", > 0) colour-matched to the
+    ring of ``source`` around them (see the module's docstring); every other pixel is returned
+    unchanged. All three share one size; without an edge (empty or full mask) nothing changes."""
+    out = np.array(generated.convert("RGB"))
+    mask = used_mask if used_mask.mode == "L" else used_mask.convert("L")
+    ring = ring_width(int(np.count_nonzero(np.asarray(mask))))
+    edge = mask_edge(mask, ring + 2)
+    if edge is None:
+        return Image.fromarray(out, "RGB")
+    ring_pixels = ~edge.used & (edge.outside_distance <= ring)
+    band = edge.used & (edge.inside_distance <= ring)  # the ramp (distance 0) and the core's edge
+    # 1. The global offset, weighted by how far the edge band is from the ring.
+    source_lab = edge.crop_lab(source, ring_pixels)
+    generated_lab = edge.crop_lab(generated, edge.used)
+    offset = source_lab[ring_pixels].mean(axis=0) - generated_lab[band].mean(axis=0)
+    global_offset = drift_weight(float(np.linalg.norm(offset))) * offset
+    # 2. The local seam offset along the edge, fading out into the core.
+    reach = edge.ramp + 2.0 * ring
+    ring_mean, ring_share = local_mean(source_lab, ring_pixels, reach)
+    band_mean, band_share = local_mean(generated_lab, band, reach)
+    support = np.clip(np.minimum(ring_share, band_share) / SUPPORT_FULL, 0.0, 1.0)
+    fade = np.clip(1.0 - (edge.inside_distance - ring) / (2.0 * ring), 0.0, 1.0)
+    weight = (support * fade)[..., None]
+    field = global_offset + weight * (ring_mean - band_mean - global_offset)
+    # 3. Apply it inside the used mask only.
+    used = edge.used
+    left, top, right, bottom = edge.box
+    out[top:bottom, left:right][used] = image_rgb(generated_lab[used] + field[used])
+    return Image.fromarray(out, "RGB")
