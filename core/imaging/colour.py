@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from core.imaging.edges import local_mean, mask_edge
-from core.imaging.lab import image_rgb, lab_stats, lab_to_rgb, rgb_to_lab
+from core.imaging.edges import local_mean, mask_edge, seam_bands
+from core.imaging.lab import image_lab, image_rgb, lab_stats, lab_to_rgb, rgb_to_lab
 from core.imaging.load import normalize_image
 
 DRIFT_FULL = 10.0  # ΔE76: an edge band this close to the ring is shifted in full, everywhere
@@ -81,22 +81,28 @@ def match_to_surroundings(
     if edge is None:
         return Image.fromarray(out, "RGB")
     ring_pixels = ~edge.used & (edge.outside_distance <= ring)
-    band = edge.used & (edge.inside_distance <= ring)  # the ramp (distance 0) and the core's edge
+    band = edge.core & (edge.inside_distance <= ring)  # the core's edge, inside the ramp
     # 1. The global offset, weighted by how far the edge band is from the ring.
-    source_lab = edge.crop_lab(source, ring_pixels)
+    source_lab = edge.crop_lab(source, ring_pixels | seam_bands(edge)[1])
     generated_lab = edge.crop_lab(generated, edge.used)
     offset = source_lab[ring_pixels].mean(axis=0) - generated_lab[band].mean(axis=0)
     global_offset = drift_weight(float(np.linalg.norm(offset))) * offset
-    # 2. The local seam offset along the edge, fading out into the core.
-    reach = edge.ramp + 2.0 * ring
-    ring_mean, ring_share = local_mean(source_lab, ring_pixels, reach)
-    band_mean, band_share = local_mean(generated_lab, band, reach)
-    support = np.clip(np.minimum(ring_share, band_share) / SUPPORT_FULL, 0.0, 1.0)
+    # 2. The local seam offset: the band just inside the edge onto the band just outside it,
+    #    in full up to ``ring`` px into the core, fading out over the next 2 × ``ring``.
+    inside, outside, reach = seam_bands(edge)
+    outside_mean, outside_share = local_mean(source_lab, outside, reach)
     fade = np.clip(1.0 - (edge.inside_distance - ring) / (2.0 * ring), 0.0, 1.0)
-    weight = (support * fade)[..., None]
-    field = global_offset + weight * (ring_mean - band_mean - global_offset)
-    # 3. Apply it inside the used mask only.
     used = edge.used
+    lab = generated_lab[used] + global_offset
+    # 3. Twice: the second round takes up what clipping to the sRGB gamut left over.
+    for _ in range(2):
+        current = np.zeros_like(generated_lab)
+        current[used] = lab
+        inside_mean, inside_share = local_mean(current, inside, reach)
+        support = np.clip(np.minimum(outside_share, inside_share) / SUPPORT_FULL, 0.0, 1.0)
+        step = (support * fade)[..., None] * (outside_mean - inside_mean)
+        rgb = image_rgb(lab + step[used])
+        lab = image_lab(rgb[None])[0]
     left, top, right, bottom = edge.box
-    out[top:bottom, left:right][used] = image_rgb(generated_lab[used] + field[used])
+    out[top:bottom, left:right][used] = rgb
     return Image.fromarray(out, "RGB")

@@ -17,6 +17,7 @@ from core.imaging.lab import image_lab
 from core.imaging.masks import mask_bbox
 
 LOCAL_MEAN_CELLS = 8  # local means are taken on a grid this many cells per radius
+SEAM_BAND = 4  # px: the width of the bands on either side of the edge (seam measure, colour match)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ class MaskEdge:
         lab = np.zeros(part.shape, np.float32)
         lab[where] = image_lab(part[where][None])[0]
         return lab
+
+
+def seam_bands(edge: MaskEdge) -> tuple[np.ndarray, np.ndarray, float]:
+    """The two bands straddling the edge (just inside the core, just outside the used mask) and
+    how far local means must reach to see one from the other (across the ramp)."""
+    inside = edge.core & (edge.inside_distance <= SEAM_BAND)
+    outside = ~edge.used & (edge.outside_distance <= SEAM_BAND)
+    return inside, outside, edge.ramp + 2.0 * SEAM_BAND + 1.0
 
 
 def mask_edge(used_mask: Image.Image, margin: int) -> MaskEdge | None:

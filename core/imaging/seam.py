@@ -1,6 +1,6 @@
 """The seam measure: how big a colour step a pass left across its mask's edge.
 
-Two thin bands (:data:`SEAM_BAND` px) straddle the edge of the used (blurred) mask: one just
+Two thin bands (:data:`~core.imaging.edges.SEAM_BAND` px) straddle the edge of the used (blurred) mask: one just
 inside its core (where the result is all generated), one just outside it (kept pixels); the blur's
 ramp lies between them. For every pixel of the inside band, the local mean colour of the inside
 band around it is compared with the local mean of the outside band around it (Gaussian-weighted,
@@ -15,29 +15,17 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from core.imaging.edges import MaskEdge, local_mean, mask_edge
+from core.imaging.edges import SEAM_BAND, MaskEdge, local_mean, mask_edge, seam_bands
 
-SEAM_BAND = 4  # px, the width of each band
 MIN_SHARE = 0.01  # an inside pixel with less of the outside band around it is not measured
-
-
-def _bands(edge: MaskEdge, band: int = SEAM_BAND) -> tuple[np.ndarray, np.ndarray]:
-    inside = edge.core & (edge.inside_distance <= band)
-    outside = ~edge.used & (edge.outside_distance <= band)
-    return inside, outside
-
-
-def _reach(edge: MaskEdge, band: int = SEAM_BAND) -> float:
-    return edge.ramp + 2.0 * band + 1.0
 
 
 def seam_step(image: Image.Image, edge: MaskEdge) -> float | None:
     """The mean ΔE76 between the local colours of the two bands in ``image`` (None: no edge)."""
-    inside, outside = _bands(edge)
+    inside, outside, reach = seam_bands(edge)
     if not inside.any() or not outside.any():
         return None
     lab = edge.crop_lab(image, inside | outside)
-    reach = _reach(edge)
     mean_in, _ = local_mean(lab, inside, reach)
     mean_out, share_out = local_mean(lab, outside, reach)
     measured = inside & (share_out >= MIN_SHARE)
@@ -69,7 +57,7 @@ def seam_band_map(used_mask: Image.Image) -> np.ndarray:
     edge = mask_edge(mask, SEAM_BAND + 2)
     if edge is None:
         return out
-    inside, outside = _bands(edge)
+    inside, outside, _ = seam_bands(edge)
     left, top, right, bottom = edge.box
     view = out[top:bottom, left:right]
     view[inside] = 1
