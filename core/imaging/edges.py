@@ -91,9 +91,7 @@ def mask_edge(used_mask: Image.Image, margin: int) -> MaskEdge | None:
     return MaskEdge((left, top, right, bottom), alpha, inside, outside, ramp)
 
 
-def local_mean(
-    lab: np.ndarray, weight: np.ndarray, radius: float
-) -> tuple[np.ndarray, np.ndarray]:
+def local_mean(lab: np.ndarray, weight: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-weighted local means of ``lab`` over the pixels ``weight`` selects, about
     ``radius`` px around each pixel, and the local share of selected pixels (0–1).
 
