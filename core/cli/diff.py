@@ -26,7 +26,11 @@ def add_diff_parser(sub: argparse._SubParsersAction) -> None:
     diff.add_argument("a", metavar="A")
     diff.add_argument("b", metavar="B", help="resized to A's size if needed")
     diff.add_argument("-o", "--output", metavar="HEATMAP.png", help="write a heat map here")
-    diff.add_argument("--mask", metavar="MASK", help="split the counts by this mask (white = in); measure the seam across its edge")
+    diff.add_argument(
+        "--mask",
+        metavar="MASK",
+        help="split the counts by this mask (white = in); measure the seam across its edge",
+    )
     diff.add_argument("--gain", type=float, default=4.0, help=f"heat map gain, 1–{MAX_GAIN} (4)")
     diff.add_argument(
         "--outside-only", action="store_true", help="heat map: only changes outside the mask"

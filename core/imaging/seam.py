@@ -1,13 +1,14 @@
 """The seam measure: how big a colour step a pass left across its mask's edge.
 
-Two thin bands (:data:`~core.imaging.edges.SEAM_BAND` px) straddle the edge of the used (blurred) mask: one just
-inside its core (where the result is all generated), one just outside it (kept pixels); the blur's
-ramp lies between them. For every pixel of the inside band, the local mean colour of the inside
-band around it is compared with the local mean of the outside band around it (Gaussian-weighted,
-reaching across the ramp), as a CIE76 ΔE in CIELAB; the seam step is the mean of those. Local
-means make it a colour step, not texture: a noisy picture with no step scores about 0, and a
-darker patch on one side of the edge scores its ΔE. The *original* step is the same measure on
-the input picture across the same line: what the picture's own content already changes there.
+Two thin bands (``SEAM_BAND`` px, :mod:`core.imaging.edges`) straddle the edge of the used
+(blurred) mask: one just inside its core (where the result is all generated), one just outside
+it (kept pixels); the blur's ramp lies between them. For every pixel of the inside band, the
+local mean colour of the inside band around it is compared with the local mean of the outside
+band around it (Gaussian-weighted, reaching across the ramp), as a CIE76 ΔE in CIELAB; the seam
+step is the mean of those. Local means make it a colour step, not texture: a noisy picture with
+no step scores about as much as the input, and a darker patch on one side of the edge scores
+its ΔE. The *original* step is the same measure on the input picture across the same line: what
+the picture's own content already changes there (a gradient, an object's outline).
 """
 
 from __future__ import annotations
