@@ -82,27 +82,31 @@ def match_to_surroundings(
         return Image.fromarray(out, "RGB")
     ring_pixels = ~edge.used & (edge.outside_distance <= ring)
     band = edge.core & (edge.inside_distance <= ring)  # the core's edge, inside the ramp
+    near = edge.used & (edge.inside_distance < 3.0 * ring)  # where the seam offset reaches
+    inside, outside, reach = seam_bands(edge)
     # 1. The global offset, weighted by how far the edge band is from the ring.
-    source_lab = edge.crop_lab(source, ring_pixels | seam_bands(edge)[1])
-    generated_lab = edge.crop_lab(generated, edge.used)
+    source_lab = edge.crop_lab(source, ring_pixels | outside)
+    generated_lab = edge.crop_lab(generated, near)
     offset = source_lab[ring_pixels].mean(axis=0) - generated_lab[band].mean(axis=0)
-    global_offset = drift_weight(float(np.linalg.norm(offset))) * offset
+    global_offset = np.float32(drift_weight(float(np.linalg.norm(offset)))) * offset
     # 2. The local seam offset: the band just inside the edge onto the band just outside it,
     #    in full up to ``ring`` px into the core, fading out over the next 2 × ``ring``.
-    inside, outside, reach = seam_bands(edge)
     outside_mean, outside_share = local_mean(source_lab, outside, reach)
-    fade = np.clip(1.0 - (edge.inside_distance - ring) / (2.0 * ring), 0.0, 1.0)
-    used = edge.used
-    lab = generated_lab[used] + global_offset
+    fade = np.clip(1.0 - (edge.inside_distance[near] - ring) / (2.0 * ring), 0.0, 1.0)
+    lab = generated_lab[near] + global_offset
     # 3. Twice: the second round takes up what clipping to the sRGB gamut left over.
     for _ in range(2):
-        current = np.zeros_like(generated_lab)
-        current[used] = lab
-        inside_mean, inside_share = local_mean(current, inside, reach)
-        support = np.clip(np.minimum(outside_share, inside_share) / SUPPORT_FULL, 0.0, 1.0)
-        step = (support * fade)[..., None] * (outside_mean - inside_mean)
-        rgb = image_rgb(lab + step[used])
+        generated_lab[near] = lab
+        inside_mean, inside_share = local_mean(generated_lab, inside, reach)
+        support = np.clip(np.minimum(outside_share, inside_share)[near] / SUPPORT_FULL, 0, 1)
+        step = (support * fade)[:, None] * (outside_mean[near] - inside_mean[near])
+        rgb = image_rgb(lab + step)
         lab = image_lab(rgb[None])[0]
     left, top, right, bottom = edge.box
-    out[top:bottom, left:right][used] = rgb
+    view = out[top:bottom, left:right]
+    view[near] = rgb
+    # 4. Deeper inside, the global offset alone (nothing to do when it is none).
+    deep = edge.used & ~near
+    if deep.any() and np.abs(global_offset).max() > 0.01:
+        view[deep] = image_rgb(image_lab(view[deep][None])[0] + global_offset)
     return Image.fromarray(out, "RGB")

@@ -101,7 +101,7 @@ def local_mean(lab: np.ndarray, weight: np.ndarray, radius: float) -> tuple[np.n
 
     height, width = weight.shape
     factor = max(1, int(radius // LOCAL_MEAN_CELLS))
-    stack = np.empty((height, width, 4), np.float32)
+    stack: np.ndarray = np.empty((height, width, 4), np.float32)
     stack[..., 3] = weight
     np.multiply(lab, stack[..., 3:], out=stack[..., :3])
     if factor > 1:
