@@ -109,7 +109,7 @@ def local_mean(lab: np.ndarray, weight: np.ndarray, radius: float) -> tuple[np.n
         stack = cv2.resize(stack, small, interpolation=cv2.INTER_AREA)
     sigma = max(radius / factor / 2.0, 0.5)
     stack = cv2.GaussianBlur(stack, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-    stack[..., :3] /= np.maximum(stack[..., 3:], 1e-6)
+    stack[..., :3] = stack[..., :3] / np.maximum(stack[..., 3:], 1e-6)
     if factor > 1:
         stack = cv2.resize(stack, (width, height), interpolation=cv2.INTER_LINEAR)
     return stack[..., :3], stack[..., 3]

@@ -23,6 +23,7 @@ from core.events import EventCallback, PassResult
 from core.hashing import pixel_hash
 from core.imaging import normalize_image
 from core.imaging.faces import DEFAULT_MIN_CONFIDENCE, FaceBox, detect_faces, face_mask
+from core.imaging.seam import seam_figures
 from core.models import ModelSpec
 from core.requests import PassRequest
 from core.workflows.common import ProgressCallback, check_runs_steps, tagged
@@ -127,6 +128,9 @@ def fix_faces(
         "effective_steps": sum(r.effective_steps for r in outcome.results),
         "duration": round(outcome.elapsed, 3),
     }
+    for key in ("seam_delta_e", "seam_delta_e_original"):  # the last face's: measure them all
+        record.pop(key, None)
+    record.update(seam_figures(original, last.image, union))
     steps = record["effective_steps"]
     return dataclasses.replace(
         last, request=request, record=record, effective_steps=steps, duration=outcome.elapsed

@@ -121,3 +121,26 @@ def test_colour_match_defaults_to_auto():
     assert PassRequest(image=image, color_match=True).colour_matched
     with pytest.raises(InvalidRequest, match="color match"):
         PassRequest(image=image, color_match="yes").validate()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "in.png", "-o", "o.png"],
+        ["generate", "in.png", "-o", "o.png", "--passes", "0.5,0.3"],
+        ["upscale", "in.png", "-o", "o.png"],
+        ["batch", "in", "out"],
+        ["outpaint", "in.png", "-o", "o.png", "--left", "64"],
+        ["faces", "in.png", "-o", "o.png"],
+    ],
+)
+def test_every_pass_command_takes_color_match_on_off_or_auto(command):
+    from core.cli.common import request_from_args
+    from core.cli.parser import build_parser
+
+    parser = build_parser()
+    for flag, expected in (([], None), (["--color-match"], True), (["--no-color-match"], False)):
+        args = parser.parse_args([*command, "--model", "m", *flag])
+        assert args.color_match is expected
+        request = request_from_args(args, make_calm_image(32, 32))
+        assert request.color_match is expected
