@@ -81,6 +81,44 @@ def cost(sides: tuple[int, ...] = (1024, 2048)) -> dict:
     return out
 
 
+def colour_rows(report: dict | None) -> list[tuple[str, ...]]:
+    """The README table's rows for a colour report (``tests.benchmarks.report``)."""
+    if not report:
+        return []
+    runs = report["repeated_passes"]
+    on, off = runs["curves"]["on"], runs["curves"]["off"]
+    where = f"tiny model (random colours), {runs['size']}², {runs['passes']} passes"
+    rows = [
+        (
+            f"Repeated inpaint on one mask, {where}: masked mean colour's largest ΔE from "
+            "the first pass, colour match on / off",
+            f"{max(on['mean_delta_e_from_first']):.2f} / {max(off['mean_delta_e_from_first']):.2f}",
+            "on < off",
+            "yes"
+            if max(on["mean_delta_e_from_first"]) < max(off["mean_delta_e_from_first"])
+            else "**no**",
+        ),
+        (
+            f"Seam ΔE across the mask's edge, first pass, {where.split(',')[0]}: colour match on "
+            "/ off (the picture's own)",
+            f"{on['seam_delta_e'][0]:.2f} / {off['seam_delta_e'][0]:.2f} "
+            f"({on['seam_delta_e_original'][0]:.2f})",
+            "on ≤ own + 1.5",
+            "yes" if on["seam_delta_e"][0] <= on["seam_delta_e_original"][0] + 1.5 else "**no**",
+        ),
+    ]
+    for size, cost in report["cost"].items():
+        rows.append(
+            (
+                f"Colour match / seam measure, {size} picture, mask over the middle third",
+                f"{cost['colour_match_s']} / {cost['seam_measure_s']} s",
+                "—",
+                "—",
+            )
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.bench_colour")
     parser.add_argument("--out", default="bench-out/colour.json")
