@@ -4,19 +4,22 @@ around a repainted area.
 **Whole picture** (:func:`match_colors`): per-channel CIELAB mean and deviation matched to a
 reference (multi-pass refinement matches every pass to the original).
 
-**Masked** (:func:`match_to_surroundings`): the repainted area is moved, per CIELAB channel, by an
-offset taken from the *ring* of kept picture around it (:func:`ring_width` px outside the used
-mask) against the generated pixels just inside its edge (the blur's ramp and ``ring_width`` px
-of its core). Two parts, so that a change the prompt asked for is not undone:
+**Masked** (:func:`match_to_surroundings`): the repainted area is moved, per CIELAB channel, by
+offsets taken from the kept picture around the mask, in two parts, so that a change the prompt
+asked for is not undone:
 
-1. A *global* offset (the ring's mean minus the edge band's), applied to the whole area in full
-   when the two differ by at most :data:`DRIFT_FULL` ΔE76 (a lighting or saturation drift: the
-   generated area continues the surroundings, only shifted), fading to nothing at
-   :data:`DRIFT_NONE` (the edge band is other content: its colours are kept).
-2. A *local* seam offset (local ring mean minus local edge-band mean, Gaussian-weighted along the
-   edge), in full across the ramp and ``ring_width`` px into the core, fading out over the next
-   ``2 × ring_width`` px: the edge meets the surroundings whatever was painted, while the middle
-   of the area keeps the colours the model gave it (a red coat stays red).
+1. A *global* offset: the mean of the *ring* (:func:`ring_width` px of kept picture outside the
+   used mask) minus the mean of the generated pixels in the first ``ring_width`` px of the mask's
+   core (inside the blur's ramp). It moves the whole area, in full when the two differ by at most
+   :data:`DRIFT_FULL` ΔE76 (a lighting or saturation drift: the area continues its surroundings,
+   only shifted), fading to nothing at :data:`DRIFT_NONE` (the edge shows other content, a red
+   coat on a blue one: its colours are kept).
+2. A *local* seam offset: the local mean colour of the band just outside the used mask minus that
+   of the band just inside the core (the seam measure's bands, :mod:`core.imaging.edges`),
+   Gaussian-weighted along the edge and reaching across the ramp. It applies in full across the
+   ramp and ``ring_width`` px into the core, fading out over the next ``2 × ring_width`` px, and
+   runs twice (the second round takes up what clipping to the sRGB gamut left): the edge meets
+   its surroundings whatever was painted, while the middle of the area keeps the model's colours.
 
 Only pixels inside the used mask change; the caller composites through that mask as before, so
 pixels outside it stay byte-identical to the input.
