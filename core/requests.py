@@ -61,7 +61,7 @@ class PassRequest:
     inpaint_area: InpaintArea = "whole"
     padding: int = 32
     strength_map: Image.Image | None = None
-    color_match: bool = False
+    color_match: bool | None = None  # None = auto: on for passes with a mask (see colour_matched)
     soft_inpaint: bool = False  # the blurred mask × strength as a per-pixel map (soft edges)
     work_size: str = "auto"  # "auto" | "input" | "WxH": the size the model works at (work_size.py)
     regions: tuple[Region, ...] = ()  # regional prompts (core.conditioning), at most 8
@@ -77,6 +77,14 @@ class PassRequest:
     @property
     def is_inpaint(self) -> bool:
         return self.mask is not None
+
+    @property
+    def colour_matched(self) -> bool:
+        """Whether the pass matches colours: ``color_match`` when set; when None ("auto"), on
+        for a pass with a mask (the repainted area matched to the picture around it) and off for
+        a whole-picture pass (which keeps the model's colours: a change of light or season is
+        often the point; multi-pass refinement has its own guard)."""
+        return self.mask is not None if self.color_match is None else self.color_match
 
     def output_size(self) -> tuple[int, int]:
         """(width, height) of the result: ``width``/``height`` when given, else the input's size.
@@ -107,6 +115,8 @@ class PassRequest:
         for name, value in (("width", self.width), ("height", self.height)):
             if value is not None and not 64 <= value <= 8192:
                 raise InvalidRequest(f"{name} must be between 64 and 8192 pixels, got {value}")
+        if self.color_match is not None and not isinstance(self.color_match, bool):
+            raise InvalidRequest(f"color match must be true, false or auto, got {self.color_match}")
         if self.mask_blur < 0 or self.mask_blur > 256:
             raise InvalidRequest(f"mask blur must be between 0 and 256 px, got {self.mask_blur}")
         if self.padding < 0:

@@ -69,7 +69,7 @@ def expected_settings(request: PassRequest, spec: ModelSpec) -> dict[str, Any]:
         "cfg": float(request.cfg),
         "scheduler": request.scheduler,
         "work_size_setting": request.work_size,
-        "color_match": request.color_match,
+        "color_match": request.colour_matched,
         "mask_hash": pixel_hash(mask) if mask is not None else None,
         "strength_map_hash": pixel_hash(strength_map) if strength_map is not None else None,
     }

@@ -109,6 +109,7 @@ def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassReque
         padding=args.padding,
         strength_map=strength_map,
         soft_inpaint=getattr(args, "soft_inpaint", False),
+        color_match=getattr(args, "color_match", None),
         regions=parse_regions(getattr(args, "region", None)),
         **conditioning_from_args(args),
     )

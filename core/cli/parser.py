@@ -86,11 +86,11 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     )
     add_conditioning_options(p)
     p.add_argument(
-        "--no-color-match",
-        dest="color_match",
-        action="store_false",
+        "--color-match",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="multi-pass: do not match colours to the source",
+        help="match a masked pass's repainted area to the picture around it (default: on with "
+        "a mask; whole-picture passes only when given; multi-pass: to the source, on)",
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")

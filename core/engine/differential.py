@@ -18,7 +18,7 @@ from PIL import Image
 
 from core.engine.family_call import accepts
 from core.engine.vae import encode
-from core.imaging import composite, resize_to
+from core.imaging import resize_to
 
 SOFT_EDGE = 26  # map values below this (strength < 0.1) blend generated and original linearly
 
@@ -116,5 +116,6 @@ def run_differential(run: Any, source: Image.Image, strength_map: Image.Image) -
             height=work.height,
         )
     generated = resize_to(run.call(pipe, latent_filter=regional, **kwargs), source.size)
-    # 2. Keep the input's bytes wherever the strength is 0; fade in along the map's soft edge.
-    return composite(source, generated, blend_alpha(strength_map))
+    # 2. Keep the input's bytes wherever the strength is 0; fade in along the map's soft edge
+    #    (colour-matched to the picture around it when the request asks for it).
+    return run.paste_back(source, generated, blend_alpha(strength_map))

@@ -8,23 +8,27 @@ moves its output by a few pixels. With a mask the engine:
 2. measures how the edit moved the crop against the input, from the crop's unmasked area
    (``core.imaging.align``), and undoes it — or, when it cannot be measured, pastes the edit as
    it came and says why;
-3. pastes the crop back and blends it through the full-size blurred mask, so every pixel outside
-   the blurred mask keeps the input's bytes.
+3. pastes the crop back and blends it through the full-size blurred mask (colour-matched to the
+   picture around it, as every masked pass is), so every pixel outside the blurred mask keeps
+   the input's bytes.
 
 The measured correction (or the reason there is none) goes into the pass record.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from core.errors import InvalidRequest
-from core.imaging import blur_mask, composite, resize_to
+from core.imaging import blur_mask, crop_box, resize_to
 from core.imaging.align import apply_alignment, estimate_alignment
 from core.models.families import Family
 from core.work_size import crop_work_size
+
+if TYPE_CHECKING:
+    from core.engine.pass_run import PassRun
 
 
 def check_edit_request(family: Family, has_strength_map: bool) -> None:
@@ -36,10 +40,8 @@ def check_edit_request(family: Family, has_strength_map: bool) -> None:
         )
 
 
-def run_masked_edit(run: Any, source: Image.Image, mask: Image.Image) -> Image.Image:
-    """The edit of ``run`` (a PassRun) confined to ``mask``, aligned and pasted back."""
-    from core.engine.pass_run import crop_box
-
+def run_masked_edit(run: PassRun, source: Image.Image, mask: Image.Image) -> Image.Image:
+    """The edit of ``run`` confined to ``mask``, aligned and pasted back."""
     # 1. Edit the crop around the mask at its work size.
     request, model = run.request, run.model
     blurred = blur_mask(mask, request.mask_blur)
@@ -61,4 +63,4 @@ def run_masked_edit(run: Any, source: Image.Image, mask: Image.Image) -> Image.I
     # 3. Paste the crop back; the blurred mask decides every pixel.
     full = source.copy()
     full.paste(aligned, box[:2])
-    return composite(source, full, blurred)
+    return run.paste_back(source, full, blurred)

@@ -23,7 +23,7 @@ from PIL import Image
 from core.conditioning.lora_files import requested_loras
 from core.conditioning.regional import check_regions_supported
 from core.engine.cancel import CancelToken
-from core.engine.differential import masked_strength_map, run_differential
+from core.engine.differential import blend_alpha, masked_strength_map, run_differential
 from core.engine.edit import check_edit_request, run_masked_edit
 from core.engine.family_call import accepts
 from core.engine.memory import guard_memory
@@ -35,6 +35,7 @@ from core.events import EventCallback, PassResult, PassStarted
 from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
+from core.imaging.seam import seam_figures
 from core.library_logs import quiet_libraries
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.models.families import FewStep, is_edit_reference
@@ -176,13 +177,16 @@ class Engine:
             elif mask is not None:
                 image = run.inpaint(source, mask)
             else:
-                image = run.img2img(source)
+                image = run.whole_picture_guard(source, run.img2img(source))
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
         record.update(run.record_extra)
         record.update(scheduler_note(request.scheduler, scheduler))
         used_mask = blur_mask(mask, request.mask_blur) if mask is not None else None
         record.update(changed_outside(source, image, used_mask))  # the drift guard's figures
+        if used_mask is not None:  # the colour step across the edge it was blended through
+            through = blend_alpha(strength_map) if strength_map is not None else used_mask
+            record.update(seam_figures(source, image, through))
         model_hash = record["model"]["hash"]  # as known now: the hash never holds up a pass
         return PassResult(
             image,

@@ -1,7 +1,9 @@
 """One running pass: the pipeline call with its hooks, and the img2img / inpaint paths.
 
 Every path generates at the work size and returns a picture at the source's own size; inpainting
-pastes the result back through the blurred mask, so pixels outside it keep the input's bytes.
+pastes the result back through the blurred mask, so pixels outside it keep the input's bytes. With
+colour match on, the repainted area is first matched to the picture around it
+(:func:`core.imaging.colour.match_to_surroundings`), which changes only pixels inside that mask.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from core.engine.vae import decode_fp32, is_blank
 from core.errors import PassCancelled
 from core.events import EventCallback
 from core.imaging import blur_mask, composite, crop_box, mask_is_empty, resize_to
+from core.imaging.colour import match_colors, match_to_surroundings
 from core.models import LoadedModel
 from core.requests import PassRequest
 from core.sampling.latent_layout import layout_for
@@ -138,7 +141,22 @@ class PassRun:
             generated = self._inpaint_call(resize_to(source, self.work_size), work_mask)
             generated = resize_to(generated, source.size)
         # 3. Paste back through the full-size blurred mask.
-        return composite(source, generated, blurred)
+        return self.paste_back(source, generated, blurred)
+
+    def paste_back(
+        self, source: Image.Image, generated: Image.Image, alpha: Image.Image
+    ) -> Image.Image:
+        """``generated`` blended over ``source`` through ``alpha`` (mode "L"), colour-matched to
+        the picture around it first when the request asks for it; where ``alpha`` is 0 the
+        source's bytes are kept."""
+        if self.request.colour_matched:
+            generated = match_to_surroundings(source, generated, alpha)
+        return composite(source, generated, alpha)
+
+    def whole_picture_guard(self, source: Image.Image, image: Image.Image) -> Image.Image:
+        """A whole-picture pass asked explicitly for colour match: the drift guard (CIELAB mean and
+        deviation matched to the input's)."""
+        return match_colors(image, source) if self.request.color_match else image
 
     def _inpaint_call(self, image: Image.Image, mask: Image.Image) -> Image.Image:
         return self.call(

@@ -53,7 +53,7 @@ def pass_record(
             "dtype": str(model.dtype).removeprefix("torch.") if model else "",
         },
         "input_hash": pixel_hash(request.image),
-        "color_match": request.color_match,
+        "color_match": request.colour_matched,  # what ran (the request may say "auto")
         "duration": round(duration, 3),
     }
     if work_size is not None:

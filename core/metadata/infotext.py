@@ -85,6 +85,7 @@ def build_infotext(record: dict) -> str:
             add("Masked area padding", record.get("padding"))
         if record.get("soft_inpaint"):
             add("Soft inpainting enabled", True)
+    add("Color match", record.get("color_match"))
     add("Lora hashes", lora_hashes_text(record.get("loras")))
     for number, unit in enumerate(control_units(record)):
         add(f"ControlNet {number}", unit)

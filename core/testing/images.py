@@ -52,3 +52,13 @@ def make_textured_image(width: int = 256, height: int = 192, seed: int = 0) -> I
         shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
         shape((x, y, x + w, y + h), fill=colour)
     return picture
+
+
+def make_calm_image(width: int = 96, height: int = 96, seed: int = 0) -> Image.Image:
+    """A calm RGB picture: one colour with a soft gradient and seeded noise, so its own colour
+    step across any line is small (a seam left by a pass stands out)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([110 + x * 0.4, 140 + y * 0.3, np.full(x.shape, 90.0)], -1)
+    noise = rng.normal(0, 8, size=(height, width, 3))
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8), "RGB")

@@ -30,6 +30,7 @@ from core.imaging.faces import (
     detect_faces,
     face_mask,
 )
+from core.imaging.seam import seam_figures
 from core.models import ModelSpec
 from core.request_rules import check_runs_steps, tagged
 from core.requests import PassRequest
@@ -137,6 +138,9 @@ def fix_faces(
         "effective_steps": sum(r.effective_steps for r in outcome.results),
         "duration": round(outcome.elapsed, 3),
     }
+    for key in ("seam_delta_e", "seam_delta_e_original"):  # the last face's: measure them all
+        record.pop(key, None)
+    record.update(seam_figures(original, last.image, union))
     steps = record["effective_steps"]
     return dataclasses.replace(
         last, request=request, record=record, effective_steps=steps, duration=outcome.elapsed

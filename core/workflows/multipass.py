@@ -1,7 +1,9 @@
 """Multi-pass refinement: a schedule of strengths (e.g. 0.7 → 0.4 → 0.2), each pass on the last.
 
-The colour-drift guard matches every pass's output to the *original* source's colour statistics
-(CIELAB mean / deviation), which stops the darkening that repeated img2img passes cause.
+The colour-drift guard matches every whole-picture pass's output to the *original* source's colour
+statistics (CIELAB mean / deviation), which stops the darkening that repeated img2img passes cause;
+with a mask, each pass's own colour match (the repainted area matched to the picture around it,
+done by the engine) takes its place.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from core.engine import CancelToken, Engine
 from core.events import EventCallback, PassResult
 from core.hashing import pixel_hash
-from core.imaging import blur_mask, composite, load_mask, match_colors
+from core.imaging import match_colors
 from core.models import ModelSpec
 from core.request_rules import tagged
 from core.requests import PassRequest
@@ -44,7 +46,9 @@ def run_schedule(
     """
     schedule = check_strengths(request, strengths, "schedule")
     seeds = seed_list(request.seed, len(schedule))
-    after = (lambda result: _match_to_source(result, request)) if color_match else None
+    masked = request.mask is not None
+    guard = color_match and not masked  # with a mask the engine matches each pass itself
+    after = (lambda result: _match_to_source(result, request)) if guard else None
 
     def unit(index: int, strength: float) -> Unit:
         workflow = {
@@ -60,7 +64,8 @@ def run_schedule(
             start = done[-1].image if done else request.image
             size = {"width": None, "height": None} if done else {}
             changes = {"strength": strength, "seed": seeds[index - 1], **size}
-            return tagged(request, workflow, image=start, color_match=color_match, **changes)
+            matched = color_match and masked  # the whole-picture guard runs after the pass
+            return tagged(request, workflow, image=start, color_match=matched, **changes)
 
         return Unit(f"pass {index}/{len(schedule)} · s={strength:.2f}", build, after)
 
@@ -69,10 +74,7 @@ def run_schedule(
 
 
 def _match_to_source(result: PassResult, original: PassRequest) -> PassResult:
-    """Colour-match ``result`` to the original source; with a mask only inside the mask."""
+    """Colour-match the whole of ``result`` to the original source."""
     matched = match_colors(result.image, original.image)
-    if original.mask is not None:
-        mask = blur_mask(load_mask(original.mask, result.image.size), original.mask_blur)
-        matched = composite(result.image, matched, mask)
     record = {**result.record, "color_match": True, "output_hash": pixel_hash(matched)}
     return dataclasses.replace(result, image=matched, record=record)

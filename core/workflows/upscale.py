@@ -281,8 +281,9 @@ def _result(
 ) -> PassResult:
     first = results[0]
     steps = max(r.effective_steps for r in results)
+    tile_only = ("seam_delta_e", "seam_delta_e_original")  # one tile's seam, not the picture's
     record = {
-        **first.record,
+        **{key: value for key, value in first.record.items() if key not in tile_only},
         "width": image.width,
         "height": image.height,
         "seed": seed,

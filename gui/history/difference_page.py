@@ -1,9 +1,11 @@
 """The compare view's difference page: an amplified heat map of |A − B| with a gain control, a
-scale bar, an "only changes outside the mask" toggle and a readout of the figures
+scale bar, an "only changes outside the mask" toggle, a "seam bands" overlay (the two bands the
+seam measure compares, :mod:`core.imaging.seam`) and a readout of the figures
 (:mod:`core.imaging.difference`)."""
 
 from __future__ import annotations
 
+import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
@@ -24,14 +26,18 @@ from core.imaging.difference import (
     heat_map_array,
     scale_bar,
 )
+from core.imaging.seam import seam_band_map, seam_figures
 from gui.qt_helpers import named, plain
 from gui.qt_images import array_to_qimage, pil_to_qimage
 
 GAINS = tuple(2**i for i in range(MAX_GAIN.bit_length()))  # 1, 2, 4 … 32
 DEFAULT_GAIN = 4
+SEAM_COLOURS = np.array([[0, 0, 0], [0, 200, 255], [255, 220, 0]], np.float32)  # in, out bands
 
 
-def readout_text(stats: DifferenceStats, has_mask: bool) -> str:
+def readout_text(
+    stats: DifferenceStats, has_mask: bool, seam: dict[str, float] | None = None
+) -> str:
     """The figures of a comparison in one or two lines."""
     total = stats.width * stats.height
     share = stats.changed_pixels / total if total else 0.0
@@ -42,10 +48,24 @@ def readout_text(stats: DifferenceStats, has_mask: bool) -> str:
             f" · outside {stats.changed_outside_mask}"
             f" ({stats.changed_outside_mask_fraction:.2%} of it)"
         )
-    return (
+    text = (
         f"{line}\nmean |Δ| {stats.mean_change:.2f} · max {stats.max_change}"
         f" · mean ΔE {stats.delta_e:.2f}"
     )
+    if seam:
+        text += (
+            f"\nseam ΔE {seam['seam_delta_e']:.2f} across the mask's edge"
+            f" (the left picture's own step there: {seam['seam_delta_e_original']:.2f})"
+        )
+    return text
+
+
+def with_seam_bands(heat: np.ndarray, bands: np.ndarray) -> np.ndarray:
+    """``heat`` with the seam measure's bands tinted (inside cyan, outside yellow)."""
+    out = heat.astype(np.float32)
+    on = bands > 0
+    out[on] = 0.35 * out[on] + 0.65 * SEAM_COLOURS[bands[on]]
+    return np.rint(out).astype(np.uint8)
 
 
 class DifferencePage(QWidget):
@@ -67,6 +87,11 @@ class DifferencePage(QWidget):
         self._left, self._right, self._item, self._mask = left, right, item, mask
         self._title_text = title
         self.stats = difference_stats(left, right, mask)
+        used = (
+            None if mask is None else mask.convert("L").resize(left.size, Image.Resampling.NEAREST)
+        )
+        self.seam = seam_figures(left.convert("RGB"), right.convert("RGB"), used) if used else {}
+        self._bands = seam_band_map(used) if self.seam and used is not None else None
 
         self.title = plain(
             named(QLabel(alignment=Qt.AlignmentFlag.AlignCenter), "compareDifferenceTitle")
@@ -83,9 +108,17 @@ class DifferencePage(QWidget):
             if mask is not None
             else "The later pass used no mask"
         )
+        self.seam_check = named(QCheckBox("Seam bands"), "differenceSeam")
+        self.seam_check.setEnabled(self._bands is not None)
+        self.seam_check.setToolTip(
+            "Show the bands the seam figure compares: just inside the mask's edge (cyan) and "
+            "just outside it (yellow)"
+            if self._bands is not None
+            else "The later pass used no mask with an edge"
+        )
         self.scale_label = named(QLabel(), "differenceScale")
         self.readout = named(
-            QLabel(readout_text(self.stats, mask is not None)), "differenceReadout"
+            QLabel(readout_text(self.stats, mask is not None, self.seam)), "differenceReadout"
         )
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -93,6 +126,7 @@ class DifferencePage(QWidget):
         controls.addWidget(QLabel("Gain:"))
         controls.addWidget(self.gain_combo)
         controls.addWidget(self.outside_check)
+        controls.addWidget(self.seam_check)
         controls.addStretch(1)
         controls.addWidget(self.scale_label)
         layout = QVBoxLayout(self)
@@ -104,6 +138,7 @@ class DifferencePage(QWidget):
 
         self.gain_combo.currentIndexChanged.connect(self._refresh)
         self.outside_check.toggled.connect(self._refresh)
+        self.seam_check.toggled.connect(self._refresh)
         self._refresh()
 
     def gain(self) -> int:
@@ -123,6 +158,8 @@ class DifferencePage(QWidget):
     def _refresh(self) -> None:
         gain, outside = self.gain(), self.outside_only()
         heat = heat_map_array(self._left, self._right, gain, self._mask, outside)
+        if self._bands is not None and self.seam_check.isChecked():
+            heat = with_seam_bands(heat, self._bands)
         self._item.setPixmap(QPixmap.fromImage(array_to_qimage(heat)))
         self.scale_label.setPixmap(QPixmap.fromImage(pil_to_qimage(scale_bar(220, gain))))
         where = " (outside the mask only)" if outside else ""

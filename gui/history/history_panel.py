@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from core.history import PassRecord, PassTree
 from core.history_drift import pass_drift
+from core.imaging import blur_mask
 from gui.history.conditioning_text import conditioning_lines
 from gui.history.drift_badge import drift_badge
 from gui.qt_helpers import ask, named, plain_tooltip
@@ -57,8 +58,19 @@ def card_text(record: PassRecord) -> str:
     if model:
         tail.append(model if len(model) <= 28 else "…" + model[-27:])
     lines = [record.name, " · ".join(facts), seed, f"“{prompt}”" if prompt else "(no prompt)"]
+    lines.append(seam_text(params))
     lines.append(" · ".join(tail))
     return "\n".join(line for line in lines if line)
+
+
+def seam_text(params: dict) -> str:
+    """The colour step a masked pass left across its mask's edge, beside the picture's own step
+    there (ΔE; :mod:`core.imaging.seam`), or "" for a pass without those figures."""
+    seam, own = params.get("seam_delta_e"), params.get("seam_delta_e_original")
+    if not isinstance(seam, int | float) or not isinstance(own, int | float):
+        return ""
+    match = " · colour matched" if params.get("color_match") else ""
+    return f"seam ΔE {seam:.1f} (picture's own {own:.1f}){match}"
 
 
 def group_title(record: PassRecord) -> str:
@@ -192,8 +204,11 @@ class HistoryPanel(QWidget):
         from gui.history.compare_view import open_compare_dialog
 
         left, right = self._tree.get(left_id), self._tree.get(right_id)
+        mask = right.mask  # as the pass blended through it (blurred): the seam's edge
+        if mask is not None:
+            mask = blur_mask(mask, float(right.params.get("mask_blur") or 0))
         return open_compare_dialog(
-            self.window(), left.image, right.image, left.name, right.name, right.mask
+            self.window(), left.image, right.image, left.name, right.name, mask
         )
 
     def delete(self, record_id: str) -> bool:

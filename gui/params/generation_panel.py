@@ -233,6 +233,12 @@ class GenerationPanel(QWidget):
             "Use the blurred mask as per-pixel strength: the edge fades in without a seam"
         )
         bind(self.state, "soft_inpaint", self.soft_inpaint_check)
+        self.color_match_check = named(QCheckBox("Colour match"), "colorMatchCheck")
+        self.color_match_check.setToolTip(
+            "Match the repainted area's colours to the picture around it, so the edge does not "
+            "show (masked passes only). Turn off to keep the model's exact colours."
+        )
+        bind(self.state, "color_match", self.color_match_check)
 
         bind(self.state, "mask_blur", self.mask_blur_spin)
         bind(self.state, "padding", self.padding_spin)
@@ -255,6 +261,7 @@ class GenerationPanel(QWidget):
         grid.addWidget(self.whole_radio, 1, 0, 1, 2)
         grid.addWidget(self.masked_radio, 1, 2, 1, 2)
         grid.addWidget(self.soft_inpaint_check, 2, 0, 1, 4)
+        grid.addWidget(self.color_match_check, 3, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         return self.mask_group

@@ -59,6 +59,7 @@ class GenerationParams(Observable):
     inpaint_area: str = "whole"
     padding: int = 32
     soft_inpaint: bool = False  # the blurred mask as per-pixel strength
+    color_match: bool = True  # masked passes matched to the picture around them
     work_size: str = "auto"  # "auto", "input" or "WxH" (core.work_size)
     model: str = ""
     model_config: str = ""
@@ -91,6 +92,9 @@ class GenerationParams(Observable):
             dtype=self.dtype,
             memory=self.memory,
         )
+        # On is the engine's "auto": masked passes are matched, whole-picture passes keep the
+        # model's colours (PassRequest.colour_matched).
+        params["color_match"] = None if self.color_match else False
         params["seed_locked"] = self.seed_locked
         return params
 
@@ -116,6 +120,8 @@ class GenerationParams(Observable):
         ``loras``, ``controls`` or ``references`` (a pass record's) replace the Control panel's."""
         values = dict(params)
         self.conditioning.restore(values)
+        if values.get("inpaint_area") is None:  # a whole-picture pass's "off" is no setting
+            values.pop("color_match", None)
         if "sampler" in values and "scheduler" not in values:
             values["scheduler"] = values.pop("sampler")
         if "model_config" not in values and "config" in values:
@@ -131,6 +137,7 @@ class GenerationParams(Observable):
             "mask_blur": int,
             "padding": int,
             "soft_inpaint": bool,
+            "color_match": bool,
             "model": str,
             "model_config": str,
             "scheduler": str,

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.bench_colour import colour_rows
+
 UNET_RATES = ("sdpa_it_s", "sdpa_channels_last_it_s", "compiled_cuda_graphs_it_s")
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 
@@ -324,6 +326,7 @@ def table(out_dir: Path, docs: Path = Path("docs/bench")) -> str:
         _load(out_dir / "ray.json"),
         [report for report in remote_live if report],
     )
+    rows += colour_rows(_load(out_dir / "colour.json"))
     gpu_files = sorted(docs.glob("gpu-*.json")) + sorted(out_dir.glob("gpu*.json"))
     for path in gpu_files:
         gpu = _load(path)

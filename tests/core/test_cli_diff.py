@@ -103,3 +103,22 @@ def test_main_py_runs_diff_headless(pair, capsys):
     a, _, _ = pair
     assert entry.main(["diff", str(a), str(a), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["changed_pixels"] == 0
+
+
+def test_json_reports_the_seam_across_the_mask(tmp_path, capsys):
+    from core.testing.images import make_calm_image, make_mask
+
+    a, b, mask = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "m.png"
+    picture = make_calm_image(96, 96)
+    picture.save(a)
+    darker = picture.copy()
+    darker.paste(picture.crop((24, 24, 72, 72)).point(lambda v: max(0, v - 40)), (24, 24))
+    darker.save(b)
+    make_mask(96, 96, box=(24, 24, 71, 71)).save(mask)
+    assert main(["diff", str(a), str(b), "--mask", str(mask), "--json"]) == 0
+    figures = _json(capsys)
+    assert figures["seam_delta_e"] > figures["seam_delta_e_original"] + 10
+    assert main(["diff", str(a), str(b), "--json"]) == 0
+    assert _json(capsys)["seam_delta_e"] is None  # no mask, no edge to measure
+    assert main(["diff", str(a), str(b), "--mask", str(mask)]) == 0
+    assert "seam: ΔE" in capsys.readouterr().out

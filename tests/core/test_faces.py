@@ -88,6 +88,8 @@ def test_fix_faces_changes_only_the_faces_and_files_one_result(engine, spec, two
         assert not np.array_equal(before[y : y + h, x : x + w], after[y : y + h, x : x + w])
     assert record["strength"] == 0.35 and record["inpaint_area"] == "masked"
     assert result.effective_steps == 2 * int(4 * 0.35)
+    assert record["color_match"] is True  # on by default for the face detailer
+    assert record["seam_delta_e"] >= 0 and record["seam_delta_e_original"] >= 0  # all faces'
 
 
 def test_given_boxes_are_used_instead_of_detection(engine, spec, astronaut):

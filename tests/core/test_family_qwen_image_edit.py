@@ -87,6 +87,9 @@ def test_a_masked_edit_keeps_every_pixel_outside_the_blurred_mask(engine, spec):
     # the tiny model's output is noise: nothing to align on, and the user is told
     assert record["alignment"]["estimated"] is False
     assert "could not be aligned" in result.note
+    # colour-matched to the picture around the mask like every masked pass (issue 25)
+    assert record["color_match"] is True
+    assert record["seam_delta_e"] < record["seam_delta_e_original"] + 1.5
 
 
 def test_a_moved_edit_is_aligned_before_it_is_pasted_back(engine, spec, monkeypatch):

@@ -88,3 +88,4 @@ def test_outpaint_grows_the_picture_and_keeps_the_original_outside_the_band(requ
     assert record["outpaint"] == {"left": 32, "right": 8, "top": 16, "bottom": 0, "band": 12}
     assert record["width"] == 104 and record["height"] == 64
     assert record["mask_blur"] == 0
+    assert record["color_match"] is True and "seam_delta_e" in record  # on by default
