@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from core.errors import ModelError
-from core.models.families import FAMILIES, family_from_index
+from core.library.index_family import family_from_index
+from core.models.families import FAMILIES
 from core.sampling.previews import LatentPreviewer, find_taesd, latent_channels, make_previewer
 from core.sampling.schedulers import make_scheduler, ran_label, scheduler_note
 
