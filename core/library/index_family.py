@@ -33,6 +33,8 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
         return "qwen-image", False
     if name == "QwenImageEditPipeline":
         return "qwen-image-edit", False
+    if name == "QwenImageEditPlusPipeline":
+        return "qwen-image-edit-plus", False
     if name.startswith("QwenImage"):  # Edit Plus, Edit Inpaint, Layered, ControlNet folders
         raise ModelError(f"{name} models are not supported yet")
     if name.startswith("Flux2"):

@@ -38,6 +38,7 @@ class Family:
     true_cfg: bool = False  # Qwen-Image: CFG is the call's true_cfg_scale, with a negative prompt
     edit: bool = False  # an instruction-edit model: the prompt says what to change in the picture
     no_fp16: bool = False  # fp16 overflows or is unsupported: "auto" runs bf16 on CUDA instead
+    max_references: int = 0  # edit models: extra pictures the instruction may refer to
 
 
 FAMILIES: dict[str, Family] = {
@@ -100,6 +101,12 @@ FAMILIES: dict[str, Family] = {
             "QwenImageEditPipeline", None,
             packed_latents=True, true_cfg=True, edit=True, no_fp16=True,
         ),
+        # 2509/2511: the edited picture and up to two more ("image 2", "image 3" in the prompt).
+        Family(
+            "qwen-image-edit-plus", "Qwen-Image-Edit-Plus", 1024, 16, True, 40, 4.0,
+            "QwenImageEditPlusPipeline", None,
+            packed_latents=True, true_cfg=True, edit=True, no_fp16=True, max_references=2,
+        ),
     )
 }  # fmt: skip
 
@@ -140,4 +147,4 @@ def is_edit_reference(reference: str) -> bool:
             return FAMILIES[family_from_index(index, {})[0]].edit
         except (OSError, ValueError, ModelError, AttributeError):
             return False
-    return bool(re.search(r"qwen-image-edit$", reference.strip().lower()))
+    return bool(re.search(r"qwen-image-edit(-plus|-\d{4})?$", reference.strip().lower()))

@@ -110,6 +110,7 @@ LATENT_SPACE = {
     "zimage": "flux",
     "chroma": "flux",
     "qwen-image-edit": "qwen-image",
+    "qwen-image-edit-plus": "qwen-image",
 }
 TAESD_REPOS = {
     "sd1": "madebyollin/taesd",
