@@ -100,7 +100,7 @@ class _ReferenceOption(_GroupOption):
             super().__call__(parser, namespace, values, option_string)
             return
         edits = list(getattr(namespace, "edit_references", None) or [])
-        setattr(namespace, "edit_references", [*edits, values])
+        namespace.edit_references = [*edits, values]
 
 
 def _in_group(
