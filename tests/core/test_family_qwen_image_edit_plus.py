@@ -15,6 +15,7 @@ from PIL import Image
 from core.engine import Engine
 from core.errors import InvalidRequest
 from core.hashing import pixel_hash
+from core.imaging.masks import blur_mask
 from core.metadata import build_infotext
 from core.models import ModelSpec
 from core.testing.images import make_image, make_textured_image
@@ -74,6 +75,27 @@ def test_references_reach_the_pipeline_and_change_the_edit(engine, spec):
     ]
     hashes = ", ".join(pixel_hash(_reference(n)) for n in (1, 2))
     assert f'Edit references: "{hashes}"' in build_infotext(record)
+
+
+def test_a_masked_edit_with_references_keeps_every_pixel_outside_the_mask(engine, spec):
+    mask = Image.new("L", (fh.SIZE, fh.SIZE), 0)
+    mask.paste(255, (16, 16, 40, 44))
+    result, _ = fh.run(
+        engine, spec, prompt="add image 2", mask=mask, mask_blur=2, padding=8,
+        edit_references=(_reference(1), _reference(2)),
+    )  # fmt: skip
+    outside = np.asarray(blur_mask(mask, 2)) == 0
+    diff = fh.changed(result)
+    assert not diff[outside].any() and diff[16:44, 16:40].mean() > 0.5
+    assert len(result.record["edit_references"]) == 2 and "alignment" in result.record
+
+
+def test_regions_are_refused_in_one_line(engine, spec):
+    from core.conditioning.regions import Region
+
+    region = Region(fh.left_half_mask(), "a blue sea")
+    with pytest.raises(InvalidRequest, match="regional prompts work with .* not Qwen-Image-Edit-"):
+        fh.run(engine, spec, regions=(region,))
 
 
 def test_more_references_than_the_model_takes_are_refused_in_one_line(engine, spec):
