@@ -39,6 +39,7 @@ SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projecti
         ("QwenImagePipeline", {"in_channels": 64}, ("qwen-image", False)),
         ("QwenImageInpaintPipeline", {"in_channels": 64}, ("qwen-image", False)),
         ("QwenImageEditPipeline", {"in_channels": 64}, ("qwen-image-edit", False)),
+        ("QwenImageEditPlusPipeline", {"in_channels": 64}, ("qwen-image-edit-plus", False)),
     ],
 )
 def test_family_from_model_index(class_name, config, expected):
@@ -64,6 +65,8 @@ def test_edit_models_are_known_before_they_load(tmp_path):
     assert is_edit_reference(str(tmp_path))
     assert is_edit_reference("Qwen/Qwen-Image-Edit")
     assert not is_edit_reference("Qwen/Qwen-Image")
+    assert is_edit_reference("Qwen/Qwen-Image-Edit-2509")
+    assert is_edit_reference("Qwen/Qwen-Image-Edit-2511")
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
     assert not is_edit_reference(str(tmp_path))
     (tmp_path / "model_index.json").write_text("{not json")
