@@ -37,6 +37,8 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
         return "qwen-image-edit-plus", False
     if name.startswith("QwenImage"):  # Edit Plus, Edit Inpaint, Layered, ControlNet folders
         raise ModelError(f"{name} models are not supported yet")
+    if name == "Flux2KleinPipeline":
+        return "flux2-klein", False
     if name.startswith("Flux2"):
         raise ModelError(f"FLUX.2 models ({name}) are not supported yet")
     if name.startswith("FluxKontext"):

@@ -107,6 +107,12 @@ FAMILIES: dict[str, Family] = {
             "QwenImageEditPlusPipeline", None,
             packed_latents=True, true_cfg=True, edit=True, no_fp16=True, max_references=2,
         ),
+        # Generation from references = the edit; distilled (4B/9B): few steps, no CFG.
+        Family(
+            "flux2-klein", "FLUX.2 Klein", 1024, 32, True, 4, 1.0,
+            "Flux2KleinPipeline", None,
+            packed_latents=True, edit=True, no_fp16=True, max_references=4,
+        ),
     )
 }  # fmt: skip
 
@@ -138,7 +144,7 @@ class FewStep:
 
 def is_edit_reference(reference: str) -> bool:
     """Whether ``reference`` names an instruction-edit model, told before it loads: a folder
-    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit")."""
+    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit", "…FLUX.2-klein-4B")."""
     folder = Path(reference).expanduser()
     index_file = folder / "model_index.json"
     if index_file.is_file():
@@ -147,4 +153,5 @@ def is_edit_reference(reference: str) -> bool:
             return FAMILIES[family_from_index(index, {})[0]].edit
         except (OSError, ValueError, ModelError, AttributeError):
             return False
-    return bool(re.search(r"qwen-image-edit(-plus|-\d{4})?$", reference.strip().lower()))
+    name = reference.strip().lower()
+    return bool(re.search(r"qwen-image-edit(-plus|-\d{4})?$|flux\.2-klein-(4|9)b$", name))
