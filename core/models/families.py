@@ -144,7 +144,8 @@ class FewStep:
 
 def is_edit_reference(reference: str) -> bool:
     """Whether ``reference`` names an instruction-edit model, told before it loads: a folder
-    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit", "…FLUX.2-klein-4B")."""
+    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit",
+    "…FLUX.2-klein-4B")."""
     folder = Path(reference).expanduser()
     index_file = folder / "model_index.json"
     if index_file.is_file():
