@@ -74,3 +74,11 @@ def test_more_references_than_the_model_takes_are_refused(engine, spec):
         check_edit_request(FAMILIES["flux2-klein"], False, 5)
     with pytest.raises(InvalidRequest, match="at most 4 edit references"):
         fh.run(engine, spec, edit_references=tuple(_reference(n) for n in range(5)))
+
+
+def test_regions_are_refused_in_one_line(engine, spec):
+    from core.conditioning.regions import Region
+
+    region = Region(fh.left_half_mask(), "a blue sea")
+    with pytest.raises(InvalidRequest, match="regional prompts work with .* not FLUX.2 Klein:"):
+        fh.run(engine, spec, regions=(region,))
