@@ -82,3 +82,33 @@ def test_regions_are_refused_in_one_line(engine, spec):
     region = Region(fh.left_half_mask(), "a blue sea")
     with pytest.raises(InvalidRequest, match="regional prompts work with .* not FLUX.2 Klein:"):
         fh.run(engine, spec, regions=(region,))
+
+
+@pytest.fixture(scope="module")
+def shared_engine(engine):
+    """The CLI test reuses this module's engine (the model is loaded once)."""
+    return engine
+
+
+@pytest.mark.usefixtures("one_cli_engine")
+def test_cli_edits_with_references_and_a_mask(spec, tmp_path):
+    from core.cli.main import main
+    from core.metadata import read_metadata
+    from core.testing.images import make_image
+
+    picture, mask, ref = tmp_path / "in.png", tmp_path / "mask.png", tmp_path / "ref.png"
+    make_image(fh.SIZE, fh.SIZE).save(picture)
+    fh.left_half_mask().save(mask)
+    _reference(3).save(ref)
+    out = tmp_path / "out.png"
+    code = main(
+        [
+            "generate", str(picture), "-o", str(out), "--model", spec.reference, "--device",
+            "cpu", "--steps", "2", "--seed", "3", "--work-size", "input", "--prompt",
+            "put image 2 on the left", "--mask", str(mask), "--reference", str(ref),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    record = read_metadata(out)["record"]
+    assert record["model"]["family"] == "flux2-klein" and len(record["edit_references"]) == 1
+    assert "alignment" in record
