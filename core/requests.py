@@ -31,6 +31,7 @@ MEMORY_MODES: tuple[str, ...] = ("auto", "none", "offload", "sequential", "tilin
 
 InpaintArea = Literal["whole", "masked"]
 MAX_SEED = 2**32 - 1
+MAX_EDIT_REFERENCES = 4  # any family's; each edit family takes up to its own max_references
 
 
 def effective_steps(steps: int, strength: float) -> int:
@@ -68,6 +69,7 @@ class PassRequest:
     loras: tuple[LoraSpec, ...] = ()  # besides the <lora:name:weight> tags in the prompt
     controls: tuple[ControlLayer, ...] = ()  # ControlNet control layers
     references: tuple[Reference, ...] = ()  # IP-Adapter reference pictures
+    edit_references: tuple[Image.Image, ...] = ()  # edit models: extra pictures (Edit-Plus)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -124,6 +126,12 @@ class PassRequest:
         parse_work_size(self.work_size)
         validate_regions(self.regions)
         validate_conditioning(self.loras, self.controls, self.references)
+        if len(self.edit_references) > MAX_EDIT_REFERENCES:
+            raise InvalidRequest(
+                f"at most {MAX_EDIT_REFERENCES} edit references, got {len(self.edit_references)}"
+            )
+        if not all(isinstance(ref, Image.Image) for ref in self.edit_references):
+            raise InvalidRequest("an edit reference is not a picture")
         if self.inpaint_area not in ("whole", "masked"):
             raise InvalidRequest(
                 f"inpaint area must be 'whole' or 'masked', got {self.inpaint_area}"

@@ -5,7 +5,8 @@ control options after it (``--control``, ``--control-scale``, ``--control-range`
 ``--canny-low``/``--canny-high``, ``--control-invert``, ``--control-off``) belong to it;
 ``--ip-adapter MODEL`` starts a reference and ``--reference``, ``--ip-scale``, ``--ip-mode`` belong
 to it. A group option before its group, twice in one group, or a group left without its
-``--control`` / ``--reference`` is a one-line usage error.
+``--control`` / ``--reference`` is a one-line usage error. A ``--reference`` before any
+``--ip-adapter`` is an edit reference: an extra picture for an edit model (Qwen-Image-Edit-Plus).
 """
 
 from __future__ import annotations
@@ -77,6 +78,31 @@ class _GroupOption(argparse.Action):
         group[key] = True if self.nargs == 0 else values
 
 
+class _ReferenceOption(_GroupOption):
+    """``--reference IMAGE``: the picture of the ``--ip-adapter`` group last started, or, before
+    any, an edit reference (``edit_references``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, "references", None):
+            group = namespace.references[-1]
+            if "image" in group:
+                parser.error(
+                    f"{option_string} given twice for --ip-adapter {group['model']} (edit "
+                    "references go before --ip-adapter; start another --ip-adapter for another "
+                    "IP-Adapter reference)"
+                )
+            super().__call__(parser, namespace, values, option_string)
+            return
+        edits = list(getattr(namespace, "edit_references", None) or [])
+        namespace.edit_references = [*edits, values]
+
+
 def _in_group(
     p: argparse.ArgumentParser, flag: str, key: str, group: tuple[str, str], **kw: Any
 ) -> None:
@@ -131,8 +157,17 @@ def add_conditioning_options(p: argparse.ArgumentParser) -> None:
         help="start a reference: an IP-Adapter (.safetensors, a folder or a hub id); "
         "--reference and --ip-scale after it belong to it; repeatable",
     )
-    _in_group(p, "--reference", "image", reference, metavar="IMAGE",
-              help="the reference picture")  # fmt: skip
+    p.add_argument(
+        "--reference",
+        dest="_references_image",
+        action=_ReferenceOption,
+        const=(*reference, "image"),
+        default=SUPPRESS,
+        metavar="IMAGE",
+        help="after --ip-adapter: its reference picture; before any --ip-adapter: an edit "
+        "reference, an extra picture for an edit model that takes them (Qwen-Image-Edit-Plus: "
+        "up to 2; 'image 2', 'image 3' in the instruction); repeatable",
+    )
     _in_group(p, "--ip-scale", "scale", reference, type=float, metavar="S",
               help="how strongly the reference acts 0–2 (0.6)")  # fmt: skip
     _in_group(p, "--ip-mode", "mode", reference, choices=REFERENCE_MODES,
@@ -202,7 +237,8 @@ def reference(group: dict[str, Any]) -> Reference:
 
 
 def conditioning_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """``loras``, ``controls`` and ``references`` for a PassRequest, from the parsed options.
+    """``loras``, ``controls``, ``references`` and ``edit_references`` for a PassRequest, from
+    the parsed options.
 
     A control type that cannot be made here (its detector files missing) is a one-line
     UserError before any model loads; not with ``--worker``: the worker has its own files.
@@ -217,4 +253,7 @@ def conditioning_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "loras": tuple(parse_lora(text) for text in getattr(args, "lora", None) or ()),
         "controls": controls,
         "references": tuple(reference(g) for g in getattr(args, "references", None) or ()),
+        "edit_references": tuple(
+            load_image(path) for path in getattr(args, "edit_references", None) or ()
+        ),
     }

@@ -24,19 +24,31 @@ from PIL import Image
 from core.errors import InvalidRequest
 from core.imaging import blur_mask, crop_box, resize_to
 from core.imaging.align import apply_alignment, estimate_alignment
-from core.models.families import Family
+from core.models.families import FAMILIES, Family
 from core.work_size import crop_work_size
 
 if TYPE_CHECKING:
     from core.engine.pass_run import PassRun
 
 
-def check_edit_request(family: Family, has_strength_map: bool) -> None:
-    """Refuse (one line) what an edit model cannot do: a per-pixel strength."""
+def check_edit_request(family: Family, has_strength_map: bool, references: int = 0) -> None:
+    """Refuse (one line) what an edit model cannot do: a per-pixel strength, or more reference
+    pictures than it takes (any on a family that takes none)."""
     if family.edit and has_strength_map:
         raise InvalidRequest(
             f"{family.label} edits from an instruction and has no strength: a strength map (or "
             "soft inpainting) does not apply; paint a mask to confine the edit instead"
+        )
+    if references > family.max_references:
+        if family.max_references:
+            raise InvalidRequest(
+                f"{family.label} takes at most {family.max_references} reference pictures, "
+                f"got {references}"
+            )
+        takers = ", ".join(f.label for f in FAMILIES.values() if f.max_references)
+        raise InvalidRequest(
+            f"{family.label} takes no reference pictures (edit models that do: {takers}); "
+            "for an IP-Adapter reference give --ip-adapter MODEL before --reference"
         )
 
 

@@ -144,7 +144,7 @@ class Engine:
                 raise PassCancelled()
             family = model.family_info
             check_regions_supported(request, family.regions, family.label)
-            check_edit_request(family, strength_map is not None)
+            check_edit_request(family, strength_map is not None, len(request.edit_references))
             if few is None and (few := few_step_for(model, lora_names)) is not None:
                 peak = _peak_strength(request, strength_map)
                 request, few_note = fit_to_few_step(request, few, peak)

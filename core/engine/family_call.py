@@ -11,6 +11,9 @@ in the pass record for every request value that did not apply.
 - FLUX.1 Kontext edits the whole picture from the instruction: it has no strength (noted), gets
   the work size as its area and keeps it (no snapping to its preferred resolutions); its inpaint
   pipeline takes the picture itself as the reference.
+- Edit models that take reference pictures (Qwen-Image-Edit-Plus) get ``image`` as a list: the
+  picture being edited first ("image 1" in the instruction), then the references; the output
+  keeps the edited picture's size.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def fit_call(
     fitted = dict(kwargs)
     notes: dict[str, str] = {}
     image = fitted.get("image")
+    edit_references = tuple(fitted.pop("edit_references", None) or ())
     if family.embedded_guidance and fitted.get("negative_prompt"):
         notes["negative_prompt_note"] = (
             f"{family.label} uses distilled guidance: the negative prompt was not used"
@@ -83,6 +87,8 @@ def fit_call(
             fitted.setdefault("_auto_resize", False)
         if accepts(pipe, "image_reference"):
             fitted.setdefault("image_reference", image)
+    if edit_references and image is not None:
+        fitted["image"] = [image, *edit_references]
     names = accepted_args(pipe)
     if names is not None:
         fitted = {k: v for k, v in fitted.items() if k in names}

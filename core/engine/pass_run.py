@@ -88,6 +88,7 @@ class PassRun:
                 "callback_on_step_end": hooks,
                 "callback_on_step_end_tensor_inputs": ["latents"],
                 "output_type": "pil",
+                "edit_references": request.edit_references,
                 **prepared.kwargs,
             },
         )

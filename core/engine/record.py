@@ -71,5 +71,10 @@ def pass_record(
         record["strength_map_hash"] = pixel_hash(request.strength_map)
     if request.regions:
         record["regions"] = region_records(request.regions)
+    if request.edit_references:
+        record["edit_references"] = [
+            {"hash": pixel_hash(ref), "width": ref.width, "height": ref.height}
+            for ref in request.edit_references
+        ]
     record.update(request.extra)
     return record

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.errors import ModelError
 from core.library.detect import PICKLE_SUFFIXES
+from core.library.index_family import denoiser_config, family_from_index
 
 MODEL_SUFFIXES = {".safetensors", ".sft"}
 # Sub-folder → the kind of file it holds (used when a header does not say).
@@ -108,29 +110,15 @@ def folder_size(folder: Path) -> int:
 
 
 def diffusers_family(folder: Path) -> str:
-    """The family of a diffusers folder from its pipeline class (and its UNet's config); ""
-    when unknown. (The loader decides for good; this is for listing.)"""
+    """The family of a diffusers folder by the loader's own rule (``family_from_index``); ""
+    when unknown or unsupported. (The loader decides for good; this is for listing.)"""
     try:
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-        name = str(index.get("_class_name", ""))
-        config_file = folder / "unet" / "config.json"
-        unet = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
-    except (OSError, ValueError, AttributeError, RecursionError):
+        if not isinstance(index, dict):
+            return ""
+        return family_from_index(index, denoiser_config(folder))[0]
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError, ModelError):
         return ""
-    for prefix, family in (
-        ("FluxKontext", "flux-kontext"),
-        ("FluxFill", "flux-fill"),
-        ("Flux", "flux"),
-        ("StableDiffusion3", "sd3"),
-        ("StableDiffusionXL", "sdxl"),
-    ):
-        if name.startswith(prefix):
-            return family
-    if name.startswith("StableDiffusion"):
-        cross = unet.get("cross_attention_dim", 768)
-        wide = isinstance(cross, int) and cross >= 1024
-        return "sd2" if wide or unet.get("use_linear_projection") else "sd1"
-    return ""
 
 
 def hub_repo_name(folder: Path) -> str | None:

@@ -87,6 +87,7 @@ def build_infotext(record: dict) -> str:
             add("Soft inpainting enabled", True)
     add("Color match", record.get("color_match"))
     add("Lora hashes", lora_hashes_text(record.get("loras")))
+    add("Edit references", edit_references_text(record.get("edit_references")))
     for number, unit in enumerate(control_units(record)):
         add(f"ControlNet {number}", unit)
     if record.get("app_version"):
@@ -141,6 +142,14 @@ def control_units(record: dict) -> list[str]:
 
 def _unit_text(parts: list[tuple[str, object]]) -> str:
     return ", ".join(f"{key}: {format_value(value)}" for key, value in parts if present(value))
+
+
+def edit_references_text(references: object) -> str:
+    """An edit model's reference pictures by their pixel hashes: ``hash1, hash2``."""
+    if not isinstance(references, list):
+        return ""
+    hashes = (ref.get("hash") for ref in references if isinstance(ref, dict))
+    return ", ".join(str(h) for h in hashes if h)
 
 
 def lora_hashes_text(loras: object) -> str:

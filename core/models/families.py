@@ -11,9 +11,9 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from core.errors import ModelError
+from core.library.index_family import family_from_index
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Family:
     true_cfg: bool = False  # Qwen-Image: CFG is the call's true_cfg_scale, with a negative prompt
     edit: bool = False  # an instruction-edit model: the prompt says what to change in the picture
     no_fp16: bool = False  # fp16 overflows or is unsupported: "auto" runs bf16 on CUDA instead
+    max_references: int = 0  # edit models: extra pictures the instruction may refer to
 
 
 FAMILIES: dict[str, Family] = {
@@ -100,6 +101,18 @@ FAMILIES: dict[str, Family] = {
             "QwenImageEditPipeline", None,
             packed_latents=True, true_cfg=True, edit=True, no_fp16=True,
         ),
+        # 2509/2511: the edited picture and up to two more ("image 2", "image 3" in the prompt).
+        Family(
+            "qwen-image-edit-plus", "Qwen-Image-Edit-Plus", 1024, 16, True, 40, 4.0,
+            "QwenImageEditPlusPipeline", None,
+            packed_latents=True, true_cfg=True, edit=True, no_fp16=True, max_references=2,
+        ),
+        # Generation from references = the edit; distilled (4B/9B): few steps, no CFG.
+        Family(
+            "flux2-klein", "FLUX.2 Klein", 1024, 32, True, 4, 1.0,
+            "Flux2KleinPipeline", None,
+            packed_latents=True, edit=True, no_fp16=True, max_references=4,
+        ),
     )
 }  # fmt: skip
 
@@ -111,54 +124,6 @@ def family(key: str) -> Family:
     except KeyError:
         known = ", ".join(FAMILIES)
         raise ModelError(f"unknown model family '{key}' (known: {known})") from None
-
-
-QWEN_IMAGE_PIPELINES = ("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline")
-FLUX_FILL_IN_CHANNELS = 384  # packed latents + masked-image latents + the 8×8 packed mask
-
-
-def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) -> tuple[str, bool]:
-    """(family key, is_inpaint) of a diffusers folder from its ``model_index.json`` and its
-    UNet's or transformer's ``config.json``; raises ModelError for a pipeline it cannot run.
-
-    SD 2.x is told from SD 1.x by its text width (1024 against 768) or, for any width, by the
-    linear attention projections only SD 2.x UNets use; 9 input channels mark an inpainting
-    UNet, 384 a FLUX Fill transformer. Z-Image, Qwen-Image and Chroma (a FLUX.1 derivative
-    with its own transformer class) are named by their pipeline class.
-    """
-    name = str(index.get("_class_name", ""))
-    in_channels = int(denoiser_config.get("in_channels", 4))
-    if name.startswith("ZImage"):
-        return "zimage", False
-    if name.startswith("Chroma"):
-        return "chroma", False
-    if name in QWEN_IMAGE_PIPELINES:
-        return "qwen-image", False
-    if name == "QwenImageEditPipeline":
-        return "qwen-image-edit", False
-    if name.startswith("QwenImage"):  # Edit Plus, Edit Inpaint, Layered, ControlNet folders
-        raise ModelError(f"{name} models are not supported yet")
-    if name.startswith("Flux2"):
-        raise ModelError(f"FLUX.2 models ({name}) are not supported yet")
-    if name.startswith("FluxKontext"):
-        return "flux-kontext", False
-    if name.startswith("FluxFill") or (
-        name.startswith("Flux") and in_channels == FLUX_FILL_IN_CHANNELS
-    ):
-        return "flux-fill", True
-    if name.startswith("Flux"):
-        return "flux", False
-    if name.startswith("StableDiffusion3"):
-        return "sd3", False
-    is_inpaint = in_channels == 9
-    if name.startswith("StableDiffusionXL"):
-        return "sdxl", is_inpaint
-    if name.startswith(("StableDiffusion", "AltDiffusion")) or "unet" in index:
-        cross = denoiser_config.get("cross_attention_dim", 768)
-        wide = isinstance(cross, int) and cross >= 1024
-        sd2 = wide or bool(denoiser_config.get("use_linear_projection", False))
-        return ("sd2" if sd2 else "sd1"), is_inpaint
-    raise ModelError(f"unsupported pipeline '{name or 'unknown'}' in model_index.json")
 
 
 @dataclass(frozen=True)
@@ -179,7 +144,8 @@ class FewStep:
 
 def is_edit_reference(reference: str) -> bool:
     """Whether ``reference`` names an instruction-edit model, told before it loads: a folder
-    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit")."""
+    from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit",
+    "…FLUX.2-klein-4B")."""
     folder = Path(reference).expanduser()
     index_file = folder / "model_index.json"
     if index_file.is_file():
@@ -188,4 +154,5 @@ def is_edit_reference(reference: str) -> bool:
             return FAMILIES[family_from_index(index, {})[0]].edit
         except (OSError, ValueError, ModelError, AttributeError):
             return False
-    return bool(re.search(r"qwen-image-edit$", reference.strip().lower()))
+    name = reference.strip().lower()
+    return bool(re.search(r"qwen-image-edit(-plus|-\d{4})?$|flux\.2-klein-(4|9)b$", name))

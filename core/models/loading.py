@@ -20,9 +20,10 @@ from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, download_model
 from core.library.hub_cache import SKIPPED_COMPONENTS
+from core.library.index_family import family_from_index
 from core.models.collector import forget_frozen, loading_quietly
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
-from core.models.families import Family, family, family_from_index
+from core.models.families import Family, family
 from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel

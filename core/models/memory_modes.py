@@ -45,6 +45,8 @@ FAMILY_WEIGHTS: dict[str, tuple[int, int, int]] = {
     "chroma": (int(27.5 * GB), int(17.8 * GB), 5 * GB),
     "qwen-image": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
     "qwen-image-edit": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
+    "qwen-image-edit-plus": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
+    "flux2-klein": (int(16 * GB), int(8 * GB), 4 * GB),  # 4B transformer + Qwen3-4B, bf16
 }
 BIG_TRANSFORMERS = {"sd3", "flux", "flux-fill", "flux-kontext"}
 OFFLOAD_MODES = {"offload", "sequential"}

@@ -2,7 +2,9 @@
 
 A submitted pass is a multipart form: a ``params`` part (JSON: the model id and the same
 parameters as ``generate``) and one PNG part per picture: ``image``, ``mask``, ``strength_map``,
-``control.<i>`` (a control layer's own picture), ``reference.<i>``, ``region.<i>``. Pictures travel
+``control.<i>`` (a control layer's own picture), ``reference.<i>``, ``region.<i>``,
+``edit_reference.<i>`` (an edit model's extra pictures, one ``{}`` each in
+``params.edit_references``). Pictures travel
 as lossless PNG, so the worker sees exactly the client's pixels. Events are JSON objects with a
 ``type``; a step preview is a ``step`` event followed by one binary frame (PNG). See docs/API.md.
 """
@@ -110,6 +112,9 @@ def encode_submission(model: str, request: PassRequest) -> tuple[dict[str, Any],
     for i, ref in enumerate(request.references):
         files[f"reference.{i}"] = png_bytes(ref.image)
     params["regions"] = [{"prompt": r.prompt, "negative": r.negative} for r in request.regions]
+    params["edit_references"] = [{} for _ in request.edit_references]
+    for i, picture in enumerate(request.edit_references):
+        files[f"edit_reference.{i}"] = png_bytes(picture)
     for i, region in enumerate(request.regions):
         files[f"region.{i}"] = png_bytes(region.mask)
     params["extra"] = request.extra
@@ -145,6 +150,12 @@ def decode_submission(params: Mapping[str, Any], files: Mapping[str, bytes]) -> 
             Region(_picture(pictures, f"region.{i}"), str(r["prompt"]), str(r.get("negative", "")))
             for i, r in enumerate(params.get("regions", []))
         )
+        listed = params.get("edit_references", [])
+        if not isinstance(listed, list):
+            raise ProtocolError("edit_references must be a JSON list")
+        edit_references = tuple(
+            _picture(pictures, f"edit_reference.{i}").convert("RGB") for i in range(len(listed))
+        )
         loras = tuple(
             LoraSpec(str(lora["name"]), float(lora.get("weight", 1.0)))
             for lora in params.get("loras", [])
@@ -160,6 +171,7 @@ def decode_submission(params: Mapping[str, Any], files: Mapping[str, bytes]) -> 
             controls=controls,
             references=references,
             regions=regions,
+            edit_references=edit_references,
             extra=extra,
             **values,
         )

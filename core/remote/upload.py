@@ -22,16 +22,27 @@ from core.conditioning.regions import MAX_REGIONS
 from core.conditioning.specs import MAX_CONTROLS, MAX_REFERENCES
 from core.imaging import MAX_PIXELS
 from core.remote.protocol import MAX_REQUEST_BYTES, PARAMS_PART, ProtocolError
+from core.requests import MAX_EDIT_REFERENCES
 
 MAX_PARAMS_BYTES = 256 * 1024  # the params JSON
 REQUEST_PIXEL_BUDGET = 2 * MAX_PIXELS  # every picture of one request together
-LAYER_PARTS = {"control": MAX_CONTROLS, "reference": MAX_REFERENCES, "region": MAX_REGIONS}
-LAYER_LISTS = {"control": "controls", "reference": "references", "region": "regions"}
+LAYER_PARTS = {
+    "control": MAX_CONTROLS,
+    "reference": MAX_REFERENCES,
+    "region": MAX_REGIONS,
+    "edit_reference": MAX_EDIT_REFERENCES,
+}
+LAYER_LISTS = {
+    "control": "controls",
+    "reference": "references",
+    "region": "regions",
+    "edit_reference": "edit_references",
+}
 MAX_PARTS = 1 + 3 + sum(LAYER_PARTS.values())
 CHUNK_BYTES = 64 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PICTURE_CHUNKS = (b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND")
-_LAYER_PART = re.compile(r"^(control|reference|region)\.(0|[1-9][0-9]?)$")
+_LAYER_PART = re.compile(rf"^({'|'.join(LAYER_PARTS)})\.(0|[1-9][0-9]?)$")
 
 
 class RequestTooLarge(ProtocolError):

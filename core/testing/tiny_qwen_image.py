@@ -12,8 +12,9 @@ invariants.
 ``--edit`` writes a Qwen-Image-Edit folder instead: the same components and a ``processor/``
 folder (a Qwen2-VL image processor with a small pixel budget, and the tokenizer), laid out as
 the real repo's; ``core.models.qwen_processor`` loads it without torchvision.
+``--edit-plus`` writes the same as Qwen-Image-Edit-Plus (2509/2511, reference pictures).
 
-Usage: ``python -m core.testing.tiny_qwen_image OUT_DIR [--edit]``
+Usage: ``python -m core.testing.tiny_qwen_image OUT_DIR [--edit | --edit-plus]``
 """
 
 from __future__ import annotations
@@ -126,9 +127,10 @@ def build_tiny_qwen_image(out: str | Path, seed: int = 0) -> Path:
     return folder
 
 
-def build_tiny_qwen_image_edit(out: str | Path, seed: int = 0) -> Path:
-    """Write a tiny Qwen-Image-Edit diffusers folder (safetensors) and return its path."""
-    from diffusers import QwenImageEditPipeline
+def build_tiny_qwen_image_edit(out: str | Path, seed: int = 0, plus: bool = False) -> Path:
+    """Write a tiny Qwen-Image-Edit diffusers folder (safetensors) and return its path;
+    ``plus``: Qwen-Image-Edit-Plus (2509/2511: reference pictures), the same components."""
+    import diffusers
     from transformers import Qwen2VLImageProcessorPil
 
     folder = Path(out)
@@ -136,7 +138,8 @@ def build_tiny_qwen_image_edit(out: str | Path, seed: int = 0) -> Path:
     tokenizer = write_qwen_tokenizer(folder / "tokenizer")
     components = build_qwen_image_components(tokenizer, seed)
     # The processor is saved by hand: the pipeline cannot save one built without torchvision.
-    pipe: Any = QwenImageEditPipeline(**components, tokenizer=tokenizer, processor=None)
+    pipeline = diffusers.QwenImageEditPlusPipeline if plus else diffusers.QwenImageEditPipeline
+    pipe: Any = pipeline(**components, tokenizer=tokenizer, processor=None)
     pipe.save_pretrained(folder, safe_serialization=True)
     pixels = 28 * 28  # one merged 2×2 patch of 14 px: 4–16 of them keep the vision tower tiny
     image_processor = Qwen2VLImageProcessorPil(min_pixels=pixels * 4, max_pixels=pixels * 16)
@@ -156,8 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--edit", action="store_true", help="a Qwen-Image-Edit model")
+    parser.add_argument("--edit-plus", action="store_true", help="a Qwen-Image-Edit-Plus model")
     args = parser.parse_args(argv)
-    if args.edit:
+    if args.edit_plus:
+        folder = build_tiny_qwen_image_edit(args.out_dir, seed=args.seed, plus=True)
+        print(f"tiny Qwen-Image-Edit-Plus: {folder}")
+    elif args.edit:
         print(f"tiny Qwen-Image-Edit: {build_tiny_qwen_image_edit(args.out_dir, seed=args.seed)}")
     else:
         print(f"tiny Qwen-Image model: {build_tiny_qwen_image(args.out_dir, seed=args.seed)}")

@@ -66,6 +66,36 @@ def test_groups_collect_the_options_after_them(files):
     assert args.strength == 0.5  # the group options never touch the pass's own options
 
 
+def test_a_reference_before_any_ip_adapter_is_an_edit_reference(files):
+    _, sketch, reference = files
+    args = parse(
+        "--reference", str(sketch), "--reference", str(reference),
+        "--ip-adapter", "ipa", "--reference", str(reference),
+    )  # fmt: skip
+    values = conditioning_from_args(args)
+    assert [ref.size for ref in values["edit_references"]] == [(64, 64), (40, 40)]
+    assert [ref.model for ref in values["references"]] == ["ipa"]
+    assert conditioning_from_args(parse())["edit_references"] == ()
+
+
+@pytest.mark.usefixtures("one_cli_engine")
+def test_an_edit_reference_on_a_model_without_references_is_one_line(
+    files, tmp_path, tiny_model_dir, capsys
+):
+    picture, _, reference = files
+    out = tmp_path / "out.png"
+    code = main(
+        [
+            "generate", str(picture), "-o", str(out), "--model", str(tiny_model_dir),
+            "--device", "cpu", "--steps", "2", "--reference", str(reference),
+        ]
+    )  # fmt: skip
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the loading messages
+    assert code != 0 and last.startswith("error: ") and "takes no reference pictures" in last
+    assert "--ip-adapter MODEL before --reference" in last
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", ["upscale", "batch"])
 def test_the_workflow_commands_take_the_groups_too(command):
     args = parse("--controlnet", "cn", "--control", "lineart", "--lora", "a:0.5", command=command)
@@ -96,6 +126,10 @@ def test_lora_values():
         (["--ip-adapter", "ipa"], "--ip-adapter ipa needs --reference"),
         (["--ip-adapter", "ipa", "--reference", "r.png", "--ip-mode", "odd"], "invalid choice"),
         (["--lora", "ink:strong"], "must be a number"),
+        (
+            ["--ip-adapter", "ipa", "--reference", "r.png", "--reference", "r.png"],
+            "edit references go before --ip-adapter",
+        ),
     ],
 )
 def test_bad_groupings_are_one_line_usage_errors(options, needle, files, tmp_path, capsys):

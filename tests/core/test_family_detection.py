@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from core.errors import ModelError
-from core.models.families import FAMILIES, family_from_index
+from core.library.index_family import family_from_index
+from core.models.families import FAMILIES
 from core.sampling.previews import LatentPreviewer, find_taesd, latent_channels, make_previewer
 from core.sampling.schedulers import make_scheduler, ran_label, scheduler_note
 
@@ -38,6 +39,8 @@ SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projecti
         ("QwenImagePipeline", {"in_channels": 64}, ("qwen-image", False)),
         ("QwenImageInpaintPipeline", {"in_channels": 64}, ("qwen-image", False)),
         ("QwenImageEditPipeline", {"in_channels": 64}, ("qwen-image-edit", False)),
+        ("QwenImageEditPlusPipeline", {"in_channels": 64}, ("qwen-image-edit-plus", False)),
+        ("Flux2KleinPipeline", {"in_channels": 128}, ("flux2-klein", False)),
     ],
 )
 def test_family_from_model_index(class_name, config, expected):
@@ -51,7 +54,7 @@ def test_unknown_pipeline_is_a_one_line_error():
 
 def test_flux2_folders_are_refused_not_taken_for_flux1():
     with pytest.raises(ModelError, match="FLUX.2 models .* are not supported yet"):
-        family_from_index({"_class_name": "Flux2KleinPipeline"}, {"in_channels": 128})
+        family_from_index({"_class_name": "Flux2Pipeline"}, {"in_channels": 128})
 
 
 def test_edit_models_are_known_before_they_load(tmp_path):
@@ -63,6 +66,9 @@ def test_edit_models_are_known_before_they_load(tmp_path):
     assert is_edit_reference(str(tmp_path))
     assert is_edit_reference("Qwen/Qwen-Image-Edit")
     assert not is_edit_reference("Qwen/Qwen-Image")
+    assert is_edit_reference("Qwen/Qwen-Image-Edit-2509")
+    assert is_edit_reference("Qwen/Qwen-Image-Edit-2511")
+    assert is_edit_reference("black-forest-labs/FLUX.2-klein-4B")
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
     assert not is_edit_reference(str(tmp_path))
     (tmp_path / "model_index.json").write_text("{not json")

@@ -205,3 +205,25 @@ def test_a_dangling_link_is_reported_not_fatal(tmp_path):
     library = ModelLibrary(tmp_path / "library.json")
     assert [i.name for i in library.scan(root)] == ["good"]
     assert [p.path.name for p in library.problems] == ["gone.safetensors"]
+
+
+@pytest.mark.parametrize(
+    ("class_name", "family"),
+    [
+        ("ZImagePipeline", "zimage"),
+        ("ChromaPipeline", "chroma"),
+        ("QwenImagePipeline", "qwen-image"),
+        ("QwenImageEditPipeline", "qwen-image-edit"),
+        ("FluxPipeline", "flux"),
+        ("WanPipeline", ""),  # unsupported: listed without a family, not a failed scan
+    ],
+)
+def test_scanned_transformer_folders_get_the_loaders_family(tmp_path, class_name, family):
+    folder = tmp_path / "models" / "model"
+    (folder / "transformer").mkdir(parents=True)
+    index = {"_class_name": class_name, "transformer": ["diffusers", "SomeTransformer"]}
+    (folder / "model_index.json").write_text(json.dumps(index))
+    (folder / "transformer" / "config.json").write_text('{"in_channels": 64}')
+    library = ModelLibrary(tmp_path / "library.json")
+    found = _by_name(library.scan(tmp_path / "models"))
+    assert (found["model"].kind, found["model"].family) == ("diffusers", family)

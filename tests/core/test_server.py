@@ -159,11 +159,21 @@ def test_a_client_named_server_path_is_refused(worker, model, changes, message):
 
 def test_the_protocol_carries_every_picture(tiny_model_dir):
     from core.remote.protocol import decode_submission
+    from core.remote.upload import part_name
 
     control = ControlLayer("org/cn", kind="image", image=make_image(64, 64, seed=3))
-    request = _request(mask=Image.new("L", (64, 64), 255), controls=(control,))
+    edits = (make_image(48, 40, seed=4), make_image(32, 56, seed=6))
+    request = _request(
+        mask=Image.new("L", (64, 64), 255), controls=(control,), edit_references=edits
+    )
     params, files = encode_submission("default", request)
+    assert {"edit_reference.0", "edit_reference.1"} <= set(files)
+    for name in files:
+        part_name(name)  # every part the client sends is one the server takes
     decoded = decode_submission(params, files).request
+    assert [np.asarray(p).tolist() for p in decoded.edit_references] == [
+        np.asarray(p).tolist() for p in edits
+    ]
     assert decoded.prompt == request.prompt and decoded.seed == 5
     assert np.array_equal(np.asarray(decoded.image), np.asarray(request.image))
     assert np.array_equal(np.asarray(decoded.controls[0].image), np.asarray(control.image))

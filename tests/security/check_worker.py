@@ -33,7 +33,8 @@ PROTECTIVE = {
 BOMB_SIDE = 7000  # 49 MP: each picture alone is under the worker's 50 MP limit
 BOMB_PICTURES = ("image", "mask", "strength_map", "control.0", "control.1", "control.2",
                  "control.3", "reference.0", "reference.1", "reference.2", "reference.3",
-                 *(f"region.{i}" for i in range(8)))  # fmt: skip
+                 *(f"region.{i}" for i in range(8)),
+                 *(f"edit_reference.{i}" for i in range(4)))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def bomb_params(model: str = "default") -> dict[str, object]:
         "controls": [{"model": "x", "kind": "image"}] * 4,
         "references": [{"model": "x"}] * 4,
         "regions": [{"prompt": "x"}] * 8,
+        "edit_references": [{}] * 4,
     }
 
 

@@ -1,0 +1,141 @@
+"""Qwen-Image-Edit-Plus (2509/2511) on a tiny model (core.testing.tiny_qwen_image --edit-plus):
+detection, reference pictures given to the pipeline after the edited picture (they change the
+edit; the output keeps the picture's size), the model's limit and families without references
+refused in one line, references kept in the pass record and the infotext (hashed), the CLI's
+``--reference`` without ``--ip-adapter``.
+
+As in test_family_qwen_image_edit, the pipeline's ~1 MP target area is made 64×64 here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.engine import Engine
+from core.errors import InvalidRequest
+from core.hashing import pixel_hash
+from core.imaging.masks import blur_mask
+from core.metadata import build_infotext
+from core.models import ModelSpec
+from core.testing.images import make_image, make_textured_image
+from core.testing.tiny_qwen_image import build_tiny_qwen_image_edit
+from tests.core import family_helpers as fh
+
+
+@pytest.fixture(scope="module", autouse=True)
+def small_edit_area():
+    import diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus as plus_module
+
+    original = plus_module.calculate_dimensions
+    plus_module.calculate_dimensions = lambda area, ratio: original(64 * 64, ratio)
+    yield
+    plus_module.calculate_dimensions = original
+
+
+@pytest.fixture(scope="module")
+def plus_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models") / "tiny-qwen-edit-plus"
+    return build_tiny_qwen_image_edit(folder, plus=True)
+
+
+@pytest.fixture(scope="module")
+def spec(plus_dir):
+    return ModelSpec(str(plus_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine()
+
+
+def _reference(seed: int) -> Image.Image:
+    return make_textured_image(48, 40, seed=seed)
+
+
+def test_loads_as_an_edit_model_that_takes_two_references(engine, spec):
+    model = engine.models.load(spec)
+    assert model.family == "qwen-image-edit-plus" and model.family_info.edit
+    assert model.family_info.max_references == 2
+    assert type(model.img2img_pipe).__name__ == "QwenImageEditPlusPipeline"
+
+
+def test_references_reach_the_pipeline_and_change_the_edit(engine, spec):
+    one, _ = fh.run(engine, spec, prompt="put image 2 in", edit_references=(_reference(1),))
+    again, _ = fh.run(engine, spec, prompt="put image 2 in", edit_references=(_reference(1),))
+    two, _ = fh.run(
+        engine, spec, prompt="put image 2 in", edit_references=(_reference(1), _reference(2))
+    )
+    assert one.image.size == two.image.size == (fh.SIZE, fh.SIZE)
+    assert np.array_equal(np.asarray(one.image), np.asarray(again.image))
+    assert not np.array_equal(np.asarray(one.image), np.asarray(two.image))
+    record = two.record
+    assert record["edit_references"] == [
+        {"hash": pixel_hash(_reference(n)), "width": 48, "height": 40} for n in (1, 2)
+    ]
+    hashes = ", ".join(pixel_hash(_reference(n)) for n in (1, 2))
+    assert f'Edit references: "{hashes}"' in build_infotext(record)
+
+
+def test_a_masked_edit_with_references_keeps_every_pixel_outside_the_mask(engine, spec):
+    mask = Image.new("L", (fh.SIZE, fh.SIZE), 0)
+    mask.paste(255, (16, 16, 40, 44))
+    result, _ = fh.run(
+        engine, spec, prompt="add image 2", mask=mask, mask_blur=2, padding=8,
+        edit_references=(_reference(1), _reference(2)),
+    )  # fmt: skip
+    outside = np.asarray(blur_mask(mask, 2)) == 0
+    diff = fh.changed(result)
+    assert not diff[outside].any() and diff[16:44, 16:40].mean() > 0.5
+    assert len(result.record["edit_references"]) == 2 and "alignment" in result.record
+
+
+def test_regions_are_refused_in_one_line(engine, spec):
+    from core.conditioning.regions import Region
+
+    region = Region(fh.left_half_mask(), "a blue sea")
+    with pytest.raises(InvalidRequest, match="regional prompts work with .* not Qwen-Image-Edit-"):
+        fh.run(engine, spec, regions=(region,))
+
+
+def test_more_references_than_the_model_takes_are_refused_in_one_line(engine, spec):
+    three = tuple(_reference(n) for n in range(3))
+    with pytest.raises(InvalidRequest, match="Qwen-Image-Edit-Plus takes at most 2 reference"):
+        fh.run(engine, spec, edit_references=three)
+
+
+def test_families_without_references_refuse_them():
+    from core.engine.edit import check_edit_request
+    from core.models.families import FAMILIES
+
+    for key in ("qwen-image-edit", "sdxl", "flux-kontext"):
+        with pytest.raises(InvalidRequest, match="takes no reference pictures .*Edit-Plus"):
+            check_edit_request(FAMILIES[key], False, 1)
+    check_edit_request(FAMILIES["qwen-image-edit-plus"], False, 2)
+
+
+@pytest.mark.usefixtures("one_cli_engine")
+def test_cli_reference_without_ip_adapter_is_an_edit_reference(plus_dir, tmp_path):
+    from core.cli.main import main
+    from core.metadata import read_metadata
+
+    picture, ref1, ref2 = tmp_path / "in.png", tmp_path / "r1.png", tmp_path / "r2.png"
+    make_image(fh.SIZE, fh.SIZE).save(picture)
+    _reference(1).save(ref1)
+    _reference(2).save(ref2)
+    base = ["generate", str(picture), "--model", str(plus_dir), "--device", "cpu"]
+    base += ["--steps", "2", "--seed", "3", "--work-size", "input", "--prompt", "add image 2"]
+    out = tmp_path / "out.png"
+    assert main([*base, "-o", str(out), "--reference", str(ref1), "--reference", str(ref2)]) == 0
+    record = read_metadata(out)["record"]
+    assert record["model"]["family"] == "qwen-image-edit-plus"
+    assert [r["hash"] for r in record["edit_references"]] == [
+        pixel_hash(_reference(1)),
+        pixel_hash(_reference(2)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def shared_engine(engine):
+    """The CLI test reuses this module's engine (the model is loaded once)."""
+    return engine
