@@ -22,6 +22,12 @@ FAMILY_LABELS: dict[str, str] = {
     "flux": "FLUX.1",
     "flux-fill": "FLUX.1 Fill",
     "flux-kontext": "FLUX.1 Kontext",
+    "zimage": "Z-Image",
+    "chroma": "Chroma",
+    "qwen-image": "Qwen-Image",
+    "qwen-image-edit": "Qwen-Image-Edit",
+    "qwen-image-edit-plus": "Qwen-Image-Edit-Plus",
+    "flux2-klein": "FLUX.2 Klein",
 }
 OTHER_FAMILY = "Other"
 PICKER_KINDS = ("checkpoint", "diffusers", "unet")  # library kinds that are whole models
