@@ -30,12 +30,13 @@ from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
 from core.engine.soft_inpaint import soft_strength_map
 from core.errors import PassCancelled
-from core.events import EventCallback, PassResult, PassStarted
+from core.events import EventCallback, ModelLoading, PassResult, PassStarted
 from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.models.families import FewStep
+from core.models.step_cache import step_caching
 from core.models.few_step import (
     few_step_for,
     few_step_for_reference,
@@ -163,15 +164,18 @@ class Engine:
                 scheduler,
                 self.previewer_for(model),
             )
-            if strength_map is not None:
-                image = run_differential(run, source, strength_map)
-            elif mask is not None:
-                image = run.inpaint(source, mask)
-            else:
-                image = run.img2img(source)
+            cache_note = lambda text: emit(ModelLoading(spec.reference, text))  # noqa: E731
+            with step_caching(model.base_pipe, spec.speed, cache_note) as speed_used:
+                if strength_map is not None:
+                    image = run_differential(run, source, strength_map)
+                elif mask is not None:
+                    image = run.inpaint(source, mask)
+                else:
+                    image = run.img2img(source)
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
         record.update(run.record_extra)
+        record["model"]["speed"] = speed_used
         record.update(scheduler_note(request.scheduler, scheduler))
         used_mask = blur_mask(mask, request.mask_blur) if mask is not None else None
         record.update(changed_outside(source, image, used_mask))  # the drift guard's figures

@@ -26,6 +26,7 @@ from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
 from core.models.memory_modes import apply_memory_mode
+from core.models.quantize import check_quantize, is_quantized, pipeline_quantization, quantize_loaded
 from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
 
@@ -78,6 +79,7 @@ class ModelManager:
             raise ModelError(f"--model-config {spec.config} has no model_index.json")
         device = resolve_device(spec.device)
         dtype = resolve_dtype(spec.dtype, device)
+        check_quantize(spec.quantize, device)
         _check(cancel)
         _quiet_optional_backend_notices()
         self.unload()  # free the old model before loading the next one
@@ -92,6 +94,7 @@ class ModelManager:
         else:
             model = load_single_file(spec, Path(spec.reference), device, dtype)
         _check(cancel)
+        model.quantize = _quantize(model, spec.quantize)
         model.base_pipe.set_progress_bar_config(disable=True)
         model.memory_mode = apply_memory_mode(
             model.base_pipe, spec.memory, device, model.family,
@@ -101,10 +104,19 @@ class ModelManager:
         model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
         if model.weights_file is not None and model.weights_file.is_file():
             model._hasher = hash_model_file(spec.reference, model.weights_file)
-        loaded = f"Loaded {model.name} (memory: {model.memory_mode})"
+        quantized = f", weights: {model.quantize}" if model.quantize != "none" else ""
+        loaded = f"Loaded {model.name} (memory: {model.memory_mode}{quantized})"
         emit(ModelLoading(spec.reference, loaded, 1.0))
         self._loaded = model
         return model
+
+
+def _quantize(model: LoadedModel, mode: str) -> str:
+    """Quantize what the loader did not (single files) and say what the weights are now."""
+    denoiser = getattr(model.base_pipe, "unet", None) or model.base_pipe.transformer
+    if mode != "none" and not is_quantized(denoiser):
+        quantize_loaded(model.base_pipe, mode)
+    return mode
 
 
 def wants_fp16_weights(device: str, dtype: Any) -> bool:
@@ -180,6 +192,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
             variant=variant,
             use_safetensors=True,  # never unpickle a folder's .bin weights
             **skipped,
+            **pipeline_quantization(spec.quantize, index, dtype),  # quantize.py
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         _refuse_pickled_weights(folder, index)

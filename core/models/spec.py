@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ModelError
@@ -22,6 +22,11 @@ class ModelSpec:
     device: str = "auto"  # auto | cpu | cuda | mps
     dtype: str = "auto"  # auto | fp32 | fp16 | bf16
     memory: str = "auto"  # core.models.memory_modes.MEMORY_MODES
+    quantize: str = "none"  # core.models.quantize.QUANTIZE_MODES (a GGUF file says its own)
+    compile: bool = False  # regional compilation of the repeated blocks (CUDA only)
+    # Step caching (core.models.step_cache): installed around each pass, so a change needs no
+    # reload (not part of what identifies the loaded model).
+    speed: str = field(default="off", compare=False)
 
 
 def classify_reference(reference: str) -> str:
