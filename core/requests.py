@@ -27,7 +27,7 @@ SCHEDULER_NAMES: tuple[str, ...] = (
 DEFAULT_SCHEDULER = "DPM++ 2M"
 
 # How a model is placed in memory (core.models.memory_modes applies them; auto chooses).
-MEMORY_MODES: tuple[str, ...] = ("auto", "none", "offload", "sequential", "tiling")
+MEMORY_MODES: tuple[str, ...] = ("auto", "none", "offload", "group", "sequential", "tiling")
 
 InpaintArea = Literal["whole", "masked"]
 MAX_SEED = 2**32 - 1

@@ -25,7 +25,7 @@ from core.models.families import family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
-from core.models.memory_modes import apply_memory_mode
+from core.models.memory_modes import apply_memory_choice
 from core.models.quantize import check_quantize, is_quantized, pipeline_quantization, quantize_loaded
 from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
@@ -96,10 +96,11 @@ class ModelManager:
         _check(cancel)
         model.quantize = _quantize(model, spec.quantize)
         model.base_pipe.set_progress_bar_config(disable=True)
-        model.memory_mode = apply_memory_mode(
+        memory = apply_memory_choice(
             model.base_pipe, spec.memory, device, model.family,
-            on_note=lambda text: emit(ModelLoading(spec.reference, text)),
+            on_note=lambda text: emit(ModelLoading(spec.reference, text)), quantize=model.quantize,
         )  # fmt: skip
+        model.memory_mode, model.memory_reason = memory.label, memory.reason
         tune_pipeline(model.base_pipe, spec.dtype, device)  # device.py: bf16 CPU, NHWC GPU
         model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
         if model.weights_file is not None and model.weights_file.is_file():
@@ -197,7 +198,7 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         _refuse_pickled_weights(folder, index)
         raise ModelError(f"cannot load model {folder}: {str(exc).splitlines()[0]}") from None
-    pipe = pipe.to(device)
+    # placed on the device by apply_memory_choice (big models would not fit before offload)
     name = folder.name
     if "snapshots" in folder.parts:  # hub cache: models--org--name/snapshots/<rev>
         name = spec.reference.split("/")[-1]

@@ -20,6 +20,7 @@ MEMORY_HINTS: dict[str, str] = {
     "auto": "chosen from the free GPU and system memory when the model loads",
     "none": "the whole model on the device: fastest, needs the most GPU memory",
     "offload": "model CPU offload: each part moves to the GPU only while it runs",
+    "group": "group offload: one block at a time on the GPU, the next copied in meanwhile",
     "sequential": "sequential offload: layer by layer; the least GPU memory, the slowest",
     "tiling": "VAE tiling and slicing: big pictures decode in pieces",
 }
@@ -70,6 +71,9 @@ class MemoryModeBox(QWidget):
         text = in_use_text(params)
         if text is not None:
             self.in_use_label.setText(text)
+            reason = params.get("model", {}).get("memory_reason") or ""
+            why = f": {reason}" if reason else ""
+            self.in_use_label.setToolTip(f"The memory mode and model family of the last pass{why}")
 
     def _on_tree_changed(self, event: str, record: PassRecord) -> None:
         if event == "added" and record.is_root:  # a new picture or project
