@@ -91,6 +91,7 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
         quantize=getattr(args, "quantize", "none"),
         compile=getattr(args, "compile", False),
         speed=getattr(args, "speed", "off"),
+        oom_retry=getattr(args, "oom_retry", False),
     )
 
 

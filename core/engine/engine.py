@@ -12,6 +12,7 @@ given back and the loaded model kept, so the next pass works.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -25,7 +26,7 @@ from core.conditioning.regional import check_regions_supported
 from core.engine.cancel import CancelToken
 from core.engine.differential import masked_strength_map, run_differential
 from core.engine.family_call import accepts
-from core.engine.memory import guard_memory
+from core.engine.memory import OutOfMemory, guard_memory, release_memory
 from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
 from core.engine.soft_inpaint import soft_strength_map
@@ -36,6 +37,7 @@ from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.models.families import FewStep
+from core.models.memory_choice import next_lighter_mode
 from core.models.step_cache import step_caching
 from core.models.few_step import (
     few_step_for,
@@ -89,7 +91,19 @@ class Engine:
             self._token = token
             if token.cancelled:
                 raise PassCancelled()
-            return self._run(request, spec, on_event or (lambda event: None), token)
+            emit = on_event or (lambda event: None)
+            try:
+                return self._run(request, spec, emit, token)
+            except OutOfMemory:
+                lighter = self._lighter(spec)
+                if lighter is None:
+                    raise
+                used = self._memory_in_use(spec)
+                retry = f"out of memory with memory {used}: retrying once with {lighter.memory}"
+                emit(ModelLoading(spec.reference, retry))
+                self.models.unload()  # the next load applies the lighter mode
+                release_memory()
+                return self._run(request, lighter, emit, token)
         finally:
             self._token = None
             self._busy.release()
@@ -192,6 +206,19 @@ class Engine:
             control_images=tuple(getattr(run, "control_images", ())),  # conditioning.control
             note=few_note,
         )
+
+    def _memory_in_use(self, spec: ModelSpec) -> str:
+        loaded = self.models.loaded
+        if loaded is not None and loaded.spec == spec:
+            return loaded.memory_mode.split("+")[0]
+        return spec.memory
+
+    def _lighter(self, spec: ModelSpec) -> ModelSpec | None:
+        """The spec to retry an out-of-memory pass with, when the user allowed a retry."""
+        if not spec.oom_retry:
+            return None
+        lighter = next_lighter_mode(self._memory_in_use(spec))
+        return None if lighter is None else dataclasses.replace(spec, memory=lighter)
 
     def scheduler_for(self, model: LoadedModel, name: str, few: FewStep | None = None) -> Any:
         """A fresh scheduler of the named kind built from the model's original config (a

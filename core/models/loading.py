@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class ModelManager:
                 self._loaded.cancel_hash()
                 self._loaded = None
                 forget_frozen()  # collector.py: any cycle the old model held goes now
+                _empty_device_cache()
 
     def load(
         self,
@@ -118,6 +120,13 @@ def _quantize(model: LoadedModel, mode: str) -> str:
     if mode != "none" and not is_quantized(denoiser):
         quantize_loaded(model.base_pipe, mode)
     return mode
+
+
+def _empty_device_cache() -> None:
+    """Give the freed model's GPU memory back to the driver (other programs, the next model)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def wants_fp16_weights(device: str, dtype: Any) -> bool:

@@ -102,3 +102,13 @@ def choose_memory_mode(
         why = f"{size} exceeds {free}: one block group at a time, prefetched on a CUDA stream"
         return MemoryChoice("group", fp8, why)
     return MemoryChoice("sequential", fp8, f"{size} and only {free}: layer by layer")
+
+
+# After running out of memory in a mode, the retry's mode (auto at load: straight to group).
+_LIGHTER = {"auto": "group", "none": "tiling", "tiling": "offload", "offload": "group"}
+_LIGHTER["group"] = "sequential"
+
+
+def next_lighter_mode(mode: str) -> str | None:
+    """The next lighter memory mode after ``mode`` (None after ``sequential``)."""
+    return _LIGHTER.get(mode.split("+")[0])

@@ -27,6 +27,7 @@ class ModelSpec:
     # Step caching (core.models.step_cache): installed around each pass, so a change needs no
     # reload (not part of what identifies the loaded model).
     speed: str = field(default="off", compare=False)
+    oom_retry: bool = field(default=False, compare=False)  # retry once in a lighter memory mode
 
 
 def classify_reference(reference: str) -> str:
