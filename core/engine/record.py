@@ -50,6 +50,7 @@ def pass_record(
             "memory": model.memory_mode if model else "",
             "memory_reason": model.memory_reason if model else "",
             "quantize": model.quantize if model else "",
+            "compile": model.compiled if model else "",
             # where it ran: the window's About dialog shows the last pass's device and precision
             "device": model.device if model else "",
             "dtype": str(model.dtype).removeprefix("torch.") if model else "",

@@ -30,6 +30,7 @@ class LoadedModel:
     identity: str = ""  # unique per load: what caches of per-model state are keyed by
     memory_mode: str = "none"  # the memory mode in use (core.models.memory_modes)
     quantize: str = "none"  # the weights' quantization in use (core.models.quantize)
+    compiled: str = "off"  # regional compilation of the repeated blocks (core.models.compile)
     memory_reason: str = ""  # why auto chose the memory mode ("" when it was asked for)
     few_step: FewStep | None = None  # set for few-step (distilled) models
     _inpaint_pipe: Any = None

@@ -20,6 +20,7 @@ from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
+from core.models.compile import compile_repeated_blocks
 from core.models.collector import forget_frozen, loading_quietly
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import family, family_from_index
@@ -104,6 +105,10 @@ class ModelManager:
         )  # fmt: skip
         model.memory_mode, model.memory_reason = memory.label, memory.reason
         tune_pipeline(model.base_pipe, spec.dtype, device)  # device.py: bf16 CPU, NHWC GPU
+        if spec.compile:
+            model.compiled = compile_repeated_blocks(
+                model.base_pipe, device, lambda text: emit(ModelLoading(spec.reference, text))
+            )
         model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
         if model.weights_file is not None and model.weights_file.is_file():
             model._hasher = hash_model_file(spec.reference, model.weights_file)
