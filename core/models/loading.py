@@ -26,6 +26,7 @@ from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
 from core.models.hashes import weights_file
+from core.models.gguf_files import load_gguf
 from core.models.loaded import LoadedModel
 from core.models.memory_modes import apply_memory_choice
 from core.models.quantize import check_quantize, is_quantized, pipeline_quantization, quantize_loaded
@@ -94,6 +95,8 @@ class ModelManager:
             model = _load_folder(spec, Path(folder), device, dtype)
         elif kind == "folder":
             model = _load_folder(spec, Path(spec.reference), device, dtype)
+        elif Path(spec.reference).suffix.lower() == ".gguf":
+            model = load_gguf(spec, Path(spec.reference), device, dtype)  # gguf_files.py
         else:
             model = load_single_file(spec, Path(spec.reference), device, dtype)
         _check(cancel)
@@ -121,6 +124,8 @@ class ModelManager:
 
 def _quantize(model: LoadedModel, mode: str) -> str:
     """Quantize what the loader did not (single files) and say what the weights are now."""
+    if model.quantize.startswith("gguf"):  # a GGUF file is quantized as it is
+        return model.quantize
     denoiser = getattr(model.base_pipe, "unet", None) or model.base_pipe.transformer
     if mode != "none" and not is_quantized(denoiser):
         quantize_loaded(model.base_pipe, mode)

@@ -49,10 +49,10 @@ def classify_reference(reference: str) -> str:
             return "folder"
         raise ModelError(f"{ref} is a folder without model_index.json (not a diffusers model)")
     if path.is_file():
-        if suffix in (".safetensors", ".sft"):
+        if suffix in (".safetensors", ".sft", ".gguf"):
             return "single_file"
-        raise ModelError(f"{ref}: unsupported model file (expected .safetensors)")
-    if suffix in (".safetensors", ".sft") or ref.startswith((".", "/", "~")) or os.sep in ref[:1]:
+        raise ModelError(f"{ref}: unsupported model file (expected .safetensors or .gguf)")
+    if suffix in (".safetensors", ".sft", ".gguf") or ref.startswith((".", "/", "~")) or os.sep in ref[:1]:
         raise ModelError(f"no such model file or folder: {ref}")
     if HUB_ID.match(ref):
         return "hub"
