@@ -14,8 +14,8 @@ import importlib.util
 from typing import Any
 
 from core.errors import ModelError
+from core.requests import QUANTIZE_MODES
 
-QUANTIZE_MODES: tuple[str, ...] = ("none", "int8", "fp8", "nf4")
 QUANTIZE_HINTS: dict[str, str] = {
     "none": "weights as loaded (fp16/bf16 on a GPU)",
     "int8": "torchao int8 weight-only: about half the bf16 memory; runs on CPUs too",

@@ -17,7 +17,8 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-SPEED_MODES: tuple[str, ...] = ("off", "fast", "fastest")
+from core.requests import SPEED_MODES
+
 SPEED_HINTS: dict[str, str] = {
     "off": "every step computes the whole model",
     "fast": "First-Block Cache: skips steps that barely change the picture (transformer models)",

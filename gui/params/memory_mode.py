@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from core.history import PassRecord, PassTree
-from core.requests import MEMORY_MODES
+from core.requests import MEMORY_MODES, QUANTIZE_MODES, SPEED_MODES
 from gui.params.bindings import bind
 from gui.params.model_entries import family_label
 from gui.params.state import GenerationParams
@@ -23,6 +23,17 @@ MEMORY_HINTS: dict[str, str] = {
     "group": "group offload: one block at a time on the GPU, the next copied in meanwhile",
     "sequential": "sequential offload: layer by layer; the least GPU memory, the slowest",
     "tiling": "VAE tiling and slicing: big pictures decode in pieces",
+}
+QUANTIZE_HINTS: dict[str, str] = {
+    "none": "weights as loaded (a .gguf file is quantized already)",
+    "int8": "torchao int8 weight-only: about half the memory; runs on CPUs too",
+    "fp8": "torchao fp8 weight-only: half the memory, fast on recent NVIDIA GPUs (CUDA only)",
+    "nf4": "bitsandbytes 4-bit: a quarter of the memory, a little softer (CUDA only)",
+}
+SPEED_HINTS: dict[str, str] = {
+    "off": "every step computes the whole model",
+    "fast": "First-Block Cache: skips steps that barely change (transformer models only)",
+    "fastest": "TaylorSeer: predicts most steps; softer fine detail (transformer models only)",
 }
 NOT_RUN_YET = "last pass: —"
 
@@ -57,10 +68,20 @@ class MemoryModeBox(QWidget):
         self.in_use_label = plain(named(QLabel(NOT_RUN_YET), "memoryInUseLabel"))
         self.in_use_label.setToolTip("The memory mode and model family of the last pass")
         bind(state, "memory", self.combo)
+        self.quantize_combo = _choice_combo("quantizeCombo", QUANTIZE_MODES, QUANTIZE_HINTS)
+        self.quantize_combo.setToolTip("Weights: quantized to fit big models in less memory")
+        bind(state, "quantize", self.quantize_combo)
+        self.speed_combo = _choice_combo("speedCombo", SPEED_MODES, SPEED_HINTS)
+        self.speed_combo.setToolTip("Speed: step caching for transformer models (FLUX, SD 3.5…)")
+        bind(state, "speed", self.speed_combo)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Memory"))
         row.addWidget(self.combo)
+        row.addWidget(QLabel("Weights"))
+        row.addWidget(self.quantize_combo)
+        row.addWidget(QLabel("Speed"))
+        row.addWidget(self.speed_combo)
         row.addWidget(self.in_use_label, 1)
         if tree is not None:
             unsubscribe = tree.subscribe(self._on_tree_changed)
@@ -80,3 +101,11 @@ class MemoryModeBox(QWidget):
             self.in_use_label.setText(NOT_RUN_YET)
         elif event == "added":
             self.show_pass(record.params)
+
+
+def _choice_combo(name: str, choices: tuple[str, ...], hints: Mapping[str, str]) -> QComboBox:
+    combo = named(QComboBox(), name)
+    combo.addItems(choices)
+    for index, choice in enumerate(choices):
+        combo.setItemData(index, hints.get(choice, choice), Qt.ItemDataRole.ToolTipRole)
+    return combo
