@@ -147,13 +147,27 @@ def _modules(pipe: Any) -> list[Any]:
     return [m for m in parts if isinstance(m, torch.nn.Module)]
 
 
+def tensor_bytes(tensor: Any) -> int:
+    """The bytes a tensor really stores: a quantized tensor (torchao) holds its int8/fp8 data
+    and scales inside (``__tensor_flatten__``), not what its dtype says."""
+    flatten = getattr(tensor, "__tensor_flatten__", None)
+    if flatten is not None:
+        names, _ = flatten()
+        return sum(tensor_bytes(getattr(tensor, name)) for name in names)
+    return int(tensor.numel() * tensor.element_size())
+
+
+def module_bytes(module: Any) -> int:
+    """The bytes of a module's parameters and buffers as stored (quantized ones included)."""
+    return sum(tensor_bytes(t) for t in (*module.parameters(), *module.buffers()))
+
+
 def _pipe_bytes(pipe: Any) -> int:
-    return sum(p.numel() * p.element_size() for m in _modules(pipe) for p in m.parameters())
+    return sum(module_bytes(m) for m in _modules(pipe))
 
 
 def _biggest_bytes(pipe: Any) -> int:
-    sizes = [sum(p.numel() * p.element_size() for p in m.parameters()) for m in _modules(pipe)]
-    return max(sizes, default=0)
+    return max((module_bytes(m) for m in _modules(pipe)), default=0)
 
 
 def _pipe_device(pipe: Any) -> str:

@@ -67,3 +67,17 @@ def test_the_cli_records_int8_and_refuses_fp8_on_a_cpu(tiny_model_dir, tmp_path,
     assert main([*argv, "--quantize", "int8", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["output"] == str(out)
     assert read_metadata(out)["record"]["model"]["quantize"] == "int8"
+
+
+def test_the_measured_size_of_int8_weights_is_about_half_of_bf16():
+    import torch
+    from torchao.quantization import Int8WeightOnlyConfig, quantize_
+
+    from core.models.memory_modes import module_bytes
+
+    layer = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.Linear(256, 256))
+    layer.to(torch.bfloat16)
+    before = module_bytes(layer)
+    quantize_(layer, Int8WeightOnlyConfig())
+    assert is_quantized(layer)
+    assert 0.45 < module_bytes(layer) / before < 0.6  # int8 weights, bf16 scales and biases
