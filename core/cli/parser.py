@@ -7,8 +7,8 @@ import argparse
 from typing import NoReturn
 
 from core import __version__
-from core.cli.conditioning_args import add_conditioning_options
 from core.cli.big_models import add_big_model_options
+from core.cli.conditioning_args import add_conditioning_options
 from core.cli.diff import add_diff_parser
 from core.cli.faces import add_faces
 from core.cli.generate import cmd_generate

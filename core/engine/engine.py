@@ -37,14 +37,14 @@ from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
 from core.models import LoadedModel, ModelManager, ModelSpec
 from core.models.families import FewStep
-from core.models.memory_choice import next_lighter_mode
-from core.models.step_cache import step_caching
 from core.models.few_step import (
     few_step_for,
     few_step_for_reference,
     few_step_scheduler,
     fit_to_few_step,
 )
+from core.models.memory_choice import next_lighter_mode
+from core.models.step_cache import step_caching
 from core.requests import MAX_SEED, PassRequest, effective_steps
 from core.sampling.previews import make_previewer
 from core.sampling.schedulers import make_scheduler, scheduler_note

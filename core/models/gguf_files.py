@@ -71,7 +71,11 @@ def load_gguf(spec: ModelSpec, path: Path, device: str, dtype: Any) -> LoadedMod
         single_file._raise_missing_donor(path, file_info)
     assert donor is not None
     fam = family(info.family)
-    model_class = diffusers.SD3Transformer2DModel if info.family == "sd3" else diffusers.FluxTransformer2DModel
+    model_class = (
+        diffusers.SD3Transformer2DModel
+        if info.family == "sd3"
+        else diffusers.FluxTransformer2DModel
+    )
     try:
         transformer = model_class.from_single_file(
             str(path),

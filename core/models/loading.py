@@ -20,16 +20,21 @@ from core.errors import ModelError, PassCancelled
 from core.events import EventCallback, ModelLoading
 from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, SKIPPED_COMPONENTS, download_model
-from core.models.compile import compile_repeated_blocks
 from core.models.collector import forget_frozen, loading_quietly
+from core.models.compile import compile_repeated_blocks
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import family, family_from_index
 from core.models.files import PICKLE_SUFFIXES
-from core.models.hashes import weights_file
 from core.models.gguf_files import load_gguf
+from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
 from core.models.memory_modes import apply_memory_choice
-from core.models.quantize import check_quantize, is_quantized, pipeline_quantization, quantize_loaded
+from core.models.quantize import (
+    check_quantize,
+    is_quantized,
+    pipeline_quantization,
+    quantize_loaded,
+)
 from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
 

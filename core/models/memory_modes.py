@@ -12,8 +12,9 @@
 ``auto`` (``core.models.memory_choice``) picks from the free VRAM (and RAM) and the model's
 measured size; on a CPU it is always ``none``. When auto has to offload a big transformer (SD 3.5,
 FLUX, Qwen) that is not quantized, its weights are also kept in fp8 between layers (diffusers'
-layerwise casting); the mode in use then reads e.g. ``group+fp8``. SDXL's VAE never decodes in fp16 (it overflows to black pictures): the
-fp16-fix VAE is swapped in when it is in the HF cache, else the VAE is upcast to fp32 to decode.
+layerwise casting); the mode in use then reads e.g. ``group+fp8``. SDXL's VAE never decodes in
+fp16 (it overflows to black pictures): the fp16-fix VAE is swapped in when it is in the HF cache,
+else the VAE is upcast to fp32 to decode.
 """
 
 from __future__ import annotations

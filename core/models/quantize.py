@@ -35,7 +35,9 @@ def check_quantize(mode: str, device: str) -> None:
     """Raise a one-line ModelError when ``mode`` cannot run on ``device`` or its library is
     missing; "none" always passes."""
     if mode not in QUANTIZE_MODES:
-        raise ModelError(f"unknown quantization {mode!r} (choose one of: {', '.join(QUANTIZE_MODES)})")
+        raise ModelError(
+            f"unknown quantization {mode!r} (choose one of: {', '.join(QUANTIZE_MODES)})"
+        )
     if mode == "none":
         return
     if mode in ("fp8", "nf4") and device != "cuda":

@@ -52,7 +52,11 @@ def classify_reference(reference: str) -> str:
         if suffix in (".safetensors", ".sft", ".gguf"):
             return "single_file"
         raise ModelError(f"{ref}: unsupported model file (expected .safetensors or .gguf)")
-    if suffix in (".safetensors", ".sft", ".gguf") or ref.startswith((".", "/", "~")) or os.sep in ref[:1]:
+    if (
+        suffix in (".safetensors", ".sft", ".gguf")
+        or ref.startswith((".", "/", "~"))
+        or os.sep in ref[:1]
+    ):
         raise ModelError(f"no such model file or folder: {ref}")
     if HUB_ID.match(ref):
         return "hub"

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_gguf_transformer(model_dir: str | Path, out_file: str | Path, quant_type: str = "Q8_0") -> Path:
+def write_gguf_transformer(
+    model_dir: str | Path, out_file: str | Path, quant_type: str = "Q8_0"
+) -> Path:
     """Write ``model_dir``'s transformer as a GGUF file and return its path."""
     import gguf
     import numpy as np

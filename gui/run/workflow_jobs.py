@@ -106,7 +106,9 @@ def _job(
         return after(outcome) if after is not None else outcome
 
     m = model
-    return WorkflowJob(kind, run, m.model, m.config, m.device, m.dtype, m.memory, m.quantize, m.speed)
+    return WorkflowJob(
+        kind, run, m.model, m.config, m.device, m.dtype, m.memory, m.quantize, m.speed
+    )
 
 
 def multipass_job(

@@ -38,7 +38,7 @@ def _rss_gb() -> float:
 def bench_speed(work: Path, steps: int) -> dict[str, Any]:
     from core.engine import Engine
     from core.models import ModelSpec
-    from core.requests import PassRequest, SPEED_MODES
+    from core.requests import SPEED_MODES, PassRequest
     from core.testing.images import make_image
     from core.testing.step_counting import counting_computed_steps
     from core.testing.tiny_flux import build_tiny_flux
@@ -100,7 +100,10 @@ def bench_weights(side: int, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {"model": "SD 1.5-size UNet (random)", "size": f"{side}²", "cfg_batch": 2}
     latents = torch.randn(2, 4, side // 8, side // 8)
     text = torch.randn(2, 77, 768)
-    out["fp32"] = {"bytes": module_bytes(unet), "step_s": _step_seconds(unet, latents, text, repeat)}
+    out["fp32"] = {
+        "bytes": module_bytes(unet),
+        "step_s": _step_seconds(unet, latents, text, repeat),
+    }
     unet.to(torch.bfloat16)
     bf16 = (latents.bfloat16(), text.bfloat16())
     out["bf16"] = {"bytes": module_bytes(unet), "step_s": _step_seconds(unet, *bf16, repeat)}

@@ -11,16 +11,21 @@ from core.models.compile import compile_repeated_blocks
 
 def test_on_a_cpu_compile_is_off_with_a_note(tiny_model_dir):
     events: list = []
-    model = ModelManager().load(ModelSpec(str(tiny_model_dir), device="cpu", compile=True), events.append)
+    model = ModelManager().load(
+        ModelSpec(str(tiny_model_dir), device="cpu", compile=True), events.append
+    )
     assert model.compiled == "off"
-    assert any(e.message == "compile: off on cpu (regional compilation is for CUDA GPUs)" for e in events)
+    assert any(
+        e.message == "compile: off on cpu (regional compilation is for CUDA GPUs)" for e in events
+    )
 
 
 def test_on_cuda_the_repeated_blocks_compile_with_a_kept_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
     calls: list[dict] = []
     denoiser = SimpleNamespace(
-        _repeated_blocks=["FluxTransformerBlock"], compile_repeated_blocks=lambda **kw: calls.append(kw)
+        _repeated_blocks=["FluxTransformerBlock"],
+        compile_repeated_blocks=lambda **kw: calls.append(kw),
     )
     assert compile_repeated_blocks(SimpleNamespace(transformer=denoiser), "cuda") == "regional"
     assert calls == [{"fullgraph": True}]

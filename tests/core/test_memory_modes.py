@@ -99,7 +99,9 @@ def test_a_flux_size_model_on_a_simulated_12_gb_card_is_group_offloaded_in_fp8(m
 
     transformer = _tiny_flux_transformer()
     calls: list[dict] = []
-    pipe = SimpleNamespace(transformer=transformer, enable_group_offload=lambda **kw: calls.append(kw))
+    pipe = SimpleNamespace(
+        transformer=transformer, enable_group_offload=lambda **kw: calls.append(kw)
+    )
     monkeypatch.setattr(memory_modes, "_free_memory", lambda device: (12 * GB, 32 * GB))
     monkeypatch.setattr(memory_modes, "_pipe_bytes", lambda pipe: 34 * GB)
     monkeypatch.setattr(memory_modes, "_biggest_bytes", lambda pipe: 24 * GB)
