@@ -81,3 +81,15 @@ def test_the_measured_size_of_int8_weights_is_about_half_of_bf16():
     quantize_(layer, Int8WeightOnlyConfig())
     assert is_quantized(layer)
     assert 0.45 < module_bytes(layer) / before < 0.6  # int8 weights, bf16 scales and biases
+
+
+def test_int8_quantizes_a_flux_transformer_and_its_t5_encoder_but_not_clip(tmp_path):
+    from core.testing.tiny_flux import build_tiny_flux
+
+    folder = build_tiny_flux(tmp_path / "tiny-flux")
+    engine = Engine(previews=False)
+    result, _ = fh.run(engine, ModelSpec(str(folder), device="cpu", quantize="int8"), steps=3)
+    pipe = engine.models.loaded.base_pipe
+    assert is_quantized(pipe.transformer) and is_quantized(pipe.text_encoder_2)  # T5
+    assert not is_quantized(pipe.text_encoder)  # CLIP: small and sensitive
+    assert result.record["model"]["quantize"] == "int8" and fh.changed(result).any()
