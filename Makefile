@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TORCH ?= auto
 TORCH_VERSION := 2.13.0
 
-.PHONY: run install test lint bench screenshot package smoke-test icons clean
+.PHONY: run install test lint bench bench-gpu screenshot package smoke-test icons clean
 
 TORCH_STAMP := $(VENV)/.torch-$(TORCH)
 
@@ -51,7 +51,13 @@ bench: $(STAMP)
 	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_live --remote --out bench-out/live-remote.json
 	$(PY) -m tests.benchmarks.bench_ray --out bench-out/ray.json
 	$(PY) -m tests.benchmarks.bench_serve_pool --out bench-out/serve-pool.json
+	$(PY) -m tests.benchmarks.bench_big_models --out bench-out/big-models.json
 	$(PY) -m tests.benchmarks.report bench-out
+
+# One lent H100/H200, no network, ≤ 8 minutes: SD 1.5, SDXL and a FLUX.1-dev-size transformer
+# with random weights, app vs bare diffusers, every speed/memory/quantize option, peak memory.
+bench-gpu:
+	bash tests/benchmarks/gpu.sh
 
 screenshot: $(STAMP)
 	bash packaging/screenshot.sh

@@ -27,7 +27,10 @@ SCHEDULER_NAMES: tuple[str, ...] = (
 DEFAULT_SCHEDULER = "DPM++ 2M"
 
 # How a model is placed in memory (core.models.memory_modes applies them; auto chooses).
-MEMORY_MODES: tuple[str, ...] = ("auto", "none", "offload", "sequential", "tiling")
+MEMORY_MODES: tuple[str, ...] = ("auto", "none", "offload", "group", "sequential", "tiling")
+# Quantized weights (core.models.quantize) and step caching (core.models.step_cache).
+QUANTIZE_MODES: tuple[str, ...] = ("none", "int8", "fp8", "nf4")
+SPEED_MODES: tuple[str, ...] = ("off", "fast", "fastest")
 
 InpaintArea = Literal["whole", "masked"]
 MAX_SEED = 2**32 - 1

@@ -83,7 +83,17 @@ def spec_from_args(args: argparse.Namespace) -> ModelSpec:
     classify_reference(args.model)
     if args.model_config and not (Path(args.model_config) / "model_index.json").is_file():
         raise UserError(f"--model-config {args.model_config} has no model_index.json")
-    return ModelSpec(args.model, args.model_config, args.device, args.dtype, args.memory)
+    return ModelSpec(
+        args.model,
+        args.model_config,
+        args.device,
+        args.dtype,
+        args.memory,
+        quantize=getattr(args, "quantize", "none"),
+        compile=getattr(args, "compile", False),
+        speed=getattr(args, "speed", "off"),
+        oom_retry=getattr(args, "oom_retry", False),
+    )
 
 
 def request_from_args(args: argparse.Namespace, image: Image.Image) -> PassRequest:

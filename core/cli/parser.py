@@ -7,6 +7,7 @@ import argparse
 from typing import NoReturn
 
 from core import __version__
+from core.cli.big_models import add_big_model_options
 from core.cli.conditioning_args import add_conditioning_options
 from core.cli.diff import add_diff_parser
 from core.cli.faces import add_faces
@@ -84,6 +85,7 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
         choices=MEMORY_MODES,
         help="how the model is placed in memory: offload, VAE tiling… (auto: from free memory)",
     )
+    add_big_model_options(p)
     add_conditioning_options(p)
     p.add_argument(
         "--color-match",

@@ -12,6 +12,7 @@ given back and the loaded model kept, so the next pass works.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -26,12 +27,12 @@ from core.engine.cancel import CancelToken
 from core.engine.differential import blend_alpha, masked_strength_map, run_differential
 from core.engine.edit import check_edit_request, run_masked_edit
 from core.engine.family_call import accepts
-from core.engine.memory import guard_memory
+from core.engine.memory import OutOfMemory, guard_memory, release_memory
 from core.engine.pass_run import PassRun
 from core.engine.record import pass_record
 from core.engine.soft_inpaint import soft_strength_map
 from core.errors import PassCancelled
-from core.events import EventCallback, PassResult, PassStarted
+from core.events import EventCallback, ModelLoading, PassResult, PassStarted
 from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
@@ -45,6 +46,8 @@ from core.models.few_step import (
     few_step_scheduler,
     fit_to_few_step,
 )
+from core.models.memory_choice import next_lighter_mode
+from core.models.step_cache import step_caching
 from core.requests import MAX_SEED, PassRequest, effective_steps
 from core.sampling.previews import make_previewer
 from core.sampling.schedulers import make_scheduler, scheduler_note
@@ -92,7 +95,19 @@ class Engine:
             self._token = token
             if token.cancelled:
                 raise PassCancelled()
-            return self._run(request, spec, on_event or (lambda event: None), token)
+            emit = on_event or (lambda event: None)
+            try:
+                return self._run(request, spec, emit, token)
+            except OutOfMemory:
+                lighter = self._lighter(spec)
+                if lighter is None:
+                    raise
+                used = self._memory_in_use(spec)
+                retry = f"out of memory with memory {used}: retrying once with {lighter.memory}"
+                emit(ModelLoading(spec.reference, retry))
+                self.models.unload()  # the next load applies the lighter mode
+                release_memory()
+                return self._run(request, lighter, emit, token)
         finally:
             self._token = None
             self._busy.release()
@@ -170,17 +185,20 @@ class Engine:
                 scheduler,
                 self.previewer_for(model),
             )
-            if strength_map is not None:
-                image = run_differential(run, source, strength_map)
-            elif mask is not None and family.edit:  # the edit on the mask's crop, aligned
-                image = run_masked_edit(run, source, mask)
-            elif mask is not None:
-                image = run.inpaint(source, mask)
-            else:
-                image = run.whole_picture_guard(source, run.img2img(source))
+            cache_note = lambda text: emit(ModelLoading(spec.reference, text))  # noqa: E731
+            with step_caching(model.base_pipe, spec.speed, cache_note) as speed_used:
+                if strength_map is not None:
+                    image = run_differential(run, source, strength_map)
+                elif mask is not None and family.edit:  # the edit on the mask's crop, aligned
+                    image = run_masked_edit(run, source, mask)
+                elif mask is not None:
+                    image = run.inpaint(source, mask)
+                else:
+                    image = run.whole_picture_guard(source, run.img2img(source))
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
         record.update(run.record_extra)
+        record["model"]["speed"] = speed_used
         record.update(scheduler_note(request.scheduler, scheduler))
         used_mask = blur_mask(mask, request.mask_blur) if mask is not None else None
         record.update(changed_outside(source, image, used_mask))  # the drift guard's figures
@@ -208,6 +226,19 @@ class Engine:
         if loaded is not None and loaded.spec == spec:
             return loaded.family_info.edit
         return is_edit_reference(spec.reference)
+
+    def _memory_in_use(self, spec: ModelSpec) -> str:
+        loaded = self.models.loaded
+        if loaded is not None and loaded.spec == spec:
+            return loaded.memory_mode.split("+")[0]
+        return spec.memory
+
+    def _lighter(self, spec: ModelSpec) -> ModelSpec | None:
+        """The spec to retry an out-of-memory pass with, when the user allowed a retry."""
+        if not spec.oom_retry:
+            return None
+        lighter = next_lighter_mode(self._memory_in_use(spec))
+        return None if lighter is None else dataclasses.replace(spec, memory=lighter)
 
     def scheduler_for(self, model: LoadedModel, name: str, few: FewStep | None = None) -> Any:
         """A fresh scheduler of the named kind built from the model's original config (a

@@ -48,6 +48,9 @@ def pass_record(
             "hash": model.hash if model else "",
             "family": model.family if model else "",
             "memory": model.memory_mode if model else "",
+            "memory_reason": model.memory_reason if model else "",
+            "quantize": model.quantize if model else "",
+            "compile": model.compiled if model else "",
             # where it ran: the window's About dialog shows the last pass's device and precision
             "device": model.device if model else "",
             "dtype": str(model.dtype).removeprefix("torch.") if model else "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import ModelError
+from core.models.quantize import is_quantized
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -72,6 +73,8 @@ def split_cpu_precision(pipe: Any, requested: str, device: str) -> bool:
 
     denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
     if denoiser is None:
+        return False
+    if is_quantized(denoiser):  # int8/GGUF weights compute in their own dtype already
         return False
     if not getattr(denoiser, _SPLIT_MARK, False):
         if requested != "auto" or device != "cpu" or not fast_cpu_bf16():

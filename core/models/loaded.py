@@ -11,6 +11,7 @@ from core.hashing import BackgroundHash, Cancelled
 from core.models.device import split_cpu_precision
 from core.models.families import Family, FewStep, family
 from core.models.hashes import short_hash
+from core.models.quantize import pipeline_from
 from core.models.spec import ModelSpec
 
 
@@ -28,6 +29,9 @@ class LoadedModel:
     weights_file: Path | None  # the file the model hash is taken from
     identity: str = ""  # unique per load: what caches of per-model state are keyed by
     memory_mode: str = "none"  # the memory mode in use (core.models.memory_modes)
+    quantize: str = "none"  # the weights' quantization in use (core.models.quantize)
+    compiled: str = "off"  # regional compilation of the repeated blocks (core.models.compile)
+    memory_reason: str = ""  # why auto chose the memory mode ("" when it was asked for)
     few_step: FewStep | None = None  # set for few-step (distilled) models
     _inpaint_pipe: Any = None
     _hasher: BackgroundHash | None = field(default=None, repr=False)
@@ -48,7 +52,7 @@ class LoadedModel:
             if class_name is None:
                 raise ModelError(f"{self.family_info.label} models have no inpainting pipeline")
             # dtype: from_pipe casts every shared module to it (fp32 when not given)
-            pipe = getattr(diffusers, class_name).from_pipe(self.base_pipe, dtype=self.dtype)
+            pipe = pipeline_from(getattr(diffusers, class_name), self.base_pipe, self.dtype)
             split_cpu_precision(pipe, "", self.device)  # from_pipe cast a bf16 denoiser back
             pipe.set_progress_bar_config(disable=True)
             self._inpaint_pipe = pipe

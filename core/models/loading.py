@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,21 @@ from core.library.download import FP16, download_model
 from core.library.hub_cache import SKIPPED_COMPONENTS
 from core.library.index_family import family_from_index
 from core.models.collector import forget_frozen, loading_quietly
+from core.models.compile import compile_repeated_blocks
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import Family, family
 from core.models.files import PICKLE_SUFFIXES
+from core.models.gguf_files import load_gguf
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
-from core.models.memory_modes import apply_memory_mode
+from core.models.memory_modes import apply_memory_choice
 from core.models.pipeline_fixes import fix_known_pipeline_faults
+from core.models.quantize import (
+    check_quantize,
+    is_quantized,
+    pipeline_quantization,
+    quantize_loaded,
+)
 from core.models.qwen_processor import load_processor
 from core.models.single_file import load_single_file
 from core.models.spec import ModelSpec, classify_reference
@@ -54,6 +63,7 @@ class ModelManager:
                 self._loaded.cancel_hash()
                 self._loaded = None
                 forget_frozen()  # collector.py: any cycle the old model held goes now
+                _empty_device_cache()
 
     def load(
         self,
@@ -82,6 +92,7 @@ class ModelManager:
             raise ModelError(f"--model-config {spec.config} has no model_index.json")
         device = resolve_device(spec.device)
         dtype = resolve_dtype(spec.dtype, device)
+        check_quantize(spec.quantize, device)
         _check(cancel)
         _quiet_optional_backend_notices()
         self.unload()  # free the old model before loading the next one
@@ -93,22 +104,48 @@ class ModelManager:
             model = _load_folder(spec, Path(folder), device, dtype)
         elif kind == "folder":
             model = _load_folder(spec, Path(spec.reference), device, dtype)
+        elif Path(spec.reference).suffix.lower() == ".gguf":
+            model = load_gguf(spec, Path(spec.reference), device, dtype)  # gguf_files.py
         else:
             model = load_single_file(spec, Path(spec.reference), device, dtype)
         _check(cancel)
+        model.quantize = _quantize(model, spec.quantize)
         model.base_pipe.set_progress_bar_config(disable=True)
-        model.memory_mode = apply_memory_mode(
+        memory = apply_memory_choice(
             model.base_pipe, spec.memory, device, model.family,
-            on_note=lambda text: emit(ModelLoading(spec.reference, text)),
+            on_note=lambda text: emit(ModelLoading(spec.reference, text)), quantize=model.quantize,
         )  # fmt: skip
+        model.memory_mode, model.memory_reason = memory.label, memory.reason
         tune_pipeline(model.base_pipe, spec.dtype, device)  # device.py: bf16 CPU, NHWC GPU
+        if spec.compile:
+            model.compiled = compile_repeated_blocks(
+                model.base_pipe, device, lambda text: emit(ModelLoading(spec.reference, text))
+            )
         model.identity = f"{next(_LOAD_SERIAL)}:{spec.reference}"
         if model.weights_file is not None and model.weights_file.is_file():
             model._hasher = hash_model_file(spec.reference, model.weights_file)
-        loaded = f"Loaded {model.name} (memory: {model.memory_mode})"
+        quantized = f", weights: {model.quantize}" if model.quantize != "none" else ""
+        loaded = f"Loaded {model.name} (memory: {model.memory_mode}{quantized})"
         emit(ModelLoading(spec.reference, loaded, 1.0))
         self._loaded = model
         return model
+
+
+def _quantize(model: LoadedModel, mode: str) -> str:
+    """Quantize what the loader did not (single files) and say what the weights are now."""
+    if model.quantize.startswith("gguf"):  # a GGUF file is quantized as it is
+        return model.quantize
+    denoiser = getattr(model.base_pipe, "unet", None) or model.base_pipe.transformer
+    if mode != "none" and not is_quantized(denoiser):
+        quantize_loaded(model.base_pipe, mode)
+    return mode
+
+
+def _empty_device_cache() -> None:
+    """Give the freed model's GPU memory back to the driver (other programs, the next model)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def wants_fp16_weights(device: str, dtype: Any) -> bool:
@@ -196,11 +233,12 @@ def _load_folder(spec: ModelSpec, folder: Path, device: str, dtype: Any) -> Load
             variant=variant,
             use_safetensors=True,  # never unpickle a folder's .bin weights
             **given,
+            **pipeline_quantization(spec.quantize, index, dtype),  # quantize.py
         )
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         _refuse_pickled_weights(folder, index)
         raise ModelError(f"cannot load model {folder}: {str(exc).splitlines()[0]}") from None
-    pipe = pipe.to(device)
+    # placed on the device by apply_memory_choice (big models would not fit before offload)
     fix_known_pipeline_faults(pipe, family_key)
     name = folder.name
     if "snapshots" in folder.parts:  # hub cache: models--org--name/snapshots/<rev>

@@ -6,11 +6,15 @@
 - ``sequential``: sequential CPU offload — layer by layer; slowest, smallest; needs a CUDA GPU.
 - ``tiling``: VAE tiling and slicing: decoding big pictures takes a fraction of the memory.
 
-``auto`` (:func:`choose_memory_mode`) picks from the free VRAM (and RAM) and the model's size; on
-a CPU it is always ``none``. When auto has to offload a big transformer (SD 3.5, FLUX) on CUDA, its
-weights are also kept in fp8 between layers (diffusers' layerwise casting); the mode in use then
-reads e.g. ``offload+fp8``. SDXL's VAE never decodes in fp16 (it overflows to black pictures): the
-fp16-fix VAE is swapped in when it is in the HF cache, else the VAE is upcast to fp32 to decode.
+- ``group``: diffusers' group offloading — one block group on the accelerator at a time, the next
+  prefetched on a CUDA stream; needs a CUDA GPU.
+
+``auto`` (``core.models.memory_choice``) picks from the free VRAM (and RAM) and the model's
+measured size; on a CPU it is always ``none``. When auto has to offload a big transformer (SD 3.5,
+FLUX, Qwen) that is not quantized, its weights are also kept in fp8 between layers (diffusers'
+layerwise casting); the mode in use then reads e.g. ``group+fp8``. SDXL's VAE never decodes in
+fp16 (it overflows to black pictures): the fp16-fix VAE is swapped in when it is in the HF cache,
+else the VAE is upcast to fp32 to decode.
 """
 
 from __future__ import annotations
@@ -19,78 +23,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from core.models.memory_choice import MemoryChoice, choose_memory_mode
 from core.requests import MEMORY_MODES
 
 __all__ = [
     "FP16_FIX_VAE",
     "MEMORY_MODES",
+    "apply_memory_choice",
     "apply_memory_mode",
-    "choose_memory_mode",
-    "wants_fp8_storage",
 ]
 
-GB = 1_000_000_000
 FP16_FIX_VAE = "madebyollin/sdxl-vae-fp16-fix"
-# Half-precision weights of a whole pipeline, and of its biggest component (what model offload
-# keeps on the device), in bytes; the working headroom a pass needs on top (activations, VAE).
-FAMILY_WEIGHTS: dict[str, tuple[int, int, int]] = {
-    "sd1": (2 * GB, int(1.7 * GB), int(1.5 * GB)),
-    "sd2": (int(2.6 * GB), int(1.7 * GB), 2 * GB),
-    "sdxl": (7 * GB, int(5.2 * GB), 3 * GB),
-    "sd3": (16 * GB, 5 * GB, 4 * GB),
-    "flux": (34 * GB, 24 * GB, 5 * GB),
-    "flux-fill": (34 * GB, 24 * GB, 5 * GB),
-    "flux-kontext": (34 * GB, 24 * GB, 5 * GB),
-    "zimage": (int(20.5 * GB), int(12.3 * GB), 4 * GB),
-    "chroma": (int(27.5 * GB), int(17.8 * GB), 5 * GB),
-    "qwen-image": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
-    "qwen-image-edit": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
-    "qwen-image-edit-plus": (int(57.7 * GB), int(40.9 * GB), 6 * GB),
-    "flux2-klein": (int(16 * GB), int(8 * GB), 4 * GB),  # 4B transformer + Qwen3-4B, bf16
-}
-BIG_TRANSFORMERS = {"sd3", "flux", "flux-fill", "flux-kontext"}
-OFFLOAD_MODES = {"offload", "sequential"}
-
-
-def _sizes(family: str, weights_bytes: int | None) -> tuple[int, int, int]:
-    whole, biggest, headroom = FAMILY_WEIGHTS.get(family, FAMILY_WEIGHTS["sdxl"])
-    if weights_bytes:  # the loaded pipeline's real size; the biggest part keeps its share
-        biggest = int(weights_bytes * biggest / whole)
-        whole = weights_bytes
-    return whole, biggest, headroom
-
-
-def choose_memory_mode(
-    device: str,
-    family: str,
-    free_vram: int | None,
-    free_ram: int | None,
-    weights_bytes: int | None = None,
-) -> str:
-    """What ``auto`` picks: ``none`` when the model and a pass's headroom fit the free VRAM,
-    ``tiling`` when the weights fit with half the headroom, ``offload`` when the biggest
-    component fits with half the headroom, else ``sequential``. CPU: always ``none``; MPS
-    (unified memory): ``tiling`` when RAM is short. Unknown free memory (None): ``none``.
-    ``weights_bytes`` overrides the family's typical size with the loaded pipeline's."""
-    whole, biggest, headroom = _sizes(family, weights_bytes)
-    if device == "cpu":
-        return "none"
-    if device == "mps":
-        return "tiling" if free_ram is not None and free_ram < whole + headroom else "none"
-    if free_vram is None:
-        return "none"
-    if free_vram >= whole + headroom:
-        return "none"
-    if free_vram >= whole + headroom // 2:
-        return "tiling"
-    if free_vram >= biggest + headroom // 2:
-        return "offload"
-    return "sequential"
-
-
-def wants_fp8_storage(device: str, family: str, mode: str) -> bool:
-    """Keep a big transformer's weights in fp8 (layerwise casting) when VRAM is short on CUDA."""
-    return device == "cuda" and family in BIG_TRANSFORMERS and mode in OFFLOAD_MODES
+OFFLOAD_MODES = {"offload", "group", "sequential"}
 
 
 def apply_memory_mode(
@@ -99,31 +43,53 @@ def apply_memory_mode(
     device: str,
     family: str = "",
     on_note: Callable[[str], None] | None = None,
+    quantize: str = "none",
 ) -> str:
-    """Apply ``requested`` (one of MEMORY_MODES) to ``pipe`` and return the mode in use.
+    """Apply ``requested`` (one of MEMORY_MODES) to ``pipe`` and return the mode in use (see
+    :func:`apply_memory_choice`)."""
+    return apply_memory_choice(pipe, requested, device, family, on_note, quantize).label
+
+
+def apply_memory_choice(
+    pipe: Any,
+    requested: str,
+    device: str,
+    family: str = "",
+    on_note: Callable[[str], None] | None = None,
+    quantize: str = "none",
+) -> MemoryChoice:
+    """Apply ``requested`` (one of MEMORY_MODES) to ``pipe`` and return what is in use and why.
 
     The pipeline may come on the CPU: offload modes place it themselves, the others move it to
-    ``device``. Offload asked for on a CPU is not possible: ``on_note`` is told in one line and
-    the mode in use is ``none``. ``family`` (a FAMILIES key) guides ``auto`` and the SDXL VAE guard.
+    ``device``. ``auto`` measures the pipeline (its parameters' bytes) and asks
+    :func:`~core.models.memory_choice.choose_memory_mode`; ``on_note`` hears the choice and its
+    reason in one line. Offload asked for on a CPU is not possible: ``on_note`` is told in one
+    line and the mode in use is ``none``. ``family`` (a FAMILIES key) guides the SDXL VAE guard.
     """
     note = on_note or (lambda text: None)
     if requested not in MEMORY_MODES:
         raise ValueError(f"unknown memory mode {requested!r}")
-    mode = requested
+    choice = MemoryChoice(requested, False, "")
     if requested == "auto":
         free_vram, free_ram = _free_memory(device)
         on_device = _pipe_bytes(pipe) if device == "cuda" and _pipe_device(pipe) == "cuda" else 0
         free_vram = None if free_vram is None else free_vram + on_device
-        mode = choose_memory_mode(device, family, free_vram, free_ram, _pipe_bytes(pipe) or None)
+        whole, biggest = _pipe_bytes(pipe), _biggest_bytes(pipe)
+        choice = choose_memory_mode(
+            free_vram, free_ram, whole, device, quantize, biggest, measured_quantized=True
+        )
+        note(f"memory auto: {choice.label} ({choice.reason})")
+    mode = choice.mode
     if mode in OFFLOAD_MODES and device not in ("cuda", "xpu"):
         note(f"memory mode {mode} needs a CUDA GPU; the model stays on {device} as it is")
-        mode = "none"
+        return MemoryChoice("none", False, f"{mode} needs a CUDA GPU")
     if family == "sdxl":
         _keep_sdxl_vae_from_black(pipe, note)  # before offload: its hooks see the final VAE
-    fp8 = requested == "auto" and wants_fp8_storage(device, family, mode)
-    fp8 = fp8 and _enable_fp8_storage(pipe)  # auto only: a chosen mode keeps full weights
-    if mode == "offload":
+    fp8 = choice.fp8_storage and _enable_fp8_storage(pipe)  # auto only: a chosen mode keeps
+    if mode == "offload":  # full weights
         pipe.enable_model_cpu_offload(device=device)
+    elif mode == "group":
+        _enable_group_offload(pipe, device)
     elif mode == "sequential":
         pipe.enable_sequential_cpu_offload(device=device)
     else:
@@ -131,7 +97,21 @@ def apply_memory_mode(
             _enable_vae_tiling(pipe)
         if _pipe_device(pipe) != device and hasattr(pipe, "to"):
             pipe.to(device)  # a loader may leave the pipeline on the CPU for this to place
-    return f"{mode}+fp8" if fp8 else mode
+    return MemoryChoice(mode, fp8, choice.reason)
+
+
+def _enable_group_offload(pipe: Any, device: str) -> None:
+    """diffusers' group offloading: one block of each component on the GPU at a time, the next
+    prefetched on a CUDA stream (``use_stream``) while the current one computes."""
+    import torch
+
+    pipe.enable_group_offload(
+        onload_device=torch.device(device),
+        offload_device=torch.device("cpu"),
+        offload_type="block_level",
+        num_blocks_per_group=1,
+        use_stream=True,
+    )
 
 
 def _free_memory(device: str) -> tuple[int | None, int | None]:
@@ -168,8 +148,27 @@ def _modules(pipe: Any) -> list[Any]:
     return [m for m in parts if isinstance(m, torch.nn.Module)]
 
 
+def tensor_bytes(tensor: Any) -> int:
+    """The bytes a tensor really stores: a quantized tensor (torchao) holds its int8/fp8 data
+    and scales inside (``__tensor_flatten__``), not what its dtype says."""
+    flatten = getattr(tensor, "__tensor_flatten__", None)
+    if flatten is not None:
+        names, _ = flatten()
+        return sum(tensor_bytes(getattr(tensor, name)) for name in names)
+    return int(tensor.numel() * tensor.element_size())
+
+
+def module_bytes(module: Any) -> int:
+    """The bytes of a module's parameters and buffers as stored (quantized ones included)."""
+    return sum(tensor_bytes(t) for t in (*module.parameters(), *module.buffers()))
+
+
 def _pipe_bytes(pipe: Any) -> int:
-    return sum(p.numel() * p.element_size() for m in _modules(pipe) for p in m.parameters())
+    return sum(module_bytes(m) for m in _modules(pipe))
+
+
+def _biggest_bytes(pipe: Any) -> int:
+    return max((module_bytes(m) for m in _modules(pipe)), default=0)
 
 
 def _pipe_device(pipe: Any) -> str:

@@ -66,7 +66,7 @@ def load_single_file(spec: ModelSpec, path: Path, device: str, dtype: Any) -> Lo
         raise ModelError(f"cannot load {path.name}: {str(exc).strip().splitlines()[0]}") from None
     if getattr(pipe, "safety_checker", None) is not None:
         pipe.safety_checker = None
-    pipe = pipe.to(device)
+    # placed on the device by apply_memory_choice (big models would not fit before offload)
     is_inpaint = info.is_inpaint or family(info.family).img2img_pipeline is None
     return LoadedModel(spec, path.stem, info.family, is_inpaint, device, dtype, pipe, path)
 

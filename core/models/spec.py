@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ModelError
@@ -22,6 +22,12 @@ class ModelSpec:
     device: str = "auto"  # auto | cpu | cuda | mps
     dtype: str = "auto"  # auto | fp32 | fp16 | bf16
     memory: str = "auto"  # core.models.memory_modes.MEMORY_MODES
+    quantize: str = "none"  # core.models.quantize.QUANTIZE_MODES (a GGUF file says its own)
+    compile: bool = False  # regional compilation of the repeated blocks (CUDA only)
+    # Step caching (core.models.step_cache): installed around each pass, so a change needs no
+    # reload (not part of what identifies the loaded model).
+    speed: str = field(default="off", compare=False)
+    oom_retry: bool = field(default=False, compare=False)  # retry once in a lighter memory mode
 
 
 def classify_reference(reference: str) -> str:
@@ -43,10 +49,14 @@ def classify_reference(reference: str) -> str:
             return "folder"
         raise ModelError(f"{ref} is a folder without model_index.json (not a diffusers model)")
     if path.is_file():
-        if suffix in (".safetensors", ".sft"):
+        if suffix in (".safetensors", ".sft", ".gguf"):
             return "single_file"
-        raise ModelError(f"{ref}: unsupported model file (expected .safetensors)")
-    if suffix in (".safetensors", ".sft") or ref.startswith((".", "/", "~")) or os.sep in ref[:1]:
+        raise ModelError(f"{ref}: unsupported model file (expected .safetensors or .gguf)")
+    if (
+        suffix in (".safetensors", ".sft", ".gguf")
+        or ref.startswith((".", "/", "~"))
+        or os.sep in ref[:1]
+    ):
         raise ModelError(f"no such model file or folder: {ref}")
     if HUB_ID.match(ref):
         return "hub"

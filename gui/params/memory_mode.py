@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.history import PassRecord, PassTree
-from core.requests import MEMORY_MODES
+from core.requests import MEMORY_MODES, QUANTIZE_MODES, SPEED_MODES
 from gui.params.bindings import bind
 from gui.params.model_entries import family_label
 from gui.params.state import GenerationParams
@@ -20,14 +20,27 @@ MEMORY_HINTS: dict[str, str] = {
     "auto": "chosen from the free GPU and system memory when the model loads",
     "none": "the whole model on the device: fastest, needs the most GPU memory",
     "offload": "model CPU offload: each part moves to the GPU only while it runs",
+    "group": "group offload: one block at a time on the GPU, the next copied in meanwhile",
     "sequential": "sequential offload: layer by layer; the least GPU memory, the slowest",
     "tiling": "VAE tiling and slicing: big pictures decode in pieces",
+}
+QUANTIZE_HINTS: dict[str, str] = {
+    "none": "weights as loaded (a .gguf file is quantized already)",
+    "int8": "torchao int8 weight-only: about half the memory; runs on CPUs too",
+    "fp8": "torchao fp8 weight-only: half the memory, fast on recent NVIDIA GPUs (CUDA only)",
+    "nf4": "bitsandbytes 4-bit: a quarter of the memory, a little softer (CUDA only)",
+}
+SPEED_HINTS: dict[str, str] = {
+    "off": "every step computes the whole model",
+    "fast": "First-Block Cache: skips steps that barely change (transformer models only)",
+    "fastest": "TaylorSeer: predicts most steps; softer fine detail (transformer models only)",
 }
 NOT_RUN_YET = "No pass has run yet"
 # The mode a pass used, in words (the combo's names are short: "none" is no offloading).
 MODE_WORDS: dict[str, str] = {
     "none": "whole model on the device",
     "offload": "CPU offload",
+    "group": "group offload",
     "sequential": "sequential offload",
     "tiling": "VAE tiling",
 }
@@ -39,10 +52,11 @@ def in_use_text(params: Mapping[str, Any]) -> str | None:
     model = params.get("model")
     if not isinstance(model, Mapping) or not model.get("memory"):
         return None
-    mode = str(model["memory"])
+    mode, _, storage = str(model["memory"]).partition("+")  # "group+fp8": fp8 weight storage
+    words = MODE_WORDS.get(mode, mode) + (f", {storage} weights" if storage else "")
     family = str(model.get("family") or "")
     suffix = f", {family_label(family)} model" if family else ""
-    return f"Last pass: {MODE_WORDS.get(mode, mode)}{suffix}"
+    return f"Last pass: {words}{suffix}"
 
 
 class MemoryModeBox(QWidget):
@@ -65,6 +79,12 @@ class MemoryModeBox(QWidget):
         self.in_use_label = plain(named(QLabel(NOT_RUN_YET), "memoryInUseLabel"))
         self.in_use_label.setToolTip("The memory mode and model family of the last pass")
         bind(state, "memory", self.combo)
+        self.quantize_combo = _choice_combo("quantizeCombo", QUANTIZE_MODES, QUANTIZE_HINTS)
+        self.quantize_combo.setToolTip("Weights: quantized to fit big models in less memory")
+        bind(state, "quantize", self.quantize_combo)
+        self.speed_combo = _choice_combo("speedCombo", SPEED_MODES, SPEED_HINTS)
+        self.speed_combo.setToolTip("Speed: step caching for transformer models (FLUX, SD 3.5…)")
+        bind(state, "speed", self.speed_combo)
         column = QVBoxLayout(self)  # the mode in use on its own line: it is read in full
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
@@ -72,6 +92,12 @@ class MemoryModeBox(QWidget):
         row.addWidget(QLabel("Memory"))
         row.addWidget(self.combo, 1)
         column.addLayout(row)
+        choices = QHBoxLayout()
+        choices.addWidget(QLabel("Weights"))
+        choices.addWidget(self.quantize_combo, 1)
+        choices.addWidget(QLabel("Speed"))
+        choices.addWidget(self.speed_combo, 1)
+        column.addLayout(choices)
         column.addWidget(self.in_use_label)
         if tree is not None:
             unsubscribe = tree.subscribe(self._on_tree_changed)
@@ -82,9 +108,20 @@ class MemoryModeBox(QWidget):
         text = in_use_text(params)
         if text is not None:
             self.in_use_label.setText(text)
+            reason = params.get("model", {}).get("memory_reason") or ""
+            why = f": {reason}" if reason else ""
+            self.in_use_label.setToolTip(f"The memory mode and model family of the last pass{why}")
 
     def _on_tree_changed(self, event: str, record: PassRecord) -> None:
         if event == "added" and record.is_root:  # a new picture or project
             self.in_use_label.setText(NOT_RUN_YET)
         elif event == "added":
             self.show_pass(record.params)
+
+
+def _choice_combo(name: str, choices: tuple[str, ...], hints: Mapping[str, str]) -> QComboBox:
+    combo = named(QComboBox(), name)
+    combo.addItems(choices)
+    for index, choice in enumerate(choices):
+        combo.setItemData(index, hints.get(choice, choice), Qt.ItemDataRole.ToolTipRole)
+    return combo

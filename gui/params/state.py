@@ -11,7 +11,9 @@ from core.requests import (
     DEFAULT_SCHEDULER,
     MAX_SEED,
     MEMORY_MODES,
+    QUANTIZE_MODES,
     SCHEDULER_NAMES,
+    SPEED_MODES,
     effective_steps,
 )
 from core.work_size import parse_work_size
@@ -66,6 +68,8 @@ class GenerationParams(Observable):
     device: str = "auto"  # one of DEVICES
     dtype: str = "auto"  # one of PRECISIONS
     memory: str = "auto"  # one of core.models.memory_modes.MEMORY_MODES
+    quantize: str = "none"  # one of core.models.quantize.QUANTIZE_MODES
+    speed: str = "off"  # one of core.models.step_cache.SPEED_MODES
     fix_faces: bool = False  # Generate fixes the faces after each pass (not a PassRequest field)
 
     def __post_init__(self) -> None:
@@ -91,6 +95,8 @@ class GenerationParams(Observable):
             device=self.device,
             dtype=self.dtype,
             memory=self.memory,
+            quantize=self.quantize,
+            speed=self.speed,
         )
         # On is the engine's "auto": masked passes are matched, whole-picture passes keep the
         # model's colours (PassRequest.colour_matched).
@@ -146,6 +152,8 @@ class GenerationParams(Observable):
             "device": str,
             "dtype": str,
             "memory": str,
+            "quantize": str,
+            "speed": str,
             "fix_faces": bool,
         }
         clean: dict[str, Any] = {}
@@ -166,6 +174,10 @@ class GenerationParams(Observable):
             clean.pop("dtype", None)
         if clean.get("memory") not in MEMORY_MODES:
             clean.pop("memory", None)
+        if clean.get("quantize") not in QUANTIZE_MODES:
+            clean.pop("quantize", None)
+        if clean.get("speed") not in SPEED_MODES:
+            clean.pop("speed", None)
         if "work_size" in clean:
             try:
                 parse_work_size(clean["work_size"])

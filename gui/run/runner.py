@@ -146,6 +146,8 @@ class PassRunner(QObject):
             params.pop("device"),
             params.pop("dtype"),
             params.pop("memory"),
+            params.pop("quantize"),
+            params.pop("speed"),
         )
         params.pop("seed_locked")
         if not model.model:
@@ -178,7 +180,9 @@ class PassRunner(QObject):
             job = generate_faces_job(request, model)
         else:
             m = model
-            job = PassJob(request, m.model, m.config, m.device, m.dtype, m.memory)
+            job = PassJob(
+                request, m.model, m.config, m.device, m.dtype, m.memory, m.quantize, m.speed
+            )
         self.start_job(job, f"Generating with seed {request.seed}…")
         self._work_key = WorkSizeKey(request.image.size, model.model, request.work_size)
         self._generating = isinstance(job, WorkflowJob)

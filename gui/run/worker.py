@@ -81,6 +81,8 @@ class PassJob:
     device: str = "auto"
     dtype: str = "auto"
     memory: str = "auto"
+    quantize: str = "none"  # core.requests.QUANTIZE_MODES
+    speed: str = "off"  # core.requests.SPEED_MODES
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class WorkflowJob:
     device: str = "auto"
     dtype: str = "auto"
     memory: str = "auto"
+    quantize: str = "none"  # core.requests.QUANTIZE_MODES
+    speed: str = "off"  # core.requests.SPEED_MODES
 
 
 @dataclass(eq=False)
@@ -293,6 +297,8 @@ class PassWorker(QObject):
                 device=job.device,
                 dtype=job.dtype,
                 memory=job.memory,
+                quantize=job.quantize,
+                speed=job.speed,
             )
             if isinstance(job, WorkflowJob):
                 self._run_workflow(job, spec)

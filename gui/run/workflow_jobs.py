@@ -30,6 +30,8 @@ class ModelChoice:
     device: str = "auto"
     dtype: str = "auto"
     memory: str = "auto"  # core.models.memory_modes.MEMORY_MODES
+    quantize: str = "none"  # core.requests.QUANTIZE_MODES
+    speed: str = "off"  # core.requests.SPEED_MODES
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,9 @@ def _job(
         outcome = function(engine, *positional, **named_args, **callbacks)
         return after(outcome) if after is not None else outcome
 
+    m = model
     return WorkflowJob(
-        kind, run, model.model, model.config, model.device, model.dtype, model.memory
+        kind, run, m.model, m.config, m.device, m.dtype, m.memory, m.quantize, m.speed
     )
 
 

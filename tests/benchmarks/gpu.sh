@@ -5,7 +5,7 @@
 # (torch itself is expected to be there, as on any CUDA image). Random weights: no downloads.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OUT="${1:-bench-out/gpu-$(date +%Y%m%d).json}"
+OUT="${1:-docs/bench/gpu-$(date +%Y%m%d).json}"
 PY=python3
 [ -x .venv/bin/python ] && PY=.venv/bin/python
 if ! "$PY" -c "import diffusers, transformers, PIL" 2>/dev/null; then
@@ -14,4 +14,4 @@ if ! "$PY" -c "import diffusers, transformers, PIL" 2>/dev/null; then
 fi
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA GPU'; print(torch.cuda.get_device_name(0))"
 export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
-exec "$PY" -m tests.benchmarks.bench_gpu --out "$OUT" --rounds "${ROUNDS:-5}"
+exec "$PY" -m tests.benchmarks.bench_gpu --out "$OUT" --rounds "${ROUNDS:-3}"

@@ -7,7 +7,7 @@ from PIL import ImageOps
 
 from core.events import PassResult
 from core.history import PassTree
-from core.requests import MEMORY_MODES
+from core.requests import MEMORY_MODES, SPEED_MODES
 from core.testing.images import make_image
 from gui.params.memory_mode import NOT_RUN_YET, MemoryModeBox, in_use_text
 from gui.params.state import GenerationParams
@@ -78,3 +78,34 @@ def test_the_window_sends_the_mode_and_shows_the_one_in_use(qtbot, fake_window, 
     generate(qtbot, window)
     assert engine.specs[-1].memory == "sequential"
     assert window.memory_box.in_use_label.text() == "Last pass: sequential offload, SD 1.x model"
+
+
+def test_the_weights_and_speed_choices_reach_the_engine(qtbot, fake_window, monkeypatch):
+    from gui.run import worker as worker_module
+    from tests.gui.session_helpers import generate
+
+    engine = RecordingEngine()
+    monkeypatch.setattr(worker_module, "shared_engine", lambda: engine)
+    box = fake_window.memory_box
+    assert box.quantize_combo.objectName() == "quantizeCombo"
+    assert box.speed_combo.objectName() == "speedCombo"
+    assert [box.speed_combo.itemText(i) for i in range(box.speed_combo.count())] == list(
+        SPEED_MODES
+    )
+    generate(qtbot, fake_window)
+    assert (engine.specs[-1].quantize, engine.specs[-1].speed) == ("none", "off")
+    box.quantize_combo.setCurrentText("int8")
+    box.speed_combo.setCurrentText("fastest")
+    generate(qtbot, fake_window)
+    assert (engine.specs[-1].quantize, engine.specs[-1].speed) == ("int8", "fastest")
+    fake_window.state.restore({"quantize": "int3", "speed": "warp"})  # a bad saved value
+    assert box.quantize_combo.currentText() == "int8"
+
+
+def test_the_label_tooltip_says_why_auto_chose_the_mode(qtbot):
+    box = MemoryModeBox(GenerationParams())
+    qtbot.addWidget(box)
+    reason = "model 34.0 GB exceeds 12.0 GB free: one block group at a time"
+    box.show_pass({"model": {"memory": "group+fp8", "family": "flux", "memory_reason": reason}})
+    assert box.in_use_label.text() == "Last pass: group offload, fp8 weights, FLUX.1 model"
+    assert reason in box.in_use_label.toolTip()
