@@ -14,6 +14,7 @@ from core.remote.protocol import ProtocolError
 MAX_DEPTH = 6  # params → "controls" → [ ] → { } → "extra" values…
 
 TEXT, NUMBER, INTEGER, MAYBE_INTEGER, FLAG = "text", "number", "integer", "integer or null", "flag"
+MAYBE_FLAG = "flag or null"  # null: the engine decides (colour match: on where there is a mask)
 PASS_FIELDS = {
     "model": TEXT,
     "prompt": TEXT,
@@ -28,7 +29,7 @@ PASS_FIELDS = {
     "mask_blur": INTEGER,
     "inpaint_area": TEXT,
     "padding": INTEGER,
-    "color_match": FLAG,
+    "color_match": MAYBE_FLAG,
     "soft_inpaint": FLAG,
     "work_size": TEXT,
 }
@@ -99,6 +100,8 @@ def _is(value: Any, kind: str) -> bool:
         return isinstance(value, str)
     if kind == FLAG:
         return isinstance(value, bool)
+    if kind == MAYBE_FLAG:
+        return value is None or isinstance(value, bool)
     if isinstance(value, bool):
         return False  # JSON true is not a number here
     if kind == NUMBER:
@@ -109,7 +112,8 @@ def _is(value: Any, kind: str) -> bool:
 
 
 def _article(kind: str) -> str:
-    return {TEXT: "a string", FLAG: "true or false", NUMBER: "a number"}.get(kind, f"an {kind}")
+    words = {TEXT: "a string", FLAG: "true or false", MAYBE_FLAG: "true, false or null"}
+    return words.get(kind, "a number" if kind == NUMBER else f"an {kind}")
 
 
 def _depth(value: Any) -> int:

@@ -52,7 +52,8 @@ def _problems(path: Path, text: str | None = None) -> list[str]:
                 found.append(f"{where} torch.load without weights_only=True")
             if name == "load" and receiver in ("np", "numpy") and _keyword(node, "allow_pickle"):
                 found.append(f"{where} numpy.load with allow_pickle")
-            safe = _keyword(node, "use_safetensors") is True or "Tokenizer" in receiver
+            weightless = "Tokenizer" in receiver or "ImageProcessor" in receiver  # JSON configs
+            safe = _keyword(node, "use_safetensors") is True or weightless
             if name == "from_pretrained" and not safe:  # a tokenizer has no weights
                 found.append(f"{where} {receiver}.from_pretrained without use_safetensors=True")
     return found

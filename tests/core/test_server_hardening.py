@@ -303,6 +303,7 @@ def test_deep_json_is_a_400_in_one_line(worker, queue):
         ({"steps": 1.5}, "steps must be an integer"),
         ({"strength": True}, "strength must be a number"),
         ({"seed": "1"}, "seed must be an integer or null"),
+        ({"color_match": "yes"}, "color_match must be true, false or null"),
         ({"prompt": ["a"]}, "prompt must be a string"),
         ({"model": 5}, "model must be a string"),
         ('{"model": "default", "cfg": 1e999}', "cfg must be a number"),
