@@ -44,7 +44,8 @@ def square_picture(seed: int = 0) -> Image.Image:
 
 def _request(params: GenerationParams) -> PassRequest:
     fields = params.request_params()
-    for key in ("model", "model_config", "device", "dtype", "memory", "seed_locked"):
+    model_keys = ("model", "model_config", "device", "dtype", "memory", "quantize", "speed")
+    for key in (*model_keys, "seed_locked"):
         fields.pop(key)
     return PassRequest(image=make_image(64, 64), **fields).validate()
 
