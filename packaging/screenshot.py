@@ -18,7 +18,7 @@ from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.testing.images import make_image  # noqa: E402
+from tests.tiny_models.images import make_image  # noqa: E402
 
 
 def wait(seconds: float) -> None:

@@ -20,7 +20,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 # 1. A tiny offline random-weight model (chosen in the window; no pass runs: it only makes noise).
-"$PYTHON" -m core.testing.tiny_model "$WORK/random-weights-test-model" >/dev/null
+"$PYTHON" -m tests.tiny_models.tiny_model "$WORK/random-weights-test-model" >/dev/null
 
 # 2. The real window under Xvfb: open a picture, paint a mask, set a prompt, grab the window.
 export HF_HUB_OFFLINE=1 QT_QPA_PLATFORM=xcb IMG2IMG_STUDIO_CONFIG_DIR="$WORK/config"

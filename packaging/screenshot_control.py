@@ -22,7 +22,7 @@ from PIL import ImageDraw  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDockWidget  # noqa: E402
 
-from core.testing.images import make_image  # noqa: E402
+from tests.tiny_models.images import make_image  # noqa: E402
 
 
 def wait(seconds: float, until=lambda: False) -> None:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -14,21 +14,21 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
-    from core.testing.tiny_model import build_tiny_model
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-sd")
 
 
 @pytest.fixture(scope="session")
 def tiny_inpaint_dir(tmp_path_factory):
-    from core.testing.tiny_model import build_tiny_model
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-sd-inpaint", inpaint=True)
 
 
 @pytest.fixture(scope="session")
 def tiny_single_file(tiny_model_dir, tmp_path_factory):
-    from core.testing.ldm_export import export_single_file
+    from tests.tiny_models.ldm_export import export_single_file
 
     return export_single_file(
         tiny_model_dir, tmp_path_factory.mktemp("models") / "tiny.safetensors"

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from core.project import PROJECT_SUFFIX, is_project_file
-from gui.window import test_hooks
 from gui.window.app_icon import app_icon
 from gui.window.main_window import MainWindow
 from gui.window.settings import APP_NAME, Settings
@@ -60,8 +60,9 @@ def build_window(argv: list[str]) -> MainWindow:
     return window
 
 
-def run_gui(argv: list[str]) -> int:
-    """Show the window and run the Qt event loop through qasync; returns the exit code."""
+def run_gui(argv: list[str], on_shown: Callable[[MainWindow], None] | None = None) -> int:
+    """Show the window and run the Qt event loop through qasync; returns the exit code.
+    ``on_shown(window)`` runs once the window is shown (the recovery process test's hooks)."""
     import qasync
 
     window = build_window(argv)
@@ -72,7 +73,8 @@ def run_gui(argv: list[str]) -> int:
         QTimer.singleShot(3000, window.close)
     if window.tree.root is not None:
         window.canvas.fit()
-    test_hooks.install(window)  # only with IMG2IMG_STUDIO_TEST_HOOK set (tests)
+    if on_shown is not None:
+        on_shown(window)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)

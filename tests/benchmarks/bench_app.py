@@ -74,7 +74,7 @@ def compare_passes(folder: Path, side: int, steps: int, rounds: int) -> dict[str
     from core.engine import Engine
     from core.models import ModelSpec
     from core.requests import PassRequest
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     spec = ModelSpec(str(folder), device="cpu", dtype="fp32")
     engine = Engine(previews=True)
@@ -119,7 +119,7 @@ def compare_precision(folder: Path, side: int, steps: int, rounds: int) -> dict[
     from core.models import ModelManager, ModelSpec
     from core.models import device as device_module
     from core.requests import PassRequest
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     request = PassRequest(
         make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
@@ -158,8 +158,8 @@ def compare_batch(folder: Path, count: int, side: int, steps: int, rounds: int) 
     from core.engine import Engine
     from core.models import ModelSpec
     from core.requests import PassRequest
-    from core.testing.images import make_image
     from core.workflows.batch import run_batch
+    from tests.tiny_models.images import make_image
 
     work = Path(tempfile.mkdtemp())
     inputs = work / "in"
@@ -202,7 +202,7 @@ def compare_batch(folder: Path, count: int, side: int, steps: int, rounds: int) 
 _RSS_CHILD = """
 import resource, sys
 from pathlib import Path
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 from core.requests import PassRequest
 request = PassRequest(
     make_image({side}, {side}), "a house", strength=1.0, steps={steps}, seed=1, work_size="input"
@@ -243,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-sd15", action="store_true")
     args = parser.parse_args(argv)
 
-    from core.testing.tiny_model import build_tiny_model
     from tests.benchmarks.sd15_size import build_sd15_size
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     work = Path(tempfile.mkdtemp())
     out = Path(args.out)

@@ -39,9 +39,9 @@ def bench_speed(work: Path, steps: int) -> dict[str, Any]:
     from core.engine import Engine
     from core.models import ModelSpec
     from core.requests import SPEED_MODES, PassRequest
-    from core.testing.images import make_image
-    from core.testing.step_counting import counting_computed_steps
-    from core.testing.tiny_flux import build_tiny_flux
+    from tests.tiny_models.images import make_image
+    from tests.tiny_models.step_counting import counting_computed_steps
+    from tests.tiny_models.tiny_flux import build_tiny_flux
 
     folder = build_tiny_flux(work / "tiny-flux")
     engine = Engine(previews=False)
@@ -118,8 +118,8 @@ def bench_weights(side: int, repeat: int) -> dict[str, Any]:
 
 def bench_switch(work: Path) -> dict[str, Any]:
     from core.models import ModelManager, ModelSpec
-    from core.testing.tiny_model import build_tiny_model
     from tests.benchmarks.sd15_size import build_sd15_size
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     big = build_sd15_size(work / "sd15")
     tiny = build_tiny_model(work / "tiny")

@@ -29,8 +29,8 @@ def repeated_passes(device: str, size: int = 128, steps: int = 4) -> dict:
     from core.imaging.lab import image_lab
     from core.models import ModelSpec
     from core.requests import PassRequest
-    from core.testing.images import make_calm_image, make_mask
-    from core.testing.tiny_model import build_tiny_model
+    from tests.tiny_models.images import make_calm_image, make_mask
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     spec = ModelSpec(str(build_tiny_model(Path(tempfile.mkdtemp()) / "tiny")), device=device)
     engine = Engine(previews=False)
@@ -68,7 +68,7 @@ def cost(sides: tuple[int, ...] = (1024, 2048)) -> dict:
     from core.imaging import blur_mask
     from core.imaging.colour import match_to_surroundings
     from core.imaging.seam import seam_figures
-    from core.testing.images import make_calm_image, make_mask
+    from tests.tiny_models.images import make_calm_image, make_mask
 
     out = {}
     for side in sides:

@@ -39,8 +39,8 @@ def bench_tiny(device: str) -> dict:
     from core.engine import Engine
     from core.models import ModelManager, ModelSpec
     from core.requests import PassRequest
-    from core.testing.images import make_image, make_mask
-    from core.testing.tiny_model import build_tiny_model
+    from tests.tiny_models.images import make_image, make_mask
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     folder = build_tiny_model(Path(tempfile.mkdtemp()) / "tiny")
     spec = ModelSpec(str(folder), device=device)

@@ -147,7 +147,7 @@ def bench_passes(family: str, folder: Path, tiny: bool, rounds: int) -> dict[str
     from core.events import StepPreview
     from core.models import ModelSpec
     from core.requests import PassRequest
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     _, side, steps, strength = MODELS[family]
     side = 64 if tiny else side
@@ -248,8 +248,8 @@ def run(tiny: bool, rounds: int, families: list[str]) -> dict[str, Any]:
     import torch
 
     from core.models import resolve_device, resolve_dtype
-    from core.testing.tiny_model import build_tiny_model
-    from core.testing.tiny_sdxl import build_tiny_sdxl
+    from tests.tiny_models.tiny_model import build_tiny_model
+    from tests.tiny_models.tiny_sdxl import build_tiny_sdxl
 
     device = resolve_device("auto")
     dtype = resolve_dtype("auto", device)

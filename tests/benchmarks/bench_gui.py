@@ -127,7 +127,7 @@ def measure(side: int, steps: int, warm_rounds: int, work_size: str = "auto") ->
     os.environ["HF_HUB_OFFLINE"] = "1"
     model = work / "tiny"
     subprocess.run(
-        [sys.executable, "-m", "core.testing.tiny_model", str(model)],
+        [sys.executable, "-m", "tests.tiny_models.tiny_model", str(model)],
         check=True,
         stdout=subprocess.DEVNULL,
     )

@@ -92,7 +92,7 @@ def measure(
         os.environ["HF_HUB_OFFLINE"] = "1"
         model = str(work / "tiny")
         subprocess.run(
-            [sys.executable, "-m", "core.testing.tiny_model", model],
+            [sys.executable, "-m", "tests.tiny_models.tiny_model", model],
             check=True,
             stdout=subprocess.DEVNULL,
         )

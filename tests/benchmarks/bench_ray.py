@@ -22,9 +22,9 @@ def bench(items: int, size: int, steps: int) -> dict:
     from core.engine import Engine
     from core.models import ModelSpec
     from core.requests import PassRequest
-    from core.testing.images import make_image
-    from core.testing.tiny_model import build_tiny_model
     from core.workflows.batch import run_batch
+    from tests.tiny_models.images import make_image
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     root = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     model = build_tiny_model(root / "tiny")

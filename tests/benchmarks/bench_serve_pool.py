@@ -28,8 +28,8 @@ def bench(steps: int, size: int) -> dict:
     from core.remote.jobs import JobQueue
     from core.requests import PassRequest
     from core.scaleout.serve_pool import PoolSettings, start_pool
-    from core.testing.images import make_image
-    from core.testing.tiny_model import build_tiny_model
+    from tests.tiny_models.images import make_image
+    from tests.tiny_models.tiny_model import build_tiny_model
 
     model = build_tiny_model(Path(tempfile.mkdtemp(prefix="bench-pool-")) / "tiny")
     spec = ModelSpec(str(model), device="cpu")

@@ -37,7 +37,7 @@ def _transformer(tiny: bool, device: str, dtype: Any) -> Any:
     from diffusers import FluxTransformer2DModel
 
     if tiny:
-        from core.testing.tiny_flux import build_flux_components
+        from tests.tiny_models.tiny_flux import build_flux_components
 
         return build_flux_components()["transformer"].to(device, dtype)
     torch.manual_seed(0)
@@ -110,7 +110,7 @@ def _reset_peak() -> None:
 
 
 def _measure(transformer: Any, inputs: dict, steps: int, counted: bool = True) -> dict[str, Any]:
-    from core.testing.step_counting import counting_computed_steps
+    from tests.tiny_models.step_counting import counting_computed_steps
 
     _reset_peak()
     _denoise(transformer, inputs, 2)  # warm
@@ -126,7 +126,7 @@ def _measure(transformer: Any, inputs: dict, steps: int, counted: bool = True) -
 def _speed(transformer: Any, inputs: dict, steps: int, speed: str) -> dict[str, Any]:
     """The cache hooks on for one run of ``steps`` (the eager run warmed the kernels up)."""
     from core.models.step_cache import cache_config
-    from core.testing.step_counting import counting_computed_steps
+    from tests.tiny_models.step_counting import counting_computed_steps
 
     _reset_peak()
     transformer.enable_cache(cache_config(speed))

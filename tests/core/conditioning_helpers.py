@@ -13,14 +13,14 @@ from PIL import Image, ImageDraw
 
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 SIZE = 64
 
 
 def make_controlnet(tmp_path_factory, model_dir) -> Path:
     """A tiny ControlNet for the tiny SD 1.x model in ``model_dir`` (built from its UNet)."""
-    from core.testing.tiny_controlnet import build_tiny_controlnet
+    from tests.tiny_models.tiny_controlnet import build_tiny_controlnet
 
     out = tmp_path_factory.mktemp("controlnet") / "tiny-controlnet"
     return build_tiny_controlnet(out, model_dir=model_dir)
@@ -28,7 +28,7 @@ def make_controlnet(tmp_path_factory, model_dir) -> Path:
 
 def make_ip_adapter(tmp_path_factory, model_dir) -> Path:
     """A tiny IP-Adapter (weights file path; ``image_encoder/`` next to it) for ``model_dir``."""
-    from core.testing.tiny_ip_adapter import build_tiny_ip_adapter
+    from tests.tiny_models.tiny_ip_adapter import build_tiny_ip_adapter
 
     out = tmp_path_factory.mktemp("ip-adapter") / "tiny-ip-adapter"
     return build_tiny_ip_adapter(out, model_dir=model_dir)

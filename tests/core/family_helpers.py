@@ -11,7 +11,7 @@ from core.events import PassStarted, StepPreview
 from core.imaging.masks import blur_mask
 from core.metadata import read_metadata
 from core.requests import PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 SIZE = 64  # the picture's side: 8×8 latents (4×4 FLUX tokens)
 STEPS = 3

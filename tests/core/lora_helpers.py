@@ -9,13 +9,13 @@ import pytest
 from core.engine import Engine
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture(scope="session")
 def lora_dir(tmp_path_factory, tiny_model_dir) -> Path:
     """UNet-only and UNet + text-encoder LoRAs, diffusers and kohya layouts, for the tiny SD1."""
-    from core.testing.tiny_lora import build_tiny_lora
+    from tests.tiny_models.tiny_lora import build_tiny_lora
 
     folder = tmp_path_factory.mktemp("loras")
     build_tiny_lora(tiny_model_dir, folder / "style.safetensors", seed=1)

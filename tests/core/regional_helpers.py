@@ -7,7 +7,7 @@ from PIL import Image
 
 from core.events import StepPreview
 from core.requests import PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 W, H = 128, 96  # latent 16×12 → cross-attention blocks of 16×12, 8×6, 4×3
 

@@ -40,7 +40,7 @@ def _wider_clip(width: int, seed: int) -> Any:
     import torch
     from transformers import CLIPTextModelWithProjection
 
-    from core.testing.tiny_model import tiny_text_config
+    from tests.tiny_models.tiny_model import tiny_text_config
 
     config = tiny_text_config(num_hidden_layers=2, hidden_act="gelu")
     config.hidden_size = width
@@ -54,8 +54,8 @@ def build_sdxl_for_single_file(out: Path) -> Path:
     from diffusers import StableDiffusionXLImg2ImgPipeline, UNet2DConditionModel
     from transformers import CLIPTokenizer
 
-    from core.testing.tiny_model import write_tokenizer
-    from core.testing.tiny_sdxl import build_sdxl_components
+    from tests.tiny_models.tiny_model import write_tokenizer
+    from tests.tiny_models.tiny_sdxl import build_sdxl_components
 
     components = build_sdxl_components(seed=3)
     components["text_encoder_2"] = _wider_clip(48, seed=7)
@@ -79,7 +79,7 @@ def build_sdxl_for_single_file(out: Path) -> Path:
 
 def build_sd3_for_single_file(out: Path) -> Path:
     """The tiny SD 3.5 folder with a 48-wide CLIP-G (same projection width)."""
-    from core.testing.tiny_sd3 import build_tiny_sd3
+    from tests.tiny_models.tiny_sd3 import build_tiny_sd3
 
     folder = build_tiny_sd3(out)
     shutil.rmtree(folder / "text_encoder_2")

@@ -21,9 +21,9 @@ from core.engine import Engine
 from core.metadata import read_metadata
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
 from tests.core.a1111_helpers import TOKEN, client, pixels, square_mask
 from tests.core.remote_helpers import running_worker
+from tests.tiny_models.images import make_image
 
 LORA = "tiny-style"
 CONTROLNET = "ink-lines"
@@ -44,8 +44,8 @@ def _worker_library(a1111_home, monkeypatch):
 @pytest.fixture(scope="module")
 def worker(tiny_model_dir, a1111_home):
     from core.library.registry import ModelLibrary
-    from core.testing.tiny_controlnet import build_tiny_controlnet
-    from core.testing.tiny_lora import build_tiny_lora
+    from tests.tiny_models.tiny_controlnet import build_tiny_controlnet
+    from tests.tiny_models.tiny_lora import build_tiny_lora
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IMG2IMG_STUDIO_DATA_DIR", str(a1111_home / "data"))

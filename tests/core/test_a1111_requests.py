@@ -33,9 +33,9 @@ from core.remote.a1111.schema import A1111Invalid
 from core.remote.offered import OfferedModels
 from core.remote.protocol import MAX_REQUEST_BYTES
 from core.requests import PassRequest
-from core.testing.images import make_image
 from tests.core.a1111_helpers import TOKEN, b64_png, pixels, square_mask
 from tests.core.remote_helpers import running_worker
+from tests.tiny_models.images import make_image
 
 FIXTURES = Path(__file__).parent / "fixtures" / "a1111"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.imaging.align import Alignment, apply_alignment, estimate_alignment, move
-from core.testing.images import make_mask, make_textured_image
+from tests.tiny_models.images import make_mask, make_textured_image
 
 W, H = 256, 192
 

@@ -19,9 +19,9 @@ from core.errors import ModelError, UserError
 from core.hashing import cached_file_hash, file_sha256
 from core.metadata import read_metadata, write_png
 from core.models.files import BUNDLED_CONFIGS, bundled_config_for
-from core.testing.images import make_image
 from core.user_dirs import user_cache_dir
 from tests.faults import DISK_FULL, fsync_fails, snapshot, temp_files, writes_fail_half_way
+from tests.tiny_models.images import make_image
 
 RECORD = {"prompt": "a harbour", "steps": 10, "cfg": 7.0, "seed": 3, "strength": 0.5}
 

@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ProjectError
 from core.project import AutosaveStore, Session, load_project
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,7 +71,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from core.project import AutosaveStore, Session
     from core.project import files
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     folder, mode = sys.argv[1], sys.argv[2]
     store = AutosaveStore(folder)

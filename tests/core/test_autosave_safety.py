@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ProjectError
 from core.project import AutosaveStore, Session, save_project
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 

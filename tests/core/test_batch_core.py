@@ -20,7 +20,7 @@ from core.errors import ImageError, UserError
 from core.metadata import read_metadata, write_png
 from core.models import ModelSpec
 from core.requests import MAX_SEED, PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 SPEC = ModelSpec("some/model", device="cpu")
 

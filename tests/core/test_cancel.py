@@ -16,8 +16,8 @@ from core.errors import PassCancelled
 from core.events import ModelLoading, StepPreview
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
 from tests.core.fake_hub import FakeHub
+from tests.tiny_models.images import make_image
 
 
 def _request(**kw) -> PassRequest:

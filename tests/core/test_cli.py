@@ -17,7 +17,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from core.cli.main import main
 from core.metadata import read_metadata
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from core.cli.main import main
 from core.cli.parser import build_parser
 from core.conditioning.specs import LoraSpec
 from core.metadata import read_metadata
-from core.testing.images import make_image
 from tests.core.conditioning_helpers import drawing, make_controlnet, make_ip_adapter
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from core.cli.conditioning_args import conditioning_from_args
 from core.cli.main import main
 from core.cli.parser import build_parser
 from core.conditioning.annotator_files import ANNOTATORS_ENV
-from core.testing.images import make_image
-from core.testing.tiny_caffe import build_tiny_hed
+from tests.tiny_models.images import make_image
+from tests.tiny_models.tiny_caffe import build_tiny_hed
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from core.cli.diff import DIFF_CHUNK
 from core.cli.main import main
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 KEYS = {
     "changed_pixels",
@@ -106,7 +106,7 @@ def test_main_py_runs_diff_headless(pair, capsys):
 
 
 def test_json_reports_the_seam_across_the_mask(tmp_path, capsys):
-    from core.testing.images import make_calm_image, make_mask
+    from tests.tiny_models.images import make_calm_image, make_mask
 
     a, b, mask = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "m.png"
     picture = make_calm_image(96, 96)

@@ -10,7 +10,7 @@ from core.cli.common import request_from_args
 from core.cli.main import main
 from core.cli.parser import build_parser
 from core.metadata import read_metadata
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 COMMON = ["--prompt", "a lighthouse", "--steps", "5", "--cfg", "1", "--seed", "5"]
 

@@ -7,8 +7,8 @@ from PIL import Image
 from core.cli.main import main
 from core.metadata import read_metadata, write_png
 from core.remote.token_file import remove_token_file, write_token_file
-from core.testing.images import make_image
 from tests.core.remote_helpers import running_worker
+from tests.tiny_models.images import make_image
 
 ARGS = ["--prompt", "a cat", "--steps", "4", "--strength", "0.5", "--cfg", "1", "--seed", "3"]
 

@@ -11,8 +11,8 @@ from PIL import Image
 from core.cli.main import main
 from core.errors import PassCancelled
 from core.metadata import read_metadata
-from core.testing.images import make_image
 from core.workflows.sweep import sheet_size
+from tests.tiny_models.images import make_image
 
 COMMON = ["--prompt", "a lighthouse", "--steps", "5", "--cfg", "1", "--seed", "5"]
 

@@ -12,7 +12,7 @@ from core.imaging.colour import match_to_surroundings
 from core.imaging.lab import image_lab, image_rgb
 from core.imaging.seam import seam_band_map, seam_figures
 from core.requests import PassRequest
-from core.testing.images import make_calm_image, make_mask
+from tests.tiny_models.images import make_calm_image, make_mask
 
 SIZE = 160
 BOX = (40, 40, 120, 120)

@@ -11,7 +11,7 @@ from PIL import Image
 from core.errors import UserError
 from core.history import PassTree
 from core.project import Session, load_project, save_project
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 def control_session() -> Session:

@@ -8,13 +8,13 @@ import pytest
 from core.conditioning.specs import ControlLayer, Reference
 from core.errors import ModelError
 from core.models import ModelSpec
-from core.testing.images import make_image
 from tests.core.conditioning_helpers import base_request, drawing, pixels, square_mask
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture(scope="module")
 def sdxl_dir(tmp_path_factory):
-    from core.testing.tiny_sdxl import build_tiny_sdxl
+    from tests.tiny_models.tiny_sdxl import build_tiny_sdxl
 
     return build_tiny_sdxl(tmp_path_factory.mktemp("models") / "tiny-sdxl")
 
@@ -26,7 +26,7 @@ def sdxl_spec(sdxl_dir):
 
 @pytest.fixture(scope="module")
 def controlnets(sdxl_dir, tmp_path_factory):
-    from core.testing.tiny_controlnet import build_tiny_controlnet
+    from tests.tiny_models.tiny_controlnet import build_tiny_controlnet
 
     folder = tmp_path_factory.mktemp("controlnets")
     single = build_tiny_controlnet(folder / "single", sdxl=True, model_dir=sdxl_dir)
@@ -73,7 +73,7 @@ def test_union_controlnet_layers_with_their_control_modes(engine, sdxl_spec, con
 def test_style_and_composition_references_act_in_their_own_blocks(
     engine, sdxl_spec, sdxl_dir, tmp_path_factory, baseline
 ):
-    from core.testing.tiny_ip_adapter import build_tiny_ip_adapter
+    from tests.tiny_models.tiny_ip_adapter import build_tiny_ip_adapter
 
     folder = tmp_path_factory.mktemp("ip-adapter-sdxl")
     adapter = str(build_tiny_ip_adapter(folder, sdxl=True, model_dir=sdxl_dir))

@@ -10,7 +10,7 @@ from core.engine import Engine
 from core.models import ModelManager, ModelSpec
 from core.models import device as device_module
 from core.requests import PassRequest
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 AMX_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx512f amx_bf16 amx_tile\n"
 OLD_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx2\n"

@@ -14,7 +14,7 @@ from core.imaging.difference import (
     heat_map_array,
     heat_map_image,
 )
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 def _pair_with_square():

@@ -10,7 +10,7 @@ from core.engine import Engine
 from core.engine.differential import latent_start_steps
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from core.events import PassStarted, StepPreview
 from core.imaging import blur_mask
 from core.models import ModelSpec
 from core.requests import SCHEDULER_NAMES, PassRequest
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 
 @pytest.fixture(scope="module")

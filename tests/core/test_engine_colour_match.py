@@ -12,7 +12,7 @@ from core.imaging import blur_mask
 from core.imaging.lab import image_lab
 from core.metadata import read_metadata
 from core.requests import PassRequest
-from core.testing.images import make_calm_image, make_mask
+from tests.tiny_models.images import make_calm_image, make_mask
 
 SEAM_MARGIN = 1.5  # ΔE76 over the picture's own step across the same line
 REPEAT_DRIFT = 2.5  # ΔE76: the masked area's mean after ten passes, from the first pass's

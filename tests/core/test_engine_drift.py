@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.history import PassTree
 from core.history_drift import pass_drift
 from core.requests import PassRequest
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 
 def _run(engine, spec, image, **kw):

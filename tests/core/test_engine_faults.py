@@ -14,7 +14,7 @@ from core.events import PassStarted, StepPreview
 from core.models import ModelSpec, resolve_dtype
 from core.requests import SCHEDULER_NAMES, PassRequest
 from core.sampling.previews import LatentPreviewer
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Chroma on a tiny model (core.testing.tiny_chroma): detection, the three pass kinds through
+"""Chroma on a tiny model (tests.tiny_models.tiny_chroma): detection, the three pass kinds through
 diffusers' Chroma pipelines, FLUX-packed latents (previews, the differential filter), real CFG
 with a negative prompt (unlike FLUX.1's distilled guidance), only-masked inpainting on the
 packing grid, the CLI."""
@@ -10,8 +10,8 @@ import pytest
 
 from core.engine import Engine
 from core.models import ModelSpec
-from core.testing.tiny_chroma import build_tiny_chroma
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_chroma import build_tiny_chroma
 
 
 @pytest.fixture(scope="module")

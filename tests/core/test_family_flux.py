@@ -1,4 +1,4 @@
-"""FLUX.1 (dev-like) on a tiny model (core.testing.tiny_flux): detection, the three pass kinds,
+"""FLUX.1 (dev-like) on a tiny model (tests.tiny_models.tiny_flux): detection, the three pass kinds,
 packed latents (previews, the differential filter, the fp32 re-decode), distilled guidance
 (the negative prompt is noted, not used) and the CLI."""
 
@@ -12,8 +12,8 @@ from core.engine import Engine
 from core.engine.vae import decode_fp32
 from core.models import ModelSpec
 from core.sampling.latent_layout import LatentLayout, layout_for
-from core.testing.tiny_flux import build_tiny_flux
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_flux import build_tiny_flux
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_final_latents_come_unpacked_and_decode_to_the_result(engine, spec):
     from core.engine.cancel import CancelToken
     from core.engine.pass_run import PassRun
     from core.requests import PassRequest
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     model = engine.models.load(spec)
     request = PassRequest(image=make_image(64, 64), prompt="a red cat", steps=3, strength=0.7)

@@ -1,4 +1,5 @@
-"""FLUX.2 Klein on a tiny model (core.testing.tiny_flux2_klein): detection, the edit of the whole
+"""FLUX.2 Klein on a tiny model (tests.tiny_models.tiny_flux2_klein): detection, the
+edit of the whole
 picture from an instruction (every step runs, no strength), reference pictures after the edited
 one (they change the result), the edit confined to a mask (pixels outside it keep their bytes),
 more references than the model takes refused in one line."""
@@ -13,9 +14,9 @@ from core.engine import Engine
 from core.errors import InvalidRequest
 from core.imaging.masks import blur_mask
 from core.models import ModelSpec
-from core.testing.images import make_textured_image
-from core.testing.tiny_flux2_klein import build_tiny_flux2_klein
 from tests.core import family_helpers as fh
+from tests.tiny_models.images import make_textured_image
+from tests.tiny_models.tiny_flux2_klein import build_tiny_flux2_klein
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def shared_engine(engine):
 def test_cli_edits_with_references_and_a_mask(spec, tmp_path):
     from core.cli.main import main
     from core.metadata import read_metadata
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     picture, mask, ref = tmp_path / "in.png", tmp_path / "mask.png", tmp_path / "ref.png"
     make_image(fh.SIZE, fh.SIZE).save(picture)

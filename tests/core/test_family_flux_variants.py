@@ -1,4 +1,4 @@
-"""FLUX.1 Fill and FLUX.1 Kontext on tiny models (core.testing.tiny_flux): Fill inpaints (and
+"""FLUX.1 Fill and FLUX.1 Kontext on tiny models (tests.tiny_models.tiny_flux): Fill inpaints (and
 img2img repaints the whole picture with it); Kontext's img2img is an instruction edit that runs
 every step (strength noted as not applying), its inpaint and strength map run its inpaint
 pipeline."""
@@ -9,8 +9,8 @@ import pytest
 
 from core.engine import Engine
 from core.models import ModelSpec
-from core.testing.tiny_flux import build_tiny_flux
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_flux import build_tiny_flux
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Qwen-Image on a tiny model (core.testing.tiny_qwen_image): detection, the three pass kinds
+"""Qwen-Image on a tiny model (tests.tiny_models.tiny_qwen_image): detection, the three pass kinds
 through diffusers' Qwen-Image pipelines, packed latents (previews, the differential filter and
 the fp32 re-decode through its per-channel normalised video VAE), CFG as ``true_cfg_scale``,
 the CLI."""
@@ -11,9 +11,9 @@ import pytest
 from core.engine import Engine
 from core.engine.vae import decode_fp32, encode
 from core.models import ModelSpec
-from core.testing.images import make_image
-from core.testing.tiny_qwen_image import build_tiny_qwen_image
 from tests.core import family_helpers as fh
+from tests.tiny_models.images import make_image
+from tests.tiny_models.tiny_qwen_image import build_tiny_qwen_image
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Qwen-Image-Edit on a tiny model (core.testing.tiny_qwen_image --edit): detection, loading
+"""Qwen-Image-Edit on a tiny model (tests.tiny_models.tiny_qwen_image --edit): detection, loading
 with the processor built without torchvision, the instruction edit of the whole picture (every
 step runs, strength noted as not applying), the edit confined to a mask (the crop around it is
 edited, aligned with core.imaging.align and pasted back: pixels outside the blurred mask keep
@@ -23,9 +23,9 @@ from core.imaging.masks import blur_mask
 from core.metadata import read_metadata
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image, make_mask, make_textured_image
-from core.testing.tiny_qwen_image import build_tiny_qwen_image_edit
 from tests.core import family_helpers as fh
+from tests.tiny_models.images import make_image, make_mask, make_textured_image
+from tests.tiny_models.tiny_qwen_image import build_tiny_qwen_image_edit
 
 
 @pytest.fixture(scope="module", autouse=True)

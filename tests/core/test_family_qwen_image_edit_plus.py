@@ -1,4 +1,4 @@
-"""Qwen-Image-Edit-Plus (2509/2511) on a tiny model (core.testing.tiny_qwen_image --edit-plus):
+"""Qwen-Image-Edit-Plus (2509/2511) on a tiny model (tests.tiny_models.tiny_qwen_image --edit-plus):
 detection, reference pictures given to the pipeline after the edited picture (they change the
 edit; the output keeps the picture's size), the model's limit and families without references
 refused in one line, references kept in the pass record and the infotext (hashed), the CLI's
@@ -18,9 +18,9 @@ from core.hashing import pixel_hash
 from core.imaging.masks import blur_mask
 from core.metadata import build_infotext
 from core.models import ModelSpec
-from core.testing.images import make_image, make_textured_image
-from core.testing.tiny_qwen_image import build_tiny_qwen_image_edit
 from tests.core import family_helpers as fh
+from tests.tiny_models.images import make_image, make_textured_image
+from tests.tiny_models.tiny_qwen_image import build_tiny_qwen_image_edit
 
 
 @pytest.fixture(scope="module", autouse=True)

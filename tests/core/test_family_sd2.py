@@ -1,4 +1,5 @@
-"""SD 2.x v-prediction on a tiny model (core.testing.tiny_sd2): detected as SD 2.x, every sampler
+"""SD 2.x v-prediction on a tiny model (tests.tiny_models.tiny_sd2): detected as SD 2.x, every
+sampler
 keeps the model's v-prediction and timestep spacing, the three pass kinds and the CLI."""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ import pytest
 from core.engine import Engine
 from core.models import ModelSpec
 from core.requests import SCHEDULER_NAMES
-from core.testing.tiny_sd2 import build_tiny_sd2
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_sd2 import build_tiny_sd2
 
 
 @pytest.fixture(scope="module")

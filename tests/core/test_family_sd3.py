@@ -1,4 +1,4 @@
-"""SD 3.5 on a tiny model (core.testing.tiny_sd3): detection, the three pass kinds, the
+"""SD 3.5 on a tiny model (tests.tiny_models.tiny_sd3): detection, the three pass kinds, the
 flow-matching scheduler whatever sampler is asked, regions refused, previews, the CLI."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from core.conditioning.regions import Region
 from core.engine import Engine
 from core.errors import InvalidRequest
 from core.models import ModelSpec
-from core.testing.tiny_sd3 import build_tiny_sd3
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_sd3 import build_tiny_sd3
 
 
 @pytest.fixture(scope="module")

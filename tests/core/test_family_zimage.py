@@ -1,4 +1,4 @@
-"""Z-Image on a tiny model (core.testing.tiny_zimage): detection, the three pass kinds through
+"""Z-Image on a tiny model (tests.tiny_models.tiny_zimage): detection, the three pass kinds through
 diffusers' Z-Image pipelines, the flow-matching scheduler, the negative prompt (real CFG),
 Z-Image Turbo as a few-step model, previews, the CLI."""
 
@@ -10,8 +10,8 @@ import pytest
 
 from core.engine import Engine
 from core.models import ModelSpec
-from core.testing.tiny_zimage import build_tiny_zimage
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_zimage import build_tiny_zimage
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_strength_map(engine, spec):
 def test_a_work_size_off_the_grid_is_snapped_not_refused(engine, spec):
     """The pipeline refuses sides that are not multiples of 16; the engine snaps to them."""
     from core.requests import PassRequest
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     request = PassRequest(
         image=make_image(72, 56), prompt="a red cat", steps=3, strength=0.7, seed=1,

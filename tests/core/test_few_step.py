@@ -17,9 +17,9 @@ from core.models.few_step import (
     raised_steps,
 )
 from core.requests import PassRequest
-from core.testing.images import make_image
 from tests.core import lora_helpers
 from tests.core.lora_helpers import lora_pass
+from tests.tiny_models.images import make_image
 
 lora_engine = lora_helpers.lora_engine
 

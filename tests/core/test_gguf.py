@@ -10,8 +10,8 @@ from core.errors import ModelError
 from core.models import ModelSpec
 from core.models.gguf_files import gguf_info
 from core.models.quantize import is_quantized
-from core.testing.tiny_flux import build_tiny_flux
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_flux import build_tiny_flux
 
 pytest.importorskip("gguf")
 
@@ -23,7 +23,7 @@ def flux_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gguf_file(flux_dir, tmp_path_factory):
-    from core.testing.tiny_gguf import write_gguf_transformer
+    from tests.tiny_models.tiny_gguf import write_gguf_transformer
 
     return write_gguf_transformer(flux_dir, tmp_path_factory.mktemp("gguf") / "tiny-Q8_0.gguf")
 

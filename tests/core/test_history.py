@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.history import PassTree
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture

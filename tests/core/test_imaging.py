@@ -23,7 +23,7 @@ from core.imaging import (
     normalize_image,
     resize_to,
 )
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 
 def _one_line_error(path, match: str | None = None) -> str:

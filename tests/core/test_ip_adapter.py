@@ -13,7 +13,6 @@ from core.conditioning.ip_adapter_files import resolve_adapter
 from core.conditioning.specs import ControlLayer, Reference
 from core.errors import InvalidRequest, ModelError
 from core.hashing import pixel_hash
-from core.testing.images import make_image
 from tests.core.conditioning_helpers import (
     base_request,
     cpu_spec,
@@ -22,6 +21,7 @@ from tests.core.conditioning_helpers import (
     pixels,
     square_mask,
 )
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture(scope="module")

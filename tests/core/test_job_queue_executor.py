@@ -9,7 +9,7 @@ from typing import Any
 from core.models import ModelSpec
 from core.remote.jobs import Job, JobQueue
 from core.requests import PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 class GatedExecutor:

@@ -11,9 +11,9 @@ import pytest
 import core.conditioning.lora_files as lora_files
 from core.conditioning.specs import LoraSpec
 from core.metadata.infotext import build_infotext, parse_infotext
-from core.testing.images import make_mask
 from tests.core import lora_helpers
 from tests.core.lora_helpers import lora_pass
+from tests.tiny_models.images import make_mask
 
 lora_dir = lora_helpers.lora_dir
 lora_engine = lora_helpers.lora_engine

@@ -19,8 +19,8 @@ lora_engine = lora_helpers.lora_engine
 
 @pytest.fixture(scope="module")
 def sdxl_lora(tmp_path_factory):
-    from core.testing.tiny_lora import build_tiny_lora
-    from core.testing.tiny_sdxl import build_tiny_sdxl
+    from tests.tiny_models.tiny_lora import build_tiny_lora
+    from tests.tiny_models.tiny_sdxl import build_tiny_sdxl
 
     folder = tmp_path_factory.mktemp("sdxl")
     model = build_tiny_sdxl(folder / "tiny-sdxl")
@@ -32,7 +32,7 @@ def pixels(result):
 
 
 def test_the_text_encoder_part_changes_the_output(lora_engine, tiny_model_dir, lora_dir):
-    from core.testing.tiny_lora import build_tiny_lora
+    from tests.tiny_models.tiny_lora import build_tiny_lora
 
     # Same seed: the same UNet layers, with and without the text-encoder layers.
     unet_only = build_tiny_lora(tiny_model_dir, lora_dir / "both-unet-only.safetensors", seed=3)
@@ -75,7 +75,7 @@ def _failing_pass(engine, model_dir, **kw):
     kw.setdefault("prompt", "a red house")
     from core.models import ModelSpec
     from core.requests import PassRequest
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     request = PassRequest(image=make_image(64, 64), steps=4, strength=0.75, seed=5, **kw)
     with pytest.raises(ModelError) as error:

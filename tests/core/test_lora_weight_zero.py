@@ -15,9 +15,9 @@ from PIL import Image
 
 from core.conditioning.specs import LoraSpec
 from core.engine import Engine
-from core.testing.images import make_image
 from tests.core import lora_helpers
 from tests.core.lora_helpers import lora_pass
+from tests.tiny_models.images import make_image
 
 lora_dir = lora_helpers.lora_dir
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +36,8 @@ def fresh_engine():
 
 @pytest.fixture(scope="module")
 def sdxl_model_and_lora(tmp_path_factory):
-    from core.testing.tiny_lora import build_tiny_lora
-    from core.testing.tiny_sdxl import build_tiny_sdxl
+    from tests.tiny_models.tiny_lora import build_tiny_lora
+    from tests.tiny_models.tiny_sdxl import build_tiny_sdxl
 
     folder = tmp_path_factory.mktemp("sdxl-zero")
     model = build_tiny_sdxl(folder / "tiny-sdxl")

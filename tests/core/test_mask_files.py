@@ -11,7 +11,7 @@ from PIL import Image
 from core.cli.main import main
 from core.errors import ImageError
 from core.imaging import load_mask_file, resize_to
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 BOX = (16, 12, 40, 32)  # left, top, right, bottom (exclusive) of the box the alpha marks
 COMMON = ["--prompt", "a lighthouse", "--steps", "6", "--cfg", "1", "--seed", "5"]

@@ -132,7 +132,7 @@ def test_a_pipeline_left_on_the_cpu_is_placed_unless_it_is_offloaded():
 def _fp16_vae():
     import torch
 
-    from core.testing.tiny_model import build_tiny_vae
+    from tests.tiny_models.tiny_model import build_tiny_vae
 
     return build_tiny_vae(1).to(torch.float16)
 
@@ -166,7 +166,7 @@ def test_the_fp16_fix_vae_is_swapped_in_when_cached(monkeypatch, tmp_path):
 
 
 def test_a_pass_with_memory_tiling_through_the_cli(tiny_model_dir, tmp_path, capsys):
-    from core.testing.images import make_image
+    from tests.tiny_models.images import make_image
 
     picture = tmp_path / "in.png"
     make_image().save(picture)

@@ -15,7 +15,7 @@ from core.metadata import (
     read_metadata,
     write_png,
 )
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 A1111_SAMPLE = (
     "masterpiece, a castle on a hill, (oil painting:1.2), <lora:detail:0.8>\n"

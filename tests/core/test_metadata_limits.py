@@ -32,7 +32,7 @@ from core.metadata import (
     read_record,
 )
 from core.metadata.infotext_scan import param_pairs
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 # A1111's modules/infotext_utils.py pattern: the reference the scanner must agree with (on short
 # texts only: it is quadratic).

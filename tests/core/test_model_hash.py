@@ -13,7 +13,7 @@ from core.engine import Engine
 from core.metadata import read_metadata, write_png
 from core.models import ModelManager, ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 def _short_sha(path) -> str:

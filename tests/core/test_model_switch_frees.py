@@ -10,8 +10,8 @@ import pytest
 
 from core.engine import Engine
 from core.models import ModelSpec
-from core.testing.tiny_flux import build_tiny_flux
 from tests.core import family_helpers as fh
+from tests.tiny_models.tiny_flux import build_tiny_flux
 
 
 @pytest.fixture(scope="module")

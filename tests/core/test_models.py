@@ -33,7 +33,7 @@ def test_pickle_checkpoints_are_refused_with_the_reason(tmp_path, suffix):
 
 
 def test_single_file_family_detection(tiny_single_file, tiny_inpaint_dir, tmp_path):
-    from core.testing.ldm_export import export_single_file
+    from tests.tiny_models.ldm_export import export_single_file
 
     assert detect_single_file_family(tiny_single_file) == ("sd1", False)
     inpaint_file = export_single_file(tiny_inpaint_dir, tmp_path / "inpaint.safetensors")

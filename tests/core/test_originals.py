@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core.cli.main import main
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 COMMON = ["--prompt", "a lighthouse", "--steps", "4", "--cfg", "1", "--seed", "5"]
 

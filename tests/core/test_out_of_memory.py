@@ -14,7 +14,7 @@ from core.engine.memory import is_out_of_memory
 from core.errors import UserError
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 OOM_ERRORS = [
     MemoryError(),

@@ -27,7 +27,7 @@ from core.conditioning.openpose import (
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
-from core.testing.tiny_caffe import build_tiny_hed, build_tiny_openpose
+from tests.tiny_models.tiny_caffe import build_tiny_hed, build_tiny_openpose
 
 SIZE = (200, 160)  # w, h
 # One standing figure, COCO order: nose, neck, right shoulder/elbow/wrist, left shoulder/elbow/

@@ -108,7 +108,7 @@ def test_the_annotators_folder_defaults_to_the_data_folder(monkeypatch, tmp_path
 
 
 def test_depth_maps_come_from_preprocessor_weights_on_disk(monkeypatch, tmp_path):
-    from core.testing.tiny_controlnet import build_tiny_depth_estimator
+    from tests.tiny_models.tiny_controlnet import build_tiny_depth_estimator
 
     build_tiny_depth_estimator(tmp_path / "annotators" / "depth")
     monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))

@@ -14,7 +14,7 @@ from core.errors import ProjectError, UserError
 from core.history import PassTree
 from core.project import MIGRATIONS, Session, load_project, save_project
 from core.project import files as project_files
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 def noise(width: int, height: int, mode: str, seed: int) -> Image.Image:

@@ -26,7 +26,7 @@ from core.errors import ProjectError, UserError
 from core.imaging import load_image
 from core.metadata import format_summary, read_metadata
 from core.project import Session, load_project, save_project
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 FUZZ = settings(
     max_examples=int(os.environ.get("I2I_FUZZ_EXAMPLES", "150")),

@@ -17,7 +17,7 @@ from PIL import Image
 from core.errors import ProjectError
 from core.project import Session, load_project, save_project
 from core.project import archive as project_archive
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 ROOT = Path(__file__).resolve().parents[2]
 

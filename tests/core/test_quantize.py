@@ -14,8 +14,8 @@ from core.errors import ModelError
 from core.metadata import read_metadata
 from core.models import ModelManager, ModelSpec
 from core.models.quantize import check_quantize, is_quantized
-from core.testing.images import make_image
 from tests.core import family_helpers as fh
+from tests.tiny_models.images import make_image
 
 pytest.importorskip("torchao")
 
@@ -84,7 +84,7 @@ def test_the_measured_size_of_int8_weights_is_about_half_of_bf16():
 
 
 def test_int8_quantizes_a_flux_transformer_and_its_t5_encoder_but_not_clip(tmp_path):
-    from core.testing.tiny_flux import build_tiny_flux
+    from tests.tiny_models.tiny_flux import build_tiny_flux
 
     folder = build_tiny_flux(tmp_path / "tiny-flux")
     engine = Engine(previews=False)

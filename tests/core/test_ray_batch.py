@@ -16,8 +16,8 @@ from core.cli.main import main
 from core.engine import Engine
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
 from core.workflows.batch import run_batch
+from tests.tiny_models.images import make_image
 
 ray = pytest.importorskip("ray")
 

@@ -22,8 +22,8 @@ from core.remote.jobs import JobQueue
 from core.remote.offered import OfferedModels
 from core.remote.server import make_app
 from core.requests import PassRequest
-from core.testing.images import make_image
 from tests.core.remote_helpers import running_app
+from tests.tiny_models.images import make_image
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.serve")

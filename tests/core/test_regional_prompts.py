@@ -18,8 +18,8 @@ from core.errors import InvalidRequest
 from core.hashing import pixel_hash
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
 from tests.core.regional_helpers import H, W, left_half, run_pass
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Regional prompts and the plain pass paths on the tiny SDXL model (core.testing.tiny_sdxl).
+"""Regional prompts and the plain pass paths on the tiny SDXL model (tests.tiny_models.tiny_sdxl).
 
 SDXL differs from SD 1.x in its two text encoders (2048-dim text, here 64), the pooled
 ``added_cond_kwargs`` and cross-attention only in the lower UNet levels; these tests check that
@@ -17,9 +17,9 @@ from core.conditioning.regional import RegionalAttnProcessor
 from core.conditioning.regions import Region
 from core.engine import Engine
 from core.models import ModelSpec
-from core.testing.images import make_image
-from core.testing.tiny_sdxl import build_tiny_sdxl
 from tests.core.regional_helpers import H, W, left_half, run_pass
+from tests.tiny_models.images import make_image
+from tests.tiny_models.tiny_sdxl import build_tiny_sdxl
 
 
 @pytest.fixture(scope="module")

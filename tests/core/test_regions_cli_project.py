@@ -15,7 +15,7 @@ from core.errors import UserError
 from core.history import PassTree
 from core.metadata import read_metadata
 from core.project import Session, load_project, save_project
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from core.remote.client import WorkerClient, WorkerError
 from core.remote.protocol import MAX_REQUEST_BYTES, encode_submission
 from core.remote.server import worker_token
 from core.requests import PassRequest
-from core.testing.images import make_image
 from tests.core.remote_helpers import running_worker
+from tests.tiny_models.images import make_image
 
 TOKEN = "s3cret-token"
 

@@ -78,7 +78,7 @@ def test_real_size_ldm_checkpoint_converts_onto_the_bundled_unet(family):
         convert_open_clip_checkpoint,
     )
 
-    from core.testing.ldm_export import text_to_open_clip, unet_key_to_ldm
+    from tests.tiny_models.ldm_export import text_to_open_clip, unet_key_to_ldm
 
     folder = bundled_config_for(family, False)
     unet = _meta_model(folder, "unet")

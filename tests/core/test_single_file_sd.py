@@ -9,9 +9,9 @@ from core.cli.main import main
 from core.library.detect import FileInfo, detect_file
 from core.metadata import read_metadata
 from core.models import ModelManager, ModelSpec
-from core.testing.images import make_image
-from core.testing.ldm_export import export_single_file
 from tests.core.single_file_helpers import build_sdxl_for_single_file, state_dicts_equal
+from tests.tiny_models.images import make_image
+from tests.tiny_models.ldm_export import export_single_file
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def exports(tmp_path_factory, tiny_inpaint_dir):
     """Tiny diffusers folders and their single-file exports: {name: (folder, file)}."""
     import torch
 
-    from core.testing.tiny_sd2 import build_tiny_sd2
+    from tests.tiny_models.tiny_sd2 import build_tiny_sd2
 
     root = tmp_path_factory.mktemp("single-sd")
     sd2 = build_tiny_sd2(root / "sd2", v_prediction=True)

@@ -13,13 +13,13 @@ from core.errors import ModelError
 from core.library.detect import FileInfo, detect_file
 from core.metadata import read_metadata
 from core.models import ModelManager, ModelSpec
-from core.testing.images import make_image
-from core.testing.ldm_export import export_sd3_single_file, export_transformer_file
 from tests.core.single_file_helpers import (
     build_sd3_for_single_file,
     fake_hub_cache,
     state_dicts_equal,
 )
+from tests.tiny_models.images import make_image
+from tests.tiny_models.ldm_export import export_sd3_single_file, export_transformer_file
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def sd3(tmp_path_factory):
 @pytest.fixture(scope="module")
 def flux(tmp_path_factory):
     """(tiny FLUX.1-dev folder, its transformer alone as one file)."""
-    from core.testing.tiny_flux import build_tiny_flux
+    from tests.tiny_models.tiny_flux import build_tiny_flux
 
     root = tmp_path_factory.mktemp("single-flux")
     folder = build_tiny_flux(root / "flux")

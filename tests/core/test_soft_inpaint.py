@@ -11,7 +11,7 @@ from core.engine.soft_inpaint import soft_strength_map
 from core.metadata.infotext import build_infotext
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image, make_mask
+from tests.tiny_models.images import make_image, make_mask
 
 
 def test_map_ramps_across_the_blur_band_without_a_hard_edge():

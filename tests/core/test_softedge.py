@@ -12,8 +12,8 @@ from core.conditioning.annotator_files import ANNOTATORS_ENV, HED_FILES, unavail
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
-from core.testing.tiny_caffe import build_tiny_hed
 from tests.core.conditioning_helpers import base_request, cpu_spec, make_controlnet, pixels
+from tests.tiny_models.tiny_caffe import build_tiny_hed
 
 
 @pytest.fixture

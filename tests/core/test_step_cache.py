@@ -8,9 +8,9 @@ import pytest
 from core.engine import Engine
 from core.models import ModelSpec
 from core.models.step_cache import SPEED_MODES, cache_config, step_caching
-from core.testing.step_counting import counting_computed_steps
-from core.testing.tiny_flux import build_tiny_flux
 from tests.core import family_helpers as fh
+from tests.tiny_models.step_counting import counting_computed_steps
+from tests.tiny_models.tiny_flux import build_tiny_flux
 
 STEPS = 12
 

@@ -16,7 +16,7 @@ def test_builder_writes_folder_and_single_file(tmp_path):
         [
             sys.executable,
             "-m",
-            "core.testing.tiny_model",
+            "tests.tiny_models.tiny_model",
             str(out),
             "--inpaint",
             "--single-file",

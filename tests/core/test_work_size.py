@@ -12,8 +12,8 @@ from core.events import PassStarted
 from core.metadata import parse_infotext, read_metadata, write_png
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
 from core.work_size import choose_work_size, crop_work_size, parse_work_size
+from tests.tiny_models.images import make_image
 
 
 @pytest.mark.parametrize(

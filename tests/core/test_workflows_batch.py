@@ -9,8 +9,8 @@ from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.metadata import read_metadata
 from core.requests import PassRequest
-from core.testing.images import make_image
 from core.workflows.batch import list_inputs, plan_outputs, run_batch
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture

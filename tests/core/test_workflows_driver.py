@@ -11,11 +11,11 @@ from core.engine import CancelToken
 from core.errors import ImageError, ModelError, PassCancelled
 from core.events import PassResult
 from core.requests import PassRequest
-from core.testing.images import make_image
 from core.workflows.driver import Plan, Skip, Unit, run_plan
 from core.workflows.multipass import run_schedule
 from core.workflows.sweep import run_sweep
 from core.workflows.variations import run_variations
+from tests.tiny_models.images import make_image
 
 
 class FakeEngine:

@@ -9,8 +9,8 @@ from core.events import PassStarted
 from core.hashing import pixel_hash
 from core.imaging import blur_mask
 from core.requests import PassRequest
-from core.testing.images import make_image, make_mask
 from core.workflows.multipass import run_schedule
+from tests.tiny_models.images import make_image, make_mask
 
 
 def _request(**changes) -> PassRequest:

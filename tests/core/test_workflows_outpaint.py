@@ -10,8 +10,8 @@ from core.engine import Engine
 from core.errors import UserError
 from core.models import ModelSpec
 from core.requests import PassRequest
-from core.testing.images import make_image
 from core.workflows.outpaint import Margins, expand_canvas, outpaint, outpaint_mask
+from tests.tiny_models.images import make_image
 
 
 def test_mask_covers_the_new_area_and_a_soft_band_only_on_expanded_sides():

@@ -7,7 +7,6 @@ from PIL import Image
 from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.requests import PassRequest
-from core.testing.images import make_image
 from core.workflows.sweep import (
     BACKGROUND,
     EMPTY,
@@ -22,6 +21,7 @@ from core.workflows.sweep import (
     sheet_size,
 )
 from core.workflows.variations import run_variations
+from tests.tiny_models.images import make_image
 
 
 def _request(**changes) -> PassRequest:

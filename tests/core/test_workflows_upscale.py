@@ -13,8 +13,8 @@ from core.engine import CancelToken, Engine
 from core.errors import PassCancelled, UserError
 from core.events import PassResult
 from core.requests import PassRequest
-from core.testing.images import make_image
 from core.workflows.upscale import tile_layout, upscale_refine
+from tests.tiny_models.images import make_image
 
 MEMORY_BOUND_MB = 1024  # RSS growth allowed for the 512² → 2048² run (measured ~250 MB)
 

@@ -7,8 +7,8 @@ import os
 import pytest
 from PySide6.QtGui import QUndoStack
 
-from core.testing.images import make_image
 from gui.canvas.canvas import Canvas
+from tests.tiny_models.images import make_image
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

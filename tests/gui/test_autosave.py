@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
 from core.history import PassTree
 from core.project import AutosaveStore, Session, load_project, save_project
 from core.project import archive as project_archive
-from core.testing.images import make_image, make_mask
 from gui.window.autosave import DEBOUNCE_MS
 from tests.gui.session_helpers import (
     TIMEOUT,
@@ -21,6 +20,7 @@ from tests.gui.session_helpers import (
     pixels,
     tree_fields,
 )
+from tests.tiny_models.images import make_image, make_mask
 
 
 def _autosave_folder(tmp_path):

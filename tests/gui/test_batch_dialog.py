@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from core.testing.images import make_image
 from core.workflows.batch import BatchItem, BatchReport
 from core.workflows.common import WorkflowProgress
 from gui.run.progress_text import format_eta
 from gui.window.batch_dialog import BatchDialog, BatchSettings
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent, QWheelEve
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from core.testing.images import make_image, make_mask
 from gui.canvas.canvas import Canvas
+from tests.tiny_models.images import make_image, make_mask
 
 
 def _view_pos(canvas: Canvas, x: float, y: float) -> QPoint:

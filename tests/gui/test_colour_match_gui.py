@@ -36,7 +36,7 @@ def test_restoring_a_pass_takes_its_colour_match_only_from_a_masked_pass(panel):
 
 def _masked_pair():
     from core.imaging import blur_mask
-    from core.testing.images import make_calm_image, make_mask
+    from tests.tiny_models.images import make_calm_image, make_mask
 
     left = make_calm_image(96, 96)
     mask = make_mask(96, 96, box=(24, 24, 71, 71))

@@ -9,8 +9,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox, QDialog, QSlider
 
-from core.testing.images import make_image
 from gui.history.compare_view import CompareView, difference_image, open_compare_dialog
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from core.testing.images import make_image
 from core.workflows.sweep import sheet_size
 from gui.history.contact_sheet import ContactSheetWindow
+from tests.tiny_models.images import make_image
 
 STRENGTHS = [0.3, 0.5, 0.7]
 SEEDS = [123, 124]

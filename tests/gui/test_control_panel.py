@@ -15,11 +15,11 @@ from core.conditioning.specs import ControlLayer, LoraSpec
 from core.errors import InvalidRequest
 from core.history import PassTree
 from core.requests import PassRequest
-from core.testing.images import make_image
 from gui.history.history_panel import HistoryPanel
 from gui.params.control_panel import ControlPanel
 from gui.params.state import GenerationParams
 from tests.gui.session_helpers import pixels
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture
@@ -263,7 +263,7 @@ def only_hed_on_disk(tmp_path, monkeypatch):
     """Soft edge's detector files in the annotators folder; none for depth (an empty hub
     cache) nor pose."""
     from core.conditioning.annotator_files import ANNOTATORS_ENV
-    from core.testing.tiny_caffe import build_tiny_hed
+    from tests.tiny_models.tiny_caffe import build_tiny_hed
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
     monkeypatch.setenv(ANNOTATORS_ENV, str(tmp_path / "annotators"))
@@ -295,8 +295,8 @@ def test_types_without_their_detector_are_greyed_out_with_the_reason(setup):
 
 def test_every_type_is_offered_when_its_files_are_there(setup, tmp_path, monkeypatch):
     from core.conditioning.annotator_files import ANNOTATORS_ENV
-    from core.testing.tiny_caffe import build_tiny_hed, build_tiny_openpose
-    from core.testing.tiny_controlnet import build_tiny_depth_estimator
+    from tests.tiny_models.tiny_caffe import build_tiny_hed, build_tiny_openpose
+    from tests.tiny_models.tiny_controlnet import build_tiny_depth_estimator
 
     root = tmp_path / "annotators"
     build_tiny_hed(root / "softedge")

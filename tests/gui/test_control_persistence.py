@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QMessageBox
 from core.conditioning.specs import ControlLayer, LoraSpec
 from core.metadata import write_png
 from core.project import load_project, save_project
-from core.testing.images import make_image
 from gui.params.conditioning_state import METADATA_NOTICE, ControlEntry, ReferenceEntry
 from gui.window.session_io import capture_session, restore_session
 from tests.gui.session_helpers import pixels
+from tests.tiny_models.images import make_image
 
 RECORD = {
     "prompt": "a castle <lora:detail:0.8>",

@@ -11,10 +11,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from core.history import PassTree
 from core.metadata import read_metadata
-from core.testing.images import make_image
 from gui.window.file_actions import FileActions
 from gui.window.settings import Settings
 from tests.faults import DISK_FULL, fsync_fails, snapshot, temp_files, writes_fail_half_way
+from tests.tiny_models.images import make_image
 
 PARAMS = {"prompt": "a harbour", "steps": 10, "cfg": 7.0, "seed": 3, "strength": 0.5}
 

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.testing.images import make_image, make_mask
 from gui.window.about_dialog import NOT_INSTALLED, about_rows
 from gui.window.settings import APP_NAME
 from gui.window.shortcuts_dialog import ShortcutRow, shortcut_clashes, shortcut_rows
+from tests.tiny_models.images import make_image, make_mask
 
 INTERACTIVE = (
     QAbstractButton,

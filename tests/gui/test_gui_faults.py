@@ -11,8 +11,8 @@ import pytest
 from core.engine.memory import MemoryWatch, OutOfMemory
 from core.errors import PassCancelled
 from core.events import ModelLoading, PassResult, PassStarted
-from core.testing.images import make_image
 from gui.run import worker as worker_module
+from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 30_000
 

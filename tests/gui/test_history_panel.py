@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QInputDialog, QMessageBox
 
 from core.history import PassTree
-from core.testing.images import make_image
 from gui.history.history_panel import HistoryPanel, card_text
+from tests.tiny_models.images import make_image
 
 
 def _params(strength=0.45, seed=7, prompt="a lighthouse at dusk, oil painting, dramatic sky"):

@@ -13,9 +13,9 @@ from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
-from core.testing.images import make_image, make_mask
 from gui.qt_images import pil_to_qimage
 from gui.window.settings import SCHEMA_VERSION, Settings
+from tests.tiny_models.images import make_image, make_mask
 
 ENGINE_TIMEOUT = 120_000
 

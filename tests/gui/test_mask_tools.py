@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 from PySide6.QtGui import QColor, QImage, QUndoStack
 
-from core.testing.images import make_image
 from gui.canvas.mask_layer import BrushSettings, MaskLayer, MaskStrokeCommand
 from gui.qt_images import array_to_qimage, pil_to_qimage, qimage_to_pil
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from PIL import ImageOps
 from core.events import PassResult
 from core.history import PassTree
 from core.requests import MEMORY_MODES, SPEED_MODES
-from core.testing.images import make_image
 from gui.params.memory_mode import NOT_RUN_YET, MemoryModeBox, in_use_text
 from gui.params.state import GenerationParams
+from tests.tiny_models.images import make_image
 
 
 def test_the_combo_offers_every_mode_and_binds_both_ways(qtbot):

@@ -9,9 +9,9 @@ from PIL import PngImagePlugin
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.history import PassTree
-from core.testing.images import make_image
 from gui.window.file_actions import FileActions
 from gui.window.settings import Settings
+from tests.tiny_models.images import make_image
 
 
 def test_a_megabyte_parameters_chunk_does_not_stall_opening_a_picture(qtbot, tmp_path, monkeypatch):

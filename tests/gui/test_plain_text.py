@@ -10,12 +10,12 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QSlider, QWidget
 
 from core.history import PassTree
 from core.metadata import write_png
-from core.testing.images import make_image
 from gui.history.compare_view import open_compare_dialog
 from gui.history.history_panel import HistoryPanel
 from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
 from gui.window.settings import Settings
+from tests.tiny_models.images import make_image
 
 MARKUP = "<b>bold</b><img src=x>"
 FILE_MARKUP = "<b>bold<img src=x>"  # file names cannot hold "/"

@@ -6,10 +6,10 @@ import numpy as np
 from PIL import Image
 
 from core.requests import PassRequest
-from core.testing.images import make_image
 from gui.qt_images import qimage_to_pil
 from gui.run.preview_blend import PreviewBlend
 from gui.run.preview_mailbox import PreviewMailbox
+from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
 

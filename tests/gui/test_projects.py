@@ -13,7 +13,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtTest import QTest
 
 from core.project import load_project
-from core.testing.images import make_image, make_mask
 from gui.window import project_actions
 from tests.gui.session_helpers import (
     TIMEOUT,
@@ -22,6 +21,7 @@ from tests.gui.session_helpers import (
     pixels,
     tree_fields,
 )
+from tests.tiny_models.images import make_image, make_mask
 
 
 def _paint_layers(win) -> None:

@@ -6,7 +6,7 @@ import logging
 
 from core.cli.main import main as cli_main
 from core.library_logs import log_file
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
 CHATTER = ("should be kept in float32", "Loading pipeline components", "Loading weights")

@@ -14,7 +14,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
 from core.metadata import read_metadata
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
 

@@ -18,8 +18,8 @@ from PySide6.QtTest import QTest
 
 from core.errors import PassCancelled
 from core.events import PassResult, PassStarted
-from core.testing.images import make_image, make_mask
 from gui.run import worker as worker_module
+from tests.tiny_models.images import make_image, make_mask
 
 ENGINE_TIMEOUT = 120_000
 FAKE_MODEL = "fake-org/fake-model"  # a hub id: native size guessed as 512
@@ -283,7 +283,7 @@ CLOSE_WHILE_RUNNING = """
 import sys, threading, time
 from PySide6.QtCore import QTimer
 from core.errors import PassCancelled
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 from gui.run import worker as worker_module
 from gui.window.app import ensure_application, run_gui
 

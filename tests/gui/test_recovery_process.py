@@ -1,7 +1,8 @@
-"""Crash recovery with real processes: the app (``python main.py PICTURE``) paints a mask, files a
-fake pass and autosaves through the test-only hook (gui/window/test_hooks.py); it is killed with
-SIGKILL, and a new window against the same data folder offers and restores the work. A process
-killed halfway through an autosave leaves the previous complete autosave to recover."""
+"""Crash recovery with real processes: the real app (``python -m tests.gui.recovery_hooks
+PICTURE``) paints a mask, files a fake pass and autosaves through the test-only hook
+(tests/gui/recovery_hooks.py); it is killed with SIGKILL, and a new window against the same data
+folder offers and restores the work. A process killed halfway through an autosave leaves the
+previous complete autosave to recover."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from PIL import ImageOps
 from PySide6.QtWidgets import QDialog
 
 from core.project import AutosaveStore
-from gui.window.test_hooks import TEST_HOOK_ENV, hook_mask
+from tests.gui.recovery_hooks import TEST_HOOK_ENV, hook_mask
 from tests.gui.session_helpers import TIMEOUT, pixels
 
 STARTUP_S = 120  # a cold start on a busy machine imports Qt, numpy and Pillow
@@ -29,7 +30,7 @@ def _start_app(picture: Path, hook: str) -> tuple[subprocess.Popen, queue.Queue]
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", TEST_HOOK_ENV: hook}
     proc = subprocess.Popen(
-        [sys.executable, main.__file__, str(picture)],
+        [sys.executable, "-m", "tests.gui.recovery_hooks", str(picture)],
         cwd=Path(main.__file__).parent,
         env=env,
         stdout=subprocess.PIPE,

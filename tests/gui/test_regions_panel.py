@@ -7,9 +7,9 @@ from PIL import Image
 from PySide6.QtWidgets import QPushButton
 
 from core.project import load_project, save_project
-from core.testing.images import make_mask
 from gui.window.session_io import capture_session, restore_session
 from tests.gui.session_helpers import drag, generate, pixels
+from tests.tiny_models.images import make_mask
 
 
 def test_region_from_current_mask_reaches_the_request_and_project(qtbot, fake_window, tmp_path):

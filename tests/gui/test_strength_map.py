@@ -10,11 +10,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDoubleSpinBox, QLabel
 
-from core.testing.images import make_image, make_mask
 from gui.canvas.canvas import Canvas
 from gui.canvas.mask_layer import BrushSettings
 from gui.canvas.strength_layer import StrengthLayer, region_steps
 from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
+from tests.tiny_models.images import make_image, make_mask
 
 
 @pytest.fixture

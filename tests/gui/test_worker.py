@@ -15,9 +15,9 @@ from PySide6.QtCore import QObject, Qt, QThread, Slot
 from core.errors import PassCancelled
 from core.events import PassResult
 from core.requests import PassRequest
-from core.testing.images import make_image
 from gui.run import worker as worker_module
 from gui.run.worker import PassJob, PassWorker
+from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 
 from core.metadata import read_metadata
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.metadata import read_metadata
-from core.testing.images import make_image
+from tests.tiny_models.images import make_image
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,11 +4,11 @@ A ``Flux2Transformer2DModel`` with one double and one single block (128 input ch
 VAE's 32 patchified 2×2), an ``AutoencoderKLFlux2`` with four 8-channel blocks (scale factor 8,
 as the real one), a tiny Qwen3 causal-LM text encoder with 28 layers (the pipeline reads its
 hidden states 9, 18 and 27, so the transformer's text width is three times the encoder's), the
-offline Qwen tokenizer (``core.testing.qwen_tokenizer``) and the flow-matching Euler scheduler.
+offline Qwen tokenizer (``tests.tiny_models.qwen_tokenizer``) and the flow-matching Euler scheduler.
 Distilled (``is_distilled``): no CFG. Outputs are noise: tests use it for structure and
 invariants.
 
-Usage: ``python -m core.testing.tiny_flux2_klein OUT_DIR``
+Usage: ``python -m tests.tiny_models.tiny_flux2_klein OUT_DIR``
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.qwen_tokenizer import QWEN_VOCAB, write_qwen_tokenizer
+from tests.tiny_models.qwen_tokenizer import QWEN_VOCAB, write_qwen_tokenizer
 
 TEXT_WIDTH = 16
 TEXT_LAYERS = 28  # the pipeline's text_encoder_out_layers default: (9, 18, 27)
@@ -76,7 +76,7 @@ def build_tiny_flux2_klein(out: str | Path, seed: int = 0) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.testing.tiny_flux2_klein", description=__doc__
+        prog="python -m tests.tiny_models.tiny_flux2_klein", description=__doc__
     )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)

@@ -5,7 +5,7 @@ wider than SD 1.x's tiny one (64 here, 32 there; 1024 vs 768 in the real models)
 folder is told apart from SD 1.x. The scheduler predicts ``v_prediction`` with trailing-free
 "leading" spacing as in SD 2.1's config; ``--epsilon`` builds the SD 2.1-base flavour.
 
-Usage: ``python -m core.testing.tiny_sd2 OUT_DIR [--epsilon] [--inpaint]``
+Usage: ``python -m tests.tiny_models.tiny_sd2 OUT_DIR [--epsilon] [--inpaint]``
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import build_tiny_vae, save_sd_folder, tiny_text_config
+from tests.tiny_models.tiny_model import build_tiny_vae, save_sd_folder, tiny_text_config
 
 SD2_TEXT_WIDTH = 64  # the tiny SD 1.x model's is 32
 
@@ -70,7 +70,9 @@ def build_tiny_sd2(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_sd2", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_sd2", description=__doc__
+    )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--epsilon", action="store_true", help="epsilon prediction (2.1-base)")
     parser.add_argument("--inpaint", action="store_true", help="9-channel inpainting UNet")

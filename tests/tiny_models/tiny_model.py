@@ -4,7 +4,7 @@ The models have the real SD 1.x architecture (4 UNet levels, 2 layers per block,
 factor 8, a CLIP text encoder) at toy widths, so every pipeline runs in milliseconds on a CPU.
 They output noise; tests use them for structure and invariants.
 
-Usage: ``python -m core.testing.tiny_model OUT_DIR [--inpaint] [--single-file FILE]``
+Usage: ``python -m tests.tiny_models.tiny_model OUT_DIR [--inpaint] [--single-file FILE]``
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.ldm_export import export_single_file
+from tests.tiny_models.ldm_export import export_single_file
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -153,7 +153,9 @@ def save_sd_folder(out_dir: str | Path, components: dict[str, Any], inpaint: boo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_model", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_model", description=__doc__
+    )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--inpaint", action="store_true", help="9-channel inpainting UNet")
     parser.add_argument("--single-file", metavar="FILE", help="also export an LDM .safetensors")

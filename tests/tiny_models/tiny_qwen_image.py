@@ -3,7 +3,8 @@
 The components follow diffusers' own Qwen-Image tests (``get_dummy_components``): a
 ``QwenImageTransformer2DModel`` with two layers (patch 2, no guidance embedding), a tiny
 Qwen2.5-VL text encoder (its vision tower too, which Qwen-Image-Edit uses), the offline Qwen
-tokenizer (``core.testing.qwen_tokenizer``; the encoder's special-token ids are set to match), a
+tokenizer
+(``tests.tiny_models.qwen_tokenizer``; the encoder's special-token ids are set to match), a
 Wan-style ``AutoencoderKLQwenImage`` with 16 latent channels and three spatial downsamplings
 (scale factor 8, as the real one; latents are packed 2×2 as FLUX's) and the flow-matching Euler
 scheduler with dynamic shifting. Outputs are noise: tests use the model for structure and
@@ -14,7 +15,7 @@ folder (a Qwen2-VL image processor with a small pixel budget, and the tokenizer)
 the real repo's; ``core.models.qwen_processor`` loads it without torchvision.
 ``--edit-plus`` writes the same as Qwen-Image-Edit-Plus (2509/2511, reference pictures).
 
-Usage: ``python -m core.testing.tiny_qwen_image OUT_DIR [--edit | --edit-plus]``
+Usage: ``python -m tests.tiny_models.tiny_qwen_image OUT_DIR [--edit | --edit-plus]``
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.qwen_tokenizer import QWEN_VOCAB, build_qwen_tokenizer, write_qwen_tokenizer
+from tests.tiny_models.qwen_tokenizer import QWEN_VOCAB, build_qwen_tokenizer, write_qwen_tokenizer
 
 TEXT_WIDTH = 16
 LATENT_CHANNELS = 16
@@ -154,7 +155,7 @@ def build_tiny_qwen_image_edit(out: str | Path, seed: int = 0, plus: bool = Fals
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.testing.tiny_qwen_image", description=__doc__
+        prog="python -m tests.tiny_models.tiny_qwen_image", description=__doc__
     )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)

@@ -6,7 +6,7 @@ whose hidden states concatenate to the UNet's 64-dim cross-attention, and a VAE 
 factor 8. Everything runs in well under a second per pass on a CPU; the output is noise, so
 tests use it for structure and invariants of the SDXL code paths.
 
-Usage: ``python -m core.testing.tiny_sdxl OUT_DIR``
+Usage: ``python -m tests.tiny_models.tiny_sdxl OUT_DIR``
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import build_tiny_vae, tiny_text_config, write_tokenizer
+from tests.tiny_models.tiny_model import build_tiny_vae, tiny_text_config, write_tokenizer
 
 
 def build_sdxl_components(seed: int = 0) -> dict[str, Any]:
@@ -88,7 +88,9 @@ def build_tiny_sdxl(out: str | Path, seed: int = 0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_sdxl", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_sdxl", description=__doc__
+    )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -1,7 +1,6 @@
-"""Test-only hooks for the crash-recovery process test (tests/gui/test_recovery_process.py).
-
-Never active in normal runs: ``run_gui`` calls :func:`install`, which does nothing unless the
-environment variable ``IMG2IMG_STUDIO_TEST_HOOK`` names a hook. Both need a picture argument.
+"""Hooks for the crash-recovery process test (tests/gui/test_recovery_process.py), which starts
+the app as ``python -m tests.gui.recovery_hooks PICTURE`` with ``IMG2IMG_STUDIO_TEST_HOOK`` naming
+a hook: ``run_gui`` runs :func:`install` once the window is shown. Both hooks need a picture.
 
 ``autosave``: paint a mask (:func:`hook_mask`), file one fake pass (the inverted picture), wait
 until the autosave holds both and print ``AUTOSAVED <path>``; the test then kills the process.
@@ -98,3 +97,11 @@ def _autosaved(window: MainWindow, mask: Image.Image, slow: bool) -> None:
     current = window.tree.current_id
     assert current is not None
     _file_pass(window, current, mask)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from gui.window.app import run_gui
+
+    sys.exit(run_gui(sys.argv[1:], on_shown=install))

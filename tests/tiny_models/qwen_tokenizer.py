@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import _bytes_to_unicode
+from tests.tiny_models.tiny_model import _bytes_to_unicode
 
 QWEN_SPECIAL_TOKENS = (
     "<|endoftext|>",

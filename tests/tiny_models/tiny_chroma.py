@@ -4,10 +4,10 @@ Chroma is FLUX.1 schnell re-trained without CLIP and without distilled guidance 
 a negative prompt), with its own transformer class. The components follow diffusers' own Chroma
 tests (``get_dummy_components``): a ``ChromaTransformer2DModel`` with one double and one single
 block and a one-layer modulation approximator, the tiny T5 encoder and offline tokenizer of
-``core.testing.tiny_sd3``, FLUX.1's 16-channel VAE shape with its shift and scaling (scale
+``tests.tiny_models.tiny_sd3``, FLUX.1's 16-channel VAE shape with its shift and scaling (scale
 factor 8; latents are packed 2×2 as FLUX's) and the flow-matching Euler scheduler.
 
-Usage: ``python -m core.testing.tiny_chroma OUT_DIR``
+Usage: ``python -m tests.tiny_models.tiny_chroma OUT_DIR``
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_sd3 import T5_WIDTH, build_tiny_t5, build_tiny_vae16, write_t5_tokenizer
+from tests.tiny_models.tiny_sd3 import T5_WIDTH, build_tiny_t5, build_tiny_vae16, write_t5_tokenizer
 
 
 def build_chroma_components(seed: int = 0) -> dict[str, Any]:
@@ -74,7 +74,9 @@ def build_tiny_chroma(out: str | Path, seed: int = 0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_chroma", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_chroma", description=__doc__
+    )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

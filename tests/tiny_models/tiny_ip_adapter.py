@@ -6,7 +6,7 @@ cross-attention layer, N = 1, 3, 5… as diffusers numbers them) and an ``image_
 holding a tiny ``CLIPVisionModelWithProjection`` and its image-processor config, as in
 diffusers' own IP-Adapter tests.
 
-Usage: ``python -m core.testing.tiny_ip_adapter OUT_DIR [--sdxl]``
+Usage: ``python -m tests.tiny_models.tiny_ip_adapter OUT_DIR [--sdxl]``
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def build_tiny_ip_adapter(
     SDXL model (the one in ``model_dir`` when given); return the weights file's path."""
     from safetensors.torch import save_file
 
-    from core.testing.tiny_controlnet import tiny_unet
+    from tests.tiny_models.tiny_controlnet import tiny_unet
 
     unet = tiny_unet(sdxl, seed, model_dir)
     folder = Path(out)
@@ -113,7 +113,7 @@ def build_tiny_ip_adapter(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.testing.tiny_ip_adapter", description=__doc__
+        prog="python -m tests.tiny_models.tiny_ip_adapter", description=__doc__
     )
     parser.add_argument("out_dir", help="folder to write the IP-Adapter into")
     parser.add_argument("--sdxl", action="store_true", help="for the tiny SDXL model")

@@ -1,6 +1,6 @@
 """Build tiny random-weight LoRA files for the tiny test models, offline.
 
-A LoRA is read off a tiny model folder (``core.testing.tiny_model`` / ``tiny_sdxl``): every
+A LoRA is read off a tiny model folder (``tests.tiny_models.tiny_model`` / ``tiny_sdxl``): every
 attention projection of the UNet (``to_q``, ``to_k``, ``to_v``, ``to_out.0``) and, when asked, of
 the text encoders (``q_proj``, ``k_proj``, ``v_proj``, ``out_proj``) gets a random low-rank pair.
 Two key layouts are written:
@@ -10,7 +10,8 @@ Two key layouts are written:
 - ``"kohya"``: the sd-scripts layout model sites share (``lora_unet_<module>.lora_down.weight`` /
   ``lora_up.weight`` / ``alpha``, ``lora_te_…``, or ``lora_te1_…`` / ``lora_te2_…`` for SDXL).
 
-Usage: ``python -m core.testing.tiny_lora MODEL_DIR OUT.safetensors [--text-encoder] [--kohya]``
+Usage:
+``python -m tests.tiny_models.tiny_lora MODEL_DIR OUT.safetensors [--text-encoder] [--kohya]``
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ def _kohya_prefix(component: str, sdxl: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_lora", description=__doc__)
-    parser.add_argument("model_dir", help="a tiny model folder (core.testing.tiny_model)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_lora", description=__doc__
+    )
+    parser.add_argument("model_dir", help="a tiny model folder (tests.tiny_models.tiny_model)")
     parser.add_argument("out", help="the .safetensors file to write")
     parser.add_argument("--text-encoder", action="store_true", help="also text-encoder layers")
     parser.add_argument("--kohya", action="store_true", help="the sd-scripts (kohya) layout")

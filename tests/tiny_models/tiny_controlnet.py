@@ -4,7 +4,7 @@ The ControlNet copies the tiny UNet's configuration (``ControlNetModel.from_unet
 convolutions (which a real ControlNet learns away from zero) get small random weights, so a
 control image really changes the output. ``union=True`` builds a union ControlNet for SDXL.
 
-Usage: ``python -m core.testing.tiny_controlnet OUT_DIR [--sdxl] [--union]``
+Usage: ``python -m tests.tiny_models.tiny_controlnet OUT_DIR [--sdxl] [--union]``
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ def tiny_unet(sdxl: bool = False, seed: int = 0, model_dir: str | Path | None = 
 
         return UNet2DConditionModel.from_pretrained(Path(model_dir) / "unet", use_safetensors=True)
     if sdxl:
-        from core.testing.tiny_sdxl import build_sdxl_components
+        from tests.tiny_models.tiny_sdxl import build_sdxl_components
 
         return build_sdxl_components(seed)["unet"]
-    from core.testing.tiny_model import build_components
+    from tests.tiny_models.tiny_model import build_components
 
     return build_components(seed=seed)["unet"]
 
@@ -103,7 +103,7 @@ def build_tiny_depth_estimator(folder: str | Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.testing.tiny_controlnet", description=__doc__
+        prog="python -m tests.tiny_models.tiny_controlnet", description=__doc__
     )
     parser.add_argument("out_dir", help="folder to write the ControlNet into")
     parser.add_argument("--sdxl", action="store_true", help="for the tiny SDXL model")

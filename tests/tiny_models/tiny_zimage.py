@@ -3,12 +3,12 @@
 The components follow diffusers' own Z-Image tests (``get_dummy_components``): a
 ``ZImageTransformer2DModel`` with two layers and one refiner layer (patch 2), a tiny Qwen3 text
 encoder (the pipeline reads its second-to-last hidden state), the offline Qwen tokenizer
-(``core.testing.qwen_tokenizer``), FLUX.1's 16-channel VAE shape with its shift and scaling
-(``core.testing.tiny_sd3``; scale factor 8, so 64 px pictures give 8×8 latents) and the
+(``tests.tiny_models.qwen_tokenizer``), FLUX.1's 16-channel VAE shape with its shift and scaling
+(``tests.tiny_models.tiny_sd3``; scale factor 8, so 64 px pictures give 8×8 latents) and the
 flow-matching Euler scheduler with Z-Image's shift. Outputs are noise: tests use the model for
 structure and invariants (a folder named like ``…-turbo`` is taken for Z-Image Turbo).
 
-Usage: ``python -m core.testing.tiny_zimage OUT_DIR``
+Usage: ``python -m tests.tiny_models.tiny_zimage OUT_DIR``
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.qwen_tokenizer import QWEN_VOCAB, write_qwen_tokenizer
-from core.testing.tiny_sd3 import build_tiny_vae16
+from tests.tiny_models.qwen_tokenizer import QWEN_VOCAB, write_qwen_tokenizer
+from tests.tiny_models.tiny_sd3 import build_tiny_vae16
 
 TEXT_WIDTH = 16
 
@@ -90,7 +90,9 @@ def build_tiny_zimage(out: str | Path, seed: int = 0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_zimage", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_zimage", description=__doc__
+    )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -3,12 +3,12 @@
 The components follow diffusers' own FLUX tests (``get_dummy_components``): a
 ``FluxTransformer2DModel`` with one double and one single block and guidance embedding (like
 FLUX.1-dev), a CLIP text encoder, a T5 encoder with an offline tokenizer
-(``core.testing.tiny_sd3``), a 16-channel VAE with FLUX's shift and scaling factors (scale
+(``tests.tiny_models.tiny_sd3``), a 16-channel VAE with FLUX's shift and scaling factors (scale
 factor 8; latents are packed 2×2 into 64 channels) and the flow-matching Euler scheduler with
 dynamic shifting. The Fill variant's transformer takes 384 input channels (latents, masked
 image latents and the 8×8 packed mask), as FLUX.1 Fill does.
 
-Usage: ``python -m core.testing.tiny_flux OUT_DIR [--variant flux|fill|kontext]``
+Usage: ``python -m tests.tiny_models.tiny_flux OUT_DIR [--variant flux|fill|kontext]``
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import tiny_text_config, write_tokenizer
-from core.testing.tiny_sd3 import T5_WIDTH, build_tiny_t5, build_tiny_vae16, write_t5_tokenizer
+from tests.tiny_models.tiny_model import tiny_text_config, write_tokenizer
+from tests.tiny_models.tiny_sd3 import T5_WIDTH, build_tiny_t5, build_tiny_vae16, write_t5_tokenizer
 
 VARIANTS = {  # variant → (pipeline saved as, transformer input channels)
     "flux": ("FluxPipeline", 64),
@@ -87,7 +87,9 @@ def build_tiny_flux(out: str | Path, variant: str = "flux", seed: int = 0) -> Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_flux", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_flux", description=__doc__
+    )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="flux")
     parser.add_argument("--seed", type=int, default=0)

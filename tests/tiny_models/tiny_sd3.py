@@ -6,7 +6,7 @@ encoder, a 16-channel VAE with SD3's shift and scaling factors (scale factor 8),
 flow-matching Euler scheduler. The T5 tokenizer is built offline from a small Unigram
 vocabulary. Outputs are noise: tests use the model for structure and invariants.
 
-Usage: ``python -m core.testing.tiny_sd3 OUT_DIR``
+Usage: ``python -m tests.tiny_models.tiny_sd3 OUT_DIR``
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.testing.tiny_model import tiny_text_config, write_tokenizer
+from tests.tiny_models.tiny_model import tiny_text_config, write_tokenizer
 
 T5_WIDTH = 32
 _WORDS = ("a", "the", "red", "blue", "cat", "house", "photo", "of", "sea", "make", "it")
@@ -131,7 +131,9 @@ def build_tiny_sd3(out: str | Path, seed: int = 0) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.testing.tiny_sd3", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.tiny_models.tiny_sd3", description=__doc__
+    )
     parser.add_argument("out_dir", help="folder to write the diffusers model into")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
