@@ -1,7 +1,7 @@
 """The pass history: a tree of immutable records, rooted at the original image.
 
-Branching is a new child of any node; later passes of other branches stay. Observers get
-``(event, record)`` with event one of ``"added"``, ``"changed"``, ``"removed"``, ``"selected"``.
+Branching is a new child of any node; later passes of other branches stay. Observers get a
+:class:`TreeEvent`: what changed (:class:`TreeChange`) and the record it concerns.
 """
 
 from __future__ import annotations
@@ -9,14 +9,24 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from enum import StrEnum
 
 from PIL import Image
 
 from core.conditioning.regions import Region
+from core.observable import Subscribers
 
-Observer = Callable[[str, "PassRecord"], None]
+
+class TreeChange(StrEnum):
+    """What happened to a record: added (a pass, the root, an undone delete), changed
+    (renamed), removed, or selected as the next pass's input."""
+
+    ADDED = "added"
+    CHANGED = "changed"
+    REMOVED = "removed"
+    SELECTED = "selected"
 
 
 @dataclass(frozen=True)
@@ -49,13 +59,21 @@ class PassRecord:
         return self.params.get("seed")
 
 
+@dataclass(frozen=True)
+class TreeEvent:
+    """One change of a :class:`PassTree`: ``kind`` of change to ``record``."""
+
+    kind: TreeChange
+    record: PassRecord
+
+
 class PassTree:
     """The tree of passes of one session; widgets only display it."""
 
     def __init__(self) -> None:
         self._records: dict[str, PassRecord] = {}
         self._children: dict[str, list[str]] = {}
-        self._observers: list[Observer] = []
+        self._observers: Subscribers[TreeEvent] = Subscribers()
         self._ids = itertools.count(1)
         self.root_id: str | None = None
         self.current_id: str | None = None
@@ -92,14 +110,12 @@ class PassTree:
         return tree
 
     # -- observation --------------------------------------------------------------------------
-    def subscribe(self, observer: Observer) -> Callable[[], None]:
-        """Call ``observer(event, record)`` on every change; returns an unsubscribe function."""
-        self._observers.append(observer)
-        return lambda: self._observers.remove(observer)
+    def subscribe(self, observer: Callable[[TreeEvent], None]) -> Callable[[], None]:
+        """Call ``observer(event)`` on every change; returns an unsubscribe function."""
+        return self._observers.subscribe(observer)
 
-    def _emit(self, event: str, record: PassRecord) -> None:
-        for observer in list(self._observers):
-            observer(event, record)
+    def _emit(self, kind: TreeChange, record: PassRecord) -> None:
+        self._observers.notify(TreeEvent(kind, record))
 
     # -- queries --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -152,14 +168,14 @@ class PassTree:
     def set_root(self, image: Image.Image, name: str = "Original") -> PassRecord:
         """Start a new tree from an original image (clears everything)."""
         for record in self.records()[::-1]:
-            self._emit("removed", record)
+            self._emit(TreeChange.REMOVED, record)
         self._records.clear()
         self._children.clear()
         root = PassRecord(id="root", parent_id=None, image=image, name=name)
         self._records[root.id] = root
         self._children[root.id] = []
         self.root_id = root.id
-        self._emit("added", root)
+        self._emit(TreeChange.ADDED, root)
         self.select(root.id)
         return root
 
@@ -204,7 +220,7 @@ class PassTree:
         self._records[record_id] = record
         self._children[record_id] = []
         self._children[parent_id].append(record_id)
-        self._emit("added", record)
+        self._emit(TreeChange.ADDED, record)
         return record
 
     def insert(self, record: PassRecord) -> None:
@@ -215,12 +231,12 @@ class PassTree:
         self._children.setdefault(record.id, [])
         if record.parent_id is not None:
             self._children[record.parent_id].append(record.id)
-        self._emit("added", record)
+        self._emit(TreeChange.ADDED, record)
 
     def rename(self, record_id: str, name: str) -> PassRecord:
         record = dataclasses.replace(self._records[record_id], name=name)
         self._records[record_id] = record
-        self._emit("changed", record)
+        self._emit(TreeChange.CHANGED, record)
         return record
 
     def remove(self, record_id: str) -> list[PassRecord]:
@@ -232,7 +248,7 @@ class PassTree:
         for gone in removed[::-1]:
             del self._records[gone.id]
             self._children.pop(gone.id, None)
-            self._emit("removed", gone)
+            self._emit(TreeChange.REMOVED, gone)
         parent_id = record.parent_id
         assert parent_id is not None  # only the root has none
         self._children[parent_id].remove(record_id)
@@ -242,4 +258,4 @@ class PassTree:
 
     def select(self, record_id: str) -> None:
         self.current_id = record_id
-        self._emit("selected", self._records[record_id])
+        self._emit(TreeChange.SELECTED, self._records[record_id])

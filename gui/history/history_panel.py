@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.history import PassRecord, PassTree
+from core.history import PassRecord, PassTree, TreeChange, TreeEvent
 from core.history_drift import pass_drift
 from core.imaging import blur_mask
 from gui.history.conditioning_text import conditioning_lines
@@ -160,9 +160,9 @@ class HistoryPanel(QWidget):
         self.view.customContextMenuRequested.connect(self._on_context_menu_requested)
 
         for record in tree.records():
-            self._on_tree_changed("added", record)
+            self._on_tree_changed(TreeEvent(TreeChange.ADDED, record))
         if tree.current is not None:
-            self._on_tree_changed("selected", tree.current)
+            self._on_tree_changed(TreeEvent(TreeChange.SELECTED, tree.current))
         self._unsubscribe = tree.subscribe(self._on_tree_changed)
         self.destroyed.connect(lambda *_: self._unsubscribe())
         self._on_selection_changed()
@@ -230,12 +230,13 @@ class HistoryPanel(QWidget):
         return out
 
     # -- tree observer ----------------------------------------------------------------------
-    def _on_tree_changed(self, event: str, record: PassRecord) -> None:
-        if event == "added":
+    def _on_tree_changed(self, event: TreeEvent) -> None:
+        kind, record = event.kind, event.record
+        if kind is TreeChange.ADDED:
             self._add_item(record)
-        elif event == "changed" and record.id in self._items:
+        elif kind is TreeChange.CHANGED and record.id in self._items:
             self._fill_item(self._items[record.id], record)
-        elif event == "removed":
+        elif kind is TreeChange.REMOVED:
             item = self._items.pop(record.id, None)
             if item is not None:
                 parent = item.parent()
@@ -246,7 +247,7 @@ class HistoryPanel(QWidget):
                     self.view.takeTopLevelItem(self.view.indexOfTopLevelItem(item))
             for key in [k for k in self._groups if k[0] == record.id]:
                 del self._groups[key]
-        elif event == "selected":
+        elif kind is TreeChange.SELECTED:
             self._mark_input(record.id)
         self._on_selection_changed()
 

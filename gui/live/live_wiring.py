@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QPushButton, QSpinBox, QSplitter, QWidget
 
-from core.history import PassRecord
+from core.history import TreeChange, TreeEvent
 from gui.canvas.canvas import Canvas
 from gui.live.candidate_strip import CandidateStrip
 from gui.live.candidates import MAX_CANDIDATES, Candidates
@@ -187,8 +187,8 @@ class LiveMode(QObject):
         else:
             self.view.set_recording(None)
 
-    def _on_tree_changed(self, event: str, record: PassRecord) -> None:
-        if event == "selected":  # a new input (Apply, Continue, an opened picture)
+    def _on_tree_changed(self, event: TreeEvent) -> None:
+        if event.kind is TreeChange.SELECTED:  # a new input (Apply, Continue, an opened picture)
             self.controller.input_changed()
 
     def _watch_params(self, params: GenerationParams) -> None:

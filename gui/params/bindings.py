@@ -1,4 +1,4 @@
-"""Observable plain-Python state and the one helper that binds widgets to its fields.
+"""The one helper that binds widgets to the fields of observable state (``core.observable``).
 
 ``bind(state, "strength", slider, scale=100)`` keeps a widget and a field in sync both ways: a
 widget edit writes the field, a field change updates every bound widget with its signals blocked
@@ -8,7 +8,6 @@ widget edit writes the field, a field change updates every bound widget with its
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -24,45 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-FieldObserver = Callable[[Any], None]
-
-
-class Observable:
-    """Mixin for dataclasses: ``subscribe(name, callback)`` is called after a field changes."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        old = self.__dict__.get(name, _MISSING)
-        object.__setattr__(self, name, value)
-        if old is not _MISSING and old != value:
-            for callback in list(self._field_observers().get(name, ())):
-                callback(value)
-
-    def _field_observers(self) -> dict[str, list[FieldObserver]]:
-        observers = self.__dict__.get("_observers")
-        if observers is None:
-            observers = {}
-            object.__setattr__(self, "_observers", observers)
-        return observers
-
-    def subscribe(self, name: str, callback: FieldObserver) -> Callable[[], None]:
-        """Call ``callback(value)`` whenever field ``name`` changes; returns an unsubscribe."""
-        callbacks = self._field_observers().setdefault(name, [])
-        callbacks.append(callback)
-        return lambda: callbacks.remove(callback) if callback in callbacks else None
-
-    def update(self, **values: Any) -> None:
-        """Set several known fields at once (unknown names are ignored)."""
-        names = {f.name for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-        for name, value in values.items():
-            if name in names:
-                setattr(self, name, value)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
-
-
-_MISSING = object()
-
+from core.observable import Observable
 
 Accessors = tuple[Callable[[], Any], Callable[[Any], Any], SignalInstance]
 

@@ -29,7 +29,7 @@ from core.conditioning.specs import (
     Reference,
 )
 from core.errors import InvalidRequest
-from gui.params.bindings import Observable
+from core.observable import Observable
 
 CONDITIONING_FIELDS = ("loras", "controls", "references")
 METADATA_NOTICE = (

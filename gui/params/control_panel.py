@@ -39,7 +39,7 @@ from core.conditioning.specs import (
     LoraSpec,
 )
 from core.errors import UserError
-from core.history import PassTree
+from core.history import PassTree, TreeChange, TreeEvent
 from gui.params.conditioning_state import ConditioningState, ControlEntry, ReferenceEntry
 from gui.params.control_commands import SetConditioningCommand
 from gui.params.control_rows import ControlRow, LoraRow, ReferenceRow, as_sentence
@@ -375,8 +375,8 @@ class ControlPanel(QWidget):
         self._overlay_key = key
         self._overlay.show_control_image(self.shown_control_image())
 
-    def _on_tree_changed(self, event: str, _record: object) -> None:
-        if event in ("selected", "added", "removed"):
+    def _on_tree_changed(self, event: TreeEvent) -> None:
+        if event.kind is not TreeChange.CHANGED:
             self._sync_controls()  # the input picture may have changed: previews follow
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from core.history import PassRecord, PassTree
+from core.history import PassTree, TreeChange, TreeEvent
 from core.requests import MEMORY_MODES, QUANTIZE_MODES, SPEED_MODES
 from gui.params.bindings import bind
 from gui.params.model_entries import family_label
@@ -112,11 +112,11 @@ class MemoryModeBox(QWidget):
             why = f": {reason}" if reason else ""
             self.in_use_label.setToolTip(f"The memory mode and model family of the last pass{why}")
 
-    def _on_tree_changed(self, event: str, record: PassRecord) -> None:
-        if event == "added" and record.is_root:  # a new picture or project
+    def _on_tree_changed(self, event: TreeEvent) -> None:
+        if event.kind is TreeChange.ADDED and event.record.is_root:  # a new picture or project
             self.in_use_label.setText(NOT_RUN_YET)
-        elif event == "added":
-            self.show_pass(record.params)
+        elif event.kind is TreeChange.ADDED:
+            self.show_pass(event.record.params)
 
 
 def _choice_combo(name: str, choices: tuple[str, ...], hints: Mapping[str, str]) -> QComboBox:

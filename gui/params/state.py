@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidRequest
+from core.observable import Observable
 from core.requests import (
     DEFAULT_SCHEDULER,
     MAX_SEED,
@@ -17,7 +18,6 @@ from core.requests import (
     effective_steps,
 )
 from core.work_size import parse_work_size
-from gui.params.bindings import Observable
 from gui.params.conditioning_state import ConditioningState
 
 DEVICES = ("auto", "cpu", "cuda", "mps")

@@ -9,7 +9,6 @@ and step previews.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -22,6 +21,7 @@ from core.events import PassResult, PassStarted
 from core.history import PassRecord, PassTree
 from core.imaging import load_mask
 from core.requests import PassRequest
+from gui.document.document import Document
 from gui.params.state import GenerationParams
 from gui.params.work_size import WorkSizeKey
 from gui.run.commands import ApplyPassCommand
@@ -41,14 +41,6 @@ def _as_layer(image: Image.Image | None) -> Image.Image | None:
     return None if image is None else load_mask(image, image.size)
 
 
-class PaintedLayers(Protocol):
-    """What a pass takes from the canvas: the painted mask and strength map (None when unused)."""
-
-    def mask_image(self) -> Image.Image | None: ...
-
-    def strength_map_image(self) -> Image.Image | None: ...
-
-
 class PassRunner(QObject):
     """Runs one job at a time on a :class:`PassWorker` and files single passes in ``tree``."""
 
@@ -65,25 +57,22 @@ class PassRunner(QObject):
 
     def __init__(
         self,
-        tree: PassTree,
+        document: Document,
         undo_stack: QUndoStack,
-        params: GenerationParams,
-        layers: PaintedLayers,
+        preview_size: Callable[[], tuple[int, int] | None] = lambda: None,
         parent: QObject | None = None,
     ) -> None:
+        """``preview_size``: the picture's size on screen in device pixels (the canvas's); step
+        previews are scaled to it on the worker, so the GUI thread draws them 1:1."""
         super().__init__(parent)
-        self.tree = tree
+        self.document = document  # the next pass's input, masks, regions and parameters
+        self.tree: PassTree = document.tree
+        self.params: GenerationParams = document.params
         self.undo_stack = undo_stack
-        self.params = params
-        self._layers = layers
-        # The regional prompts of the next pass (the window sets the regions panel's).
-        self.regions_source: Callable[[], tuple[Region, ...]] | None = None
         self.worker = PassWorker()
         # Single passes run here when set (Remote worker mode: gui.window.remote_wiring).
         self.remote_worker: RemoteWorker | None = None
-        # The picture's size on screen in device pixels (the window gives the canvas's): step
-        # previews are scaled to it on the worker, so the GUI thread draws them 1:1.
-        self.preview_size: Callable[[], tuple[int, int] | None] = lambda: None
+        self.preview_size = preview_size
         self._ran_remotely = False
         self._busy = False
         self._source_id: str | None = None
@@ -157,8 +146,8 @@ class PassRunner(QObject):
             image, mask, strength_map = Image.new("RGB", (64, 64)), None, None
         else:
             image = source.image
-            mask, strength_map = self._layers.mask_image(), self._layers.strength_map_image()
-        regions = self.regions_source() if self.regions_source and source is not None else ()
+            mask, strength_map = self.document.mask, self.document.strength_map
+        regions = self.document.pass_regions() if source is not None else ()
         request = PassRequest(
             image=image, mask=mask, strength_map=strength_map, regions=regions, **params
         )

@@ -1,4 +1,4 @@
-"""Autosave: the window's session goes to this process's autosave (``core.project``'s
+"""Autosave: the document's session goes to this process's autosave (``core.project``'s
 ``AutosaveStore``) right after every pass and a few seconds after any other edit.
 
 The session is captured on the GUI thread as a detached snapshot (records are shared, layers
@@ -16,19 +16,17 @@ import threading
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
+from PySide6.QtGui import QUndoStack
 from shiboken6 import isValid
 
 from core.errors import UserError
-from core.history import PassRecord
+from core.history import TreeChange, TreeEvent
 from core.project import AutosaveStore, Session
 from core.threads import run_in_background
-from gui.window.session_io import capture_session
-
-if TYPE_CHECKING:
-    from gui.window.main_window import MainWindow
+from gui.document.document import Document
+from gui.document.session_file import capture
 
 DEBOUNCE_MS = 3000
 """An edit other than a pass is autosaved this long after the last edit of a burst."""
@@ -37,7 +35,8 @@ FINISH_WAIT_S = 30.0
 
 
 class Autosaver(QObject):
-    """Autosaves ``window``'s session into ``store`` (default: the user data folder)."""
+    """Autosaves ``document`` into ``store`` (default: the user data folder) after every pass
+    and a few seconds after any other edit (``undo_stack``'s)."""
 
     saved = Signal(object)  # Path: an autosave was written
     failed = Signal(str)  # one line: the first failure of a streak (the window shows it)
@@ -45,12 +44,14 @@ class Autosaver(QObject):
 
     def __init__(
         self,
-        window: MainWindow,
+        document: Document,
+        undo_stack: QUndoStack,
         store: AutosaveStore | None = None,
         delay_ms: int = DEBOUNCE_MS,
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__(window)
-        self._window = window
+        super().__init__(parent)
+        self._document = document
         self.store = store if store is not None else AutosaveStore()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -68,10 +69,9 @@ class Autosaver(QObject):
         self._failing = False
         self._discard_after_save: list[Path] = []
         self._written.connect(self._on_written)
-        self.failed.connect(window.show_error)
-        window.tree.subscribe(self._on_tree_changed)
-        window.undo_stack.indexChanged.connect(self.schedule)
-        window.shut_down.connect(self.finish)
+        unsubscribe = document.tree.subscribe(self._on_tree_changed)
+        self.destroyed.connect(lambda *_: unsubscribe())
+        undo_stack.indexChanged.connect(self.schedule)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.finish)
@@ -106,13 +106,12 @@ class Autosaver(QObject):
         if self._held:
             self._pending = True
             return
-        window = self._window
-        if window.tree.root is None:
+        if self._document.tree.root is None:
             return
         if self._thread is not None:
             self._again = True
             return
-        session = capture_session(window, **window.project.ui_state(autosave=True))
+        session = capture(self._document, autosave=True)
         self._thread = threading.Thread(
             target=self._write, args=(session,), name="autosave", daemon=True
         )
@@ -130,8 +129,8 @@ class Autosaver(QObject):
                 self._pending = False
                 self.save_now()
 
-    def _on_tree_changed(self, event: str, record: PassRecord) -> None:
-        if event == "added" and not record.is_root:
+    def _on_tree_changed(self, event: TreeEvent) -> None:
+        if event.kind is TreeChange.ADDED and not event.record.is_root:
             self._soon.start()  # a finished pass (and its selection): save at once
         else:
             self.schedule()

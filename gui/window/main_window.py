@@ -1,8 +1,9 @@
 """The main window: canvas in the centre, generation and history docks, toolbars, menus.
 
-It lays out the widgets and wires them together: the PassRunner (gui.run.runner) runs the jobs and
-files their results in the pass tree, the window shows what it reports. Generation itself lives
-in ``core``.
+It lays out the widgets and wires them together. The session is the document's
+(gui.document.Document: pass tree, parameters, regions, masks, the record on screen, the project):
+widgets bind to it, the PassRunner (gui.run.runner) runs its passes and files their results in
+its tree, autosave and projects save it. Generation itself lives in ``core``.
 """
 
 from __future__ import annotations
@@ -27,21 +28,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.history import PassRecord, PassTree
+from core.history import PassRecord, TreeEvent
 from gui.canvas.canvas import Canvas
 from gui.canvas.empty_hint import EmptyHint
 from gui.canvas.toolbars import MaskToolBar, StrengthToolBar
+from gui.document.document import Document
 from gui.history.history_panel import HistoryPanel
 from gui.live.live_wiring import LiveArea, LiveMode
 from gui.params.control_panel import ControlPanel
 from gui.params.generation_panel import GenerationPanel
 from gui.params.memory_mode import MemoryModeBox
 from gui.params.regions_panel import RegionsPanel
-from gui.params.state import GenerationParams
 from gui.qt_helpers import named, plain
 from gui.run.runner import PassRunner
 from gui.run.workflow_controller import WorkflowController
 from gui.window.autosave import Autosaver
+from gui.window.canvas_binding import CanvasBinding
 from gui.window.error_banner import ErrorBanner
 from gui.window.file_actions import FileActions
 from gui.window.generate_area import GenerateArea
@@ -72,17 +74,16 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or Settings.load()
         self.undo_stack = QUndoStack(self)
-        self.tree = PassTree()
-        self.state = GenerationParams()
-        self._shown_id: str | None = None
-        self._shown_image: Image.Image | None = None
+        self.document = Document()  # the session: everything below binds to it
+        self.tree = self.document.tree
+        self.state = self.document.params
         self._closed = False
-        self._resetting = False
 
         # 1. Central area: an error banner above the canvas.
         self.canvas = Canvas(self.undo_stack)
+        self.canvas_binding = CanvasBinding(self.document, self.canvas, self.undo_stack)
         self.empty_hint = EmptyHint(self.canvas)  # "Open or drop a picture…" until one is open
-        self.regions_panel = RegionsPanel(self.canvas)  # regional prompts: gui/params/regions_panel
+        self.regions_panel = RegionsPanel(self.document)  # regional prompts (the document's)
         self.error_banner = ErrorBanner()
         self.error_label = self.error_banner.label
         central = QWidget()
@@ -95,8 +96,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # 2. Running: passes and workflows on the worker thread, results into the tree.
-        layers = self.regions_panel  # the canvas's layers, the kept mask while a region is edited
-        self.runner = PassRunner(self.tree, self.undo_stack, self.state, layers, self)
+        preview_size = self.canvas.scene_display_size
+        self.runner = PassRunner(self.document, self.undo_stack, preview_size, self)
         self.worker = self.runner.worker
         self.workflows = WorkflowController(self.runner, self)
         self.live = LiveMode(self.live_area, self.runner, self)  # live mode and candidates
@@ -122,7 +123,6 @@ class MainWindow(QMainWindow):
         self.control_panel = ControlPanel(conditioning, self.undo_stack, self.tree, overlay)
         control_dock = self.docks.add("Control", "controlDock", self.control_panel, left)
         self.tabifyDockWidget(regions_dock, control_dock)
-        self.runner.regions_source = self.regions_panel.regions
 
         # 4. Toolbars, menus, status bar.
         self.mask_toolbar = MaskToolBar(self.canvas, self)
@@ -131,7 +131,14 @@ class MainWindow(QMainWindow):
         self.addToolBarBreak()  # its own row: neither toolbar overflows into » at 1400 px
         self.addToolBar(self.strength_toolbar)
         self.files = FileActions(self, self.tree, self.settings, self.shown_record)
-        self.project = ProjectActions(self)  # project files, the title and the unsaved marker
+        # Autosave and crash recovery (gui.window.autosave, .recovery); project files, the title
+        # and the unsaved marker (gui.window.project_actions): all save the document.
+        self.autosaver = Autosaver(self.document, self.undo_stack, parent=self)
+        busy = lambda: self.busy  # noqa: E731
+        self.project = ProjectActions(
+            self.document, self, self.settings, self.files, self.autosaver, busy
+        )
+        self.recovery = RecoveryOffer(self, self.autosaver, self.project, busy)
         self.workflow_menu = WorkflowMenu(self.workflows, self.state, self, self.canvas.face_boxes)
         self.models = ModelManagerOpener(self.state, self.panel.model_picker, self)  # Models…
         self.canvas.viewport().installEventFilter(self.files)
@@ -147,19 +154,25 @@ class MainWindow(QMainWindow):
 
         # 5. Wiring.
         self.tree.subscribe(self._on_tree_changed)
+        self.document.subscribe("shown_id", lambda _id: self._on_shown())
+        self.document.subscribe("mask", lambda mask: self.panel.set_mask_present(mask is not None))
+        self.document.subscribe("strength_map", lambda _map: self._update_status_label())
+        self.document.replaced.subscribe(lambda _doc: self.error_banner.hide())
+        self.autosaver.failed.connect(self.show_error)
+        for helper in (self.project, self.recovery):
+            helper.error.connect(self.show_error)
+            helper.message.connect(self._show_message)
         self.history.record_shown.connect(self.show_record)
         self.history.continue_requested.connect(self.continue_from)
         self.workflows.record_shown.connect(self.show_record)
         self.workflow_menu.record_shown.connect(self.show_record)
         self.workflow_menu.continue_requested.connect(self.continue_from)
-        self.canvas.mask_changed.connect(self._on_mask_changed)
         self.canvas.tool_changed.connect(self.tool_flash.flash)
         self.state.subscribe("model", self.banner_causes.model_chosen)
         self.mask_toolbar.error.connect(self.show_error)
         self.panel.problem_changed.connect(self._update_generate_enabled)
         self.runner.work_size_seen.connect(self.panel.remember_work_size)
         self.state.subscribe("steps", self.strength_toolbar.set_total_steps)
-        self.canvas.strength_map_changed.connect(self._update_status_label)
         self.files.image_opened.connect(self._on_image_opened)
         self.files.restore_requested.connect(self.panel.set_params)
         self.files.project_dropped.connect(self.open_project)
@@ -171,22 +184,20 @@ class MainWindow(QMainWindow):
         self.runner.message.connect(self._show_message)
         self.runner.error.connect(self.show_error)
         self.runner.preview.connect(self.canvas.show_preview)
-        self.runner.preview_size = self.canvas.scene_display_size
         self.runner.model_worked.connect(self._remember_model)
         self.runner.result_added.connect(self.show_record)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self._on_about_to_quit)
         self.worker.stopped.connect(self.shut_down)
-        self.autosaver = Autosaver(self)  # and crash recovery: gui.window.autosave, .recovery
-        self.recovery = RecoveryOffer(self, self.autosaver)
+        self.shut_down.connect(self.autosaver.finish)
 
         # 6. Restore settings (the layout as built is the default: View › Reset layout).
         self.docks.mark_default()
         self._restore_settings()
         self.worker_choice = RemoteWorkerWiring(self.runner, self.panel.model_picker, self.settings)
         self._on_busy_changed(False)
-        self._on_mask_changed()
+        self.panel.set_mask_present(self.document.mask is not None)
         self._update_status_label()
 
     # -- building ---------------------------------------------------------------------------------
@@ -242,14 +253,15 @@ class MainWindow(QMainWindow):
     def show_record(self, record_id: str) -> None:
         """Show a record in the canvas (the mask stays) and select its history card; the next
         pass's input is unchanged."""
-        if record_id not in self.tree:
-            return
-        record = self.tree.get(record_id)
-        if record.image is not self._shown_image:
-            self.canvas.set_image(record.image, keep_mask=True)
-            self._shown_image = record.image
-        self._shown_id = record_id
-        self.history.show_card(record_id)  # the card shown and the canvas always agree
+        if record_id == self.document.shown_id:
+            self._on_shown()  # shown already: its card is selected again
+        else:
+            self.document.show(record_id)  # the canvas binding and _on_shown follow
+
+    def _on_shown(self) -> None:
+        shown = self.document.shown_id
+        if shown is not None and shown in self.tree:
+            self.history.show_card(shown)  # the card shown and the canvas always agree
         self._update_status_label()
 
     def continue_from(self, record_id: str) -> None:
@@ -258,26 +270,18 @@ class MainWindow(QMainWindow):
         self.runner.apply_record(record_id)
 
     def shown_record(self) -> PassRecord | None:
-        shown_id = self._shown_id
-        return self.tree.get(shown_id) if shown_id is not None and shown_id in self.tree else None
+        return self.document.shown_record()
 
-    def set_root_image(self, image: Image.Image, name: str = "Original") -> None:
-        """Start a new session from ``image``: new tree, empty mask, empty undo history."""
-        self.canvas.set_image(image, keep_mask=False)
-        self._shown_image = image
-        self.undo_stack.clear()
-        self._resetting = True
-        try:
-            self.tree.set_root(image, name)
-        finally:
-            self._resetting = False
-        self.canvas.fit()
-        self.error_banner.hide()
+    def set_root_image(
+        self, image: Image.Image, name: str = "Original", document: str = ""
+    ) -> None:
+        """Start a new session from ``image``: new tree, empty mask, empty undo history;
+        ``document`` names the picture in the title ("" keeps the name)."""
+        self.document.start(image, name, document)
 
     def _on_image_opened(self, image: Image.Image, name: str, document: str) -> None:
         if self.project.confirm_discard():  # unsaved work: Save / Discard / Cancel
-            self.set_root_image(image, name)
-            self.project.set_document(document)  # and the title
+            self.set_root_image(image, name, document)
 
     def save_project(self, path: str | Path) -> bool:
         """Save the session as a project file (.i2i); errors go to the banner."""
@@ -287,21 +291,15 @@ class MainWindow(QMainWindow):
         """Open a project file in place of the session (asks first about unsaved work)."""
         return self.project.open(path)
 
-    def _on_tree_changed(self, event: str, record: PassRecord) -> None:
+    def _on_tree_changed(self, _event: TreeEvent) -> None:
         self.empty_hint.set_empty(self.tree.root is None)
-        if event == "selected":
-            self.show_record(record.id)
-        elif event == "removed" and record.id == self._shown_id and not self._resetting:
-            self._shown_id = None
-            if self.tree.current is not None and self.tree.current.id != record.id:
-                self.show_record(self.tree.current.id)
         self._update_status_label()
 
     def _update_status_label(self) -> None:
         current = self.tree.current
         self.panel.set_picture_size(None if current is None else current.image.size)
         self.starts_from_label.setText(starts_from_text(current))
-        has_map = self.canvas.strength_map_image() is not None
+        has_map = self.document.strength_map is not None
         self.panel.set_strength_map_present(has_map)  # the panel says the slider is not used
         for toolbar in (self.mask_toolbar, self.strength_toolbar):
             toolbar.setEnabled(current is not None)  # nothing to paint on without a picture
@@ -315,9 +313,6 @@ class MainWindow(QMainWindow):
         if has_map:
             text += " · Region strength map on (it replaces the strength slider)"
         self.status_label.setText(text)
-
-    def _on_mask_changed(self) -> None:
-        self.panel.set_mask_present(self.canvas.mask_image() is not None)
 
     # -- generation (gui.run.runner) ------------------------------------------------------------
     @property

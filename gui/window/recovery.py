@@ -12,10 +12,10 @@ one that cannot be read is renamed aside in the autosave folder, and the banner 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -28,13 +28,11 @@ from PySide6.QtWidgets import (
 
 from core.errors import ProjectError
 from core.project import AutosaveStore
+from gui.document.session_file import UI_PROJECT
 from gui.qt_helpers import ask, named, plain, plain_tooltip, warn
-from gui.window.session_io import UI_PROJECT
+from gui.window.autosave import Autosaver
+from gui.window.project_actions import ProjectActions
 from gui.window.settings import APP_NAME
-
-if TYPE_CHECKING:
-    from gui.window.autosave import Autosaver
-    from gui.window.main_window import MainWindow
 
 
 def describe(path: Path) -> str:
@@ -115,12 +113,24 @@ class RecoveryDialog(QDialog):
 
 
 class RecoveryOffer(QObject):
-    """Checks for recoverable autosaves when ``window`` is first shown and offers them."""
+    """Checks for recoverable autosaves when ``window`` is first shown and offers them; a
+    recovered one goes into the document through ``project`` (which asks about unsaved work)."""
 
-    def __init__(self, window: MainWindow, autosaver: Autosaver) -> None:
+    error = Signal(str)  # a one-line error (the banner shows it)
+    message = Signal(str, int)  # status-bar text, timeout in ms
+
+    def __init__(
+        self,
+        window: QWidget,
+        autosaver: Autosaver,
+        project: ProjectActions,
+        busy: Callable[[], bool],
+    ) -> None:
         super().__init__(window)
         self._window = window
         self._autosaver = autosaver
+        self._project = project
+        self._busy = busy
         self._checked = False
         self.dialog: RecoveryDialog | None = None
         window.installEventFilter(self)
@@ -138,7 +148,7 @@ class RecoveryOffer(QObject):
         try:
             paths = self._autosaver.store.recoverable()
         except OSError as exc:
-            self._window.show_error(f"Cannot look for autosaves: {exc.strerror or exc}")
+            self.error.emit(f"Cannot look for autosaves: {exc.strerror or exc}")
             return None
         if not paths:
             return None
@@ -163,21 +173,20 @@ class RecoveryOffer(QObject):
         The autosave is deleted only once this process's own autosave holds its work; when it
         cannot be read it is kept, renamed aside if its content is damaged.
         """
-        window = self._window
-        if window.busy:
-            window.show_error("A pass is running; the autosave is kept: recover it after the pass.")
+        if self._busy():
+            self.error.emit("A pass is running; the autosave is kept: recover it after the pass.")
             return False
         try:
             session = self._autosaver.store.load(path)
-            if not window.project.confirm_discard():
+            if not self._project.confirm_discard():
                 return False
             project = session.ui.get(UI_PROJECT)
             project_path = Path(project) if isinstance(project, str) and project else None
-            window.project.restore(session, project_path, clean=False)
+            self._project.restore(session, project_path, clean=False)
         except ProjectError as exc:
-            window.show_error(f"Cannot recover the autosave: {exc}")
+            self.error.emit(f"Cannot recover the autosave: {exc}")
             return False
         self._autosaver.discard_after_next_save(path)
         self._autosaver.save_now()
-        window.statusBar().showMessage(f"Recovered the work autosaved in {path.name}", 10000)
+        self.message.emit(f"Recovered the work autosaved in {path.name}", 10000)
         return True

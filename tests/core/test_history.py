@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.history import PassTree
+from core.history import PassTree, TreeChange
 from tests.tiny_models.images import make_image
 
 
@@ -50,18 +50,19 @@ def test_delete_removes_subtree_but_never_the_root(tree):
 
 def test_observers_hear_every_change(tree):
     events = []
-    unsubscribe = tree.subscribe(lambda event, record: events.append((event, record.id)))
+    unsubscribe = tree.subscribe(lambda event: events.append((event.kind, event.record.id)))
     record = tree.add("root", make_image(16, 16, 1))
     tree.rename(record.id, "x")
     tree.select(record.id)
     tree.remove(record.id)
     assert events == [
-        ("added", record.id),
-        ("changed", record.id),
-        ("selected", record.id),
-        ("removed", record.id),
-        ("selected", "root"),
+        (TreeChange.ADDED, record.id),
+        (TreeChange.CHANGED, record.id),
+        (TreeChange.SELECTED, record.id),
+        (TreeChange.REMOVED, record.id),
+        (TreeChange.SELECTED, "root"),
     ]
+    assert all(isinstance(kind, TreeChange) for kind, _ in events)
     unsubscribe()
     tree.add("root", make_image(16, 16, 2))
     assert len(events) == 5

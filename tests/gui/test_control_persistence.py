@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import zipfile
 
+from gui.document.session_file import capture, restore
 from PySide6.QtWidgets import QMessageBox
 
 from core.conditioning.specs import ControlLayer, LoraSpec
 from core.metadata import write_png
 from core.project import load_project, save_project
 from gui.params.conditioning_state import METADATA_NOTICE, ControlEntry, ReferenceEntry
-from gui.window.session_io import capture_session, restore_session
 from tests.gui.session_helpers import pixels
 from tests.tiny_models.images import make_image
 
@@ -115,7 +115,7 @@ def test_control_settings_and_pictures_round_trip_through_a_project(fake_window,
     panel.edit("references", 0, "edit", {"model": "ip", "scale": 0.9, "mode": "composition"})
     before = (state.loras, state.controls, state.references)
 
-    path = save_project(tmp_path / "work.i2i", capture_session(window))
+    path = save_project(tmp_path / "work.i2i", capture(window.document))
     with zipfile.ZipFile(path) as archive:
         index = json.loads(archive.read("project.json"))
         assert index["ui_images"] == {
@@ -126,7 +126,7 @@ def test_control_settings_and_pictures_round_trip_through_a_project(fake_window,
 
     panel.remove("references", 0)
     panel.remove("controls", 1)
-    restore_session(window, load_project(path))
+    restore(window.document, load_project(path), path)
     assert (state.loras, state.controls, state.references) == before
     assert pixels(state.controls[0].layer.image) == pixels(make_image(48, 32, seed=2))
     assert pixels(state.references[0].image) == pixels(make_image(40, 40, seed=3))
@@ -136,7 +136,7 @@ def test_control_settings_and_pictures_round_trip_through_a_project(fake_window,
     assert window.undo_stack.count() == 0
 
     # Autosaves go through the same session: its pictures travel with it.
-    session = capture_session(window)
+    session = capture(window.document)
     assert sorted(session.ui_images) == ["control-0", "reference-0"]
 
     # Settings keep no pictures: saving them works with all of this set.

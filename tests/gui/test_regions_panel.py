@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from gui.document.session_file import capture, restore
 from PIL import Image
 from PySide6.QtWidgets import QPushButton
 
 from core.project import load_project, save_project
-from gui.window.session_io import capture_session, restore_session
 from tests.gui.session_helpers import drag, generate, pixels
 from tests.tiny_models.images import make_mask
 
@@ -31,7 +31,7 @@ def test_region_from_current_mask_reaches_the_request_and_project(qtbot, fake_wi
 
     record = generate(qtbot, window)
     assert [r.prompt for r in record.regions] == ["a blue sky"]
-    path = save_project(tmp_path / "p.i2i", capture_session(window))
+    path = save_project(tmp_path / "p.i2i", capture(window.document))
     loaded = load_project(path).tree.get(record.id)
     assert [(r.prompt, r.negative) for r in loaded.regions] == [("a blue sky", "fog")]
     assert pixels(loaded.regions[0].mask) == pixels(mask)
@@ -113,18 +113,19 @@ def test_regions_round_trip_through_a_project_file(qtbot, fake_window, tmp_path)
     inpaint = make_mask(96, 64, box=(0, 40, 96, 64))
     canvas.set_mask_image(inpaint)
     first.edit.click()  # saved mid-edit: the region gets the layer, the file the kept mask
-    saved = [(pixels(m), p, n) for m, p, n in panel.saved_regions()]
+    saved = [(pixels(r.mask), r.prompt, r.negative) for r in window.document.regions]
     assert saved[0][0] == pixels(soft)
-    kept = pixels(panel.inpaint_mask())
+    kept = pixels(window.document.mask)
 
-    path = save_project(tmp_path / "regions.i2i", capture_session(window))
+    path = save_project(tmp_path / "regions.i2i", capture(window.document))
     session = load_project(path)
     assert pixels(session.mask) == kept
-    panel.set_regions([])
+    window.document.regions = ()
     canvas.clear_mask()
-    restore_session(window, session)
-    restored = [(pixels(m), p, n) for m, p, n in panel.saved_regions()]
+    restore(window.document, session, None)
+    restored = [(pixels(r.mask), r.prompt, r.negative) for r in window.document.regions]
     assert restored == saved
-    assert [(r.prompt, r.negative) for r in panel.regions()] == [("a blue sky", "fog")]
+    pass_regions = window.document.pass_regions()
+    assert [(r.prompt, r.negative) for r in pass_regions] == [("a blue sky", "fog")]
     assert panel.editing is None and pixels(canvas.mask_image()) == kept
     assert [row.label.text() for row in panel.rows] == ["Region 1", "Region 2"]
