@@ -8,6 +8,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 
 from core.metadata import read_metadata
+from gui.run.workflow_jobs import Batch, Multipass, Sweep, Upscale, Variations
 from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
@@ -19,7 +20,7 @@ def wait_idle(qtbot, window) -> None:
 
 def test_multipass_chains_its_passes_and_applies_the_last(main_window, qtbot):
     window = main_window
-    assert window.workflows.run_multipass([0.5, 0.5, 0.25])
+    assert window.workflows.start(Multipass((0.5, 0.5, 0.25)))
     assert window.busy and window.workflows.active == "multipass"
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
@@ -39,7 +40,7 @@ def test_multipass_cancelled_halfway_keeps_the_finished_passes(main_window, qtbo
     window.state.update(steps=40)  # long passes: the cancel lands in pass 2
     done = []
     window.worker.pass_done.connect(lambda index, _result: done.append(index))
-    assert window.workflows.run_multipass([1.0, 1.0, 1.0])
+    assert window.workflows.start(Multipass((1.0, 1.0, 1.0)))
     qtbot.waitUntil(lambda: bool(done), timeout=ENGINE_TIMEOUT)
     window.cancel()
     wait_idle(qtbot, window)
@@ -53,7 +54,7 @@ def test_multipass_cancelled_halfway_keeps_the_finished_passes(main_window, qtbo
 def test_sweep_fills_the_contact_sheet_and_groups_the_history(main_window, qtbot):
     window = main_window
     window.state.update(steps=8)
-    assert window.workflows.run_sweep([0.25, 0.5, 0.75], seeds=2)
+    assert window.workflows.start(Sweep((0.25, 0.5, 0.75), seeds=2))
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
     assert len(passes) == 6
@@ -75,7 +76,7 @@ def test_sweep_fills_the_contact_sheet_and_groups_the_history(main_window, qtbot
 def test_variations_are_one_group_of_consecutive_seeds(main_window, qtbot):
     window = main_window
     window.state.update(seed=40)
-    assert window.workflows.run_variations(3)
+    assert window.workflows.start(Variations(3))
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
     assert [r.seed for r in passes] == [40, 41, 42]
@@ -86,7 +87,7 @@ def test_variations_are_one_group_of_consecutive_seeds(main_window, qtbot):
 
 def test_upscale_adds_one_bigger_pass(main_window, qtbot):
     window = main_window
-    assert window.workflows.run_upscale(2.0, 0.5, tile=64, overlap=16)
+    assert window.workflows.start(Upscale(2.0, 0.5, tile=64, overlap=16))
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
     assert len(passes) == 1
@@ -122,7 +123,7 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
     assert any("broken.png" in dialog.log.item(i).text() for i in range(dialog.log.count()))
     assert not dialog.is_running()
     # A re-run skips what is done and only retries the bad file.
-    assert window.workflows.run_batch(str(in_dir), str(out_dir))
+    assert window.workflows.start(Batch(str(in_dir), str(out_dir)))
     wait_idle(qtbot, window)
     assert (len(reports[-1].done), len(reports[-1].skipped)) == (0, 2)
 
@@ -144,7 +145,7 @@ def test_strength_map_keeps_areas_painted_zero_byte_identical(main_window, qtbot
 
 def test_workflow_errors_show_in_the_window(main_window, qtbot):
     window = main_window
-    assert window.workflows.run_multipass([0.5, 0.01])  # 0.01 × 4 steps runs 0 steps
+    assert window.workflows.start(Multipass((0.5, 0.01)))  # 0.01 × 4 steps runs 0 steps
     wait_idle(qtbot, window)
     assert window.error_banner.isVisible()
     assert "0 denoising steps" in window.error_label.text()
