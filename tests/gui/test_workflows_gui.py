@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 
+from core.events import PassResult
 from core.metadata import read_metadata
+from core.model_spec import ModelSpec
+from core.requests import PassRequest
+from gui.run.jobs import JobCallbacks, Workflow
 from gui.run.workflow_jobs import Batch, Multipass, Sweep, Upscale, Variations
 from tests.tiny_models.images import make_image
 
@@ -170,3 +177,41 @@ def test_menu_action_opens_the_dialog_and_runs_the_schedule(main_window, qtbot):
     assert [r.strength for r in window.tree.records() if not r.is_root] == [0.5, 0.25]
     for other in window.workflow_menu.actions:
         assert other.isEnabled()
+
+
+@dataclass(frozen=True)
+class Echo(Workflow):
+    """A workflow written in one place: the controller files it from its declared attributes."""
+
+    count: int
+    kind: ClassVar[str] = "echo"
+    noun: ClassVar[str] = "echoes"
+    chains: ClassVar[bool] = True
+
+    def message(self) -> str:
+        return f"Echo ×{self.count}…"
+
+    def pass_name(self, index: int, result: PassResult) -> str:
+        return f"Echo {index}"
+
+    def run(self, engine: Any, request: PassRequest, spec: ModelSpec, calls: JobCallbacks) -> Any:
+        results = []
+        for index in range(1, self.count + 1):
+            result = PassResult(request.image.copy(), request, index, 1, 0.01, spec.reference, "")
+            calls.on_pass(index, result)
+            results.append(result)
+        return results
+
+
+def test_a_new_workflow_is_one_class_the_controller_files_by_its_attributes(main_window, qtbot):
+    window = main_window
+    started: list[str] = []
+    window.workflows.started.connect(started.append)
+    assert window.workflows.start(Echo(2))
+    assert started == ["echo"] and window.workflows.active == "echo"
+    wait_idle(qtbot, window)
+    passes = [r for r in window.tree.records() if not r.is_root]
+    assert [r.name for r in passes] == ["Echo 1", "Echo 2"]
+    assert passes[0].parent_id == window.tree.root_id and passes[1].parent_id == passes[0].id
+    assert window.tree.current_id == passes[1].id  # chains: the last one is applied
+    assert window.progress_bar.format() == "2 echoes finished"
