@@ -111,16 +111,27 @@ class GenerationParams(Observable):
         takes ``seed_for_next_pass()``. Raises InvalidRequest for a reference without a
         picture (before any seed is drawn)."""
         conditioning = self.conditioning.request_fields()
-        fields = {name: getattr(self, name) for name in REQUEST_FIELDS}
-        fields["seed"] = self.seed_for_next_pass() if seed is None else seed
         return PassRequest(
             image=image,
             mask=mask,
             strength_map=strength_map,
             regions=regions,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            strength=self.strength,
+            steps=self.steps,
+            cfg=self.cfg,
+            seed=self.seed_for_next_pass() if seed is None else seed,
+            scheduler=self.scheduler,
+            mask_blur=self.mask_blur,
+            inpaint_area=self.inpaint_area,  # type: ignore[arg-type]  # restore() checks it
+            padding=self.padding,
+            soft_inpaint=self.soft_inpaint,
+            work_size=self.work_size,
             color_match=self.request_color_match,
-            **fields,
-            **conditioning,
+            loras=conditioning["loras"],
+            controls=conditioning["controls"],
+            references=conditioning["references"],
         )
 
     @property

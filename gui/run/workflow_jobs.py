@@ -246,7 +246,7 @@ class Outpaint(Workflow):
             engine,
             request,
             spec,
-            tuple(self.sides),
+            self.sides,
             self.band,
             on_event=calls.on_event,
             on_progress=calls.on_progress,
