@@ -222,32 +222,32 @@ class WorkflowMenu(QObject):
             self.sheet.set_cell(row, column, record_id, image)
 
     def _on_started(self, kind: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.set_running(True)
 
     def _on_rejected(self, kind: str, reason: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_failed(reason)
             self.batch_dialog.set_running(False)
 
     def _on_progress(self, kind: str, progress: Any) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_progress(progress)
 
     def _on_finished(self, kind: str, outcome: Any, cancelled: bool) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_finished(outcome)
             self.batch_dialog.set_running(False)
-        if kind == "sweep" and cancelled and self.sheet is not None:
+        if kind == Sweep.kind and cancelled and self.sheet is not None:
             self.sheet.mark_cancelled()
 
     def _on_failed(self, kind: str, message: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_failed(message)
             self.batch_dialog.set_running(False)
-        if kind == "sweep" and self.sheet is not None:
+        if kind == Sweep.kind and self.sheet is not None:
             self.sheet.mark_cancelled()
 
     def _on_cancelled(self, kind: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.set_running(False)
