@@ -120,6 +120,9 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
     dialog.start_button.click()  # the dialog starts the batch through the controller
     assert window.busy and dialog.is_running()
     wait_idle(qtbot, window)
+    # The report is appended on the worker thread (a direct call, after the queued ones that end
+    # the busy state were posted): wait for it too.
+    qtbot.waitUntil(lambda: len(reports) == 1)
     report = reports[-1]
     assert (len(report.done), len(report.failed)) == (2, 1)
     assert sorted(p.name for p in out_dir.iterdir()) == ["img0.png", "img1.png"]
@@ -132,6 +135,7 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
     # A re-run skips what is done and only retries the bad file.
     assert window.workflows.start(Batch(str(in_dir), str(out_dir)))
     wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: len(reports) == 2)
     assert (len(reports[-1].done), len(reports[-1].skipped)) == (0, 2)
 
 
