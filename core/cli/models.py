@@ -24,8 +24,8 @@ from core.library.download import download_model
 from core.library.hub_cache import remove_cached, repo_cache_folder
 from core.library.registry import LibraryItem, ModelLibrary, ScanProblem, item_fields
 from core.library.scan import folder_layout
+from core.model_spec import HUB_ID
 from core.models.families import FAMILIES
-from core.models.spec import HUB_ID
 
 
 def add_models_parser(sub: argparse._SubParsersAction) -> None:

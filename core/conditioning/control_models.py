@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
-from core.models.files import PICKLE_SUFFIXES
-from core.models.spec import HUB_ID
+from core.model_spec import HUB_ID, PICKLE_SUFFIXES
 
 UNION_CLASSES = ("ControlNetUnionModel",)
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model"  # the weights file name in a diffusers folder

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from core.conditioning.control_models import find_in_library
 from core.errors import ModelError
-from core.models.files import PICKLE_SUFFIXES
-from core.models.spec import HUB_ID
+from core.model_spec import HUB_ID, PICKLE_SUFFIXES
 
 # The adapter a bare hub repo id means, per family: (file in the repo, its image encoder folder).
 DEFAULT_HUB_FILES = {

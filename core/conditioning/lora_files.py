@@ -12,8 +12,9 @@ from pathlib import Path
 
 from core.conditioning.specs import LoraSpec
 from core.errors import InvalidRequest, ModelError
-from core.library.detect import PICKLE_SUFFIXES, detect_file, read_header
+from core.library.detect import detect_file, read_header
 from core.library.key_rules import CROSS_DIM_FAMILY, Keys
+from core.model_spec import PICKLE_SUFFIXES
 
 # A1111's extra-network syntax: <lora:name>, <lora:name:0.8>, <lora:name:0.8:0.5> (the text
 # encoder's and the UNet's weights; the first one is used), also <lyco:…> for LyCORIS files.

@@ -18,9 +18,9 @@ from typing import Any
 from core.errors import ModelError
 from core.library import key_rules as rules
 from core.library.key_rules import Keys
+from core.model_spec import PICKLE_SUFFIXES
 
 MAX_HEADER_BYTES = 100_000_000  # real headers are a few MB at most
-PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin", ".pkl"}
 _ZIP_MAGIC, _PICKLE_MAGIC = b"PK\x03\x04", b"\x80"
 _PICKLE_PROTOCOLS = (b"\x02", b"\x03", b"\x04", b"\x05")  # PROTO opcode, then its version
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ModelError
-from core.library.detect import PICKLE_SUFFIXES
 from core.library.index_family import denoiser_config, family_from_index
+from core.model_spec import PICKLE_SUFFIXES
 
 MODEL_SUFFIXES = {".safetensors", ".sft"}
 # Sub-folder → the kind of file it holds (used when a header does not say).

@@ -19,7 +19,6 @@ from core.library.detect import FileInfo, detect_file, first_keys
 from core.resources import bundled_resource
 from core.user_dirs import user_cache_dir
 
-PICKLE_SUFFIXES = {".ckpt", ".pt", ".pth", ".bin", ".pkl"}
 BUNDLED_CONFIGS = bundled_resource("model_configs")
 
 _WHERE_IT_GOES = {

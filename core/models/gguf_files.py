@@ -14,9 +14,9 @@ from typing import Any
 
 from core.errors import ModelError
 from core.library.detect import FileInfo
+from core.model_spec import ModelSpec
 from core.models.families import family
 from core.models.loaded import LoadedModel
-from core.models.spec import ModelSpec
 
 # A tensor name fragment → the family (diffusers and original layouts).
 _FAMILY_KEYS = (

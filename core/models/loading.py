@@ -22,11 +22,11 @@ from core.hashing import Cancelled, hash_model_file
 from core.library.download import FP16, download_model
 from core.library.hub_cache import SKIPPED_COMPONENTS
 from core.library.index_family import family_from_index
+from core.model_spec import PICKLE_SUFFIXES, ModelSpec, classify_reference
 from core.models.collector import forget_frozen, loading_quietly
 from core.models.compile import compile_repeated_blocks
 from core.models.device import resolve_device, resolve_dtype, tune_pipeline
 from core.models.families import Family, family
-from core.models.files import PICKLE_SUFFIXES
 from core.models.gguf_files import load_gguf
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
@@ -40,7 +40,6 @@ from core.models.quantize import (
 )
 from core.models.qwen_processor import load_processor
 from core.models.single_file import load_single_file
-from core.models.spec import ModelSpec, classify_reference
 
 _LOAD_SERIAL = itertools.count(1)
 

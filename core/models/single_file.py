@@ -16,10 +16,10 @@ from typing import Any
 
 from core.errors import ModelError
 from core.library.detect import FileInfo
+from core.model_spec import ModelSpec
 from core.models.families import family
 from core.models.files import bundled_config_for, checkpoint_info
 from core.models.loaded import LoadedModel
-from core.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,11 @@ from core.errors import UserError
 from core.events import PassResult
 from gui.live.live_defaults import LiveDefaults, LiveSettings
 from gui.live.live_loop import LiveLoop, LiveState
+from gui.run.jobs import PassJob
 from gui.run.remote_worker import RemoteWorker
 from gui.run.runner import PassRunner
-from gui.run.worker import PassJob, PassWorker
+from gui.run.worker import PassWorker
+from gui.run.worker_base import Worker
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class LiveController(QObject):
         self._processing = False
         self._listen_to(self.worker)
 
-    def _listen_to(self, worker: PassWorker | RemoteWorker) -> None:
+    def _listen_to(self, worker: Worker) -> None:
         worker.previews.ready.connect(self._on_preview)  # converted, newest only
         worker.finished.connect(self._on_finished)
         worker.cancelled.connect(self._on_cancelled)  # methods: queued to this thread
@@ -135,7 +137,7 @@ class LiveController(QObject):
 
     def _start_pass(self) -> bool:
         try:
-            request, model = self._runner.build_request(seed=self.seed(), single_pass=True)
+            request, spec = self._runner.build_request(seed=self.seed(), single_pass=True)
         except UserError as exc:
             self.error.emit(str(exc))
             return False
@@ -143,11 +145,10 @@ class LiveController(QObject):
         cfg = request.cfg if settings.cfg is None else settings.cfg
         request = request.replace(steps=settings.steps, cfg=cfg)
         self._source_id = self._runner.tree.current_id
-        m = model
-        self._worker_now().submit(PassJob(request, m.model, m.config, m.device, m.dtype, m.memory))
+        self._worker_now().submit(PassJob(request, spec))
         return True
 
-    def _worker_now(self) -> PassWorker | RemoteWorker:
+    def _worker_now(self) -> Worker:
         """Where the window's single passes run now: this computer, or the remote worker (the
         live one aimed at the runner's URL and token)."""
         remote = self._runner.remote_worker

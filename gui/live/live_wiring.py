@@ -20,13 +20,13 @@ from PySide6.QtWidgets import QFileDialog, QPushButton, QSpinBox, QSplitter, QWi
 from core.history import TreeChange, TreeEvent
 from gui.canvas.canvas import Canvas
 from gui.live.candidate_strip import CandidateStrip
-from gui.live.candidates import MAX_CANDIDATES, Candidates
+from gui.live.candidates import Candidates
 from gui.live.frame_recorder import FrameRecorder
 from gui.live.live_controller import LiveController, LiveFrame
 from gui.live.live_view import LiveView
 from gui.params.state import GenerationParams
 from gui.qt_helpers import named
-from gui.run.runner import PassRunner
+from gui.run.runner import MAX_CANDIDATES, PassRunner
 
 LIVE_SHORTCUT = "Ctrl+L"
 # Panel fields that do not change a live pass's picture (the seed is handled on its own).
@@ -57,7 +57,8 @@ def choose_record_folder(parent: QWidget) -> str:
 
 class LiveMode(QObject):
     """Live toggle (``liveButton``, Ctrl+L), the live view, Apply and Record, and candidates
-    (``candidateCountBox``: Generate makes that many to pick from when above 1)."""
+    (``candidateCountBox`` sets the runner's ``candidate_count``: its Generate makes that many to
+    pick from when above 1; the strip stages them)."""
 
     def __init__(self, area: LiveArea, runner: PassRunner, parent: QWidget) -> None:
         super().__init__(parent)
@@ -93,6 +94,8 @@ class LiveMode(QObject):
         self.candidate_count.setToolTip(
             "Candidates: Generate makes this many (seed, seed+1, …) to flip through and accept"
         )
+        self.candidate_count.setValue(runner.candidate_count)
+        self.candidate_count.valueChanged.connect(self._on_candidate_count_changed)
 
         # 2. The input's edit signals.
         controller = self.controller
@@ -157,12 +160,6 @@ class LiveMode(QObject):
             self.recorder = None
         self.view.set_recording(None)
 
-    # -- Generate -------------------------------------------------------------------------------
-    def generate(self) -> bool:
-        """One pass, or candidates when the count is above 1."""
-        count = self.candidate_count.value()
-        return self.candidates.generate(count) if count > 1 else self.runner.generate()
-
     def shutdown(self) -> None:
         self.stop_recording()
         self.controller.shutdown()
@@ -176,6 +173,9 @@ class LiveMode(QObject):
             self.view.set_recording(str(self.recorder.folder), self.recorder.frames)
             if self.recorder.errors:
                 self.view.show_error(f"Recording: {self.recorder.errors[-1]}")
+
+    def _on_candidate_count_changed(self, count: int) -> None:
+        self.runner.candidate_count = count  # Generate (the runner's) makes that many
 
     def _on_record_toggled(self, on: bool) -> None:
         if not on:

@@ -49,7 +49,8 @@ def _two_decimals(value: float) -> float:
 
 
 class GenerationPanel(QWidget):
-    """Edits a :class:`GenerationParams`; ``request_params()`` reads it, ``set_params`` restores.
+    """Edits a :class:`GenerationParams` (``state``: the runner builds the request from it);
+    ``set_params`` restores.
 
     ``problem_changed`` carries the one-line reason the next pass cannot start ("" when it can).
     """
@@ -286,10 +287,6 @@ class GenerationPanel(QWidget):
         return box
 
     # -- public API ---------------------------------------------------------------------------
-    def request_params(self) -> dict[str, Any]:
-        """The parameters for the next pass (PassRequest fields plus model and seed lock)."""
-        return self.state.request_params()
-
     def set_params(self, params: dict[str, Any]) -> None:
         """Restore parameters (saved settings, or ``parsed`` metadata of a PNG)."""
         self.state.restore(params)

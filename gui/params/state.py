@@ -6,7 +6,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
+from core.conditioning.regions import Region
 from core.errors import InvalidRequest
+from core.model_spec import ModelSpec
 from core.observable import Observable
 from core.requests import (
     DEFAULT_SCHEDULER,
@@ -15,6 +19,7 @@ from core.requests import (
     QUANTIZE_MODES,
     SCHEDULER_NAMES,
     SPEED_MODES,
+    PassRequest,
     effective_steps,
 )
 from core.work_size import parse_work_size
@@ -23,8 +28,8 @@ from gui.params.conditioning_state import ConditioningState
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
-# Keys of ``request_params()`` that map straight onto PassRequest fields (besides
-# CONDITIONING_FIELDS: the LoRAs, control layers and references of ``conditioning``).
+# Fields that map straight onto PassRequest fields (besides the LoRAs, control layers and
+# references of ``conditioning``, and colour match, whose "on" is the request's auto).
 REQUEST_FIELDS = (
     "prompt",
     "negative_prompt",
@@ -81,28 +86,76 @@ class GenerationParams(Observable):
     def effective_steps(self) -> int:
         return effective_steps(self.steps, self.strength)
 
-    def request_params(self, conditioning: bool = True) -> dict[str, Any]:
-        """The parameters for the next pass: PassRequest fields, the model (reference, config,
-        device, dtype) and the seed lock. ``conditioning`` False leaves out the LoRAs, control
-        layers and references (for settings, which keep plain values only); True raises
-        InvalidRequest for a reference without a picture."""
-        params = {name: getattr(self, name) for name in REQUEST_FIELDS}
-        if conditioning:
-            params.update(self.conditioning.request_fields())
-        params.update(
-            model=self.model,
-            model_config=self.model_config,
+    def model_spec(self) -> ModelSpec:
+        """The model the next pass runs on: reference, config folder and how to run it."""
+        return ModelSpec(
+            self.model,
+            config=self.model_config or None,
             device=self.device,
             dtype=self.dtype,
             memory=self.memory,
             quantize=self.quantize,
             speed=self.speed,
         )
-        # On is the engine's "auto": masked passes are matched, whole-picture passes keep the
-        # model's colours (PassRequest.colour_matched).
-        params["color_match"] = None if self.color_match else False
-        params["seed_locked"] = self.seed_locked
-        return params
+
+    def pass_request(
+        self,
+        image: Image.Image,
+        seed: int | None = None,
+        mask: Image.Image | None = None,
+        strength_map: Image.Image | None = None,
+        regions: tuple[Region, ...] = (),
+    ) -> PassRequest:
+        """The next pass's request from these fields, the Control panel's LoRAs, control layers
+        and references, and the given picture and layers (not validated yet). ``seed`` None
+        takes ``seed_for_next_pass()``. Raises InvalidRequest for a reference without a
+        picture (before any seed is drawn)."""
+        conditioning = self.conditioning.request_fields()
+        return PassRequest(
+            image=image,
+            mask=mask,
+            strength_map=strength_map,
+            regions=regions,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            strength=self.strength,
+            steps=self.steps,
+            cfg=self.cfg,
+            seed=self.seed_for_next_pass() if seed is None else seed,
+            scheduler=self.scheduler,
+            mask_blur=self.mask_blur,
+            inpaint_area=self.inpaint_area,  # type: ignore[arg-type]  # restore() checks it
+            padding=self.padding,
+            soft_inpaint=self.soft_inpaint,
+            work_size=self.work_size,
+            color_match=self.request_color_match,
+            loras=conditioning["loras"],
+            controls=conditioning["controls"],
+            references=conditioning["references"],
+        )
+
+    @property
+    def request_color_match(self) -> bool | None:
+        """On is the engine's "auto": masked passes are matched, whole-picture passes keep the
+        model's colours (PassRequest.colour_matched)."""
+        return None if self.color_match else False
+
+    def saved_values(self) -> dict[str, Any]:
+        """The fields kept in the settings between sessions, as plain values: the request's
+        fields (no pictures, no LoRAs, control layers or references), colour match, how the
+        model runs and the seed lock. The model reference and config are kept apart."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        spec = self.model_spec()
+        values.update(
+            device=spec.device,
+            dtype=spec.dtype,
+            memory=spec.memory,
+            quantize=spec.quantize,
+            speed=spec.speed,
+            color_match=self.request_color_match,
+            seed_locked=self.seed_locked,
+        )
+        return values
 
     def problem(self) -> str | None:
         """Why the next pass cannot start as set (a one-line reason), or None."""

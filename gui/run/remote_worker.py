@@ -1,6 +1,7 @@
-"""Runs passes on a remote generation worker (``python main.py serve``) behind the same Qt
-signals and public methods as the local :class:`gui.run.worker.PassWorker`, so the runner and
-the window treat both alike: step previews, cancel and results into the history.
+"""Runs passes on a remote generation worker (``python main.py serve``): a
+:class:`gui.run.worker_base.Worker` like the local :class:`gui.run.worker.PassWorker` (the same
+signals, tickets, errors and shutdown), so the runner and the window treat both alike: step
+previews, cancel and results into the history.
 
 Threads: the async client (core.remote.client, aiohttp) runs on an asyncio loop of its own on
 one background thread, not on the window's qasync loop (gui.window.app). That keeps the local
@@ -22,21 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import threading
-import traceback
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from core.errors import PassCancelled, UserError
-from core.events import PassEvent
 from gui.params.worker_choice import WorkerConnection
-from gui.qt_images import HISTORY_THUMBNAIL_SIDE, prepare_qimages
-from gui.run.preview_mailbox import PreviewMailbox, refresh_rate
-from gui.run.worker import PassJob, WorkflowJob, forward_event
+from gui.run.jobs import Job, PassJob
+from gui.run.worker_base import Ticket, Worker, one_line
 
 if TYPE_CHECKING:  # imported on the loop thread when first needed
     from core.remote.client import WorkerClient
@@ -49,35 +46,22 @@ WORKFLOWS_RUN_LOCALLY = (
 NO_URL = "Give the worker's URL in the model panel (Remote worker) and press Connect."
 
 Target = tuple[str, str]  # url, token ("" for none)
-_stopping: set[RemoteWorker] = set()  # shut down, loop thread not ended yet: kept alive
 
 
 @dataclass(eq=False)
-class _Ticket:
-    """A submitted job, the worker it goes to and its cancel flag (set from any thread)."""
+class _RemoteTicket(Ticket):
+    """A submitted job and the worker it goes to."""
 
-    job: PassJob | WorkflowJob
-    target: Target
-    cancelled: bool = False
+    target: Target = ("", "")
 
 
-class RemoteWorker(QObject):
+class RemoteWorker(Worker):
     """Lives on the GUI thread; ``configure`` names the worker, ``submit`` queues a job there.
 
-    The signals are :class:`PassWorker`'s: exactly one of ``finished``, ``cancelled`` or
-    ``failed`` ends every submitted job. ``connection_changed`` reports the worker's state.
+    The signals are :class:`Worker`'s (``pass_done`` and ``progress`` never come: workflows run
+    locally); ``connection_changed`` reports the worker's state.
     """
 
-    loading = Signal(str)
-    started = Signal(object)  # core.events.PassStarted
-    preview = Signal(int, int, float, object)  # step, total, elapsed, H×W×3 uint8 array or None
-    finished = Signal(object)  # core.events.PassResult
-    cancelled = Signal()
-    failed = Signal(str)
-    pass_done = Signal(int, object)  # never emitted: workflows run locally (same API)
-    progress = Signal(object)
-    workflow_finished = Signal(object, bool)
-    stopped = Signal()  # after ``shutdown``: the loop thread has finished
     connection_changed = Signal(object)  # gui.params.worker_choice.WorkerConnection
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -85,35 +69,14 @@ class RemoteWorker(QObject):
         self._target: Target = ("", "")
         self._loop: asyncio.AbstractEventLoop | None = None  # made with its thread, on first use
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._tickets: list[_Ticket] = []  # submitted, not ended yet (under the lock)
-        self._token: Any = None  # the running pass's CancelToken (under the lock)
-        self._outstanding = 0  # GUI thread: submitted, ending signal not delivered yet
-        self._shut_down = False
-        self._thread_done = False
         # Loop thread only:
         self._client: WorkerClient | None = None
         self._client_target: Target | None = None
         self._one_at_a_time: asyncio.Lock | None = None
         self._reconnecting: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None  # after a failed pass: is it still there?
-        self.previews = PreviewMailbox(refresh_rate())
-        # Connected first, so ``busy`` is already False in any other slot of an ending signal.
-        for ending in (self.finished, self.cancelled, self.failed, self.workflow_finished):
-            ending.connect(self._job_ended)
-        self.stopped.connect(self._on_stopped)
 
     # -- called from the GUI thread ---------------------------------------------------------
-    @property
-    def busy(self) -> bool:
-        """True from ``submit`` until the job's ending signal has reached the GUI thread."""
-        return self._outstanding > 0
-
-    @property
-    def running(self) -> bool:
-        """Whether the worker still runs (after ``shutdown``: until its thread has finished)."""
-        return not self._thread_done
-
     @property
     def target(self) -> Target:
         """The worker the next jobs go to: (URL, token), "" where not given."""
@@ -137,36 +100,20 @@ class RemoteWorker(QObject):
         if self._thread is not None:
             self._call(self._close_client())
 
-    def submit(self, job: PassJob | WorkflowJob) -> None:
-        """Queue ``job`` on the configured worker; it runs after any job already running."""
-        ticket = _Ticket(job, self._target)
-        self.previews.reset()
-        with self._lock:
-            self._tickets.append(ticket)
-        self._outstanding += 1
+    def _ticket(self, job: Job) -> Ticket:
+        return _RemoteTicket(job, target=self._target)
+
+    def _dispatch(self, ticket: Ticket) -> None:
         self._call(self._run(ticket))
 
-    def cancel(self) -> None:
-        """Cancel the running pass (on the worker too) and every queued one (thread-safe)."""
-        with self._lock:
-            for ticket in self._tickets:
-                ticket.cancelled = True
-            if self._token is not None:
-                self._token.cancel()
+    def _stop_thread(self) -> None:
+        if self._thread is None:
+            self._gui.thread_finished()
+        else:
+            self._call(self._close())
 
-    def shutdown(self, wait_ms: int = 0) -> None:
-        """Cancel every job and stop the loop thread without blocking (call once, when closing);
-        ``stopped`` follows. ``wait_ms`` > 0 also waits up to that long."""
-        if not self._shut_down:
-            self._shut_down = True
-            self.cancel()
-            _stopping.add(self)  # kept alive until its loop thread has ended, owner or not
-            if self._thread is None:
-                self._thread_done = True
-                self.stopped.emit()
-            else:
-                self._call(self._close())
-        if wait_ms > 0 and self._thread is not None:
+    def _wait_thread(self, wait_ms: int) -> None:
+        if self._thread is not None:
             self._thread.join(wait_ms / 1000)
 
     def _call(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -179,15 +126,6 @@ class RemoteWorker(QObject):
             self._thread.start()
         asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    @Slot()
-    def _job_ended(self, *_args: Any) -> None:
-        self._outstanding = max(0, self._outstanding - 1)
-
-    @Slot()
-    def _on_stopped(self) -> None:
-        self._thread_done = True
-        _stopping.discard(self)
-
     # -- loop thread ----------------------------------------------------------------------------
     def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         asyncio.set_event_loop(loop)
@@ -196,57 +134,50 @@ class RemoteWorker(QObject):
         finally:
             loop.close()
             with contextlib.suppress(RuntimeError):  # the Qt side is already gone
-                self.stopped.emit()
+                self._thread_ended.emit()
 
-    def handle_event(self, event: PassEvent) -> None:
-        """Forward one core event as the matching Qt signal (runs on the loop thread)."""
-        forward_event(self, event)
-
-    async def _run(self, ticket: _Ticket) -> None:
+    async def _run(self, ticket: Ticket) -> None:
         if self._one_at_a_time is None:
             self._one_at_a_time = asyncio.Lock()
         async with self._one_at_a_time:
             await self._run_one(ticket)
 
-    async def _run_one(self, ticket: _Ticket) -> None:
+    async def _run_one(self, ticket: Ticket) -> None:
         job, cancel = ticket.job, None
+        target = ticket.target if isinstance(ticket, _RemoteTicket) else ("", "")
         try:
             # 1. A job cancelled while it waited never starts; workflows stay local.
-            with self._lock:
-                if ticket.cancelled:
-                    raise PassCancelled
-            if isinstance(job, WorkflowJob):
+            self._ended = False
+            if self._was_cancelled(ticket):
+                raise PassCancelled
+            if not isinstance(job, PassJob):
                 raise UserError(WORKFLOWS_RUN_LOCALLY)
-            if not ticket.target[0]:
+            if not target[0]:
                 raise UserError(NO_URL)
             from core.engine.cancel import CancelToken  # a plain flag: no torch
 
             cancel = CancelToken()
-            with self._lock:
-                self._token = cancel
-                if ticket.cancelled:
-                    cancel.cancel()
-            # 2. Run the pass on the worker; its events arrive through handle_event.
-            client = await self._client_for(ticket.target)
-            result = await client.run_pass(job.model, job.request, self.handle_event, cancel)
-            prepare_qimages(result.image, (HISTORY_THUMBNAIL_SIDE,))  # shown at once, like local
-            self.finished.emit(result)
+            self._begin(ticket, cancel)
+            # 2. Run the pass on the worker (its model by the spec's reference: one the worker
+            # offers); its events arrive through handle_event.
+            client = await self._client_for(target)
+            result = await client.run_pass(
+                job.spec.reference, job.request, self.handle_event, cancel
+            )
+            self._end(self.finished, result)  # its QImages made here, shown at once like local
         except PassCancelled:
-            self.cancelled.emit()
+            self._end(self.cancelled)
         except UserError as exc:
             if cancel is not None and cancel.cancelled:  # cancelled while the worker was lost
-                self.cancelled.emit()
+                self._end(self.cancelled)
             else:
-                self.failed.emit(_one_line(exc))
-            if isinstance(job, PassJob) and ticket.target[0]:  # lost it? say so, and retry
-                self._probe = asyncio.create_task(self._check(ticket.target))
+                self._end_with_error(exc)
+            if isinstance(job, PassJob) and target[0]:  # lost it? say so, and retry
+                self._probe = asyncio.create_task(self._check(target))
         except Exception as exc:  # never let a client bug take the app down
-            traceback.print_exc(file=sys.stderr)
-            self.failed.emit(f"Unexpected error ({type(exc).__name__}): {_one_line(exc)}")
+            self._end_with_error(exc)
         finally:
-            with self._lock:
-                self._token = None
-                self._tickets.remove(ticket)
+            self._close_ticket(ticket)
 
     async def _client_for(self, target: Target) -> WorkerClient:
         from core.remote.token_file import local_token
@@ -269,7 +200,7 @@ class RemoteWorker(QObject):
         try:
             listing = await (await self._client_for(target)).models()
         except UserError as exc:
-            return WorkerConnection(target[0], error=_one_line(exc), reachable=_answered(exc))
+            return WorkerConnection(target[0], error=one_line(exc), reachable=_answered(exc))
         models = tuple((str(m.get("name") or m["id"]), str(m["id"])) for m in listing)
         return WorkerConnection(target[0], models=models)
 
@@ -324,8 +255,3 @@ def _answered(exc: UserError) -> bool:
     import aiohttp  # loaded by the client already
 
     return not isinstance(exc.__context__, aiohttp.ClientError | TimeoutError)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,7 +1,8 @@
 """Runs jobs for the window: builds the pass request, owns the worker, files results in the tree.
 
-Every job starts with ``start_job`` and ends with ``finish_job``: ``generate()`` for one pass, the
-workflow controller (gui.run.workflow_controller) for the rest. The runner touches no widget; the
+Every job starts with ``start_job`` and ends with ``finish_job``: ``generate()`` (Generate: one
+pass, or candidates, which gui.live.candidates stages from this runner's signals), the workflow
+controller (gui.run.workflow_controller) for the rest. The runner touches no widget; the
 window shows what its signals say: the busy state, the progress bar, status-bar messages, errors
 and step previews.
 """
@@ -9,6 +10,7 @@ and step previews.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -20,25 +22,38 @@ from core.errors import UserError
 from core.events import PassResult, PassStarted
 from core.history import PassRecord, PassTree
 from core.imaging import load_mask
+from core.model_spec import ModelSpec
 from core.requests import PassRequest
 from gui.document.document import Document
 from gui.params.state import GenerationParams
 from gui.params.work_size import WorkSizeKey
 from gui.run.commands import ApplyPassCommand
+from gui.run.jobs import Job, PassJob, WorkflowJob
 from gui.run.preview_blend import PreviewBlend
 from gui.run.progress_text import step_text
 from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY, RemoteWorker
-from gui.run.worker import PassJob, PassWorker, WorkflowJob
-from gui.run.workflow_jobs import ModelChoice, generate_faces_job
+from gui.run.worker import PassWorker
+from gui.run.worker_base import Worker
+from gui.run.workflow_jobs import GenerateFixingFaces, MakeCandidates
 
 NO_IMAGE = "Open an image first (File › Open, drop a file or paste)."
 NO_MODEL = "Choose a model first: a folder, a .safetensors file or a hub id."
 REMOTE_FIX_FACES = "Fix faces after each pass runs on the local worker: turn it off or go Local."
+MAX_CANDIDATES = 8
 
 
 def _as_layer(image: Image.Image | None) -> Image.Image | None:
     """A request's mask or strength map as filed with its pass: mode "L" (alpha or luminance)."""
     return None if image is None else load_mask(image, image.size)
+
+
+@dataclass
+class _CandidateRun:
+    """A running candidates job: how many it has handed out, and whether it still hands out
+    (not after ``drop_candidates``)."""
+
+    kept: int = 0
+    keeping: bool = True
 
 
 class PassRunner(QObject):
@@ -54,6 +69,11 @@ class PassRunner(QObject):
     work_size_seen = Signal(object, object)  # WorkSizeKey, (w, h) a single pass really works at
     # A Generate result was filed (record id): the window shows it; the input stays the same.
     result_added = Signal(str)
+    # Candidates (``candidate_count`` above 1): Generate makes that many, kept apart from the
+    # history (gui.live.candidates stages them): started (count), each one, then the end.
+    candidates_started = Signal(int)
+    candidate_ready = Signal(object)  # core.events.PassResult
+    candidates_ended = Signal()  # done, cancelled or failed (the busy state has ended)
 
     def __init__(
         self,
@@ -80,10 +100,13 @@ class PassRunner(QObject):
         self._show_previews = True
         self._work_key: WorkSizeKey | None = None  # the running single pass's picture and model
         self._generating = False  # a Generate runs as a workflow job (fix faces after the pass)
+        self.candidate_count = 1  # Generate makes this many candidates when above 1
+        self._candidates: _CandidateRun | None = None  # the running candidates job
         self.listen_to(self.worker)
         self.worker.workflow_finished.connect(self._on_generate_workflow_finished)
+        self.worker.pass_done.connect(self._on_candidate_done)
 
-    def listen_to(self, worker: PassWorker | RemoteWorker) -> None:
+    def listen_to(self, worker: Worker) -> None:
         """Report the passes ``worker`` runs (the local worker; the remote one when set)."""
         worker.loading.connect(self._on_loading)
         worker.started.connect(self._on_pass_started)
@@ -110,7 +133,7 @@ class PassRunner(QObject):
     # -- starting -------------------------------------------------------------------------------
     def build_request(
         self, needs_image: bool = True, seed: int | None = None, single_pass: bool = False
-    ) -> tuple[PassRequest, ModelChoice]:
+    ) -> tuple[PassRequest, ModelSpec]:
         """The request for the next pass and its model; raises UserError when unusable.
 
         ``needs_image`` False (batch): without an open image a placeholder stands in; the
@@ -124,62 +147,70 @@ class PassRunner(QObject):
 
     def _request(
         self, needs_image: bool = True, seed: int | None = None
-    ) -> tuple[PassRequest, ModelChoice]:
+    ) -> tuple[PassRequest, ModelSpec]:
         source = self.tree.current
         if source is None and needs_image:
             raise UserError(NO_IMAGE)
-        params = self.params.request_params()
-        model = ModelChoice(
-            params.pop("model"),
-            params.pop("model_config") or None,
-            params.pop("device"),
-            params.pop("dtype"),
-            params.pop("memory"),
-            params.pop("quantize"),
-            params.pop("speed"),
-        )
-        params.pop("seed_locked")
-        if not model.model:
+        spec = self.params.model_spec()
+        if not spec.reference:
             raise UserError(NO_MODEL)
-        params["seed"] = self.params.seed_for_next_pass() if seed is None else seed
         if source is None:
-            image, mask, strength_map = Image.new("RGB", (64, 64)), None, None
+            request = self.params.pass_request(Image.new("RGB", (64, 64)), seed)
         else:
-            image = source.image
-            mask, strength_map = self.document.mask, self.document.strength_map
-        regions = self.document.pass_regions() if source is not None else ()
-        request = PassRequest(
-            image=image, mask=mask, strength_map=strength_map, regions=regions, **params
-        )
-        return request.validate(), model
+            document = self.document
+            request = self.params.pass_request(
+                source.image,
+                seed,
+                mask=document.mask,
+                strength_map=document.strength_map,
+                regions=document.pass_regions(),
+            )
+        return request.validate(), spec
 
     def generate(self) -> bool:
-        """Start a pass on the worker; returns False (and reports why) when it cannot start."""
+        """Generate (the window's button, Ctrl+Return): one pass, or ``candidate_count``
+        candidates when above 1. Returns False (and reports why) when it cannot start."""
         if self._busy:
             return False
+        if self.candidate_count > 1:
+            return self._generate_candidates(max(1, min(MAX_CANDIDATES, self.candidate_count)))
         try:
-            request, model = self._request()
+            request, spec = self._request()
             if self.remote_worker is not None and self.params.fix_faces:
                 raise UserError(REMOTE_FIX_FACES)
         except UserError as exc:
             self.report_error(str(exc))
             return False
-        job: PassJob | WorkflowJob
+        job: Job
         if self.params.fix_faces:  # "Fix faces after each pass": one result, the faces fixed
-            job = generate_faces_job(request, model)
+            job = WorkflowJob(request, spec, GenerateFixingFaces())
         else:
-            m = model
-            job = PassJob(
-                request, m.model, m.config, m.device, m.dtype, m.memory, m.quantize, m.speed
-            )
+            job = PassJob(request, spec)
         self.start_job(job, f"Generating with seed {request.seed}…")
-        self._work_key = WorkSizeKey(request.image.size, model.model, request.work_size)
+        self._work_key = WorkSizeKey(request.image.size, spec.reference, request.work_size)
         self._generating = isinstance(job, WorkflowJob)
         return True
 
-    def start_job(
-        self, job: PassJob | WorkflowJob, message: str, show_previews: bool = True
-    ) -> None:
+    def _generate_candidates(self, count: int) -> bool:
+        """Candidates at seeds seed, seed+1, …: each reported by ``candidate_ready``, none filed."""
+        try:
+            request, spec = self.build_request()
+        except UserError as exc:
+            self.report_error(str(exc))
+            return False
+        self.start_job(WorkflowJob(request, spec, MakeCandidates(count)), f"{count} candidates…")
+        self._candidates = _CandidateRun()
+        self.candidates_started.emit(count)
+        return True
+
+    def drop_candidates(self) -> None:
+        """Stop the running candidates job; what it still finishes is not reported."""
+        if self._candidates is not None:
+            self._candidates.keeping = False
+            self._candidates.kept = 0
+            self.cancel()
+
+    def start_job(self, job: Job, message: str, show_previews: bool = True) -> None:
         """Submit a job from the current input; busy until it ends. ``show_previews`` False keeps
         step previews off the canvas (upscale tiles and batch items are other pictures)."""
         self._source_id = self.tree.current_id
@@ -187,6 +218,7 @@ class PassRunner(QObject):
         self._show_previews = show_previews
         self._work_key = None
         self._generating = False
+        self._candidates = None
         self._set_busy(True)
         # A bar with a range, not Qt's busy indicator: that one shows no text at all.
         self.progress_changed.emit(0, 1, "Starting…")
@@ -323,14 +355,32 @@ class PassRunner(QObject):
         if not self._ran_remotely:  # a worker's model is remembered by the remote wiring
             self.remember_model()
 
-    def _on_generate_workflow_finished(self, outcome: object, _cancelled: bool) -> None:
+    def _on_generate_workflow_finished(self, outcome: object, cancelled: bool) -> None:
         if self._generating and isinstance(outcome, PassResult):
             self._on_pass_finished(outcome)
+        elif self._candidates is not None:
+            count = self._candidates.kept
+            text = f"{count} candidate{'' if count == 1 else 's'}: ← → to flip, Accept keeps one"
+            self.finish_job("Cancelled" if cancelled and not count else text)
+            self._end_candidates()
+
+    def _on_candidate_done(self, _index: int, result: PassResult) -> None:
+        run = self._candidates
+        if run is not None and run.keeping:
+            run.kept += 1
+            self.candidate_ready.emit(result)
+
+    def _end_candidates(self) -> None:
+        if self._candidates is not None:
+            self._candidates = None
+            self.candidates_ended.emit()
 
     def _on_cancelled(self) -> None:
         self.finish_job("Cancelled")
         self.show_message("Cancelled — nothing was added to the history.", 5000)
+        self._end_candidates()
 
     def _on_failed(self, message: str) -> None:
         self.finish_job("Failed")
         self.report_error(message)
+        self._end_candidates()

@@ -6,13 +6,14 @@ the sweep also as a contact sheet); upscale, outpaint and fix faces add one pass
 files only.
 Passes are added as they finish, so a cancelled workflow keeps everything it finished.
 
-The controller opens no window: the Workflows menu (gui.window.workflow_menu) asks for the
-settings, calls ``run_*`` and follows the signals below with the contact sheet and batch dialog.
+The controller opens no window and knows no workflow by name: the Workflows menu
+(gui.window.workflow_menu) asks for the settings, calls ``start`` with a workflow
+(gui.run.workflow_jobs) and follows the signals below with the contact sheet and batch dialog;
+the workflow's class says how its passes are filed and named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,47 +21,24 @@ from PySide6.QtCore import QObject, Signal
 
 from core.errors import UserError
 from core.events import PassResult
-from core.imaging.faces import FaceBox
-from core.requests import MAX_SEED, PassRequest
+from gui.run.jobs import Filing, Workflow, WorkflowJob
 from gui.run.progress_text import format_eta
 from gui.run.runner import PassRunner
-from gui.run.worker import WorkflowJob
-from gui.run.workflow_jobs import (
-    FaceOptions,
-    ModelChoice,
-    batch_job,
-    faces_job,
-    multipass_job,
-    outpaint_job,
-    sweep_job,
-    upscale_job,
-    variations_job,
-)
 
 if TYPE_CHECKING:  # the workflow modules load torch: imported on the worker thread only
     from core.workflows.common import WorkflowProgress
 
-JobFactory = Callable[[PassRequest, ModelChoice], WorkflowJob]
-_NOUNS = {"multipass": "passes", "sweep": "sweep cells", "variations": "variations"}
-
 
 @dataclass
 class _Run:
-    """The workflow being run: how its passes are filed and which it has produced so far."""
+    """The workflow being run and the passes it has filed so far."""
 
-    kind: str
-    group: str | None = None
+    workflow: Workflow
     record_ids: list[str] = field(default_factory=list)
 
 
-def _group_id() -> str:
-    from core.workflows.common import new_group_id  # imported when used: keeps start-up light
-
-    return new_group_id()
-
-
 class WorkflowController(QObject):
-    """Starts workflows (``run_*``) and files their passes; one at a time, like every job."""
+    """Starts workflows (``start``) and files their passes; one at a time, like every job."""
 
     started = Signal(str)  # kind: the workflow was submitted
     rejected = Signal(str, str)  # kind, reason: it could not start (the runner reported why)
@@ -86,157 +64,49 @@ class WorkflowController(QObject):
     @property
     def active(self) -> str | None:
         """The kind of the running workflow ("multipass", "sweep", …) or None."""
-        return self._run.kind if self._run else None
+        return self._run.workflow.kind if self._run else None
 
     # -- starting -------------------------------------------------------------------------------
-    def run_multipass(self, strengths: Sequence[float], color_match: bool = True) -> bool:
-        """Run a strength schedule from the current input; returns False when it cannot start."""
-        return self._start(
-            "multipass",
-            lambda request, model: multipass_job(request, model, strengths, color_match),
-            f"Multi-pass {' → '.join(f'{s:.2f}' for s in strengths)}…",
-        )
-
-    def run_sweep(self, strengths: Sequence[float], seeds: int = 1) -> bool:
-        """Render every strength × seed (same seed across a row) and show the contact sheet."""
-        group = _group_id()
-
-        def make(request: PassRequest, model: ModelChoice) -> WorkflowJob:
-            first = 0 if request.seed is None else request.seed  # the GUI always sets one
-            seed_values = [(first + i) % (MAX_SEED + 1) for i in range(seeds)]
-            self.sweep_laid_out.emit(list(strengths), seed_values)
-            return sweep_job(request, model, strengths, seed_values, group)
-
-        return self._start("sweep", make, f"Sweep of {len(strengths)} strengths…", group)
-
-    def run_variations(self, count: int) -> bool:
-        """Run ``count`` seeds at the current strength as one group."""
-        group = _group_id()
-        return self._start(
-            "variations",
-            lambda request, model: variations_job(request, model, count, group),
-            f"{count} variations…",
-            group,
-        )
-
-    def run_upscale(
-        self, scale: float, strength: float, tile: int = 512, overlap: int = 64
-    ) -> bool:
-        """Upscale the current input and refine it in tiles; the result is one new pass."""
-        return self._start(
-            "upscale",
-            lambda request, model: upscale_job(request, model, scale, strength, tile, overlap),
-            f"Upscale {scale:g}× and refine at {strength:.2f}…",
-        )
-
-    def run_outpaint(self, sides: tuple[int, int, int, int], band: int, strength: float) -> bool:
-        """Expand the current input by (left, right, top, bottom) px; one new pass."""
-        return self._start(
-            "outpaint",
-            lambda request, model: outpaint_job(
-                request.replace(mask=None, strength_map=None, strength=strength),
-                model,
-                sides,
-                band,
-            ),
-            "Expand canvas {}…".format(" ".join(f"{s:+d}" for s in sides)),
-        )
-
-    def run_faces(
-        self,
-        boxes: Sequence[FaceBox],
-        strength: float,
-        prompt: str = "",
-        padding: int | None = None,
-    ) -> bool:
-        """Refine each face box of the current input (one after another); one new pass."""
-        if not boxes:
-            self.runner.report_error("No face to fix: detect the faces again or draw a box.")
-            return False
-        options = FaceOptions(strength, prompt, padding, tuple(boxes))
-        count = f"{len(boxes)} face{'' if len(boxes) == 1 else 's'}"
-        return self._start(
-            "faces",
-            # The painted mask and strength map are replaced by each face's ellipse.
-            lambda request, model: faces_job(
-                request.replace(mask=None, strength_map=None), model, options
-            ),
-            f"Fixing {count} at {strength:.2f}…",
-        )
-
-    def run_batch(
-        self,
-        input_dir: str,
-        output_dir: str,
-        overwrite: bool = False,
-        in_place: bool = False,
-        fix_faces: bool = False,
-    ) -> bool:
-        """Run the current settings over a folder into another; files only, no history.
-        ``fix_faces``: each picture's faces are refined before it is written."""
-        return self._start(
-            "batch",
-            # The open picture's mask and strength map belong to it, not to the folder's images.
-            lambda request, model: batch_job(
-                request.replace(mask=None, strength_map=None),
-                model,
-                input_dir,
-                output_dir,
-                overwrite,
-                in_place,
-                fix_faces,
-            ),
-            f"Batch {input_dir} → {output_dir}…",
-            needs_image=False,
-        )
-
-    def _start(
-        self,
-        kind: str,
-        make_job: JobFactory,
-        message: str,
-        group: str | None = None,
-        needs_image: bool = True,
-    ) -> bool:
+    def start(self, workflow: Workflow) -> bool:
+        """Run ``workflow`` (gui.run.workflow_jobs) from the current input and settings; returns
+        False (and the runner reports why) when it cannot start."""
         runner = self.runner
         if runner.busy:
             runner.report_error("A pass is running; wait for it or cancel it first.")
             return False
         try:
-            request, model = runner.build_request(needs_image=needs_image)
-            job = make_job(request, model)
+            workflow.check()
+            request, spec = runner.build_request(needs_image=workflow.needs_image)
+            request = workflow.prepare(request)
         except UserError as exc:
             runner.report_error(str(exc))
-            self.rejected.emit(kind, str(exc))
+            self.rejected.emit(workflow.kind, str(exc))
             return False
-        self._run = _Run(kind, group)
-        # Upscale tiles, batch items and face crops are other pictures than the canvas's.
-        runner.start_job(job, message, show_previews=kind not in ("upscale", "batch", "faces"))
-        self.started.emit(kind)
+        grid = workflow.grid(request)
+        if grid is not None:
+            self.sweep_laid_out.emit(*grid)
+        self._run = _Run(workflow)
+        job = WorkflowJob(request, spec, workflow)
+        runner.start_job(job, workflow.message(), show_previews=workflow.shows_previews)
+        self.started.emit(workflow.kind)
         return True
 
     # -- worker reports -------------------------------------------------------------------------
     def _on_pass_done(self, index: int, result: PassResult) -> None:
         run = self._run
-        if run is None or run.kind == "batch":
+        if run is None or run.workflow.filing is not Filing.EACH_PASS:
             return
-        info = result.record.get("workflow", {})
-        if run.kind == "multipass":
-            source = run.record_ids[-1] if run.record_ids else self.runner.source_id
-            name = f"Refine {index}/{info.get('of', '?')} · {result.request.strength:.2f}"
-        elif run.kind == "sweep":
-            source = self.runner.source_id
-            name = f"Sweep {result.request.strength:.2f} · seed {result.seed}"
-        else:
-            source = self.runner.source_id
-            name = f"Variation {index} · seed {result.seed}"
-        parent = self.runner.parent_for(source)
+        workflow = run.workflow
+        previous = run.record_ids[-1] if workflow.chains and run.record_ids else None
+        parent = self.runner.parent_for(previous or self.runner.source_id)
         if parent is None:
             return
-        record = self.runner.add_result(parent, result, name=name, group=run.group)
+        name = workflow.pass_name(index, result)
+        record = self.runner.add_result(parent, result, name=name, group=workflow.group_id())
         run.record_ids.append(record.id)
         self.record_shown.emit(record.id)
-        if run.kind == "sweep":
+        if workflow.grid(result.request) is not None:  # a contact sheet's cell
+            info = result.record.get("workflow", {})
             row, column = info.get("row", 0), info.get("column", 0)
             self.sweep_cell_done.emit(row, column, record.id, record.image)
 
@@ -249,19 +119,20 @@ class WorkflowController(QObject):
             self.runner.set_progress_label(
                 f"{progress.label} ({progress.index}/{progress.total}{eta_part})"
             )
-        self.progress.emit(self._run.kind, progress)
+        self.progress.emit(self._run.workflow.kind, progress)
 
     def _on_workflow_finished(self, outcome: Any, cancelled: bool) -> None:
         run, self._run = self._run, None
         if run is None:
             return
-        self.finished.emit(run.kind, outcome, cancelled)
+        workflow = run.workflow
+        self.finished.emit(workflow.kind, outcome, cancelled)
         runner = self.runner
-        if run.kind == "batch":
+        if workflow.filing is Filing.FILES_ONLY:
             runner.finish_job(outcome.summary())
             runner.show_message(outcome.summary(), 15000)
             return
-        if run.kind in ("upscale", "outpaint", "faces"):
+        if workflow.filing is Filing.ONE_RESULT:
             parent = runner.parent_for(runner.source_id)
             if parent is None:
                 runner.finish_job("Done (the image was closed meanwhile)")
@@ -270,15 +141,15 @@ class WorkflowController(QObject):
                 runner.finish_job(outcome.note or "Nothing changed")
                 runner.show_message(outcome.note, 10000)
                 return
-            record = runner.add_result(parent, outcome, name=_single_pass_name(outcome))
+            record = runner.add_result(parent, outcome, name=workflow.result_name(outcome))
             runner.apply_record(record.id)
             runner.finish_job(f"Done: {record.name}")
             runner.remember_model()
             return
         done = [r for r in run.record_ids if r in runner.tree]
-        if run.kind == "multipass" and done:
+        if workflow.chains and done:
             runner.apply_record(done[-1])
-        text = f"{len(done)} {_NOUNS[run.kind]} finished"
+        text = f"{len(done)} {workflow.noun} finished"
         if cancelled:
             text = f"Cancelled — {text} and kept in the history"
         runner.finish_job(text)
@@ -289,20 +160,9 @@ class WorkflowController(QObject):
     def _on_failed(self, message: str) -> None:
         run, self._run = self._run, None
         if run is not None:
-            self.failed.emit(run.kind, message)
+            self.failed.emit(run.workflow.kind, message)
 
     def _on_cancelled(self) -> None:
         run, self._run = self._run, None
         if run is not None:
-            self.cancelled.emit(run.kind)
-
-
-def _single_pass_name(outcome: PassResult) -> str:
-    """The history name of an upscale's, an outpaint's or a fix-faces run's one pass."""
-    kind = outcome.record.get("kind")
-    if kind == "outpaint":
-        return f"Expand {outcome.image.width}×{outcome.image.height}"
-    if kind == "faces":
-        count = len(outcome.record.get("faces", ()))
-        return f"Fix {count} face{'' if count == 1 else 's'} · {outcome.request.strength:.2f}"
-    return f"Upscale {outcome.record.get('workflow', {}).get('scale', ''):g}×"
+            self.cancelled.emit(run.workflow.kind)

@@ -4,8 +4,9 @@ gets from elsewhere (a project, a recovered autosave, a new region) goes onto th
 The canvas's mask layer paints the document's mask, or the mask of the region being edited
 (``Document.editing_region``: the mask is kept meanwhile, and passes still inpaint with it);
 its strength layer paints the strength map. The undo stack's clean state feeds the document's
-unsaved flag, and a document marked clean (saved, opened) marks the undo stack clean. A session replaced as a whole (``Document.replaced``) is put on the canvas in one
-go, with an empty undo history.
+unsaved flag, and a document marked clean (saved, opened) marks the undo stack clean. A session
+replaced as a whole (``Document.replaced``) is put on the canvas in one go, with an empty undo
+history.
 """
 
 from __future__ import annotations

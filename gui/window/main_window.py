@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         area = GenerateArea(self.panel, live_buttons, self.memory_box)
         self.generate_button, self.cancel_button = area.generate_button, area.cancel_button
         self.progress_bar, self.starts_from_label = area.progress_bar, area.starts_from_label
-        self.generate_button.clicked.connect(self.generate)
+        self.generate_button.clicked.connect(self.runner.generate)
         self.cancel_button.clicked.connect(self.cancel)
         self.docks.add("Generate", "generationDock", area, right)
         left = Qt.DockWidgetArea.LeftDockWidgetArea
@@ -230,7 +230,7 @@ class MainWindow(QMainWindow):
         self.generate_action = QAction("Generate", self)
         self.generate_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
         self.generate_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.generate_action.triggered.connect(self.generate)
+        self.generate_action.triggered.connect(self.runner.generate)
         self.cancel_action = QAction("Cancel", self)
         self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         self.cancel_action.triggered.connect(self.cancel)
@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
 
     def generate(self) -> bool:
         """Start a pass on the worker; returns False (and shows why) when it cannot start."""
-        return self.live.generate()  # one pass, or candidates (gui.live.candidates)
+        return self.runner.generate()  # one pass, or candidates (the runner's candidate_count)
 
     def cancel(self) -> None:
         """Stop the running pass within one step; the canvas returns to the previous view."""
@@ -373,9 +373,8 @@ class MainWindow(QMainWindow):
     def save_settings(self) -> None:
         s = self.settings
         self.docks.store(s)
-        params = self.state.request_params(conditioning=False)  # no pictures in settings
-        s.last_model, s.last_model_config = params.pop("model"), params.pop("model_config")
-        s.last_params = params
+        s.last_model, s.last_model_config = self.state.model, self.state.model_config
+        s.last_params = self.state.saved_values()  # plain values: no pictures in settings
         s.save()
 
     def _shutdown(self) -> None:

@@ -21,6 +21,15 @@ from gui.params.state import GenerationParams
 from gui.qt_helpers import named
 from gui.run.runner import NO_IMAGE
 from gui.run.workflow_controller import WorkflowController
+from gui.run.workflow_jobs import (
+    Batch,
+    FixFaces,
+    Multipass,
+    Outpaint,
+    Sweep,
+    Upscale,
+    Variations,
+)
 
 if TYPE_CHECKING:
     from gui.history.contact_sheet import ContactSheetWindow
@@ -93,21 +102,21 @@ class WorkflowMenu(QObject):
 
         settings = MultipassDialog.ask(self._parent, *self._steps_and_strength())
         if settings is not None:
-            self.workflows.run_multipass(settings.strengths, settings.color_match)
+            self.workflows.start(Multipass(tuple(settings.strengths), settings.color_match))
 
     def ask_sweep(self) -> None:
         from gui.window.workflow_dialogs import SweepDialog
 
         settings = SweepDialog.ask(self._parent, *self._steps_and_strength())
         if settings is not None:
-            self.workflows.run_sweep(settings.strengths, settings.seeds)
+            self.workflows.start(Sweep(tuple(settings.strengths), settings.seeds))
 
     def ask_variations(self) -> None:
         from gui.window.workflow_dialogs import VariationsDialog
 
         settings = VariationsDialog.ask(self._parent, *self._steps_and_strength())
         if settings is not None:
-            self.workflows.run_variations(settings.count)
+            self.workflows.start(Variations(settings.count))
 
     def ask_upscale(self) -> None:
         from gui.window.workflow_dialogs import UpscaleDialog
@@ -120,7 +129,7 @@ class WorkflowMenu(QObject):
         settings = UpscaleDialog.ask(self._parent, *self._steps_and_strength(), size)
         if settings is not None:
             s = settings
-            self.workflows.run_upscale(s.scale, s.strength, s.tile, s.overlap)
+            self.workflows.start(Upscale(s.scale, s.strength, s.tile, s.overlap))
 
     def ask_expand(self) -> None:
         from gui.window.expand_dialog import ExpandDialog
@@ -132,7 +141,7 @@ class WorkflowMenu(QObject):
         size = current.image.size
         settings = ExpandDialog.ask(self._parent, *self._steps_and_strength(), size)
         if settings is not None:
-            self.workflows.run_outpaint(settings.sides, settings.band, settings.strength)
+            self.workflows.start(Outpaint(settings.sides, settings.band, settings.strength))
 
     def open_faces_dialog(self) -> FacesDialog | None:
         """Show the (non-modal) Fix faces panel and detect the faces of the current input (when
@@ -190,12 +199,12 @@ class WorkflowMenu(QObject):
 
     # -- the controller's reports ---------------------------------------------------------------
     def _on_batch_start_requested(self, s: BatchSettings) -> None:
-        self.workflows.run_batch(
-            s.input_dir, s.output_dir, s.overwrite, s.allow_in_place, s.fix_faces
+        self.workflows.start(
+            Batch(s.input_dir, s.output_dir, s.overwrite, s.allow_in_place, s.fix_faces)
         )
 
     def _on_faces_run_requested(self, s: FaceRunSettings) -> None:
-        self.workflows.run_faces(s.boxes, s.strength, s.prompt, s.padding)
+        self.workflows.start(FixFaces(tuple(s.boxes), s.strength, s.prompt, s.padding))
 
     def _show_sheet(self, strengths: list[float], seeds: list[int]) -> None:
         from gui.history.contact_sheet import ContactSheetWindow
@@ -213,32 +222,32 @@ class WorkflowMenu(QObject):
             self.sheet.set_cell(row, column, record_id, image)
 
     def _on_started(self, kind: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.set_running(True)
 
     def _on_rejected(self, kind: str, reason: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_failed(reason)
             self.batch_dialog.set_running(False)
 
     def _on_progress(self, kind: str, progress: Any) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_progress(progress)
 
     def _on_finished(self, kind: str, outcome: Any, cancelled: bool) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_finished(outcome)
             self.batch_dialog.set_running(False)
-        if kind == "sweep" and cancelled and self.sheet is not None:
+        if kind == Sweep.kind and cancelled and self.sheet is not None:
             self.sheet.mark_cancelled()
 
     def _on_failed(self, kind: str, message: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.on_failed(message)
             self.batch_dialog.set_running(False)
-        if kind == "sweep" and self.sheet is not None:
+        if kind == Sweep.kind and self.sheet is not None:
             self.sheet.mark_cancelled()
 
     def _on_cancelled(self, kind: str) -> None:
-        if kind == "batch" and self.batch_dialog is not None:
+        if kind == Batch.kind and self.batch_dialog is not None:
             self.batch_dialog.set_running(False)

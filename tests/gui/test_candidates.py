@@ -66,3 +66,37 @@ def test_discard_drops_every_candidate_and_one_means_an_ordinary_pass(main_windo
     assert window.generate()
     qtbot.waitUntil(lambda: not window.busy, timeout=ENGINE_TIMEOUT)
     assert len(window.tree) == 2 and not candidates.active  # filed at once, as before
+
+
+def test_generate_is_the_runners_the_button_and_shortcut_ask_it_for_candidates(main_window, qtbot):
+    """The count box sets the runner's candidate count; the Generate button (and Ctrl+Return)
+    reach the runner, which starts the candidates; the strip stages them from its signals."""
+    window = main_window
+    window.live.candidate_count.setValue(2)
+    assert window.runner.candidate_count == 2
+    started: list[int] = []
+    window.runner.candidates_started.connect(started.append)
+    qtbot.mouseClick(window.generate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.busy, timeout=ENGINE_TIMEOUT)
+    candidates = window.live.candidates
+    assert started == [2] and [r.seed for r in candidates.results] == [1, 2]
+    assert len(window.tree) == 1 and window.live.strip.isVisible()
+
+    window.runner.candidate_count = 1  # the runner's setting alone decides
+    window.generate_action.trigger()
+    qtbot.waitUntil(lambda: not window.busy, timeout=ENGINE_TIMEOUT)
+    assert started == [2] and len(window.tree) == 2  # one ordinary pass, filed
+
+
+def test_discard_while_candidates_run_stops_them_and_keeps_none(main_window, qtbot):
+    window = main_window
+    window.state.update(steps=200, strength=1.0)
+    window.runner.candidate_count = 3
+    with qtbot.waitSignal(window.runner.candidate_ready, timeout=ENGINE_TIMEOUT):
+        assert window.generate()
+    candidates = window.live.candidates
+    assert candidates.running and len(candidates.results) == 1
+    candidates.discard()
+    qtbot.waitUntil(lambda: not window.busy, timeout=ENGINE_TIMEOUT)
+    assert not candidates.active and candidates.results == [] and len(window.tree) == 1
+    assert window.progress_bar.format() == "Cancelled"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gui.params.generation_panel import GenerationPanel
+from tests.tiny_models.images import make_image
 
 
 @pytest.fixture
@@ -20,9 +21,10 @@ def panel(qtbot):
 def test_colour_match_is_on_by_default_and_reaches_the_request(panel):
     check = panel.findChild(object, "colorMatchCheck")
     assert check is panel.color_match_check and check.isChecked() and check.isVisible()
-    assert panel.request_params()["color_match"] is None  # auto: masked passes are matched
+    assert panel.state.pass_request(make_image(8, 8)).color_match is None  # auto: masked
     check.setChecked(False)
-    assert panel.state.color_match is False and panel.request_params()["color_match"] is False
+    assert panel.state.color_match is False
+    assert panel.state.pass_request(make_image(8, 8)).color_match is False
     panel.state.color_match = True
     assert check.isChecked()
 

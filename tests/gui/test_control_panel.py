@@ -43,11 +43,7 @@ def square_picture(seed: int = 0) -> Image.Image:
 
 
 def _request(params: GenerationParams) -> PassRequest:
-    fields = params.request_params()
-    model_keys = ("model", "model_config", "device", "dtype", "memory", "quantize", "speed")
-    for key in (*model_keys, "seed_locked"):
-        fields.pop(key)
-    return PassRequest(image=make_image(64, 64), **fields).validate()
+    return params.pass_request(make_image(64, 64)).validate()
 
 
 def _drag(value_slider, positions: list[int]) -> None:
@@ -141,10 +137,10 @@ def test_a_reference_without_a_picture_stops_the_pass_with_one_line(setup):
     panel.add_reference_entry()
     assert "No picture yet" in panel.reference_rows[0].picture_label.text()
     with pytest.raises(InvalidRequest, match="reference 1 has no picture") as error:
-        params.request_params()
+        params.pass_request(make_image(64, 64))
     assert "\n" not in str(error.value)
     # Settings keep plain values only: no pictures, no error.
-    assert "references" not in params.request_params(conditioning=False)
+    assert "references" not in params.saved_values()
 
 
 def test_each_edit_is_one_undo_step_and_a_drag_is_one(setup, tmp_path):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import zipfile
 
-from gui.document.session_file import capture, restore
 from PySide6.QtWidgets import QMessageBox
 
 from core.conditioning.specs import ControlLayer, LoraSpec
 from core.metadata import write_png
 from core.project import load_project, save_project
+from gui.document.session_file import capture, restore
 from gui.params.conditioning_state import METADATA_NOTICE, ControlEntry, ReferenceEntry
 from tests.gui.session_helpers import pixels
 from tests.tiny_models.images import make_image

@@ -174,7 +174,7 @@ def test_fix_faces_after_each_pass_files_one_pass_recording_its_faces(window, qt
     assert check is not None and not check.isChecked()
     check.setChecked(True)
     assert window.state.fix_faces is True
-    assert "fix_faces" not in window.state.request_params()  # not a PassRequest field
+    assert "fix_faces" not in window.state.saved_values()  # not a PassRequest field
     window.state.update(strength=0.25)  # one step: the face stays findable
     assert window.generate()
     wait_idle(qtbot, window)

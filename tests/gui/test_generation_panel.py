@@ -9,10 +9,16 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
 from core.presets import PRESETS
-from core.requests import MAX_SEED, SCHEDULER_NAMES
+from core.requests import MAX_SEED, SCHEDULER_NAMES, PassRequest
 from gui.params.bindings import bind
 from gui.params.generation_panel import GenerationPanel
 from gui.params.state import GenerationParams
+from tests.tiny_models.images import make_image
+
+
+def _request(panel: GenerationPanel) -> PassRequest:
+    """The request the panel's state gives at its current seed."""
+    return panel.state.pass_request(make_image(64, 64), seed=panel.state.seed).validate()
 
 
 @pytest.fixture
@@ -144,7 +150,7 @@ def test_seed_covers_the_full_32_bit_range(panel):
     assert panel.state.seed == MAX_SEED == 2**32 - 1 and panel.state.seed_locked
     panel.state.seed = 3_000_000_000
     assert int(panel.seed_spin.value()) == 3_000_000_000
-    assert panel.request_params()["seed"] == 3_000_000_000
+    assert _request(panel).seed == 3_000_000_000
 
 
 def test_set_params_restores_parsed_png_metadata(panel):
@@ -161,22 +167,22 @@ def test_set_params_restores_parsed_png_metadata(panel):
         "unknown": "ignored",
     }
     panel.set_params(parsed)
-    params = panel.request_params()
-    assert params["prompt"] == "castle, oil painting"
-    assert params["negative_prompt"] == "blurry"
-    assert (params["steps"], params["scheduler"], params["cfg"]) == (25, "Euler a", 5.5)
-    assert (params["seed"], params["strength"]) == (987654321, 0.45)
+    request = _request(panel)
+    assert request.prompt == "castle, oil painting"
+    assert request.negative_prompt == "blurry"
+    assert (request.steps, request.scheduler, request.cfg) == (25, "Euler a", 5.5)
+    assert (request.seed, request.strength) == (987654321, 0.45)
     assert panel.prompt_edit.toPlainText() == "castle, oil painting"
     assert panel.strength_slider.value() == 45
 
 
 def test_set_params_skips_bad_values(panel):
     panel.set_params({"scheduler": "Nope", "steps": "many", "seed": -5, "strength": 3})
-    params = panel.request_params()
-    assert params["scheduler"] == SCHEDULER_NAMES[SCHEDULER_NAMES.index("DPM++ 2M")]
-    assert params["steps"] == 30
-    assert params["strength"] == 1.0
-    assert params["seed"] == 0
+    request = _request(panel)
+    assert request.scheduler == SCHEDULER_NAMES[SCHEDULER_NAMES.index("DPM++ 2M")]
+    assert request.steps == 30
+    assert request.strength == 1.0
+    assert request.seed == 0
 
 
 def test_mask_options_follow_mask_presence(panel):
@@ -189,7 +195,7 @@ def test_mask_options_follow_mask_presence(panel):
     assert panel.padding_spin.isEnabled()
     panel.state.inpaint_area = "whole"
     assert panel.whole_radio.isChecked()
-    assert panel.request_params()["inpaint_area"] == "whole"
+    assert _request(panel).inpaint_area == "whole"
 
 
 def test_model_picker_binds_to_the_state(panel):

@@ -325,3 +325,18 @@ def test_every_edit_source_reaches_live_mode_and_without_a_picture_it_says_why(e
     window.state.seed_locked = True
     window.state.seed = 12345  # the user's locked seed does
     assert loop.pending
+
+
+def test_live_passes_run_on_the_same_model_spec_as_generate(main_window, qtbot):
+    """The model choice is one ModelSpec: a live pass carries all of it (quantized weights and
+    step caching included), so switching between live mode and Generate reloads nothing."""
+    window, live = main_window, main_window.live
+    window.state.update(memory="sequential", quantize="int8", speed="fast", device="cpu")
+    jobs: list = []
+    live.controller.worker.submit = jobs.append  # type: ignore[method-assign]
+    live.set_live(True)
+    qtbot.waitUntil(lambda: bool(jobs), timeout=10_000)
+    spec = jobs[0].spec
+    assert spec == window.state.model_spec()
+    assert (spec.quantize, spec.speed, spec.memory) == ("int8", "fast", "sequential")
+    live.set_live(False)

@@ -22,7 +22,7 @@ def test_the_combo_offers_every_mode_and_binds_both_ways(qtbot):
     assert combo.currentText() == "auto"
     combo.setCurrentText("sequential")
     assert state.memory == "sequential"
-    assert state.request_params()["memory"] == "sequential"
+    assert state.model_spec().memory == "sequential"
     state.memory = "tiling"
     assert combo.currentText() == "tiling"
     state.restore({"memory": "no-such-mode"})

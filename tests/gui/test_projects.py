@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtTest import QTest
 
 from core.project import load_project
+from gui.run.workflow_jobs import Variations
 from gui.window import project_actions
 from tests.gui.session_helpers import (
     TIMEOUT,
@@ -45,7 +46,7 @@ def test_filed_passes_keep_their_mask_and_strength_map(qtbot, fake_window):
     assert bare.mask is None and bare.strength_map is None
 
     window.canvas.set_mask_image(make_mask(96, 64, box=(0, 0, 10, 10)))
-    assert window.workflows.run_variations(2)
+    assert window.workflows.start(Variations(2))
     qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT)
     variations = [r for r in window.tree.records() if r.group]
     assert len(variations) == 2
@@ -61,7 +62,7 @@ def _build_session(qtbot, win):
     win.tree.rename(first.id, "Kept « first »")
     win.continue_from(win.tree.root_id)
     generate(qtbot, win)  # a second branch from the original
-    assert win.workflows.run_variations(2)  # a group
+    assert win.workflows.start(Variations(2))  # a group
     qtbot.waitUntil(lambda: not win.busy, timeout=TIMEOUT)
     win.continue_from(second.id)
     win.show_record(first.id)

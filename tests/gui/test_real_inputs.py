@@ -19,6 +19,7 @@ from PySide6.QtTest import QTest
 from core.errors import PassCancelled
 from core.events import PassResult, PassStarted
 from gui.run import worker as worker_module
+from gui.run.workflow_jobs import Variations
 from tests.tiny_models.images import make_image, make_mask
 
 ENGINE_TIMEOUT = 120_000
@@ -187,7 +188,7 @@ def test_a_job_from_the_window_carries_device_and_precision(window, engine, qtbo
 
     panel.device_combo.setCurrentText("cuda")
     panel.precision_combo.setCurrentText("fp16")
-    assert window.workflows.run_variations(2)  # workflows get them too
+    assert window.workflows.start(Variations(2))  # workflows get them too
     wait_idle(qtbot, window)
     assert len(engine.specs) == 3
     assert all((s.device, s.dtype) == ("cuda", "fp16") for s in engine.specs[1:])

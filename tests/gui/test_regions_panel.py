@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from gui.document.session_file import capture, restore
 from PIL import Image
 from PySide6.QtWidgets import QPushButton
 
 from core.project import load_project, save_project
+from gui.document.session_file import capture, restore
 from tests.gui.session_helpers import drag, generate, pixels
 from tests.tiny_models.images import make_mask
 

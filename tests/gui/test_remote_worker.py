@@ -22,6 +22,7 @@ from gui.params.worker_choice import LOCAL, REMOTE
 from gui.run import remote_worker
 from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY
 from gui.run.worker import shared_engine
+from gui.run.workflow_jobs import Variations
 from gui.window.settings import Settings
 
 TOKEN = "window-token"
@@ -102,7 +103,7 @@ def test_connecting_shows_the_state_and_the_workers_models(qtbot, main_window, w
     offered = [reference for _text, reference in window.panel.model_picker.listed() if reference]
     assert offered == ["default"] and window.state.model == "default"  # an id, never a path
     # Workflows stay on this computer: refused in one line.
-    assert not window.workflows.run_variations(2)
+    assert not window.workflows.start(Variations(2))
     assert window.error_label.text() == WORKFLOWS_RUN_LOCALLY
     # Mode and URL are settings; the token is not.
     window.save_settings()

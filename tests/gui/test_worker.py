@@ -14,9 +14,11 @@ from PySide6.QtCore import QObject, Qt, QThread, Slot
 
 from core.errors import PassCancelled
 from core.events import PassResult
+from core.model_spec import ModelSpec
 from core.requests import PassRequest
 from gui.run import worker as worker_module
-from gui.run.worker import PassJob, PassWorker
+from gui.run.jobs import PassJob
+from gui.run.worker import PassWorker
 from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
@@ -88,7 +90,7 @@ def worker(qtbot):
 
 def _job(model, steps=4, strength=0.5, seed=3) -> PassJob:
     request = PassRequest(make_image(64, 64), prompt="x", steps=steps, strength=strength, seed=seed)
-    return PassJob(request, str(model))
+    return PassJob(request, ModelSpec(str(model)))
 
 
 def test_pass_delivers_started_previews_and_result_on_the_gui_thread(qtbot, worker, tiny_model_dir):

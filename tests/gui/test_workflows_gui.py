@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLineEdit
 
+from core.events import PassResult
 from core.metadata import read_metadata
+from core.model_spec import ModelSpec
+from core.requests import PassRequest
+from gui.run.jobs import JobCallbacks, Workflow
+from gui.run.workflow_jobs import Batch, Multipass, Sweep, Upscale, Variations
 from tests.tiny_models.images import make_image
 
 ENGINE_TIMEOUT = 120_000
@@ -19,7 +27,7 @@ def wait_idle(qtbot, window) -> None:
 
 def test_multipass_chains_its_passes_and_applies_the_last(main_window, qtbot):
     window = main_window
-    assert window.workflows.run_multipass([0.5, 0.5, 0.25])
+    assert window.workflows.start(Multipass((0.5, 0.5, 0.25)))
     assert window.busy and window.workflows.active == "multipass"
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
@@ -39,7 +47,7 @@ def test_multipass_cancelled_halfway_keeps_the_finished_passes(main_window, qtbo
     window.state.update(steps=40)  # long passes: the cancel lands in pass 2
     done = []
     window.worker.pass_done.connect(lambda index, _result: done.append(index))
-    assert window.workflows.run_multipass([1.0, 1.0, 1.0])
+    assert window.workflows.start(Multipass((1.0, 1.0, 1.0)))
     qtbot.waitUntil(lambda: bool(done), timeout=ENGINE_TIMEOUT)
     window.cancel()
     wait_idle(qtbot, window)
@@ -53,7 +61,7 @@ def test_multipass_cancelled_halfway_keeps_the_finished_passes(main_window, qtbo
 def test_sweep_fills_the_contact_sheet_and_groups_the_history(main_window, qtbot):
     window = main_window
     window.state.update(steps=8)
-    assert window.workflows.run_sweep([0.25, 0.5, 0.75], seeds=2)
+    assert window.workflows.start(Sweep((0.25, 0.5, 0.75), seeds=2))
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
     assert len(passes) == 6
@@ -75,7 +83,7 @@ def test_sweep_fills_the_contact_sheet_and_groups_the_history(main_window, qtbot
 def test_variations_are_one_group_of_consecutive_seeds(main_window, qtbot):
     window = main_window
     window.state.update(seed=40)
-    assert window.workflows.run_variations(3)
+    assert window.workflows.start(Variations(3))
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
     assert [r.seed for r in passes] == [40, 41, 42]
@@ -86,7 +94,7 @@ def test_variations_are_one_group_of_consecutive_seeds(main_window, qtbot):
 
 def test_upscale_adds_one_bigger_pass(main_window, qtbot):
     window = main_window
-    assert window.workflows.run_upscale(2.0, 0.5, tile=64, overlap=16)
+    assert window.workflows.start(Upscale(2.0, 0.5, tile=64, overlap=16))
     wait_idle(qtbot, window)
     passes = [r for r in window.tree.records() if not r.is_root]
     assert len(passes) == 1
@@ -112,6 +120,9 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
     dialog.start_button.click()  # the dialog starts the batch through the controller
     assert window.busy and dialog.is_running()
     wait_idle(qtbot, window)
+    # The report is appended on the worker thread (a direct call, after the queued ones that end
+    # the busy state were posted): wait for it too.
+    qtbot.waitUntil(lambda: len(reports) == 1)
     report = reports[-1]
     assert (len(report.done), len(report.failed)) == (2, 1)
     assert sorted(p.name for p in out_dir.iterdir()) == ["img0.png", "img1.png"]
@@ -122,8 +133,9 @@ def test_batch_writes_files_skips_done_ones_and_reports_bad_files(main_window, q
     assert any("broken.png" in dialog.log.item(i).text() for i in range(dialog.log.count()))
     assert not dialog.is_running()
     # A re-run skips what is done and only retries the bad file.
-    assert window.workflows.run_batch(str(in_dir), str(out_dir))
+    assert window.workflows.start(Batch(str(in_dir), str(out_dir)))
     wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: len(reports) == 2)
     assert (len(reports[-1].done), len(reports[-1].skipped)) == (0, 2)
 
 
@@ -144,7 +156,7 @@ def test_strength_map_keeps_areas_painted_zero_byte_identical(main_window, qtbot
 
 def test_workflow_errors_show_in_the_window(main_window, qtbot):
     window = main_window
-    assert window.workflows.run_multipass([0.5, 0.01])  # 0.01 × 4 steps runs 0 steps
+    assert window.workflows.start(Multipass((0.5, 0.01)))  # 0.01 × 4 steps runs 0 steps
     wait_idle(qtbot, window)
     assert window.error_banner.isVisible()
     assert "0 denoising steps" in window.error_label.text()
@@ -169,3 +181,41 @@ def test_menu_action_opens_the_dialog_and_runs_the_schedule(main_window, qtbot):
     assert [r.strength for r in window.tree.records() if not r.is_root] == [0.5, 0.25]
     for other in window.workflow_menu.actions:
         assert other.isEnabled()
+
+
+@dataclass(frozen=True)
+class Echo(Workflow):
+    """A workflow written in one place: the controller files it from its declared attributes."""
+
+    count: int
+    kind: ClassVar[str] = "echo"
+    noun: ClassVar[str] = "echoes"
+    chains: ClassVar[bool] = True
+
+    def message(self) -> str:
+        return f"Echo ×{self.count}…"
+
+    def pass_name(self, index: int, result: PassResult) -> str:
+        return f"Echo {index}"
+
+    def run(self, engine: Any, request: PassRequest, spec: ModelSpec, calls: JobCallbacks) -> Any:
+        results = []
+        for index in range(1, self.count + 1):
+            result = PassResult(request.image.copy(), request, index, 1, 0.01, spec.reference, "")
+            calls.on_pass(index, result)
+            results.append(result)
+        return results
+
+
+def test_a_new_workflow_is_one_class_the_controller_files_by_its_attributes(main_window, qtbot):
+    window = main_window
+    started: list[str] = []
+    window.workflows.started.connect(started.append)
+    assert window.workflows.start(Echo(2))
+    assert started == ["echo"] and window.workflows.active == "echo"
+    wait_idle(qtbot, window)
+    passes = [r for r in window.tree.records() if not r.is_root]
+    assert [r.name for r in passes] == ["Echo 1", "Echo 2"]
+    assert passes[0].parent_id == window.tree.root_id and passes[1].parent_id == passes[0].id
+    assert window.tree.current_id == passes[1].id  # chains: the last one is applied
+    assert window.progress_bar.format() == "2 echoes finished"

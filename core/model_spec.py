@@ -1,4 +1,8 @@
-"""What to load: a model reference (folder, single file or hub id) and how to run it."""
+"""What to load: a model reference (folder, single file or hub id) and how to run it.
+
+Part of the contract (no torch): the window's parameters, the jobs and the workers carry a
+``ModelSpec``; ``core.models`` loads it.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ModelError
-from core.models.files import PICKLE_SUFFIXES
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+# Checkpoint formats that are Python pickles (loading one can run code): refused everywhere.
+PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl"})
 
 
 @dataclass(frozen=True)
