@@ -276,12 +276,14 @@ def test_a_second_model_goes_to_the_replica_that_has_it(pool, tiny_model_dir, tm
         runner = asyncio.create_task(queue.run())
         seen = []
         try:
-            for seed in range(3):
+            for seed in range(4):
                 job = queue.submit(_request(2, seed), ModelSpec(str(second), device="cpu"))
                 async for _ in job.follow():
                     pass
                 assert job.state == "done", job.error
                 seen.append(job.replica)
+                # Replicas tell Serve's router which models they hold within a second or so.
+                await asyncio.sleep(1.5 if seed == 0 else 0.3)
         finally:
             runner.cancel()
         return seen
