@@ -6,7 +6,8 @@ gets the pass retried once on another replica, or the restarted one, with a ``re
 and the result's note saying so; a second death fails the pass with :data:`STOPPED`. A pass the
 user cancelled is never retried. A replica that sends nothing for ``replica_timeout_s`` once it
 has the pass (a hung step) is stopped — Serve starts another in its place — and the pass fails
-with one line, freeing its slot.
+with one line, freeing its slot; when the pass had not started there (the replica was still stuck
+in an earlier, cancelled pass) it counts as a death: retried.
 """
 
 from __future__ import annotations
@@ -89,10 +90,12 @@ class ServePoolExecutor:
         watcher = asyncio.create_task(_cancel_when_asked(job, stream))
         messages = stream.__aiter__()
         replica: dict[str, Any] | None = None
+        heard = False  # from the pass itself (loading, started, steps)
         try:
             while True:
-                message, data = await self._next(messages, replica, stream)
+                message, data = await self._next(messages, replica, stream, heard)
                 kind = message.get("type")
+                heard = heard or kind != "replica"
                 if kind == "replica":
                     replica = message
                     job.replica = str(message["replica"])
@@ -114,10 +117,16 @@ class ServePoolExecutor:
             watcher.cancel()
 
     async def _next(
-        self, messages: AsyncIterator[Message], replica: dict[str, Any] | None, stream: Any
+        self,
+        messages: AsyncIterator[Message],
+        replica: dict[str, Any] | None,
+        stream: Any,
+        heard: bool,
     ) -> Message:
         """The stream's next message; once a replica has the pass, at most
-        ``replica_timeout_s`` later, else that replica is stopped and WorkerHung raised."""
+        ``replica_timeout_s`` later, else that replica is stopped and WorkerHung raised — or
+        ReplicaLost when the pass never started there (the replica was still stuck in an
+        earlier pass, one cancelled while hung)."""
         timeout = self.replica_timeout_s
         if replica is None or timeout <= 0:  # waiting for a replica (one may be starting)
             return await anext(messages)
@@ -126,6 +135,8 @@ class ServePoolExecutor:
         except TimeoutError:
             stream.cancel()
             await asyncio.to_thread(stop_replica, replica)
+            if not heard:
+                raise ReplicaLost() from None
             raise WorkerHung(HUNG.format(seconds=timeout)) from None
 
     def close(self) -> None:

@@ -235,29 +235,43 @@ def test_a_second_death_costs_one_clear_line_and_the_next_pass_works(worker):
 
 def test_a_hung_replica_fails_its_pass_and_gets_no_more_passes(worker, pool, monkeypatch):
     url, _ = worker
-    hang = PassRequest(make_image(32, 32), prompt=HANG_PROMPT, steps=4, work_size="input")
-
-    async def hung_pass() -> tuple[dict[str, Any], float]:
-        async with WorkerClient(url) as client:
-            pass_id = await client.submit("default", hang)
-            await _until_stepping(client, pass_id)
-            started = time.perf_counter()
-            async for _ in client.messages(pass_id):
-                pass
-            return await client.status(pass_id), time.perf_counter() - started
-
     monkeypatch.setattr(pool, "replica_timeout_s", 1.5)
-    status, waited = asyncio.run(hung_pass())
+    status, waited = asyncio.run(_hung_pass(url, cancel=False))
     assert status["state"] == "failed" and status["error"] == HUNG.format(seconds=1.5)
     assert waited < 15
     # Two passes at once: with the hung replica still routed to, one would hang again.
     monkeypatch.setattr(pool, "replica_timeout_s", 30.0)
-
-    async def both() -> list[tuple[str, np.ndarray, float, float]]:
-        return list(await asyncio.gather(_run(url, _request(2, 1)), _run(url, _request(2, 2))))
-
-    replicas = [replica for replica, *_ in asyncio.run(both())]
+    replicas = [replica for replica, *_ in asyncio.run(_two_passes(url))]
     assert status["replica"] not in replicas and all(replicas)
+
+
+def test_a_pass_sent_to_a_replica_stuck_in_a_cancelled_pass_is_retried(worker, pool, monkeypatch):
+    url, _ = worker
+    status, _ = asyncio.run(_hung_pass(url, cancel=True))  # its replica's thread stays stuck
+    assert status["state"] == "cancelled"
+    monkeypatch.setattr(pool, "replica_timeout_s", 8.0)
+    # Two passes at once: one goes to the stuck replica, never starts there, and is retried.
+    replicas = [replica for replica, *_ in asyncio.run(_two_passes(url))]
+    assert status["replica"] not in replicas and all(replicas)
+
+
+async def _hung_pass(url: str, cancel: bool) -> tuple[dict[str, Any], float]:
+    """A pass that hangs in its first step, cancelled there or followed to its end: its status
+    and the seconds from its first step to its end."""
+    hang = PassRequest(make_image(32, 32), prompt=HANG_PROMPT, steps=4, work_size="input")
+    async with WorkerClient(url) as client:
+        pass_id = await client.submit("default", hang)
+        await _until_stepping(client, pass_id)
+        started = time.perf_counter()
+        if cancel:
+            await client.cancel(pass_id)
+        async for _ in client.messages(pass_id):
+            pass
+        return await client.status(pass_id), time.perf_counter() - started
+
+
+async def _two_passes(url: str) -> list[tuple[str, np.ndarray, float, float]]:
+    return list(await asyncio.gather(_run(url, _request(2, 1)), _run(url, _request(2, 2))))
 
 
 def _kill_replica(replica: str) -> None:
