@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from core.cli.main import main
-from core.engine import Engine
+from core.engine import CancelToken, Engine
+from core.errors import PassCancelled
+from core.events import PassEvent, PassStarted, StepPreview
 from core.models import ModelSpec
 from core.remote.client import WorkerClient, WorkerError
 from core.remote.jobs import JobQueue
@@ -24,7 +26,7 @@ from core.remote.offered import OfferedModels
 from core.remote.server import make_app
 from core.requests import PassRequest
 from tests.core.pool_helpers import HANG_PROMPT, HangingEngine
-from tests.core.remote_helpers import running_app
+from tests.core.remote_helpers import running_app, running_worker
 from tests.tiny_models.images import make_image
 
 ray = pytest.importorskip("ray")
@@ -272,6 +274,37 @@ async def _hung_pass(url: str, cancel: bool) -> tuple[dict[str, Any], float]:
 
 async def _two_passes(url: str) -> list[tuple[str, np.ndarray, float, float]]:
     return list(await asyncio.gather(_run(url, _request(2, 1)), _run(url, _request(2, 2))))
+
+
+def test_the_windows_client_runs_and_cancels_pool_passes_with_previews(pool, tiny_model_dir):
+    """The calls the window's remote worker makes (gui.run.remote_worker): models, then
+    run_pass with its event callback and cancel flag, on a pool behind a token."""
+    queue = JobQueue(executor=pool)
+    queue.close = lambda: None  # type: ignore[method-assign]  # the pool outlives the app
+    events: list[PassEvent] = []
+    cancel = CancelToken()
+
+    def cancel_at_step_3(event: PassEvent) -> None:
+        if isinstance(event, StepPreview) and event.step >= 3:
+            cancel.cancel()
+
+    async def scenario(url: str) -> tuple[list[dict[str, Any]], Any]:
+        async with WorkerClient(url, "pool-token") as client:
+            listing = await client.models()
+            result = await client.run_pass("default", _request(4, 9), events.append)
+            with pytest.raises(PassCancelled):
+                await client.run_pass("default", _request(LONG_STEPS), cancel_at_step_3, cancel)
+            return listing, result
+
+    with running_worker(str(tiny_model_dir), "pool-token", queue=queue) as url:
+        listing, result = asyncio.run(scenario(url))
+    assert [model["id"] for model in listing] == ["default"]
+    assert any(isinstance(event, PassStarted) for event in events)
+    previews = [e.image for e in events if isinstance(e, StepPreview) and e.image is not None]
+    assert previews and previews[-1].shape[2] == 3  # decoded pictures, as the window shows them
+    assert result.seed == 9 and result.record["model"]["reference"] == "default"
+    assert str(tiny_model_dir) not in str(result.record)  # no server path
+    assert np.array_equal(np.asarray(result.image), _local_pixels(_request(4, 9), tiny_model_dir))
 
 
 def _kill_replica(replica: str) -> None:
