@@ -195,7 +195,7 @@ def test_cancel_reaches_the_replica_and_it_serves_the_next_pass(worker):
 
 def test_a_pass_whose_replica_dies_is_retried_once_and_equals_a_local_pass(worker, tiny_model_dir):
     url, _ = worker
-    request = _request(LONG_STEPS, 5)
+    request = _request(60, 5)  # killed at its first step, a few seconds before its end
 
     async def scenario() -> tuple[str, list[dict[str, Any]], dict[str, Any], bytes]:
         async with WorkerClient(url) as client:
