@@ -17,6 +17,7 @@ from core.events import StepPreview
 from core.models import ModelSpec
 from core.remote.jobs import Job
 from core.requests import PassRequest
+from core.scaleout import pool_executor
 from core.scaleout.pool_executor import HUNG, RETRIED, ServePoolExecutor, WorkerHung
 from core.scaleout.serve_pool import PassThread
 from tests.tiny_models.images import make_image
@@ -110,23 +111,34 @@ def _execute(handle: ScriptedHandle, timeout: float) -> tuple[dict[str, Any], Jo
     return asyncio.run(executor.execute(job)), job
 
 
-def test_a_pass_silent_past_the_timeout_fails_with_one_line_and_its_stream_is_dropped():
+@pytest.fixture
+def stopped(monkeypatch) -> list[dict[str, Any]]:
+    """The replicas the front door stops (their ``replica`` messages)."""
+    replicas: list[dict[str, Any]] = []
+    monkeypatch.setattr(pool_executor, "stop_replica", replicas.append)
+    return replicas
+
+
+def test_a_pass_silent_past_the_timeout_fails_with_one_line_and_its_replica_is_stopped(stopped):
     handle = ScriptedHandle([(0, REPLICA), (0, STEP), (5, FINISHED)])
     with pytest.raises(WorkerHung) as failure:
         _execute(handle, timeout=0.2)
     assert str(failure.value) == HUNG.format(seconds=0.2)
-    assert handle.streams[0].cancelled and handle.calls == 1  # not retried: it had started
+    assert handle.streams[0].cancelled and stopped == [REPLICA]
+    assert handle.calls == 1  # not retried: it had started
 
 
-def test_waiting_for_a_replica_is_not_a_hang_and_a_timeout_of_0_waits_for_ever():
+def test_waiting_for_a_replica_is_not_a_hang_and_a_timeout_of_0_waits_for_ever(stopped):
     waits = ScriptedHandle([(0.4, REPLICA), (0, STEP), (0, FINISHED)])
     assert _execute(waits, timeout=0.2)[0]["type"] == "finished"
     slow = ScriptedHandle([(0, REPLICA), (0, STEP), (0.4, FINISHED)])
     assert _execute(slow, timeout=0)[0]["type"] == "finished"
+    assert not stopped
 
 
-def test_a_pass_that_never_started_on_its_silent_replica_is_retried_on_another():
+def test_a_pass_that_never_started_on_its_silent_replica_is_retried_on_another(stopped):
     handle = ScriptedHandle([(0, REPLICA)], [(0, REPLICA), (0, STEP), (0, FINISHED)])
     finished, job = _execute(handle, timeout=0.2)
     assert finished["note"] == RETRIED and job.result_png == b"png" and handle.calls == 2
+    assert stopped == [REPLICA]
     assert [m["type"] for m, _ in job.messages] == ["replica", "retried", "replica", "step"]
