@@ -124,15 +124,8 @@ def replica_class(
             """The pass's messages: ``replica`` first (its id, process and actor), the engine's
             events, then ``finished`` (with the result PNG), ``failed`` or ``cancelled``."""
             engine = await self.engine_for(serve.get_multiplexed_model_id())
-            yield (
-                {
-                    "type": "replica",
-                    "replica": self.replica,
-                    "pid": os.getpid(),
-                    "actor": self.actor,
-                },
-                None,
-            )
+            here = {"type": "replica", "replica": self.replica, "pid": os.getpid()}
+            yield {**here, "actor": self.actor}, None
             async for message in self.passes.stream(engine, request, spec, paths, model_id):
                 yield message
 
