@@ -28,10 +28,11 @@ from core.imaging import load_image
 from core.models import ModelSpec
 from core.models.memory_modes import MEMORY_MODES
 from core.remote.token_file import TOKEN_ENV
+from core.scaleout.pool_executor import DEFAULT_REPLICA_TIMEOUT_S
 
 if TYPE_CHECKING:
     from core.remote.access import AccessPolicy
-    from core.scaleout.serve_pool import ServePoolExecutor
+    from core.scaleout.pool_executor import ServePoolExecutor
 
 DEFAULT_PORT = 7860
 
@@ -78,6 +79,13 @@ def add_pool_options(serve: argparse.ArgumentParser) -> None:
         default=2,
         metavar="K",
         help="models each engine keeps loaded (the least recently used goes first; 2)",
+    )
+    pool.add_argument(
+        "--replica-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="an engine whose pass sends nothing (no step, no preview) for this long is "
+        f"stopped and replaced, its pass failed (default {DEFAULT_REPLICA_TIMEOUT_S:g}; 0: never)",
     )
 
 
@@ -161,14 +169,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from core.scaleout.serve_pool import pool_from_options
 
         pool = pool_from_options(
-            args.replicas, args.gpus_per_replica, args.models_per_replica, args.address
+            args.replicas,
+            args.gpus_per_replica,
+            args.models_per_replica,
+            args.address,
+            args.replica_timeout,
         )
         print(f"Ray Serve pool: {pool.concurrency} engine(s) at most", file=sys.stderr)
         queue = JobQueue(executor=pool)
         app = make_app(OfferedModels(args.model), spec, access=access, queue=queue)
     else:
-        if args.address or args.replicas or args.gpus_per_replica is not None:
-            raise UserError("--address, --replicas and --gpus-per-replica need --ray")
+        pool_only = (args.gpus_per_replica, args.replica_timeout)
+        if args.address or args.replicas or any(value is not None for value in pool_only):
+            raise UserError(
+                "--address, --replicas, --gpus-per-replica and --replica-timeout need --ray"
+            )
         app = make_app(OfferedModels(args.model), spec, access=access)
 
     async def serve() -> None:

@@ -4,8 +4,9 @@
 A local Ray instance (2 CPUs) runs ``serve --ray``'s pool with two one-CPU replicas and the tiny
 model; after each replica has loaded it, the benchmark times one pass alone, then two passes
 submitted together (two clients). Two passes in sequence on one replica would take twice one
-pass; ``two_over_one`` near 1 means the pool served both side by side. Writes JSON; without Ray
-Serve it records why and exits 0.
+pass; ``two_over_one`` near 1 means the pool served both side by side. Last, a pass whose replica
+is killed at its first step, retried on the other: ``retried_over_one`` is what the fault cost
+(about 1 plus the killed start). Writes JSON; without Ray Serve it records why and exits 0.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def bench(steps: int, size: int) -> dict:
@@ -47,6 +49,18 @@ def bench(steps: int, size: int) -> dict:
             assert job.state == "done", job.error
         return time.perf_counter() - start, [job.replica for job in jobs]
 
+    async def retried(queue: JobQueue, steps: int) -> float:
+        """A pass whose replica is killed at its first step: seconds until its result."""
+        start = time.perf_counter()
+        job = queue.submit(request(9, steps), spec)
+        killed = False
+        async for message, _ in job.follow():
+            if message["type"] == "step" and not killed:
+                _kill(ray, job.replica)
+                killed = True
+        assert job.state == "done" and killed, job.error
+        return time.perf_counter() - start
+
     async def measure(pool: object) -> dict:
         queue = JobQueue(executor=pool)  # type: ignore[arg-type]
         runner = asyncio.create_task(queue.run())
@@ -54,9 +68,11 @@ def bench(steps: int, size: int) -> dict:
             await timed(queue, 2, 1)  # each replica loads the model
             one, _ = await timed(queue, 1, steps)
             two, replicas = await timed(queue, 2, steps)
+            again = await retried(queue, steps)
         finally:
             runner.cancel()
-        return {"one_pass_s": round(one, 3), "two_at_once_s": round(two, 3), "replicas": replicas}
+        times = {"one_pass_s": round(one, 3), "two_at_once_s": round(two, 3)}
+        return {**times, "retried_pass_s": round(again, 3), "replicas": replicas}
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -69,8 +85,17 @@ def bench(steps: int, size: int) -> dict:
     finally:
         ray.shutdown()
     result["two_over_one"] = round(result["two_at_once_s"] / result["one_pass_s"], 3)
+    result["retried_over_one"] = round(result["retried_pass_s"] / result["one_pass_s"], 3)
     result["distinct_replicas"] = len(set(result["replicas"]))
     return {"steps": steps, "size": size, **result}
+
+
+def _kill(ray: Any, replica: str) -> None:
+    """Kill the pool replica ``replica`` (its Serve actor), as a lost node would."""
+    for actor in ray.util.list_named_actors(all_namespaces=True):
+        if actor["name"].endswith(f"#{replica}"):
+            ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=True)
+            return
 
 
 def main() -> int:

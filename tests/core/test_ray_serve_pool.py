@@ -1,6 +1,7 @@
 """``serve --ray``: the worker's front door over a Ray Serve pool of two CPU replicas on one shared
 local Ray instance (2 CPUs, no dashboard) with the tiny model — two clients served side by side,
-pixels equal to a local pass, cancel and a killed replica, and routing by model."""
+pixels equal to a local pass, cancel, a killed replica (the pass retried once, then one line), a
+hung replica (the pass abandoned, the replica replaced) and routing by model."""
 
 from __future__ import annotations
 
@@ -15,25 +16,24 @@ import numpy as np
 import pytest
 
 from core.cli.main import main
-from core.engine import Engine
+from core.engine import CancelToken, Engine
+from core.errors import PassCancelled
+from core.events import PassEvent, PassStarted, StepPreview
 from core.models import ModelSpec
 from core.remote.client import WorkerClient, WorkerError
 from core.remote.jobs import JobQueue
 from core.remote.offered import OfferedModels
 from core.remote.server import make_app
 from core.requests import PassRequest
-from tests.core.remote_helpers import running_app
+from tests.core.pool_helpers import HANG_PROMPT, HangingEngine
+from tests.core.remote_helpers import running_app, running_worker
 from tests.tiny_models.images import make_image
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.serve")
 
-from core.scaleout.serve_pool import (  # noqa: E402
-    STOPPED,
-    PoolSettings,
-    parse_replicas,
-    start_pool,
-)
+from core.scaleout.pool_executor import HUNG, RETRIED, STOPPED  # noqa: E402
+from core.scaleout.serve_pool import PoolSettings, parse_replicas, start_pool  # noqa: E402
 
 LONG_STEPS = 400  # a pass that runs for seconds: long enough to cancel or kill mid-pass
 
@@ -58,6 +58,8 @@ def test_a_range_of_replicas_autoscales_on_ongoing_passes_and_a_count_is_fixed()
         (["--ray", "--replicas", "3-1"], "MIN no more than MAX"),
         (["--ray", "--replicas", "two"], "N or MIN-MAX"),
         (["--ray", "--models-per-replica", "0"], "at least 1"),
+        (["--replica-timeout", "60"], "need --ray"),
+        (["--ray", "--replica-timeout", "-1"], "0 (never) or more"),
     ],
 )
 def test_bad_pool_options_exit_2_before_ray_starts(options, message, capsys):
@@ -75,12 +77,14 @@ def test_without_ray_serve_the_flag_exits_2_with_the_install_hint(monkeypatch, c
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory) -> Iterator[Any]:
-    """Two one-CPU replicas, one model each, on a fresh local Ray instance."""
+    """Two one-CPU replicas, one model each, on a fresh local Ray instance (their engines hang
+    on a pass prompted HANG_PROMPT)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAY_AUTH_MODE", "disabled")
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
-            executor = start_pool(PoolSettings(2, 2, models_per_replica=1))
+            settings = PoolSettings(2, 2, models_per_replica=1)
+            executor = start_pool(settings, engine_factory=HangingEngine)
             yield executor
             executor.close()
         finally:
@@ -141,28 +145,32 @@ def test_two_clients_at_once_run_side_by_side_on_two_replicas(worker):
 
 
 def test_a_pool_pass_equals_a_local_pass_pixel_for_pixel(worker, tiny_model_dir):
-    import torch
-
     url, _ = worker
     _, pooled, _, _ = asyncio.run(_run(url, _request(4, 7)))
+    assert np.array_equal(pooled, _local_pixels(_request(4, 7), tiny_model_dir))
+
+
+def _local_pixels(request: PassRequest, model_dir: Any) -> np.ndarray:
+    """The request's picture from a local pass, on one thread as in a one-CPU replica (Ray sets
+    its OMP_NUM_THREADS)."""
+    import torch
+
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in a one-CPU replica (Ray sets its OMP_NUM_THREADS)
+    torch.set_num_threads(1)
     try:
-        local = Engine(previews=False).run_pass(
-            _request(4, 7), ModelSpec(str(tiny_model_dir), device="cpu")
-        )
+        local = Engine(previews=False).run_pass(request, ModelSpec(str(model_dir), device="cpu"))
     finally:
         torch.set_num_threads(threads)
-    assert np.array_equal(pooled, np.asarray(local.image.convert("RGB")))
+    return np.asarray(local.image.convert("RGB"))
 
 
-async def _until_stepping(client: WorkerClient, pass_id: str) -> str:
-    """Wait for the pass's first step; its replica id."""
+async def _until_stepping(client: WorkerClient, pass_id: str, after: str = "") -> str:
+    """Wait for the pass's first step (on a replica other than ``after``); its replica id."""
     replica = ""
     async for message in client.messages(pass_id):
         if message.data["type"] == "replica":
             replica = message.data["replica"]
-        if message.data["type"] == "step":
+        if message.data["type"] == "step" and replica and replica != after:
             return replica
     raise AssertionError("the pass ended before its first step")
 
@@ -170,29 +178,54 @@ async def _until_stepping(client: WorkerClient, pass_id: str) -> str:
 def test_cancel_reaches_the_replica_and_it_serves_the_next_pass(worker):
     url, _ = worker
 
-    async def scenario() -> tuple[dict[str, Any], float]:
+    async def scenario() -> tuple[dict[str, Any], float, list[str]]:
         async with WorkerClient(url) as client:
             pass_id = await client.submit("default", _request(LONG_STEPS))
             await _until_stepping(client, pass_id)
             started = time.perf_counter()
             await client.cancel(pass_id)
-            async for _ in client.messages(pass_id):
-                pass
-            return await client.status(pass_id), time.perf_counter() - started
+            kinds = [message.data["type"] async for message in client.messages(pass_id)]
+            return await client.status(pass_id), time.perf_counter() - started, kinds
 
-    status, waited = asyncio.run(scenario())
+    status, waited, kinds = asyncio.run(scenario())
     assert status["state"] == "cancelled" and waited < 10
+    assert "retried" not in kinds  # a cancelled pass is never run again
     assert asyncio.run(_run(url, _request(2)))[0]
 
 
-def test_a_killed_replica_costs_one_clear_line_and_the_next_pass_works(worker):
+def test_a_pass_whose_replica_dies_is_retried_once_and_equals_a_local_pass(worker, tiny_model_dir):
+    url, _ = worker
+    request = _request(60, 5)  # killed at its first step, a few seconds before its end
+
+    async def scenario() -> tuple[str, list[dict[str, Any]], dict[str, Any], bytes]:
+        async with WorkerClient(url) as client:
+            pass_id = await client.submit("default", request)
+            killed = await _until_stepping(client, pass_id)
+            _kill_replica(killed)
+            messages = [message.data async for message in client.messages(pass_id)]
+            return killed, messages, await client.status(pass_id), await client.result(pass_id)
+
+    killed, messages, status, png = asyncio.run(scenario())
+    assert status["state"] == "done", status
+    assert status["replica"] != killed  # the retry ran on another replica (or its replacement)
+    assert [m["message"] for m in messages if m["type"] == "retried"] == [RETRIED]
+    assert RETRIED in messages[-1]["note"]  # the finished message says so too
+    from core.remote.protocol import read_png
+
+    pixels = np.asarray(read_png(png, "result"))
+    assert np.array_equal(pixels, _local_pixels(request, tiny_model_dir))
+
+
+def test_a_second_death_costs_one_clear_line_and_the_next_pass_works(worker):
     url, _ = worker
 
     async def scenario() -> dict[str, Any]:
         async with WorkerClient(url) as client:
             pass_id = await client.submit("default", _request(LONG_STEPS))
-            replica = await _until_stepping(client, pass_id)
-            _kill_replica(replica)
+            first = await _until_stepping(client, pass_id)
+            _kill_replica(first)
+            second = await _until_stepping(client, pass_id, after=first)
+            _kill_replica(second)
             async for _ in client.messages(pass_id):
                 pass
             return await client.status(pass_id)
@@ -200,6 +233,78 @@ def test_a_killed_replica_costs_one_clear_line_and_the_next_pass_works(worker):
     status = asyncio.run(scenario())
     assert status["state"] == "failed" and status["error"] == STOPPED
     assert asyncio.run(_run(url, _request(2)))[0]  # another replica (or its replacement)
+
+
+def test_a_hung_replica_fails_its_pass_and_gets_no_more_passes(worker, pool, monkeypatch):
+    url, _ = worker
+    monkeypatch.setattr(pool, "replica_timeout_s", 1.5)
+    status, waited = asyncio.run(_hung_pass(url, cancel=False))
+    assert status["state"] == "failed" and status["error"] == HUNG.format(seconds=1.5)
+    assert waited < 15
+    # Two passes at once: with the hung replica still routed to, one would hang again.
+    monkeypatch.setattr(pool, "replica_timeout_s", 30.0)
+    replicas = [replica for replica, *_ in asyncio.run(_two_passes(url))]
+    assert status["replica"] not in replicas and all(replicas)
+
+
+def test_a_pass_sent_to_a_replica_stuck_in_a_cancelled_pass_is_retried(worker, pool, monkeypatch):
+    url, _ = worker
+    status, _ = asyncio.run(_hung_pass(url, cancel=True))  # its replica's thread stays stuck
+    assert status["state"] == "cancelled"
+    monkeypatch.setattr(pool, "replica_timeout_s", 8.0)
+    # Two passes at once: one goes to the stuck replica, never starts there, and is retried.
+    replicas = [replica for replica, *_ in asyncio.run(_two_passes(url))]
+    assert status["replica"] not in replicas and all(replicas)
+
+
+async def _hung_pass(url: str, cancel: bool) -> tuple[dict[str, Any], float]:
+    """A pass that hangs in its first step, cancelled there or followed to its end: its status
+    and the seconds from its first step to its end."""
+    hang = PassRequest(make_image(32, 32), prompt=HANG_PROMPT, steps=4, work_size="input")
+    async with WorkerClient(url) as client:
+        pass_id = await client.submit("default", hang)
+        await _until_stepping(client, pass_id)
+        started = time.perf_counter()
+        if cancel:
+            await client.cancel(pass_id)
+        async for _ in client.messages(pass_id):
+            pass
+        return await client.status(pass_id), time.perf_counter() - started
+
+
+async def _two_passes(url: str) -> list[tuple[str, np.ndarray, float, float]]:
+    return list(await asyncio.gather(_run(url, _request(2, 1)), _run(url, _request(2, 2))))
+
+
+def test_the_windows_client_runs_and_cancels_pool_passes_with_previews(pool, tiny_model_dir):
+    """The calls the window's remote worker makes (gui.run.remote_worker): models, then
+    run_pass with its event callback and cancel flag, on a pool behind a token."""
+    queue = JobQueue(executor=pool)
+    queue.close = lambda: None  # type: ignore[method-assign]  # the pool outlives the app
+    events: list[PassEvent] = []
+    cancel = CancelToken()
+
+    def cancel_at_step_3(event: PassEvent) -> None:
+        if isinstance(event, StepPreview) and event.step >= 3:
+            cancel.cancel()
+
+    async def scenario(url: str) -> tuple[list[dict[str, Any]], Any]:
+        async with WorkerClient(url, "pool-token") as client:
+            listing = await client.models()
+            result = await client.run_pass("default", _request(4, 9), events.append)
+            with pytest.raises(PassCancelled):
+                await client.run_pass("default", _request(LONG_STEPS), cancel_at_step_3, cancel)
+            return listing, result
+
+    with running_worker(str(tiny_model_dir), "pool-token", queue=queue) as url:
+        listing, result = asyncio.run(scenario(url))
+    assert [model["id"] for model in listing] == ["default"]
+    assert any(isinstance(event, PassStarted) for event in events)
+    previews = [e.image for e in events if isinstance(e, StepPreview) and e.image is not None]
+    assert previews and previews[-1].shape[2] == 3  # decoded pictures, as the window shows them
+    assert result.seed == 9 and result.record["model"]["reference"] == "default"
+    assert str(tiny_model_dir) not in str(result.record)  # no server path
+    assert np.array_equal(np.asarray(result.image), _local_pixels(_request(4, 9), tiny_model_dir))
 
 
 def _kill_replica(replica: str) -> None:
@@ -218,12 +323,14 @@ def test_a_second_model_goes_to_the_replica_that_has_it(pool, tiny_model_dir, tm
         runner = asyncio.create_task(queue.run())
         seen = []
         try:
-            for seed in range(3):
+            for seed in range(4):
                 job = queue.submit(_request(2, seed), ModelSpec(str(second), device="cpu"))
                 async for _ in job.follow():
                     pass
                 assert job.state == "done", job.error
                 seen.append(job.replica)
+                # Replicas tell Serve's router which models they hold within a second or so.
+                await asyncio.sleep(1.5 if seed == 0 else 0.3)
         finally:
             runner.cancel()
         return seen
