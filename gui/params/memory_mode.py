@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.history import PassTree, TreeChange, TreeEvent
 from core.requests import MEMORY_MODES, QUANTIZE_MODES, SPEED_MODES
@@ -85,6 +85,14 @@ class MemoryModeBox(QWidget):
         self.speed_combo = _choice_combo("speedCombo", SPEED_MODES, SPEED_HINTS)
         self.speed_combo.setToolTip("Speed: step caching for transformer models (FLUX, SD 3.5…)")
         bind(state, "speed", self.speed_combo)
+        self.oom_retry_check = named(QCheckBox("Out of memory: retry lighter"), "oomRetryCheck")
+        self.oom_retry_check.setToolTip(
+            "When the GPU runs out of memory, run the pass once more in the next lighter memory "
+            "mode (whole model → VAE tiling → CPU offload → group → sequential) instead of "
+            "stopping; the "
+            "pass's record says which mode it used"
+        )
+        bind(state, "oom_retry", self.oom_retry_check)
         column = QVBoxLayout(self)  # the mode in use on its own line: it is read in full
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
@@ -98,6 +106,7 @@ class MemoryModeBox(QWidget):
         choices.addWidget(QLabel("Speed"))
         choices.addWidget(self.speed_combo, 1)
         column.addLayout(choices)
+        column.addWidget(self.oom_retry_check)
         column.addWidget(self.in_use_label)
         if tree is not None:
             unsubscribe = tree.subscribe(self._on_tree_changed)

@@ -75,6 +75,7 @@ class GenerationParams(Observable):
     memory: str = "auto"  # one of core.models.memory_modes.MEMORY_MODES
     quantize: str = "none"  # one of core.models.quantize.QUANTIZE_MODES
     speed: str = "off"  # one of core.models.step_cache.SPEED_MODES
+    oom_retry: bool = False  # out of GPU memory: run the pass once more in a lighter mode
     fix_faces: bool = False  # Generate fixes the faces after each pass (not a PassRequest field)
 
     def __post_init__(self) -> None:
@@ -96,6 +97,7 @@ class GenerationParams(Observable):
             memory=self.memory,
             quantize=self.quantize,
             speed=self.speed,
+            oom_retry=self.oom_retry,
         )
 
     def pass_request(
@@ -152,6 +154,7 @@ class GenerationParams(Observable):
             memory=spec.memory,
             quantize=spec.quantize,
             speed=spec.speed,
+            oom_retry=spec.oom_retry,
             color_match=self.request_color_match,
             seed_locked=self.seed_locked,
         )
@@ -207,6 +210,7 @@ class GenerationParams(Observable):
             "memory": str,
             "quantize": str,
             "speed": str,
+            "oom_retry": bool,
             "fix_faces": bool,
         }
         clean: dict[str, Any] = {}

@@ -109,3 +109,46 @@ def test_the_label_tooltip_says_why_auto_chose_the_mode(qtbot):
     box.show_pass({"model": {"memory": "group+fp8", "family": "flux", "memory_reason": reason}})
     assert box.in_use_label.text() == "Last pass: group offload, fp8 weights, FLUX.1 model"
     assert reason in box.in_use_label.toolTip()
+
+
+def test_out_of_memory_retry_is_a_window_setting_that_reaches_a_real_pass(
+    qtbot, main_window, monkeypatch
+):
+    """The checkbox turns the engine's retry on: a real pass on the tiny model whose first
+    denoise runs out of memory is filed once, run in the next lighter mode; unticked, the same
+    failure is one line in the banner and nothing is filed."""
+    from core.engine.pass_run import PassRun
+    from gui.window.settings import Settings
+    from tests.gui.session_helpers import TIMEOUT
+
+    real = PassRun.img2img
+    modes: list[str] = []
+
+    def img2img(self, source):
+        modes.append(self.model.memory_mode)
+        if len(modes) % 2 == 1:  # every first try of a pass
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(self, source)
+
+    monkeypatch.setattr(PassRun, "img2img", img2img)
+    window = main_window
+    window.state.update(device="cpu", memory="none", steps=2, strength=0.5)
+    check = window.memory_box.oom_retry_check
+    assert check.objectName() == "oomRetryCheck" and not check.isChecked()
+
+    count = len(window.tree)
+    assert window.generate()
+    qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT)
+    assert len(window.tree) == count and "memory" in window.error_label.text().lower()
+    modes.clear()
+
+    check.setChecked(True)
+    assert window.state.model_spec().oom_retry
+    assert window.generate()
+    qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT)
+    assert len(window.tree) == count + 1, window.error_label.text()
+    assert modes == ["none", "tiling"]
+    assert window.shown_record().params["model"]["memory"] == "tiling"
+
+    window.save_settings()  # kept between sessions with the other model settings
+    assert Settings.load().last_params["oom_retry"] is True

@@ -29,6 +29,7 @@ SAVED_KEYS = {
     "memory",
     "quantize",
     "speed",
+    "oom_retry",  # added with the window's out-of-memory retry (older settings lack it: fine)
     "color_match",
     "seed_locked",
 }
