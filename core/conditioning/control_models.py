@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
+from core.models import LoadedModel
 from core.models.files import PICKLE_SUFFIXES
 from core.models.spec import HUB_ID
 
@@ -44,8 +45,8 @@ class ControlNetCache:
 _CACHE: dict[str, ControlNetCache] = {}
 
 
-def cache_for(model: Any) -> ControlNetCache:
-    """The ControlNet cache of the loaded ``model`` (a LoadedModel). It goes when the model
+def cache_for(model: LoadedModel) -> ControlNetCache:
+    """The ControlNet cache of the loaded ``model``. It goes when the model
     goes (its pipelines hold the model's modules), and another model's is dropped: one base
     model is in memory at a time."""
     identity = model.identity
