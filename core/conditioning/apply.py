@@ -1,8 +1,9 @@
 """One place where a pass's LoRAs, control layers and references meet the pipeline call.
 
-``prepare_call(run, pipe, kwargs)`` returns the pipeline to call, the prompt to give it (with the
-A1111 ``<lora:name:weight>`` tags taken out) and the extra keyword arguments; what was used is
-added to ``run.record_extra`` (the pass record).
+``prepare_call(context, pipe, kwargs)`` returns the pipeline to call, the prompt to give it (with
+the A1111 ``<lora:name:weight>`` tags taken out) and the extra keyword arguments; what was used
+goes into the :class:`~core.conditioning.context.PassContext`: ``record_extra`` (the pass
+record) and ``control_images``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.conditioning.context import PassContext
 from core.conditioning.control import control_call
 from core.conditioning.ip_adapter import reference_kwargs
 from core.conditioning.lora import apply_loras
@@ -22,9 +24,9 @@ class PreparedCall:
     kwargs: dict[str, Any]
 
 
-def prepare_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> PreparedCall:
-    """The call for ``run`` (a PassRun) on ``pipe`` with the path's own ``kwargs``."""
-    prompt = apply_loras(run, pipe)
-    pipe, extra = control_call(run, pipe, kwargs)
-    extra.update(reference_kwargs(run, pipe))
+def prepare_call(context: PassContext, pipe: Any, kwargs: dict[str, Any]) -> PreparedCall:
+    """The call for the pass ``context`` on ``pipe`` with the path's own ``kwargs``."""
+    prompt = apply_loras(context, pipe)
+    pipe, extra = control_call(context, pipe, kwargs)
+    extra.update(reference_kwargs(context, pipe))
     return PreparedCall(pipe, prompt, {**kwargs, **extra})

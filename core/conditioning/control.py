@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image
 
+from core.conditioning.context import PassContext
 from core.conditioning.control_models import cache_for, is_union
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
@@ -36,14 +37,16 @@ _PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
 }
 
 
-def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def control_call(
+    context: PassContext, pipe: Any, kwargs: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
     """The pipeline to call (a ControlNet variant when the pass has control layers) and the
-    extra keyword arguments for it; each layer is added to ``run.record_extra["controls"]``
-    and its control image to ``run.control_images``."""
-    layers = [layer for layer in run.request.controls if layer.enabled]
+    extra keyword arguments for it; each layer is added to the context's
+    ``record_extra["controls"]`` and its control image to its ``control_images``."""
+    layers = [layer for layer in context.request.controls if layer.enabled]
     if not layers:
         return pipe, {}
-    model = run.model
+    model = context.model
     info = model.family_info
     if not info.controlnet:
         raise ModelError(f"ControlNet control layers are not available for {info.label} models")
@@ -51,7 +54,7 @@ def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict
     cache = cache_for(model)
     for reference in dict.fromkeys(layer.model for layer in layers):
         if reference not in cache.models:
-            run.emit(ModelLoading(reference, f"Loading ControlNet {Path(reference).name}…"))
+            context.emit(ModelLoading(reference, f"Loading ControlNet {Path(reference).name}…"))
     nets = [cache.controlnet(layer.model, model.device, model.dtype) for layer in layers]
     union = _check_union(nets, layers)
     # 2. The ControlNet variant of the pipeline, sharing the base weights.
@@ -71,9 +74,9 @@ def control_call(run: Any, pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, dict
     variant = cache.pipelines[key]
     # 3. The control images at the work size, and the call's arguments.
     work = kwargs["image"]
-    images = [layer_image(run, layer, work) for layer in layers]
-    run.control_images = images
-    run.record_extra["controls"] = [
+    images = [layer_image(context, layer, work) for layer in layers]
+    context.control_images = tuple(images)
+    context.record_extra["controls"] = [
         control_record(layer, image) for layer, image in zip(layers, images, strict=True)
     ]
     return variant, call_arguments(layers, images, union)
@@ -96,15 +99,16 @@ def sharing_pipeline(cls: Any, pipe: Any, **extra: Any) -> Any:
     return cls(**arguments)
 
 
-def layer_image(run: Any, layer: ControlLayer, work: Image.Image) -> Image.Image:
+def layer_image(context: PassContext, layer: ControlLayer, work: Image.Image) -> Image.Image:
     """``layer``'s control image for a pipeline given ``work`` (the work-size picture or the
     only-masked crop): made from the layer's own picture placed like the request's picture,
     or from ``work`` itself."""
     if layer.image is None:
         return control_image(layer, work, work.size)
-    picture = layer.image.convert("RGB").resize(run.request.output_size(), Image.Resampling.LANCZOS)
-    if run.region_box is not None:
-        picture = picture.crop(run.region_box)
+    size = context.request.output_size()
+    picture = layer.image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    if context.region_box is not None:
+        picture = picture.crop(context.region_box)
     return control_image(layer, picture, work.size)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.errors import ModelError
 from core.model_spec import HUB_ID, PICKLE_SUFFIXES
+from core.models import LoadedModel
 
 UNION_CLASSES = ("ControlNetUnionModel",)
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model"  # the weights file name in a diffusers folder
@@ -43,8 +44,8 @@ class ControlNetCache:
 _CACHE: dict[str, ControlNetCache] = {}
 
 
-def cache_for(model: Any) -> ControlNetCache:
-    """The ControlNet cache of the loaded ``model`` (a LoadedModel). It goes when the model
+def cache_for(model: LoadedModel) -> ControlNetCache:
+    """The ControlNet cache of the loaded ``model``. It goes when the model
     goes (its pipelines hold the model's modules), and another model's is dropped: one base
     model is in memory at a time."""
     identity = model.identity

@@ -23,11 +23,13 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from core.conditioning.context import PassContext
 from core.conditioning.ip_adapter_files import AdapterFiles, resolve_adapter
 from core.conditioning.specs import Reference
 from core.errors import InvalidRequest, ModelError
 from core.events import ModelLoading
 from core.hashing import pixel_hash
+from core.models import LoadedModel
 
 MODE_FAMILIES = {"standard": ("sd1", "sdxl"), "style": ("sdxl",), "composition": ("sdxl",)}
 
@@ -52,8 +54,8 @@ class AdapterState:
 _STATES: dict[str, AdapterState] = {}
 
 
-def state_for(model: Any) -> AdapterState:
-    """The IP-Adapter state of the loaded ``model`` (a LoadedModel); it goes when the model
+def state_for(model: LoadedModel) -> AdapterState:
+    """The IP-Adapter state of the loaded ``model``; it goes when the model
     goes, and another model's is dropped."""
     identity = model.identity
     if identity not in _STATES:
@@ -63,18 +65,18 @@ def state_for(model: Any) -> AdapterState:
     return _STATES[identity]
 
 
-def reference_kwargs(run: Any, pipe: Any) -> dict[str, Any]:
+def reference_kwargs(context: PassContext, pipe: Any) -> dict[str, Any]:
     """Extra keyword arguments carrying the pass's reference images (empty without any); the
-    references are recorded in ``run.record_extra["references"]``."""
-    model = run.model
+    references are recorded in ``context.record_extra["references"]``."""
+    model = context.model
     state = state_for(model)
-    references = run.request.references
+    references = context.request.references
     if not references:
         if state.loaded:
             pipe.unload_ip_adapter()
             state.loaded = ()
         return {}
-    if run.request.regions:  # the regional processor does not pass the image tokens on yet
+    if context.request.regions:  # the regional processor does not pass the image tokens on yet
         raise InvalidRequest("regional prompts cannot be combined with IP-Adapter references yet")
     info = model.family_info
     if not info.ip_adapter:
@@ -91,7 +93,7 @@ def reference_kwargs(run: Any, pipe: Any) -> dict[str, Any]:
     if len(encoders) > 1:
         raise ModelError("references in one pass must use IP-Adapters with the same image encoder")
     if files[0].encoder not in state.encoders:
-        run.emit(ModelLoading(str(files[0].encoder), "Loading the IP-Adapter image encoder…"))
+        context.emit(ModelLoading(str(files[0].encoder), "Loading the IP-Adapter image encoder…"))
     encoder, processor = state.encoder(files[0].encoder, model.device, model.dtype)
     pipe.register_modules(image_encoder=encoder, feature_extractor=processor)
     # 2. The adapters in the UNet (shared by every pipeline), reloaded only when they change.
@@ -104,7 +106,7 @@ def reference_kwargs(run: Any, pipe: Any) -> dict[str, Any]:
         state.loaded = wanted
     # 3. Each reference's scale (per block for style and composition), its image, the record.
     pipe.set_ip_adapter_scale([scale_config(pipe.unet, r) for r in references])
-    run.record_extra["references"] = [
+    context.record_extra["references"] = [
         {"model": r.model, "scale": r.scale, "mode": r.mode, "image_hash": pixel_hash(r.image)}
         for r in references
     ]

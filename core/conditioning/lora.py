@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.conditioning.context import PassContext
 from core.conditioning.lora_files import (
     LoraFile,
     check_lora_suits,
@@ -47,12 +48,12 @@ class _Adapters:
 _MODELS: dict[str, _Adapters] = {}  # loaded model identity → its adapters
 
 
-def apply_loras(run: Any, pipe: Any) -> str:
+def apply_loras(context: PassContext, pipe: Any) -> str:
     """Set the pass's LoRAs on ``pipe``; return the prompt without its LoRA tags.
 
     Raises ModelError (one line) before denoising for a missing, pickled or unsuitable LoRA.
     """
-    request, model = run.request, run.model
+    request, model = context.request, context.model
     prompt, _ = split_lora_tags(str(request.prompt))
     loras = _merge([resolve_lora(spec) for spec in requested_loras(request.prompt, request.loras)])
     adapters = _adapters_for(model.identity)
@@ -74,7 +75,7 @@ def apply_loras(run: Any, pipe: Any) -> str:
         adapters.active = True
     else:  # every weight is 0: the same as no LoRA
         _deactivate(pipe, adapters)
-    run.record_extra["loras"] = [lora_record(lora) for lora in loras]
+    context.record_extra["loras"] = [lora_record(lora) for lora in loras]
     return prompt
 
 

@@ -11,7 +11,7 @@ into the original through the map's own soft edge, not a binary cut.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -19,6 +19,9 @@ from PIL import Image
 from core.engine.family_call import accepts
 from core.engine.vae import encode
 from core.imaging import resize_to
+
+if TYPE_CHECKING:
+    from core.engine.pass_run import PassRun
 
 SOFT_EDGE = 26  # map values below this (strength < 0.1) blend generated and original linearly
 
@@ -95,8 +98,8 @@ def blend_alpha(strength_map: Image.Image) -> Image.Image:
     return Image.fromarray(np.minimum(arr, 255).astype(np.uint8), "L")
 
 
-def run_differential(run: Any, source: Image.Image, strength_map: Image.Image) -> Image.Image:
-    """Run a pass of ``run`` (a PassRun) with an already masked map; returns the blended image."""
+def run_differential(run: PassRun, source: Image.Image, strength_map: Image.Image) -> Image.Image:
+    """Run a pass of ``run`` with an already masked map; returns the blended image."""
     # 1. Denoise at the map's highest strength, at the work size, with the regional filter.
     request, model = run.request, run.model
     top = float(np.asarray(strength_map).max()) / 255.0

@@ -61,13 +61,13 @@ def run_masked_edit(run: PassRun, source: Image.Image, mask: Image.Image) -> Ima
     crop_size = (box[2] - box[0], box[3] - box[1])
     work = crop_work_size(crop_size, request.work_size, model.native_size, model.size_multiple)
     crop = source.crop(box)
-    run.region_box = box
+    run.context.region_box = box
     edited = resize_to(run.call(model.img2img_pipe, image=resize_to(crop, work)), crop_size)
     # 2. Undo the edit's movement, measured outside the (blurred) mask.
     alignment = estimate_alignment(crop, edited, blurred.crop(box))
-    run.record_extra.update(alignment.record())
+    run.context.record_extra.update(alignment.record())
     if not alignment.estimated:
-        run.record_extra["alignment_note"] = (
+        run.context.record_extra["alignment_note"] = (
             f"the edit could not be aligned with the picture ({alignment.reason}): "
             "it was pasted back as the model returned it"
         )

@@ -197,7 +197,7 @@ class Engine:
                     image = run.whole_picture_guard(source, run.img2img(source))
         duration = time.perf_counter() - started
         record = pass_record(request, kind, seed, steps_to_run, model, size, work_size, duration)
-        record.update(run.record_extra)
+        record.update(run.context.record_extra)
         record["model"]["speed"] = speed_used
         record.update(scheduler_note(request.scheduler, scheduler))
         used_mask = blur_mask(mask, request.mask_blur) if mask is not None else None
@@ -215,7 +215,7 @@ class Engine:
             model.name,
             model_hash,
             record,
-            control_images=tuple(getattr(run, "control_images", ())),  # conditioning.control
+            control_images=run.context.control_images,  # conditioning.control
             note="; ".join(n for n in (few_note, record.get("alignment_note", "")) if n),
         )
 

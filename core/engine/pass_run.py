@@ -14,6 +14,7 @@ from typing import Any
 from PIL import Image
 
 from core.conditioning.apply import prepare_call
+from core.conditioning.context import PassContext
 from core.conditioning.regional import regional_call
 from core.engine.cancel import CancelToken
 from core.engine.family_call import fit_call
@@ -32,7 +33,8 @@ PIPELINE_MASK_THRESHOLD = 8  # blurred-mask values above this are repainted by t
 
 
 class PassRun:
-    """The state of one pass: model, request, seed, work size, hooks."""
+    """The state of one pass: model, request, seed, work size, hooks, and the
+    :class:`PassContext` conditioning reads and writes (``context``)."""
 
     def __init__(
         self,
@@ -46,11 +48,21 @@ class PassRun:
         scheduler: Any,
         previewer: Any,
     ) -> None:
-        self.model, self.request, self.seed = model, request, seed
-        self.token, self.emit, self.steps_to_run = token, emit, steps_to_run
+        self.context = PassContext(model, request, emit)  # also holds the crop and the record
+        self.seed, self.token, self.steps_to_run = seed, token, steps_to_run
         self.work_size, self.scheduler, self.previewer = work_size, scheduler, previewer
-        self.region_box: tuple[int, int, int, int] | None = None  # regions: the crop shown
-        self.record_extra: dict[str, Any] = {}  # what conditioning used, for the pass record
+
+    @property
+    def model(self) -> LoadedModel:
+        return self.context.model
+
+    @property
+    def request(self) -> PassRequest:
+        return self.context.request
+
+    @property
+    def emit(self) -> EventCallback:
+        return self.context.emit
 
     def generator(self) -> Any:
         """A CPU generator, so a seed gives the same noise on every device."""
@@ -66,7 +78,7 @@ class PassRun:
         if self.token.cancelled:  # e.g. during the differential pass's own VAE encode
             raise PassCancelled()
         work = getattr(kwargs.get("image"), "size", self.work_size)
-        prepared = prepare_call(self, pipe, kwargs)
+        prepared = prepare_call(self.context, pipe, kwargs)
         pipe = prepared.pipe
         pipe.scheduler = self.scheduler
         family = self.model.family_info
@@ -92,8 +104,8 @@ class PassRun:
                 **prepared.kwargs,
             },
         )
-        self.record_extra.update(notes)
-        run_pipe = regional_call(pipe, request, work, self.region_box)
+        self.context.record_extra.update(notes)
+        run_pipe = regional_call(pipe, request, work, self.context.region_box)
         try:
             output = run_pipe(**call_kwargs)
         except PassCancelled:
@@ -180,7 +192,7 @@ class PassRun:
         )
         region = resize_to(source.crop(box), (gw, gh))
         region_mask = repaint.crop(box).resize((gw, gh), Image.Resampling.NEAREST)
-        self.region_box = box
+        self.context.region_box = box
         out = self._inpaint_call(region, region_mask)
         full = source.copy()
         full.paste(resize_to(out, (cw, ch)), box[:2])

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from core.conditioning import control_models
+from core.conditioning.context import PassContext
 from core.conditioning.control import control_call
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
@@ -138,9 +139,9 @@ def test_strength_map_with_controlnet(engine, sd1_spec, controlnet_dir):
 
 def test_a_family_without_controlnet_gives_a_one_line_error():
     model = SimpleNamespace(family="sd2", family_info=family("sd2"), identity="x")
-    run = SimpleNamespace(model=model, request=base_request(controls=(layer("cn"),)))
+    context = PassContext(model, base_request(controls=(layer("cn"),)), lambda event: None)
     with pytest.raises(ModelError, match="not available for SD 2.x") as caught:
-        control_call(run, object(), {"image": Image.new("RGB", (64, 64))})
+        control_call(context, object(), {"image": Image.new("RGB", (64, 64))})
     assert "\n" not in str(caught.value)
 
 
