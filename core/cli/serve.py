@@ -21,7 +21,7 @@ from core.cli.common import (
     sigint_cancels,
     write_result,
 )
-from core.engine import CancelToken
+from core.engine import CancelToken, Engine
 from core.errors import UserError
 from core.events import PassResult
 from core.imaging import load_image
@@ -31,6 +31,7 @@ from core.remote.token_file import TOKEN_ENV
 from core.scaleout.pool_executor import DEFAULT_REPLICA_TIMEOUT_S
 
 if TYPE_CHECKING:
+    from core.models.warmup import WarmUp
     from core.remote.access import AccessPolicy
     from core.scaleout.pool_executor import ServePoolExecutor
 
@@ -46,6 +47,12 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     serve.add_argument("--dtype", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
     serve.add_argument("--memory", default="auto", choices=MEMORY_MODES)
+    serve.add_argument(
+        "--preload",
+        action="store_true",
+        help="load --model in the background right after starting, so the first pass finds it "
+        "loaded (the worker answers meanwhile)",
+    )
     add_pool_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
@@ -161,6 +168,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.model:
         classify_reference(args.model)
+    if args.preload and not args.model:
+        raise UserError("--preload needs --model (the model to load at start)")
+    if args.preload and args.ray:
+        raise UserError("--preload works without --ray (each pool engine loads on its first pass)")
     access, generated = access_from_args(args)
     spec = ModelSpec(args.model or "", None, args.device, args.dtype, args.memory)
     pool: ServePoolExecutor | None = None
@@ -184,7 +195,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise UserError(
                 "--address, --replicas, --gpus-per-replica and --replica-timeout need --ray"
             )
-        app = make_app(OfferedModels(args.model), spec, access=access)
+        engine = Engine()
+        app = make_app(OfferedModels(args.model), spec, access=access, engine=engine)
+        if args.preload:
+            preload(engine, spec)
 
     async def serve() -> None:
         runner, port = await start_server(app, args.host, args.port)
@@ -219,6 +233,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if pool is not None:  # also when the port was taken: the pool goes with the worker
             pool.close()
     return EXIT_OK
+
+
+def preload(engine: Engine, spec: ModelSpec) -> WarmUp:
+    """``--preload``: load ``spec`` into the worker's engine on a background thread (the spec
+    every pass on the default model uses, so the first one finds it loaded); says on the
+    terminal when it starts and how it ended (a failure is one line: the worker keeps serving)."""
+    from core.models.warmup import start_warm_up
+
+    print(f"preloading {Path(spec.reference).name}…", file=sys.stderr)
+    return start_warm_up(engine.models, spec, on_done=lambda line: print(line, file=sys.stderr))
 
 
 def _read_token_file(path: str | None) -> str:

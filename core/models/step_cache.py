@@ -29,6 +29,9 @@ SPEED_HINTS: dict[str, str] = {
 FIRST_BLOCK_THRESHOLD = 0.08
 TAYLORSEER_INTERVAL = 3
 TAYLORSEER_WARMUP_STEPS = 2
+# Transformers whose blocks diffusers' First-Block Cache cannot wrap (0.42: FLUX.2's blocks
+# return a pair the hook subtracts as a tensor, a TypeError mid-pass): ``fast`` runs every step.
+NO_FIRST_BLOCK_CACHE = frozenset({"Flux2Transformer2DModel"})
 
 
 def cache_config(speed: str) -> Any:
@@ -65,6 +68,14 @@ def step_caching(
     if transformer is None or not hasattr(transformer, "enable_cache"):
         if on_note is not None:
             on_note(f"speed {speed}: this model has no step cache (UNet models run every step)")
+        yield "off"
+        return
+    if speed == "fast" and type(transformer).__name__ in NO_FIRST_BLOCK_CACHE:
+        if on_note is not None:
+            on_note(
+                "speed fast: First-Block Cache does not work with this model yet; every step "
+                "runs (speed fastest caches it)"
+            )
         yield "off"
         return
     if getattr(transformer, "is_cache_enabled", False):

@@ -3,9 +3,10 @@
 - Speed (step caching) on the tiny FLUX model: for off / fast / fastest, the steps the last
   transformer block really computed (a counting hook on its attention), the pass time, and the
   pixel difference to off (mean and max, 0–255);
-- Weights on an SD 1.5-size UNet (860 M parameters, random, bundled config): fp32, bf16 and
-  torchao int8 weight-only (on bf16 activations): parameter bytes as stored and seconds per CFG
-  step at 256² (``--side 512`` for the real size);
+- Weights on an SD 1.5-size pipeline (random weights, bundled configs), loaded by the app: fp32,
+  bf16 and torchao int8 weight-only (on fp32 and on bf16 activations), each in its own process:
+  load seconds, peak RSS, weight bytes, seconds per step at 256² (``--side``), pixel difference
+  to fp32 (``cpu_weights``);
 - switching models: the process RSS after loading the SD 1.5-size model and after switching to
   the tiny one (the first must be freed).
 
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -30,8 +32,6 @@ from tests.benchmarks.timing import write_report
 def _rss_gb() -> float:
     with open("/proc/self/statm", encoding="ascii") as statm:
         pages = int(statm.read().split()[1])
-    import os
-
     return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e9, 3)
 
 
@@ -72,56 +72,10 @@ def bench_speed(work: Path, steps: int) -> dict[str, Any]:
     return out
 
 
-def _step_seconds(unet: Any, latents: Any, text: Any, repeat: int) -> float:
-    import torch
-
-    times = []
-    with torch.inference_mode():
-        unet(latents, 500, encoder_hidden_states=text)  # warm
-        for _ in range(repeat):
-            started = time.perf_counter()
-            unet(latents, 500, encoder_hidden_states=text)
-            times.append(time.perf_counter() - started)
-    return round(min(times), 3)
-
-
-def bench_weights(side: int, repeat: int) -> dict[str, Any]:
-    import torch
-    from diffusers import UNet2DConditionModel
-    from torchao.quantization import Int8WeightOnlyConfig, quantize_
-
-    from core.models.files import BUNDLED_CONFIGS
-    from core.models.memory_modes import module_bytes
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel.from_config(
-        UNet2DConditionModel.load_config(BUNDLED_CONFIGS / "sd15" / "unet")
-    ).eval()
-    out: dict[str, Any] = {"model": "SD 1.5-size UNet (random)", "size": f"{side}²", "cfg_batch": 2}
-    latents = torch.randn(2, 4, side // 8, side // 8)
-    text = torch.randn(2, 77, 768)
-    out["fp32"] = {
-        "bytes": module_bytes(unet),
-        "step_s": _step_seconds(unet, latents, text, repeat),
-    }
-    unet.to(torch.bfloat16)
-    bf16 = (latents.bfloat16(), text.bfloat16())
-    out["bf16"] = {"bytes": module_bytes(unet), "step_s": _step_seconds(unet, *bf16, repeat)}
-    quantize_(unet, Int8WeightOnlyConfig())
-    out["int8"] = {"bytes": module_bytes(unet), "step_s": _step_seconds(unet, *bf16, repeat)}
-    for name in ("bf16", "int8"):
-        out[name]["memory_vs_fp32"] = round(out[name]["bytes"] / out["fp32"]["bytes"], 3)
-        out[name]["speed_vs_fp32"] = round(out["fp32"]["step_s"] / out[name]["step_s"], 2)
-    out["int8"]["speed_vs_bf16"] = round(out["bf16"]["step_s"] / out["int8"]["step_s"], 2)
-    return out
-
-
-def bench_switch(work: Path) -> dict[str, Any]:
+def bench_switch(work: Path, big: Path) -> dict[str, Any]:
     from core.models import ModelManager, ModelSpec
-    from tests.benchmarks.sd15_size import build_sd15_size
     from tests.tiny_models.tiny_model import build_tiny_model
 
-    big = build_sd15_size(work / "sd15")
     tiny = build_tiny_model(work / "tiny")
     gc.collect()
     manager = ModelManager()
@@ -139,21 +93,26 @@ def bench_switch(work: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--side", type=int, default=256, help="UNet benchmark side (256)")
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--side", type=int, default=256, help="weights benchmark side (256)")
+    parser.add_argument("--steps", type=int, default=12, help="Speed benchmark steps (12)")
+    parser.add_argument("--weight-steps", type=int, default=4, help="weights benchmark steps (4)")
     args = parser.parse_args(argv)
-    import torch
+    from tests.benchmarks.cpu_weights import bench_weights
+    from tests.benchmarks.machine import machine_info
+    from tests.benchmarks.sd15_size import build_sd15_size
 
     work = Path(tempfile.mkdtemp())
-    report: dict[str, Any] = {
-        "machine": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%d"),
-        "speed": bench_speed(work, args.steps),
-        "weights": bench_weights(args.side, args.repeat),
-        "switch": bench_switch(work),
-    }
+    try:
+        report: dict[str, Any] = {"machine": machine_info()}
+        report["speed"] = bench_speed(work, args.steps)
+        started = time.perf_counter()
+        sd15 = build_sd15_size(work / "sd15")
+        report["sd15_build_s"] = round(time.perf_counter() - started, 1)
+        report["weights"] = bench_weights(sd15, args.side, args.weight_steps)
+        report["switch"] = bench_switch(work, sd15)
+        report["machine"]["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # 4 GB of random weights
     write_report(report, args.out)
     return 0
 

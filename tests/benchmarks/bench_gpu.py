@@ -10,8 +10,10 @@ downloads), each optimisation on and off, side by side in one run.
   app's engine (previews off and on); the app against its own bare pipeline is the 3% target;
 - latency: click → first preview on a warm model, img2img → inpaint → strength-map switches on
   the loaded model (shared weights), whether a second pass reloads anything; peak GPU memory.
-Then (``gpu_big_models``) a FLUX.1-dev-size transformer at 1024², 28 steps: eager, Speed
-fast/fastest, fp8/int8 weights, regional compilation, group offloading, peak memory of each.
+Then (``gpu_big_models``) a FLUX.1-dev-size transformer at 1024², 28 steps, and a FLUX.2 Klein
+4B-size one, 4 steps: eager, Speed fast/fastest, fp8/int8 weights, fp8 storage, regional
+compilation, group offloading, peak memory of each. ``--smoke``: the tiny models, one round, on
+whatever device there is (a test runs it, so the script cannot rot between GPU sessions).
 Writes JSON naming the card.
 """
 
@@ -26,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.gpu_big_models import bench_flux_size
+from tests.benchmarks.gpu_big_models import bench_big_transformer
 from tests.benchmarks.timing import alternate, seconds, write_report
 
 MODELS = {  # family: (pipeline class, side, steps, strength)
@@ -278,9 +280,12 @@ def run(tiny: bool, rounds: int, families: list[str]) -> dict[str, Any]:
         if cuda:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-    if "flux" in families:  # gpu_big_models.py: the FLUX.1-dev-size transformer, each option
-        results["flux_size"] = bench_flux_size(tiny, device)
-        print(json.dumps({"flux_size": results["flux_size"]}, indent=2), flush=True)
+    for kind in ("flux", "klein"):  # gpu_big_models.py: FLUX.1-dev / Klein 4B-size, each option
+        if kind in families:
+            results[f"{kind}_size"] = bench_big_transformer(kind, tiny, device)
+            print(json.dumps({f"{kind}_size": results[f"{kind}_size"]}, indent=2), flush=True)
+            if cuda:
+                torch.cuda.empty_cache()
     return results
 
 
@@ -288,10 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tiny", action="store_true", help="the tiny models (CPU smoke test)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="--tiny with one round: every path once, any device"
+    )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--models", default="sd15,sdxl,flux")
+    parser.add_argument("--models", default="sd15,sdxl,flux,klein")
     args = parser.parse_args(argv)
-    write_report(run(args.tiny, args.rounds, args.models.split(",")), args.out)
+    rounds = 1 if args.smoke else args.rounds
+    write_report(run(args.tiny or args.smoke, rounds, args.models.split(",")), args.out)
     return 0
 
 

@@ -83,3 +83,22 @@ def test_every_speed_has_a_config_and_unknown_ones_are_refused():
     assert all(cache_config(speed) is not None for speed in SPEED_MODES[1:])
     with pytest.raises(ValueError):
         cache_config("ludicrous")
+
+
+def test_fast_on_flux2_klein_runs_every_step_with_a_note_instead_of_failing(tmp_path):
+    """diffusers' First-Block Cache breaks on FLUX.2's blocks (a TypeError mid-pass): the pass
+    runs without it, says so, and fastest (TaylorSeer) still caches there."""
+    from tests.tiny_models.tiny_flux2_klein import build_tiny_flux2_klein
+
+    folder = build_tiny_flux2_klein(tmp_path / "tiny-klein")
+    engine = Engine(previews=False)
+    fast = ModelSpec(str(folder), device="cpu", speed="fast")
+    result, events = fh.run(engine, fast, steps=4)
+    assert result.record["model"]["speed"] == "off"
+    assert any("First-Block Cache" in getattr(event, "message", "") for event in events)
+    transformer = engine.models.loaded.base_pipe.transformer
+    assert not transformer.is_cache_enabled
+    fastest = ModelSpec(str(folder), device="cpu", speed="fastest")
+    with counting_computed_steps(transformer) as computed:
+        cached = fh.run(engine, fastest, steps=6)[0]
+    assert cached.record["model"]["speed"] == "fastest (TaylorSeer)" and computed[0] < 6

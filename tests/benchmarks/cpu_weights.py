@@ -1,0 +1,181 @@
+"""Weights on the CPU, the whole SD 1.5-size pipeline through the app (issue 26, req. 6):
+fp32, bf16 and torchao int8 weight-only (on fp32 and on bf16 activations), each loaded by the
+app's ``ModelManager`` from one random-weight SD 1.5-size folder (the real UNet/VAE/CLIP configs
+from ``resources/model_configs/sd15``, built once, never committed) and run as one img2img pass.
+
+Each mode runs in its own process (so its peak RSS is its own) one after the other in one call,
+and reports: load seconds, RSS after loading and peak RSS over load + pass, bytes of the weights
+as stored (UNet and all parts), seconds per denoising step (the median gap between the engine's
+step events after the first step, CFG batch of 2) and the mean / max pixel difference of its
+picture to fp32's (same seed, 0–255).
+
+``python -m tests.benchmarks.cpu_weights --out bench-out/cpu-weights.json`` (or through
+``bench_big_models``, which ``make bench`` runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# mode → (--dtype, --quantize) as a user would ask for it
+MODES: dict[str, tuple[str, str]] = {
+    "fp32": ("fp32", "none"),
+    "bf16": ("bf16", "none"),
+    "int8": ("fp32", "int8"),
+    "int8_bf16": ("bf16", "int8"),
+}
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _rss_gb() -> float:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        pages = int(statm.read().split()[1])
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e9, 3)
+
+
+def _peak_rss_gb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 3)  # kB on Linux
+
+
+def measure_mode(folder: Path, mode: str, side: int, steps: int, image_out: Path) -> dict:
+    """Load ``folder`` in ``mode`` and run one img2img pass (this process); the figures."""
+    from core.engine import Engine
+    from core.events import StepPreview
+    from core.models import ModelSpec
+    from core.models.memory_modes import module_bytes
+    from core.requests import PassRequest
+    from tests.tiny_models.images import make_image
+
+    dtype, quantize = MODES[mode]
+    spec = ModelSpec(str(folder), device="cpu", dtype=dtype, quantize=quantize)
+    engine = Engine(previews=False)
+    started = time.perf_counter()
+    model = engine.models.load(spec)
+    load_seconds = time.perf_counter() - started
+    loaded_rss = _rss_gb()
+    parts = {
+        name: module_bytes(part)
+        for name, part in model.base_pipe.components.items()
+        if hasattr(part, "parameters")
+    }
+    elapsed: list[float] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, StepPreview):
+            elapsed.append(event.elapsed)
+
+    request = PassRequest(
+        make_image(side, side), "a red cat", strength=1.0, steps=steps, seed=3, work_size="input"
+    )
+    started = time.perf_counter()
+    result = engine.run_pass(request, spec, on_event)
+    pass_seconds = time.perf_counter() - started
+    result.image.save(image_out)
+    gaps = [b - a for a, b in zip(elapsed, elapsed[1:], strict=False)]
+    return {
+        "dtype": dtype,
+        "quantize": result.record["model"].get("quantize", quantize),
+        "unet_dtype": str(next(model.base_pipe.unet.parameters()).dtype).replace("torch.", ""),
+        "load_s": round(load_seconds, 1),
+        "rss_loaded_gb": loaded_rss,
+        "peak_rss_gb": _peak_rss_gb(),
+        "unet_bytes": parts.get("unet", 0),
+        "weights_bytes": sum(parts.values()),
+        "step_s": round(statistics.median(gaps), 3) if gaps else None,
+        "pass_s": round(pass_seconds, 1),
+        "steps": len(elapsed),
+    }
+
+
+def _pixel_difference(image: Path, reference: Path) -> dict[str, float]:
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(image).convert("RGB"), dtype=np.float64)
+    b = np.asarray(Image.open(reference).convert("RGB"), dtype=np.float64)
+    diff = np.abs(a - b)
+    return {
+        "mean_abs_diff_to_fp32": round(float(diff.mean()), 2),
+        "max_abs_diff_to_fp32": int(diff.max()),
+    }
+
+
+def _run_child(folder: Path, mode: str, side: int, steps: int, image: Path) -> dict:
+    command = [sys.executable, "-m", "tests.benchmarks.cpu_weights", "--child", mode]
+    command += ["--folder", str(folder), "--side", str(side), "--steps", str(steps)]
+    command += ["--image", str(image)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": f"exit {done.returncode}: {last[:300]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_weights(
+    folder: Path, side: int = 256, steps: int = 4, modes: tuple[str, ...] = tuple(MODES)
+) -> dict[str, Any]:
+    """Every mode in its own process on ``folder`` (an SD 1.5-size pipeline), with ratios to
+    fp32 and bf16 (fp32 first: the pixel differences are to its picture)."""
+    out: dict[str, Any] = {
+        "model": "SD 1.5-size pipeline (random weights, bundled configs)",
+        "size": f"{side}²",
+        "steps": steps,
+        "cfg_batch": 2,
+    }
+    images = folder.parent / "weights-images"
+    images.mkdir(exist_ok=True)
+    for mode in modes:
+        out[mode] = _run_child(folder, mode, side, steps, images / f"{mode}.png")
+    reference = images / "fp32.png"
+    for mode in modes:
+        row = out[mode]
+        if "error" in row or mode == "fp32" or not reference.is_file():
+            continue
+        row.update(_pixel_difference(images / f"{mode}.png", reference))
+        for base in ("fp32", "bf16"):
+            other = out.get(base, {})
+            if base == mode or "error" in other or not other:
+                continue
+            row[f"unet_memory_vs_{base}"] = round(row["unet_bytes"] / other["unet_bytes"], 3)
+            row[f"peak_rss_vs_{base}"] = round(row["peak_rss_gb"] / other["peak_rss_gb"], 3)
+            if row["step_s"] and other["step_s"]:
+                row[f"speed_vs_{base}"] = round(other["step_s"] / row["step_s"], 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, help="the JSON report (parent mode)")
+    parser.add_argument("--side", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--folder", type=Path, help="an SD 1.5-size folder (built if not given)")
+    parser.add_argument("--child", choices=tuple(MODES), help=argparse.SUPPRESS)
+    parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        row = measure_mode(args.folder, args.child, args.side, args.steps, args.image)
+        print(json.dumps(row))
+        return 0
+    from tests.benchmarks.machine import machine_info
+    from tests.benchmarks.sd15_size import build_sd15_size
+    from tests.benchmarks.timing import write_report
+
+    folder = args.folder or build_sd15_size(Path(tempfile.mkdtemp()) / "sd15")
+    report = {"machine": machine_info(), "weights": bench_weights(folder, args.side, args.steps)}
+    write_report(report, args.out or Path("bench-out/cpu-weights.json"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
