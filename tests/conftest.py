@@ -43,6 +43,8 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("IMG2IMG_STUDIO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IMG2IMG_STUDIO_DATA_DIR", str(tmp_path / "data"))  # autosaves
     monkeypatch.setenv("IMG2IMG_STUDIO_LOG_DIR", str(tmp_path / "log"))  # core/library_logs.py
+    # No background model loads behind the tests' backs (tests/gui/test_warm_up.py turns it on).
+    monkeypatch.setenv("IMG2IMG_STUDIO_WARM_UP", "0")
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from pathlib import Path
 from core.errors import PassCancelled, UserError
 from core.events import EventCallback
 from core.hashing import Cancelled
+from core.model_spec import ModelSpec
 from core.models.loading import ModelManager
-from core.models.spec import ModelSpec
 from core.models.torch_preload import preload_torch_library
 from core.threads import run_in_background
 

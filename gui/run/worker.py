@@ -5,12 +5,16 @@ window shows before torch loads. One engine serves the whole app, so a model sta
 passes. Only numpy arrays and PIL images cross threads; QPixmaps are made by the GUI.
 
 Tickets, cancel, ``busy``, error text and shutdown are the shared :class:`Worker`'s
-(gui.run.worker_base); this worker runs each job on a QThread of its own.
+(gui.run.worker_base); this worker runs each job on a QThread of its own. ``warm_up`` loads a
+model ahead of the first pass on a background thread (core.models.warmup): a pass that asks for
+the same model meanwhile waits for that load instead of starting another; a pass on another
+model cancels it.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import sys
 import threading
 import weakref
@@ -20,9 +24,10 @@ from PySide6.QtCore import Qt, QThread, Signal, Slot
 
 from core.errors import PassCancelled
 from core.events import PassResult
+from core.model_spec import ModelSpec
 from core.threads import run_in_background
-from gui.run.jobs import JobCallbacks, WorkflowJob
-from gui.run.worker_base import Ticket, Worker
+from gui.run.jobs import Job, JobCallbacks, WorkflowJob
+from gui.run.worker_base import Ticket, Worker, one_line
 
 _engine: Any = None
 _engine_lock = threading.Lock()
@@ -62,9 +67,11 @@ class PassWorker(Worker):
     its progress."""
 
     _submitted = Signal(object)
+    warmed = Signal(str)  # a warm-up ended: one line saying what it loaded, or why not
 
     def __init__(self) -> None:
         super().__init__()
+        self._warming: tuple[ModelSpec, _Flag, threading.Thread] | None = None
         sys.setswitchinterval(min(sys.getswitchinterval(), GUI_SWITCH_INTERVAL_S))
         self._thread = QThread()
         self._thread.setObjectName("PassWorkerThread")
@@ -81,7 +88,52 @@ class PassWorker(Worker):
         self._submitted.emit(ticket)
 
     def _stop_thread(self) -> None:
+        self.cancel_warm_up()
         self._thread.quit()
+
+    # -- warming up (GUI thread) ----------------------------------------------------------------
+    def submit(self, job: Job) -> None:
+        self.cancel_warm_up(keep=job.spec)  # the same model: the pass waits for its load
+        super().submit(job)
+
+    @property
+    def warming_up(self) -> bool:
+        """Whether a warm-up is loading (until ``warmed`` is emitted)."""
+        return self._warming is not None and not self._warming[1].done
+
+    def warm_up(self, spec: ModelSpec) -> None:
+        """Import the engine and load ``spec`` on a background thread, ahead of the first pass;
+        ``warmed`` says how it went. A warm-up of another model is cancelled first."""
+        self.cancel_warm_up(keep=spec)
+        if self.warming_up:
+            return  # this model is loading already
+        flag = _Flag()
+        thread = threading.Thread(target=self._warm, args=(spec, flag), name="warm-up", daemon=True)
+        self._warming = (spec, flag, thread)
+        thread.start()
+
+    def cancel_warm_up(self, keep: ModelSpec | None = None) -> None:
+        """Stop a warm-up after its current load phase, unless it loads ``keep``."""
+        if self._warming is not None and self._warming[0] != keep:
+            self._warming[1].cancelled = True
+
+    def wait_warm_up(self, timeout_s: float) -> None:
+        """Block up to ``timeout_s`` for a warm-up to end (the app is quitting)."""
+        if self._warming is not None:
+            self._warming[2].join(timeout_s)
+
+    def _warm(self, spec: ModelSpec, flag: _Flag) -> None:
+        run_in_background()  # the GUI thread gets a core first
+        try:
+            _import_engine()
+            from core.models.warmup import warm_up
+
+            outcome = warm_up(shared_engine().models, spec, flag)
+        except Exception as exc:  # a warm-up only saves time: nothing it meets stops the app
+            outcome = f"warm-up failed: {one_line(exc)}"
+        flag.done = True  # before ``warmed``: its slots see the warm-up over
+        with contextlib.suppress(RuntimeError):  # the worker is gone already
+            self.warmed.emit(outcome)
 
     def _wait_thread(self, wait_ms: int) -> None:
         self._thread.wait(wait_ms)
@@ -98,17 +150,9 @@ class PassWorker(Worker):
             # 2. Import the engine here, on the worker thread (torch loads now, not at startup).
             if _engine is None:  # the first job: seconds of imports before the model loads
                 self.loading.emit(LOADING_MODEL)
-            from core.models.collector import loading_quietly
-            from core.models.torch_preload import preload_torch_library
+            _import_engine()
+            from core.engine import CancelToken
 
-            preload_torch_library()  # its dlopen without the GIL
-            with loading_quietly():  # no long GC pauses while torch imports (the GUI stays smooth)
-                from core.library_logs import quiet_libraries
-
-                quiet_libraries()  # before the engine's imports: their notes go to the log file
-                from core.engine import CancelToken
-
-            _leave_a_core_to_the_gui()
             token = CancelToken()
             self._begin(ticket, token)
             # 3. Run the pass or workflow; events arrive through handle_event.
@@ -127,6 +171,31 @@ class PassWorker(Worker):
             self._end_with_error(exc)
         finally:
             self._close_ticket(ticket)
+
+
+class _Flag:
+    """A warm-up's cancel flag (core.hashing.Cancelled: read between load phases) and whether it
+    is over."""
+
+    cancelled = False
+    done = False
+
+
+def _import_engine() -> None:
+    """Import the engine off the GUI thread, gently: torch's library loaded without the
+    interpreter lock, no long collector pauses, library notes to the log file; then leave a
+    core to the GUI thread."""
+    from core.models.collector import loading_quietly
+    from core.models.torch_preload import preload_torch_library
+
+    preload_torch_library()  # its dlopen without the GIL
+    with loading_quietly():  # no long GC pauses while torch imports (the GUI stays smooth)
+        from core.library_logs import quiet_libraries
+
+        quiet_libraries()  # before the engine's imports: their notes go to the log file
+        import core.engine  # noqa: F401
+
+    _leave_a_core_to_the_gui()
 
 
 _threads_set = False

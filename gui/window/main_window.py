@@ -41,6 +41,7 @@ from gui.params.memory_mode import MemoryModeBox
 from gui.params.regions_panel import RegionsPanel
 from gui.qt_helpers import named, plain
 from gui.run.runner import PassRunner
+from gui.run.warm_up import ModelWarmUp
 from gui.run.workflow_controller import WorkflowController
 from gui.window.autosave import Autosaver
 from gui.window.canvas_binding import CanvasBinding
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self.worker = self.runner.worker
         self.workflows = WorkflowController(self.runner, self)
         self.live = LiveMode(self.live_area, self.runner, self)  # live mode and candidates
+        # The chosen model loads in the background before the first Generate (gui.run.warm_up).
+        self.warm_up = ModelWarmUp(self.runner, self.settings.warm_up, parent=self)
 
         # 3. Docks: generation (with Generate / Cancel / progress) and history.
         self.panel = GenerationPanel(self.state)
@@ -237,6 +240,15 @@ class MainWindow(QMainWindow):
         run_menu.addAction(self.generate_action)
         run_menu.addAction(self.cancel_action)
         run_menu.addAction(self.live.action)
+        self.warm_up_action = QAction("Load the model in the background", self)
+        self.warm_up_action.setObjectName("warmUpAction")
+        self.warm_up_action.setCheckable(True)
+        self.warm_up_action.setChecked(self.warm_up.enabled)
+        self.warm_up_action.setToolTip(
+            "Load the chosen model while you paint, so the first Generate starts at once"
+        )
+        self.warm_up_action.toggled.connect(self._set_warm_up)
+        run_menu.addAction(self.warm_up_action)
         run_menu.addAction(self.models.action)
         workflow_menu = bar.addMenu("&Workflows")
         for action in self.workflow_menu.actions:
@@ -347,6 +359,11 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(value)
         self.progress_bar.setFormat(text)
 
+    def _set_warm_up(self, on: bool) -> None:
+        self.warm_up.set_enabled(on)
+        self.settings.warm_up = on
+        self.settings.save()
+
     def _remember_model(self) -> None:
         """Remember the model that just worked (settings and the picker's recent list)."""
         self.settings.remember_model(self.state.model, self.state.model_config)
@@ -389,6 +406,7 @@ class MainWindow(QMainWindow):
         # The app quits now (not after shut_down): give a running job a last chance to stop.
         self._shutdown()
         self.worker.shutdown(wait_ms=10000)
+        self.worker.wait_warm_up(3.0)  # cancelled: it stops after the load phase in progress
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         if not self._closed and not self.project.confirm_discard():

@@ -48,6 +48,8 @@ class Settings:
     worker_url: str = ""
     worker_model: str = ""
     worker_local_model: str = ""
+    # Load the chosen model in the background before the first Generate (gui.run.warm_up).
+    warm_up: bool = True
     path: Path | None = field(default=None, repr=False, compare=False)
     changed: list[Callable[[Settings], None]] = field(
         default_factory=list, repr=False, compare=False
