@@ -170,8 +170,8 @@ def classify(keys: Keys, metadata: dict[str, Any]) -> FileInfo:
         v_pred = _v_prediction(keys, metadata)
         kind = "checkpoint" if whole else "unet"
         return FileInfo(kind, family, inpaint, v_pred, _notes(precision, extra))
-    if (found := rules.new_transformer_family(keys)) is not None:
-        family, extra = found
+    if (transformer_2026 := rules.new_transformer_family(keys)) is not None:
+        family, extra = transformer_2026
         return FileInfo("unet", family, notes=_notes(precision, extra))
     if (prefix := rules.sd3_prefix(keys)) is not None:
         size = rules.sd3_size(keys, prefix + "joint_blocks.")
