@@ -155,7 +155,7 @@ def is_edit_reference(reference: str, masked: bool = False) -> bool:
     """Whether ``reference`` names an instruction-edit model whose pass (``masked`` or not) runs
     without a strength (:meth:`Family.runs_without_strength`), told before it loads: a folder
     from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit",
-    "…FLUX.2-klein-4B")."""
+    "…FLUX.2-klein-4B", "…FLUX.2-klein-base-9B")."""
     found = _edit_family_named(reference)
     return found is not None and found.runs_without_strength(masked)
 
@@ -173,6 +173,6 @@ def _edit_family_named(reference: str) -> Family | None:
     name = reference.strip().lower()
     if re.search(r"qwen-image-edit(-plus|-\d{4})?$", name):
         return FAMILIES["qwen-image-edit"]
-    if re.search(r"flux\.2-klein-(4|9)b$", name):
+    if re.search(r"flux\.2-klein-(base-)?(4|9)b$", name):
         return FAMILIES["flux2-klein"]
     return None
