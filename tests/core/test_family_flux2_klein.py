@@ -39,6 +39,9 @@ def test_loads_as_an_edit_model_that_takes_references(engine, spec):
     model = engine.models.load(spec)
     assert model.family == "flux2-klein" and model.family_info.edit
     assert type(model.img2img_pipe).__name__ == "Flux2KleinPipeline"
+    inpaint = model.inpaint_pipe  # from the loaded weights, distilled as the model is
+    assert type(inpaint).__name__ == "Flux2KleinInpaintPipeline" and inpaint.config.is_distilled
+    assert inpaint.transformer is model.base_pipe.transformer
 
 
 def test_the_instruction_edits_the_whole_picture_running_every_step(engine, spec):
