@@ -26,7 +26,8 @@ def find_done(
 
     An existing output is done only when the JSON record in it shows this run's settings (prompt,
     negative prompt, strength, steps, CFG, the item's seed, scheduler, work size setting, size,
-    colour match, model reference, mask / strength map hashes and mask options) and the same input
+    colour match, model reference, mask / strength map hashes and mask options, an edit model's
+    references) and the same input
     pixels (``input_hash``). ``seeds`` holds each item's seed (default: ``request.seed`` for all);
     a None seed (a random run, which no run can reproduce) accepts any recorded seed: the earlier
     random pick stands. A missing output, or one whose input cannot be read (its item fails when
@@ -77,6 +78,11 @@ def expected_settings(request: PassRequest, spec: ModelSpec) -> dict[str, Any]:
         expected.update(
             mask_blur=request.mask_blur, inpaint_area=request.inpaint_area, padding=request.padding
         )
+    # an edit model's references (given once, the same for every item), as the record lists them
+    expected["edit_references"] = [
+        {"hash": pixel_hash(ref), "width": ref.width, "height": ref.height}
+        for ref in request.edit_references
+    ] or None
     expected["model"] = spec.reference
     return expected
 

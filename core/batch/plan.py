@@ -21,6 +21,7 @@ from core.atomic import TMP_SUFFIX
 from core.batch.done import expected_settings, find_done
 from core.batch.inputs import list_inputs, plan_outputs
 from core.models import ModelSpec
+from core.models.families import is_edit_reference
 from core.request_rules import check_runs_steps
 from core.requests import MAX_SEED, PassRequest
 
@@ -89,7 +90,10 @@ def make_plan(
     with other settings — see :func:`find_done`). ``template.seed`` None picks a random base seed
     for this run (and accepts any recorded seed for outputs already there).
     """
-    check_runs_steps(template, "every output would equal its input")
+    if is_edit_reference(spec.reference, masked=template.mask is not None):
+        template.validate()  # an instruction edit runs every step, whatever the strength
+    else:
+        check_runs_steps(template, "every output would equal its input")
     sources = list_inputs(inputs)
     outputs = plan_outputs(sources, out_dir, allow_in_place)
     base_seed = template.seed if template.seed is not None else random.randint(0, MAX_SEED)

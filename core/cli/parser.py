@@ -171,7 +171,13 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_batch(sub: argparse._SubParsersAction) -> None:
-    batch = sub.add_parser("batch", help="run one set of settings over a folder of images")
+    batch = sub.add_parser(
+        "batch",
+        help="run one set of settings over a folder of images",
+        description="Run one set of settings over a folder of images. With an edit model "
+        "(Qwen-Image-Edit, FLUX.2 Klein) --prompt is one instruction that edits every picture, "
+        "and each --reference given before any --ip-adapter goes with every picture.",
+    )
     batch.add_argument("in_dir", metavar="IN_DIR")
     batch.add_argument("out_dir", metavar="OUT_DIR")
     add_generation_options(batch)

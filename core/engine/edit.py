@@ -1,7 +1,9 @@
 """Instruction edits confined to a mask, aligned with the input and pasted back exactly.
 
 An edit model (Qwen-Image-Edit) repaints the whole picture it is given from an instruction, and
-moves its output by a few pixels. With a mask the engine:
+moves its output by a few pixels. With a mask, an edit model without an inpaint pipeline of its
+own (``Family.runs_without_strength(masked=True)``; FLUX.2 Klein has one and inpaints as other
+families do, with a strength) goes through this module, and the engine:
 
 1. edits the crop around the mask (the mask's box plus the context padding) at the crop's work
    size;
@@ -36,8 +38,8 @@ def check_edit_request(family: Family, has_strength_map: bool, references: int =
     pictures than it takes (any on a family that takes none)."""
     if family.edit and has_strength_map:
         raise InvalidRequest(
-            f"{family.label} edits from an instruction and has no strength: a strength map (or "
-            "soft inpainting) does not apply; paint a mask to confine the edit instead"
+            f"{family.label} edits from an instruction: a strength map (or soft inpainting) "
+            "does not apply; paint a mask to confine the edit instead"
         )
     if references > family.max_references:
         if family.max_references:

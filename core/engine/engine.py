@@ -137,7 +137,7 @@ class Engine:
         few = few_step_for_reference(spec.reference, lora_names)
         request, few_note = fit_to_few_step(request, few, _peak_strength(request, strength_map))
         steps_to_run = _steps_to_run(request, strength_map)
-        if self._is_edit(spec):  # an instruction edit has no strength: it runs every step
+        if self._is_edit(spec, mask is not None):  # an instruction edit runs every step
             steps_to_run = request.steps
         started = time.perf_counter()
 
@@ -164,7 +164,8 @@ class Engine:
                 peak = _peak_strength(request, strength_map)
                 request, few_note = fit_to_few_step(request, few, peak)
                 steps_to_run = _steps_to_run(request, strength_map)
-            if (kind == "img2img" or family.edit) and not _img2img_has_strength(model):
+            edit = family.runs_without_strength(mask is not None)  # Klein's inpaint has strength
+            if (kind == "img2img" or edit) and not _img2img_has_strength(model):
                 steps_to_run = request.steps  # an instruction edit (Kontext, Qwen) runs every step
             work_size = choose_work_size(
                 size, request.work_size, model.native_size, model.size_multiple
@@ -189,7 +190,7 @@ class Engine:
             with step_caching(model.base_pipe, spec.speed, cache_note) as speed_used:
                 if strength_map is not None:
                     image = run_differential(run, source, strength_map)
-                elif mask is not None and family.edit:  # the edit on the mask's crop, aligned
+                elif mask is not None and edit:  # the edit on the mask's crop, aligned
                     image = run_masked_edit(run, source, mask)
                 elif mask is not None:
                     image = run.inpaint(source, mask)
@@ -219,13 +220,13 @@ class Engine:
             note="; ".join(n for n in (few_note, record.get("alignment_note", "")) if n),
         )
 
-    def _is_edit(self, spec: ModelSpec) -> bool:
-        """Whether ``spec`` is an instruction-edit model (the loaded one, or told from its
-        reference before loading)."""
+    def _is_edit(self, spec: ModelSpec, masked: bool) -> bool:
+        """Whether a pass of ``spec`` is an instruction edit without strength (the loaded
+        model's family, or told from its reference before loading)."""
         loaded = self.models.loaded
         if loaded is not None and loaded.spec == spec:
-            return loaded.family_info.edit
-        return is_edit_reference(spec.reference)
+            return loaded.family_info.runs_without_strength(masked)
+        return is_edit_reference(spec.reference, masked)
 
     def _memory_in_use(self, spec: ModelSpec) -> str:
         loaded = self.models.loaded

@@ -13,7 +13,9 @@ in the pass record for every request value that did not apply.
   pipeline takes the picture itself as the reference.
 - Edit models that take reference pictures (Qwen-Image-Edit-Plus) get ``image`` as a list: the
   picture being edited first ("image 1" in the instruction), then the references; the output
-  keeps the edited picture's size.
+  keeps the edited picture's size. FLUX.2 Klein's inpaint pipeline takes the picture as its
+  first reference itself: the others go to its ``image_reference``.
+- The record names the pipeline class that ran (``pipeline``).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def fit_call(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """``kwargs`` fitted to ``pipe`` of ``family``, and the notes for the pass record."""
     fitted = dict(kwargs)
-    notes: dict[str, str] = {}
+    notes: dict[str, str] = {"pipeline": type(pipe).__name__}  # what ran
     image = fitted.get("image")
     edit_references = tuple(fitted.pop("edit_references", None) or ())
     if family.embedded_guidance and fitted.get("negative_prompt"):
@@ -85,10 +87,13 @@ def fit_call(
         if accepts(pipe, "max_area"):  # Kontext: keep the work size, no preferred resolutions
             fitted.setdefault("max_area", width * height)
             fitted.setdefault("_auto_resize", False)
-        if accepts(pipe, "image_reference"):
+        if accepts(pipe, "image_reference") and not family.edit:  # Kontext's inpaint
             fitted.setdefault("image_reference", image)
     if edit_references and image is not None:
-        fitted["image"] = [image, *edit_references]
+        if accepts(pipe, "image_reference"):  # Klein's inpaint: the picture is already one
+            fitted["image_reference"] = list(edit_references)
+        else:
+            fitted["image"] = [image, *edit_references]
     names = accepted_args(pipe)
     if names is not None:
         fitted = {k: v for k, v in fitted.items() if k in names}

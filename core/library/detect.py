@@ -9,6 +9,7 @@ ControlNet, a VAE, an IP-Adapter or a text encoder, and which family it belongs 
 from __future__ import annotations
 
 import json
+import re
 import stat
 import struct
 from dataclasses import dataclass
@@ -136,9 +137,18 @@ def detect_file(path: Path) -> FileInfo:
     metadata = header.get("__metadata__") or {}
     tensors = {k: v for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
     info = classify(Keys(tensors), metadata if isinstance(metadata, dict) else {})
-    if info.family == "flux" and "kontext" in path.name.lower():
-        # Kontext has FLUX.1-dev's keys and shapes: only its name tells
+    return _named_variant(info, path.name.lower())
+
+
+def _named_variant(info: FileInfo, name: str) -> FileInfo:
+    """Families whose files have another's keys and shapes, told by the file's name: FLUX.1
+    Kontext (FLUX.1-dev's), Qwen-Image-Edit and Edit-Plus 2509/2511 (Qwen-Image's)."""
+    if info.family == "flux" and "kontext" in name:
         return FileInfo(info.kind, "flux-kontext", notes=(*info.notes, "Kontext by name"))
+    if info.family == "qwen-image" and "edit" in name:
+        plus = re.search(r"edit[-_ ]?(plus|2509|2511)", name) is not None
+        family = "qwen-image-edit-plus" if plus else "qwen-image-edit"
+        return FileInfo(info.kind, family, notes=(*info.notes, "Edit by name"))
     return info
 
 
@@ -160,6 +170,9 @@ def classify(keys: Keys, metadata: dict[str, Any]) -> FileInfo:
         v_pred = _v_prediction(keys, metadata)
         kind = "checkpoint" if whole else "unet"
         return FileInfo(kind, family, inpaint, v_pred, _notes(precision, extra))
+    if (transformer_2026 := rules.new_transformer_family(keys)) is not None:
+        family, extra = transformer_2026
+        return FileInfo("unet", family, notes=_notes(precision, extra))
     if (prefix := rules.sd3_prefix(keys)) is not None:
         size = rules.sd3_size(keys, prefix + "joint_blocks.")
         encoders = [

@@ -166,6 +166,46 @@ def diffusers_transformer_family(keys: Keys) -> tuple[str, list[str]] | None:
     return None
 
 
+# --- the 2026 transformers (FLUX.2, Chroma, Z-Image, Qwen-Image), original or diffusers layout --
+
+_NEW_PREFIXES = ("", UNET, "diffusion_model.", "model.")
+FLUX2_DEV = "FLUX.2 [dev]"  # a note: FLUX.2 [dev]'s transformer, which the app does not run
+_KLEIN_TEXT_WIDTHS = {7680: "4B", 12288: "9B"}  # 3 × the Qwen3 encoder's width
+
+
+def new_transformer_family(keys: Keys) -> tuple[str, list[str]] | None:
+    """(family, notes) of a FLUX.2 Klein, Chroma, Z-Image or Qwen-Image transformer file, in
+    the layout its makers share it (BFL's, Z-Image's, Qwen's; under ComfyUI's prefix too) or in
+    diffusers' (the keys diffusers' own single-file loader looks for); None when it is none.
+    Check it before the FLUX.1 rules: FLUX.2 and Chroma keep FLUX.1's block names. FLUX.2
+    [dev] is family "" with the :data:`FLUX2_DEV` note; Qwen-Image-Edit has Qwen-Image's keys
+    (``core.library.detect`` tells it by name)."""
+    for prefix in _NEW_PREFIXES:
+        if keys.any_prefix(prefix + "single_stream_modulation.lin"):
+            return _flux2_family(keys, prefix)
+        if keys.has(prefix + "distilled_guidance_layer.in_proj.bias"):
+            return "chroma", []
+        if keys.has(prefix + "layers.0.adaLN_modulation.0.weight") and keys.any_prefix(
+            prefix + "cap_embedder."
+        ):
+            return "zimage", []
+        if keys.has(prefix + "txt_norm.weight") and keys.any_prefix(prefix + "transformer_blocks."):
+            return "qwen-image", []
+    return None
+
+
+def _flux2_family(keys: Keys, prefix: str) -> tuple[str, list[str]]:
+    """FLUX.2 Klein 4B/9B (by its text input's width), or [dev] (it embeds guidance)."""
+    if keys.any_prefix(prefix + "guidance_in.", prefix + "time_guidance_embed.guidance_embedder."):
+        return "", [FLUX2_DEV]
+    text_in = prefix + (
+        "txt_in.weight" if keys.has(prefix + "txt_in.weight") else "context_embedder.weight"
+    )
+    width = (keys.shape(text_in)[-1:] or [0])[0]
+    size = _KLEIN_TEXT_WIDTHS.get(width)
+    return "flux2-klein", [size] if size else []
+
+
 def sd3_prefix(keys: Keys) -> str | None:
     for prefix in (UNET, ""):
         if keys.any_prefix(prefix + "joint_blocks."):

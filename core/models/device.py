@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelError
 from core.models.quantize import is_quantized
+
+if TYPE_CHECKING:
+    from core.models.families import Family
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -39,6 +42,15 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     if dtype not in table:
         raise ModelError(f"unknown dtype '{dtype}' (choose auto, fp32, fp16 or bf16)")
     return table[dtype]
+
+
+def dtype_for_family(info: Family, requested: str, dtype: Any) -> Any:
+    """``dtype``, or bf16 where "auto" chose fp16 for a family that cannot run in fp16."""
+    import torch
+
+    if requested == "auto" and dtype == torch.float16 and info.no_fp16:
+        return torch.bfloat16
+    return dtype
 
 
 # -- CPU: bf16 where the CPU runs it fast, threads that leave the GUI a core ------------------

@@ -40,6 +40,13 @@ class Family:
     no_fp16: bool = False  # fp16 overflows or is unsupported: "auto" runs bf16 on CUDA instead
     max_references: int = 0  # edit models: extra pictures the instruction may refer to
 
+    def runs_without_strength(self, masked: bool) -> bool:
+        """Whether a pass (``masked`` or not) is an instruction edit that has no strength and runs
+        every step: any pass of an edit model, except a masked one where the family has its own
+        inpaint pipeline (FLUX.2 Klein: strength applies there). A masked pass of an edit model
+        without one is the crop, edit, align and paste-back of ``core.engine.edit``."""
+        return self.edit and not (masked and self.inpaint_pipeline is not None)
+
 
 FAMILIES: dict[str, Family] = {
     f.key: f
@@ -95,7 +102,8 @@ FAMILIES: dict[str, Family] = {
             packed_latents=True, true_cfg=True, no_fp16=True,  # trained in bf16; fp16 overflows
         ),
         # With a mask, the engine edits the crop around it and pastes the masked area back
-        # (core.engine.edit): the model has no inpaint pipeline of its own here.
+        # (core.engine.edit): the model has no inpaint pipeline of its own here (the
+        # Qwen-Image-Edit-Inpaint checkpoints are refused).
         Family(
             "qwen-image-edit", "Qwen-Image-Edit", 1024, 16, True, 50, 4.0,
             "QwenImageEditPipeline", None,
@@ -107,10 +115,11 @@ FAMILIES: dict[str, Family] = {
             "QwenImageEditPlusPipeline", None,
             packed_latents=True, true_cfg=True, edit=True, no_fp16=True, max_references=2,
         ),
-        # Generation from references = the edit; distilled (4B/9B): few steps, no CFG.
+        # Generation from references = the edit; distilled (4B/9B): few steps, no CFG. With a
+        # mask, its own inpaint pipeline repaints under it (with a strength, the references too).
         Family(
             "flux2-klein", "FLUX.2 Klein", 1024, 32, True, 4, 1.0,
-            "Flux2KleinPipeline", None,
+            "Flux2KleinPipeline", "Flux2KleinInpaintPipeline",
             packed_latents=True, edit=True, no_fp16=True, max_references=4,
         ),
     )
@@ -142,17 +151,28 @@ class FewStep:
     trailing: bool = True
 
 
-def is_edit_reference(reference: str) -> bool:
-    """Whether ``reference`` names an instruction-edit model, told before it loads: a folder
+def is_edit_reference(reference: str, masked: bool = False) -> bool:
+    """Whether ``reference`` names an instruction-edit model whose pass (``masked`` or not) runs
+    without a strength (:meth:`Family.runs_without_strength`), told before it loads: a folder
     from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit",
-    "…FLUX.2-klein-4B")."""
+    "…FLUX.2-klein-4B", "…FLUX.2-klein-base-9B")."""
+    found = _edit_family_named(reference)
+    return found is not None and found.runs_without_strength(masked)
+
+
+def _edit_family_named(reference: str) -> Family | None:
     folder = Path(reference).expanduser()
     index_file = folder / "model_index.json"
     if index_file.is_file():
         try:
             index = json.loads(index_file.read_text(encoding="utf-8"))
-            return FAMILIES[family_from_index(index, {})[0]].edit
+            found = FAMILIES[family_from_index(index, {})[0]]
         except (OSError, ValueError, ModelError, AttributeError):
-            return False
+            return None
+        return found if found.edit else None
     name = reference.strip().lower()
-    return bool(re.search(r"qwen-image-edit(-plus|-\d{4})?$|flux\.2-klein-(4|9)b$", name))
+    if re.search(r"qwen-image-edit(-plus|-\d{4})?$", name):
+        return FAMILIES["qwen-image-edit"]
+    if re.search(r"flux\.2-klein-(base-)?(4|9)b$", name):
+        return FAMILIES["flux2-klein"]
+    return None

@@ -16,6 +16,7 @@ from pathlib import Path
 from core.atomic import atomic_write_bytes, temp_name
 from core.errors import ModelError
 from core.library.detect import FileInfo, detect_file, first_keys
+from core.library.key_rules import FLUX2_DEV
 from core.resources import bundled_resource
 from core.user_dirs import user_cache_dir
 
@@ -36,6 +37,11 @@ def checkpoint_info(path: Path) -> FileInfo:
     info = detect_file(path)
     if info.kind in _WHERE_IT_GOES:
         raise ModelError(f"{path.name} is {_WHERE_IT_GOES[info.kind]}")
+    if FLUX2_DEV in info.notes:
+        raise ModelError(
+            f"{path.name} is a FLUX.2 [dev] transformer, which is not supported yet "
+            "(FLUX.2 Klein 4B/9B files are)"
+        )
     if info.kind == "unknown" or not info.family:
         keys = ", ".join(first_keys(path)) or "none"
         raise ModelError(f"{path.name}: no UNet or transformer keys found (first keys: {keys})")

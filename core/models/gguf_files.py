@@ -63,12 +63,13 @@ def load_gguf(spec: ModelSpec, path: Path, device: str, dtype: Any) -> LoadedMod
     import diffusers
 
     from core.models import single_file
+    from core.models.donors import find_donor, raise_missing_donor
 
     info = gguf_info(path)
     file_info = FileInfo("transformer", info.family)
-    donor = single_file._donor(spec, file_info)
+    donor = find_donor(spec, file_info)
     if donor is None:
-        single_file._raise_missing_donor(path, file_info)
+        raise_missing_donor(path, file_info)
     assert donor is not None
     fam = family(info.family)
     model_class = (

@@ -25,8 +25,8 @@ from core.library.index_family import family_from_index
 from core.model_spec import PICKLE_SUFFIXES, ModelSpec, classify_reference
 from core.models.collector import forget_frozen, loading_quietly
 from core.models.compile import compile_repeated_blocks
-from core.models.device import resolve_device, resolve_dtype, tune_pipeline
-from core.models.families import Family, family
+from core.models.device import dtype_for_family, resolve_device, resolve_dtype, tune_pipeline
+from core.models.families import family
 from core.models.gguf_files import load_gguf
 from core.models.hashes import weights_file
 from core.models.loaded import LoadedModel
@@ -152,15 +152,6 @@ def wants_fp16_weights(device: str, dtype: Any) -> bool:
     import torch
 
     return device == "cuda" and dtype in (torch.float16, torch.bfloat16)
-
-
-def dtype_for_family(info: Family, requested: str, dtype: Any) -> Any:
-    """``dtype``, or bf16 where "auto" chose fp16 for a family that cannot run in fp16."""
-    import torch
-
-    if requested == "auto" and dtype == torch.float16 and info.no_fp16:
-        return torch.bfloat16
-    return dtype
 
 
 def _check(cancel: Cancelled | None) -> None:

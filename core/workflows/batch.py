@@ -1,5 +1,8 @@
 """Batch: one set of settings over a folder (or list) of images, into an output folder.
 
+With an edit model (Qwen-Image-Edit, FLUX.2 Klein) the prompt is one instruction that edits
+every picture, and the template's edit references (given once) go with every item.
+
 The plan, the recorded-settings rule, each item's seed and the PNG bytes come from
 :mod:`core.batch` (shared with the Ray runner, :mod:`core.scaleout.ray_batch`, so both write the
 same files); this module runs the items one by one on the workflow driver. A re-run skips an output

@@ -69,6 +69,11 @@ def test_edit_models_are_known_before_they_load(tmp_path):
     assert is_edit_reference("Qwen/Qwen-Image-Edit-2509")
     assert is_edit_reference("Qwen/Qwen-Image-Edit-2511")
     assert is_edit_reference("black-forest-labs/FLUX.2-klein-4B")
+    assert is_edit_reference("black-forest-labs/FLUX.2-klein-base-9B")
+    # masked: Klein inpaints with a strength (its own pipeline); Qwen-Image-Edit still edits whole
+    assert not is_edit_reference("black-forest-labs/FLUX.2-klein-4B", masked=True)
+    assert is_edit_reference("Qwen/Qwen-Image-Edit", masked=True)
+    assert is_edit_reference(str(tmp_path), masked=True)
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
     assert not is_edit_reference(str(tmp_path))
     (tmp_path / "model_index.json").write_text("{not json")

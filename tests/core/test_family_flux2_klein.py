@@ -1,8 +1,8 @@
 """FLUX.2 Klein on a tiny model (tests.tiny_models.tiny_flux2_klein): detection, the
-edit of the whole
-picture from an instruction (every step runs, no strength), reference pictures after the edited
-one (they change the result), the edit confined to a mask (pixels outside it keep their bytes),
-more references than the model takes refused in one line."""
+edit of the whole picture from an instruction (every step runs, no strength), reference pictures
+after the edited one (they change the result), a masked pass through Klein's own inpaint pipeline
+(strength applies, only-masked works, references too, pixels outside the blurred mask keep their
+bytes), more references than the model takes refused in one line."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PIL import Image
 
 from core.engine import Engine
 from core.errors import InvalidRequest
+from core.events import PassStarted
 from core.imaging.masks import blur_mask
 from core.models import ModelSpec
 from tests.core import family_helpers as fh
@@ -38,6 +39,9 @@ def test_loads_as_an_edit_model_that_takes_references(engine, spec):
     model = engine.models.load(spec)
     assert model.family == "flux2-klein" and model.family_info.edit
     assert type(model.img2img_pipe).__name__ == "Flux2KleinPipeline"
+    inpaint = model.inpaint_pipe  # from the loaded weights, distilled as the model is
+    assert type(inpaint).__name__ == "Flux2KleinInpaintPipeline" and inpaint.config.is_distilled
+    assert inpaint.transformer is model.base_pipe.transformer
 
 
 def test_the_instruction_edits_the_whole_picture_running_every_step(engine, spec):
@@ -45,6 +49,7 @@ def test_the_instruction_edits_the_whole_picture_running_every_step(engine, spec
     assert result.image.size == (fh.SIZE, fh.SIZE) and fh.changed(result).mean() > 0.5
     assert result.effective_steps == fh.STEPS == len(fh.previews(events))
     assert "strength did not apply" in result.record["strength_note"]
+    assert result.record["pipeline"] == "Flux2KleinPipeline"
     assert result.record["model"]["family"] == "flux2-klein"
 
 
@@ -56,15 +61,58 @@ def test_references_change_the_edit(engine, spec):
     assert len(two.record["edit_references"]) == 2
 
 
-def test_a_masked_edit_keeps_every_pixel_outside_the_blurred_mask(engine, spec):
+def _box_mask() -> Image.Image:
     mask = Image.new("L", (fh.SIZE, fh.SIZE), 0)
     mask.paste(255, (8, 8, 56, 56))
+    return mask
+
+
+def test_a_masked_pass_runs_kleins_inpaint_pipeline_with_its_strength(engine, spec):
+    record = fh.check_inpaint(engine, spec, "flux2-klein")  # protected pixels keep their bytes
+    assert record["pipeline"] == "Flux2KleinInpaintPipeline" and "strength_note" not in record
+    assert "alignment" not in record  # latents outside the mask are the input's: nothing moved
+    result, events = fh.run(engine, spec, mask=fh.left_half_mask(), strength=0.7)
+    again, _ = fh.run(engine, spec, mask=fh.left_half_mask(), strength=0.7)
+    assert result.image.size == (fh.SIZE, fh.SIZE)
+    assert result.image.tobytes() == again.image.tobytes()  # same seed, same picture
+    assert result.effective_steps == int(fh.STEPS * 0.7) == result.record["effective_steps"]
+    started = [e for e in events if isinstance(e, PassStarted)]
+    assert started[0].effective_steps == int(fh.STEPS * 0.7)
+    shown = fh.previews(events)
+    assert len(shown) == int(fh.STEPS * 0.7)
+    assert all(p.shape == (fh.SIZE // 8, fh.SIZE // 8, 3) for p in shown)
+    full, events = fh.run(engine, spec, mask=fh.left_half_mask(), strength=1.0)
+    assert full.effective_steps == fh.STEPS == len(fh.previews(events))
+    assert full.image.tobytes() != result.image.tobytes()  # the strength changed the result
+
+
+def test_only_masked_inpaints_the_crop_and_keeps_every_pixel_outside(engine, spec):
+    mask = _box_mask()
     result, _ = fh.run(
-        engine, spec, mask=mask, mask_blur=2, padding=8, edit_references=(_reference(1),)
-    )
+        engine, spec, mask=mask, mask_blur=2, padding=8, inpaint_area="masked",
+        edit_references=(_reference(1),),
+    )  # fmt: skip
     outside = np.asarray(blur_mask(mask, 2)) == 0
     diff = fh.changed(result)
     assert not diff[outside].any() and diff[8:56, 8:56].mean() > 0.5
+    assert result.record["pipeline"] == "Flux2KleinInpaintPipeline"
+    assert result.record["inpaint_area"] == "masked"
+
+
+def test_references_reach_the_inpaint_pipeline(engine, spec):
+    none, _ = fh.run(engine, spec, mask=fh.left_half_mask())
+    one, _ = fh.run(engine, spec, mask=fh.left_half_mask(), edit_references=(_reference(1),))
+    two, _ = fh.run(
+        engine, spec, mask=fh.left_half_mask(), edit_references=(_reference(1), _reference(2))
+    )
+    pictures = {r.image.tobytes() for r in (none, one, two)}
+    assert len(pictures) == 3  # each reference changes what is painted under the mask
+    assert len(two.record["edit_references"]) == 2
+
+
+def test_a_strength_map_is_refused_in_one_line(engine, spec):
+    with pytest.raises(InvalidRequest, match="FLUX.2 Klein edits from an instruction: a strength"):
+        fh.run(engine, spec, strength_map=fh.two_level_map())
 
 
 def test_more_references_than_the_model_takes_are_refused(engine, spec):
@@ -112,4 +160,4 @@ def test_cli_edits_with_references_and_a_mask(spec, tmp_path):
     assert code == 0
     record = read_metadata(out)["record"]
     assert record["model"]["family"] == "flux2-klein" and len(record["edit_references"]) == 1
-    assert "alignment" in record
+    assert record["pipeline"] == "Flux2KleinInpaintPipeline" and record["kind"] == "inpaint"
