@@ -87,3 +87,22 @@ def test_a_pass_with_two_references_runs_and_a_third_is_refused_on_the_banner(
     assert "Qwen-Image-Edit-Plus takes at most 2 reference pictures, got 3" in text
     assert "\n" not in text and window.error_banner.isVisible()
     assert len(window.tree) == count
+
+
+def test_live_mode_with_an_edit_model_runs_every_step_with_the_references(edit_window, qtbot):
+    window, live = edit_window, edit_window.live
+    reference = make_textured_image(48, 40, seed=5)
+    assert window.control_panel.edit_references.add_picture(reference, "ref.png")
+    window.state.steps = 3
+    live.set_live(True)
+    qtbot.waitUntil(
+        lambda: live.controller.frame is not None and not live.controller.loop.busy,
+        timeout=TIMEOUT,
+    )
+    result = live.controller.frame.result
+    assert result.request.edit_references == (reference,)
+    assert result.effective_steps == result.request.steps == 3  # an edit has no strength: all of them
+    assert result.record["edit_references"][0]["hash"] == pixel_hash(reference)
+    assert live.view.note_label.text() == "Qwen-Image-Edit-Plus edit: 3 steps, every one runs"
+    assert len(window.tree) == 1  # live results are not filed
+    live.set_live(False)
