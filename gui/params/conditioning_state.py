@@ -210,8 +210,9 @@ class ConditioningState(Observable):
 
 
 def record_conditioning(record: Any) -> dict[str, list]:
-    """The ``loras``, ``controls``, ``references`` and ``edit_references`` lists of a pass record (empty lists for a
-    record of this app without them, so that restoring it clears the panel; {} without one)."""
+    """The ``loras``, ``controls``, ``references`` and ``edit_references`` lists of a pass
+    record (empty lists for a record of this app without them, so that restoring it clears the
+    panel; {} without one)."""
     if not isinstance(record, dict):
         return {}
     return {name: list(_dicts(record.get(name))) for name in CONDITIONING_FIELDS}

@@ -43,8 +43,8 @@ def model_family(reference: str, entries: Iterable[PickerEntry] = ()) -> str:
             return family_from_index(index, {})[0] if isinstance(index, dict) else ""
     except (OSError, ValueError, ModelError):
         return ""
-    entry = catalog.entry(reference)
-    return entry.family if entry is not None else ""
+    listed = catalog.entry(reference)
+    return listed.family if listed is not None else ""
 
 
 def is_edit_family(family: str) -> bool:

@@ -64,9 +64,7 @@ def test_the_prompt_becomes_the_instruction_with_an_edit_model(edit_window, tiny
     assert window.state.model_family == "" and panel.prompt_group.title() == "Prompt"
 
 
-def test_a_pass_with_two_references_runs_and_a_third_is_refused_on_the_banner(
-    edit_window, qtbot
-):
+def test_a_pass_with_two_references_runs_and_a_third_is_refused_on_the_banner(edit_window, qtbot):
     window = edit_window
     section = window.control_panel.edit_references
     references = [make_textured_image(48, 40, seed=seed) for seed in (1, 2, 3)]
@@ -101,7 +99,7 @@ def test_live_mode_with_an_edit_model_runs_every_step_with_the_references(edit_w
     )
     result = live.controller.frame.result
     assert result.request.edit_references == (reference,)
-    assert result.effective_steps == result.request.steps == 3  # an edit has no strength: all of them
+    assert result.effective_steps == result.request.steps == 3  # no strength: every step
     assert result.record["edit_references"][0]["hash"] == pixel_hash(reference)
     assert live.view.note_label.text() == "Qwen-Image-Edit-Plus edit: 3 steps, every one runs"
     assert len(window.tree) == 1  # live results are not filed

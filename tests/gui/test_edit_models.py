@@ -30,7 +30,8 @@ def test_a_models_family_from_entries_a_folder_the_catalog_or_unknown(tmp_path):
     assert model_family(str(folder)) == "qwen-image-edit-plus"
     (folder / "model_index.json").write_text("{not json")
     assert model_family(str(folder)) == ""
-    (folder / "model_index.json").write_text(json.dumps({"_class_name": "QwenImageLayeredPipeline"}))
+    layered = {"_class_name": "QwenImageLayeredPipeline"}
+    (folder / "model_index.json").write_text(json.dumps(layered))
     assert model_family(str(folder)) == ""  # one the engine refuses: not taken for an edit model
     assert model_family("stabilityai/sd-turbo") == "sd2"  # in the catalog
     assert model_family("someone/not-listed") == "" and model_family("  ") == ""

@@ -46,7 +46,8 @@ def test_references_from_a_file_a_card_and_the_canvas_reach_the_request_in_order
     window.history.edit_reference_action.trigger()  # the card's "Use as edit reference"
     assert section.add_canvas_picture()
     entries = window.state.conditioning.edit_references
-    assert [entry.image_name for entry in entries] == ["coat.png", card.name, window.tree.get("root").name]
+    root = window.tree.get("root")
+    assert [entry.image_name for entry in entries] == ["coat.png", card.name, root.name]
     assert [row.title.text() for row in section.rows] == ["Image 2", "Image 3", "Image 4"]
     assert "coat.png (40×32)" in section.rows[0].label.text()
 
