@@ -104,3 +104,14 @@ def test_live_mode_with_an_edit_model_runs_every_step_with_the_references(edit_w
     assert live.view.note_label.text() == "Qwen-Image-Edit-Plus edit: 3 steps, every one runs"
     assert len(window.tree) == 1  # live results are not filed
     live.set_live(False)
+
+
+def test_a_model_that_takes_no_references_refuses_them_in_one_line(main_window, qtbot):
+    window = main_window  # the tiny SD 1.x model
+    assert window.state.model_family == "sd1"
+    assert window.control_panel.edit_references.add_picture(make_textured_image(32, 32), "x")
+    assert window.generate()
+    qtbot.waitUntil(lambda: not window.busy, timeout=TIMEOUT)
+    text = window.error_label.text()
+    assert "takes no reference pictures" in text and "Qwen-Image-Edit-Plus" in text
+    assert "\n" not in text and len(window.tree) == 1
