@@ -76,6 +76,8 @@ def test_a_pass_with_two_references_runs_and_a_third_is_refused_on_the_banner(ed
         {"hash": pixel_hash(picture), "width": 48, "height": 40} for picture in references[:2]
     ]
     assert record.image.size == window.tree.get("root").image.size
+    tooltip = window.history.item(record.id).toolTip(0)
+    assert "Edit reference: image 3 (48×40)" in tooltip
 
     assert section.add_picture(references[2], "ref2.png")
     count = len(window.tree)
