@@ -57,3 +57,14 @@ def strength_unused_text(family: str) -> str:
         f"Not used: {family_label(family)} edits from the instruction and runs every step. "
         "Paint a mask to confine the edit."
     )
+
+
+def references_text(family: str) -> str:
+    """Under the instruction: how many edit references the chosen edit model takes."""
+    most = EDIT_FAMILIES.get(family, 0)
+    if not most:
+        return f"{family_label(family)} edits the picture alone: it takes no edit references."
+    return (
+        f"{family_label(family)} takes up to {most} edit references (Control panel); the "
+        "picture is image 1, they are image 2, 3…"
+    )

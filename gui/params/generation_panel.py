@@ -36,7 +36,12 @@ from PySide6.QtWidgets import (
 from core.presets import PRESETS, matching_preset
 from core.requests import SCHEDULER_NAMES
 from gui.params.bindings import bind
-from gui.params.edit_models import INSTRUCTION_PLACEHOLDER, is_edit_family, strength_unused_text
+from gui.params.edit_models import (
+    INSTRUCTION_PLACEHOLDER,
+    is_edit_family,
+    references_text,
+    strength_unused_text,
+)
 from gui.params.model_picker import ModelPicker
 from gui.params.seed_field import SeedField
 from gui.params.state import DEVICES, PRECISIONS, GenerationParams
@@ -118,9 +123,10 @@ class GenerationPanel(QWidget):
         self.negative_prompt_edit.setFixedHeight(40)
         bind(self.state, "prompt", self.prompt_edit)
         bind(self.state, "negative_prompt", self.negative_prompt_edit)
-        self.prompt_group = named(
-            self._group("Prompt", self.prompt_edit, self.negative_prompt_edit), "promptGroup"
-        )
+        self.references_note = named(QLabel(), "editReferencesNote")
+        self.references_note.setWordWrap(True)
+        fields = (self.prompt_edit, self.references_note, self.negative_prompt_edit)
+        self.prompt_group = named(self._group("Prompt", *fields), "promptGroup")
         return self.prompt_group
 
     def _build_strength(self) -> QGroupBox:
@@ -367,6 +373,8 @@ class GenerationPanel(QWidget):
             if edit
             else "What the whole result should show (not only the change)"
         )
+        self.references_note.setText(references_text(family) if edit else "")
+        self.references_note.setVisible(edit)
         for widget in (self.strength_slider, self.strength_spin, *self.preset_buttons.values()):
             widget.setEnabled(not edit)
         self._on_steps_changed(self.state.steps)

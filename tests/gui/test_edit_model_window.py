@@ -53,11 +53,13 @@ def test_the_prompt_becomes_the_instruction_with_an_edit_model(edit_window, tiny
     assert "make the sky stormy" in panel.prompt_edit.placeholderText()
     assert not panel.strength_slider.isEnabled() and not panel.strength_spin.isEnabled()
     assert panel.steps_label.text().startswith("Not used: Qwen-Image-Edit-Plus edits")
+    assert "takes up to 2 edit references" in panel.references_note.text()
+    assert not panel.references_note.isHidden()
 
     window.state.model = str(tiny_model_dir)  # an SD 1.x folder: the usual words
     assert window.state.model_family == "sd1"
     assert panel.prompt_group.title() == "Prompt"
-    assert panel.strength_slider.isEnabled()
+    assert panel.strength_slider.isEnabled() and panel.references_note.isHidden()
     assert panel.steps_label.text().endswith("of 2 steps will run")
 
     window.state.model = "someone/unknown-model"  # a hub id nobody knows: unknown, usual words
