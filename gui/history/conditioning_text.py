@@ -1,5 +1,6 @@
 """What a pass used besides its prompt, as lines for its history card's tooltip: LoRAs, control
-layers and references from the pass record (``loras``, ``controls``, ``references``)."""
+layers, references and edit references from the pass record (``loras``, ``controls``,
+``references``, ``edit_references``)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def _short(reference: Any) -> str:
 
 
 def conditioning_lines(params: dict) -> list[str]:
-    """One line per LoRA, control layer and reference a pass used (none: an empty list)."""
+    """One line per LoRA, control layer, reference and edit reference a pass used (none: an
+    empty list)."""
     lines = []
     for lora in _items(params, "loras"):
         name = lora.get("name") or _short(lora.get("path"))
@@ -41,4 +43,6 @@ def conditioning_lines(params: dict) -> list[str]:
         line = f"Reference {number}: × {_number(ref.get('scale'))}"
         line += (f" {mode}" if mode != "standard" else "") + (f" ({model})" if model else "")
         lines.append(line)
+    for number, ref in enumerate(_items(params, "edit_references"), 2):  # image 1: the picture
+        lines.append(f"Edit reference: image {number} ({ref.get('width')}×{ref.get('height')})")
     return lines

@@ -92,6 +92,7 @@ class HistoryPanel(QWidget):
 
     record_shown = Signal(str)  # a card was clicked: show that record
     continue_requested = Signal(str)  # make that record the input of the next pass
+    edit_reference_requested = Signal(str)  # add that record's picture as an edit reference
 
     def __init__(self, tree: PassTree, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,6 +120,10 @@ class HistoryPanel(QWidget):
         self.compare_action = QAction("Compare", self)
         self.compare_action.setToolTip("Compare the two selected passes")
         self.compare_original_action = QAction("Compare with original", self)
+        self.edit_reference_action = QAction("Use as edit reference", self)
+        self.edit_reference_action.setToolTip(
+            "Add this pass's picture to the Control panel's edit references (image 2, 3…)"
+        )
         self.rename_action = QAction("Rename…", self)
         self.delete_action = QAction("Delete…", self)
         self.delete_action.setToolTip("Delete this pass and the passes made from it")
@@ -153,6 +158,7 @@ class HistoryPanel(QWidget):
         self.compare_action.triggered.connect(self._on_compare_triggered)
         self.compare_original_action.triggered.connect(self._on_compare_original_triggered)
         self.rename_action.triggered.connect(self._on_rename_triggered)
+        self.edit_reference_action.triggered.connect(self._on_edit_reference_triggered)
         self.delete_action.triggered.connect(self._on_delete_triggered)
         self.view.itemSelectionChanged.connect(self._on_selection_changed)
         self.view.itemClicked.connect(self._on_item_clicked)
@@ -318,6 +324,7 @@ class HistoryPanel(QWidget):
         self.compare_action.setEnabled(len(ids) == 2)
         self.compare_original_action.setEnabled(non_root)
         self.rename_action.setEnabled(single is not None)
+        self.edit_reference_action.setEnabled(bool(ids))
         self.delete_action.setEnabled(non_root)
 
     def _on_item_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
@@ -338,6 +345,7 @@ class HistoryPanel(QWidget):
             self.select(item.data(0, ID_ROLE))
         menu = QMenu(self)
         menu.addAction(self.continue_action)
+        menu.addAction(self.edit_reference_action)
         menu.addSeparator()
         menu.addAction(self.compare_action)
         menu.addAction(self.compare_original_action)
@@ -350,6 +358,10 @@ class HistoryPanel(QWidget):
         ids = self.selected_ids()
         if len(ids) == 1:
             self.continue_requested.emit(ids[0])
+
+    def _on_edit_reference_triggered(self) -> None:
+        for record_id in self.selected_ids():
+            self.edit_reference_requested.emit(record_id)
 
     def _on_compare_triggered(self) -> None:
         ids = self.selected_ids()

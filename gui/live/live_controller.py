@@ -113,7 +113,8 @@ class LiveController(QObject):
             self.settings_changed.emit(self.settings().note)
 
     def settings(self) -> LiveSettings:
-        return self.defaults.settings(self._runner.params.steps)
+        params = self._runner.params
+        return self.defaults.settings(params.steps, params.model_family)
 
     def seed(self) -> int:
         """The live passes' seed: the panel's while locked, else the one live mode began with."""

@@ -3,13 +3,17 @@
 A few-step model (the engine names it in the record's ``few_step``) runs live at a few-step
 count with guidance off; any other model at a low step count, with a note that a few-step model
 would be faster. Before the first pass of a model nothing is known yet: the low count is used
-(the engine itself still raises a few-step model's steps and turns its guidance off).
+(the engine itself still raises a few-step model's steps and turns its guidance off). An edit
+model (the picker's family) runs every one of its live steps: an edit has no strength.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from gui.params.edit_models import is_edit_family
+from gui.params.model_entries import family_label
 
 FEW_STEP_LIVE_STEPS = 4  # Turbo, LCM, Lightning, Hyper-SD, DMD2 and schnell all do well at 4
 ORDINARY_LIVE_STEPS = 10
@@ -67,12 +71,17 @@ class LiveDefaults:
         self.few_step_min = int(few.get("min_steps", 1)) if isinstance(few, dict) else 0
         return True
 
-    def settings(self, panel_steps: int) -> LiveSettings:
-        """The live step count and guidance (``panel_steps``: the panel's step count)."""
+    def settings(self, panel_steps: int, chosen_family: str = "") -> LiveSettings:
+        """The live step count and guidance (``panel_steps``: the panel's step count;
+        ``chosen_family``: the chosen model's family as the picker found it)."""
         if self.few_step_kind:
             steps = max(FEW_STEP_LIVE_STEPS, self.few_step_min)
             label = FEW_STEP_LABELS.get(self.few_step_kind, self.few_step_kind)
             return LiveSettings(steps, GUIDANCE_OFF, f"{label} model: {steps} steps, guidance off")
         steps = max(1, min(panel_steps, ORDINARY_LIVE_STEPS))
+        family = self.family or chosen_family
+        if is_edit_family(family):
+            label = family_label(family)
+            return LiveSettings(steps, None, f"{label} edit: {steps} steps, every one runs")
         known = self.name or (f"{self.family} model" if self.family else "This model")
         return LiveSettings(steps, None, f"{known}: {steps} steps; {FASTER_HINT}")

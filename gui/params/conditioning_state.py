@@ -1,4 +1,5 @@
-"""The Control panel's state: LoRAs, ControlNet control layers and IP-Adapter references.
+"""The Control panel's state: LoRAs, ControlNet control layers, IP-Adapter references and edit
+references (gui.params.edit_references).
 
 Plain Python, observable, no Qt. Each list is a tuple of frozen entries, so an edit replaces the
 whole tuple: the panel's undo commands keep the tuple before and after, and every field change
@@ -30,8 +31,15 @@ from core.conditioning.specs import (
 )
 from core.errors import InvalidRequest
 from core.observable import Observable
+from gui.params.edit_references import (
+    EditReferenceEntry,
+    edit_reference_images,
+    edit_references_from_record,
+    load_edit_references,
+    saved_edit_references,
+)
 
-CONDITIONING_FIELDS = ("loras", "controls", "references")
+CONDITIONING_FIELDS = ("loras", "controls", "references", "edit_references")
 METADATA_NOTICE = (
     "Restored from the picture's metadata: it keeps no control or reference pictures. Control "
     "layers use the input picture; drop their own pictures and the references' again."
@@ -88,11 +96,12 @@ class ConditioningState(Observable):
     loras: tuple[LoraSpec, ...] = ()
     controls: tuple[ControlEntry, ...] = ()
     references: tuple[ReferenceEntry, ...] = ()
+    edit_references: tuple[EditReferenceEntry, ...] = ()  # an edit model's extra pictures
     shown_control: int = -1  # the layer whose control image the canvas shows (-1: none)
     notice: str = ""  # a line for the panel (e.g. what metadata could not restore)
 
     def request_fields(self) -> dict[str, tuple]:
-        """``loras``, ``controls`` and ``references`` for a PassRequest.
+        """``loras``, ``controls``, ``references`` and ``edit_references`` for a PassRequest.
 
         Raises :class:`InvalidRequest` (one line) for a reference without a picture.
         """
@@ -110,6 +119,7 @@ class ConditioningState(Observable):
             "loras": self.loras,
             "controls": tuple(entry.layer for entry in self.controls),
             "references": references,
+            "edit_references": edit_reference_images(self.edit_references),
         }
 
     def shown_layer(self) -> ControlLayer | None:
@@ -121,22 +131,26 @@ class ConditioningState(Observable):
     # -- pass records (PNG metadata) ---------------------------------------------------------
     def restore(self, values: dict[str, Any]) -> None:
         """Replace the lists named in ``values`` by a pass record's entries (``"loras"``,
-        ``"controls"``, ``"references"``: lists of dicts); unusable entries are left out."""
+        ``"controls"``, ``"references"``, ``"edit_references"``: lists of dicts); unusable
+        entries are left out."""
         if not any(name in values for name in CONDITIONING_FIELDS):
             return
         recorded = _without_prompt_tags(_dicts(values.get("loras")), _text(values, "prompt"))
         loras = tuple(filter(None, map(_lora_from_record, recorded)))
         controls = tuple(filter(None, map(_control_from_record, _dicts(values.get("controls")))))
         refs = tuple(filter(None, map(_reference_from_record, _dicts(values.get("references")))))
+        edit_refs = edit_references_from_record(_dicts(values.get("edit_references")))
         self.shown_control = -1
         self.loras = loras[:MAX_LORAS]
         self.controls = controls[:MAX_CONTROLS]
         self.references = refs[:MAX_REFERENCES]
-        self.notice = METADATA_NOTICE if controls or refs else ""
+        self.edit_references = edit_refs
+        self.notice = METADATA_NOTICE if controls or refs or edit_refs else ""
 
     # -- project files and autosaves ---------------------------------------------------------
     def saved(self) -> tuple[dict[str, Any], dict[str, Image.Image]]:
-        """The state as JSON plus its pictures by name (``control-0``, ``reference-1``…)."""
+        """The state as JSON plus its pictures by name (``control-0``, ``reference-1``,
+        ``edit-reference-0``…)."""
         images: dict[str, Image.Image] = {}
         controls = []
         for number, entry in enumerate(self.controls):
@@ -161,7 +175,14 @@ class ConditioningState(Observable):
                 images[name] = ref.image
             references.append(fields)
         loras = [{"path": lora.path, "weight": lora.weight} for lora in self.loras]
-        data = {"loras": loras, "controls": controls, "references": references}
+        edit_references, edit_images = saved_edit_references(self.edit_references)
+        images.update(edit_images)
+        data = {
+            "loras": loras,
+            "controls": controls,
+            "references": references,
+            "edit_references": edit_references,
+        }
         return data, images
 
     def load_saved(self, data: Any, images: dict[str, Image.Image]) -> None:
@@ -184,12 +205,14 @@ class ConditioningState(Observable):
         self.loras = tuple(loras[:MAX_LORAS])
         self.controls = tuple(controls[:MAX_CONTROLS])
         self.references = tuple(references[:MAX_REFERENCES])
+        self.edit_references = load_edit_references(_dicts(data.get("edit_references")), images)
         self.notice = ""
 
 
 def record_conditioning(record: Any) -> dict[str, list]:
-    """The ``loras``, ``controls`` and ``references`` lists of a pass record (empty lists for a
-    record of this app without them, so that restoring it clears the panel; {} without one)."""
+    """The ``loras``, ``controls``, ``references`` and ``edit_references`` lists of a pass
+    record (empty lists for a record of this app without them, so that restoring it clears the
+    panel; {} without one)."""
     if not isinstance(record, dict):
         return {}
     return {name: list(_dicts(record.get(name))) for name in CONDITIONING_FIELDS}

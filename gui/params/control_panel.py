@@ -1,4 +1,5 @@
-"""The Control panel: LoRAs with weights, ControlNet control layers and IP-Adapter references.
+"""The Control panel: LoRAs with weights, ControlNet control layers, IP-Adapter references and
+edit references (gui.params.edit_reference_section).
 
 It edits a :class:`ConditioningState` (the runner reads it through ``GenerationParams``): every
 user edit becomes one :class:`SetConditioningCommand` on the window's undo stack, and the rows
@@ -44,6 +45,7 @@ from gui.params.conditioning_state import ConditioningState, ControlEntry, Refer
 from gui.params.control_commands import SetConditioningCommand
 from gui.params.control_rows import ControlRow, LoraRow, ReferenceRow, as_sentence
 from gui.params.control_widgets import complete_models, library_items
+from gui.params.edit_reference_section import EditReferenceSection
 from gui.qt_helpers import named, plain
 from gui.qt_images import IMAGE_FILTER
 
@@ -133,6 +135,8 @@ class ControlPanel(QWidget):
         self._lora_box = self._section("LoRAs", self.add_lora)
         self._control_box = self._section("Control layers", self.add_control)
         self._reference_box = self._section("References", self.add_reference)
+        self.edit_references = EditReferenceSection(state, undo_stack, tree)
+        self._column.addWidget(self.edit_references)
         self._column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)

@@ -36,6 +36,12 @@ from PySide6.QtWidgets import (
 from core.presets import PRESETS, matching_preset
 from core.requests import SCHEDULER_NAMES
 from gui.params.bindings import bind
+from gui.params.edit_models import (
+    INSTRUCTION_PLACEHOLDER,
+    is_edit_family,
+    references_text,
+    strength_unused_text,
+)
 from gui.params.model_picker import ModelPicker
 from gui.params.seed_field import SeedField
 from gui.params.state import DEVICES, PRECISIONS, GenerationParams
@@ -88,6 +94,8 @@ class GenerationPanel(QWidget):
         self.state.subscribe("steps", self._on_steps_changed)
         self.state.subscribe("inpaint_area", self._on_inpaint_area_changed)
         self.state.subscribe("work_size", self._on_work_size_changed)
+        self.state.subscribe("model_family", self._on_model_family_changed)
+        self._on_model_family_changed(self.state.model_family)
         self._on_strength_changed(self.state.strength)
         self._on_inpaint_area_changed(self.state.inpaint_area)
         self.set_mask_present(False)
@@ -115,7 +123,11 @@ class GenerationPanel(QWidget):
         self.negative_prompt_edit.setFixedHeight(40)
         bind(self.state, "prompt", self.prompt_edit)
         bind(self.state, "negative_prompt", self.negative_prompt_edit)
-        return self._group("Prompt", self.prompt_edit, self.negative_prompt_edit)
+        self.references_note = named(QLabel(), "editReferencesNote")
+        self.references_note.setWordWrap(True)
+        fields = (self.prompt_edit, self.references_note, self.negative_prompt_edit)
+        self.prompt_group = named(self._group("Prompt", *fields), "promptGroup")
+        return self.prompt_group
 
     def _build_strength(self) -> QGroupBox:
         self.strength_slider = named(QSlider(Qt.Orientation.Horizontal), "strengthSlider")
@@ -156,7 +168,7 @@ class GenerationPanel(QWidget):
             presets.addWidget(button, index // 2, index % 2)
             self.preset_buttons[preset.name] = button
 
-        box = QGroupBox("Denoise strength")
+        box = self.strength_group = named(QGroupBox("Denoise strength"), "strengthGroup")
         layout = QVBoxLayout(box)
         layout.addLayout(row)
         layout.addWidget(self.steps_label)
@@ -338,13 +350,34 @@ class GenerationPanel(QWidget):
         text = f"{effective} of {total} steps will run"
         if effective == 0:
             text += " (the image comes back unchanged)"
-        if self._strength_map_present:
+        family = self.state.model_family
+        if is_edit_family(family):
+            text = strength_unused_text(family)
+        elif self._strength_map_present:
             text = (
                 "A Region strength map is painted on the canvas: it sets the strength where "
                 "painted (unpainted areas stay as they are), so this slider is not used. "
                 "Clear map (strength toolbar) to use it again."
             )
         self.steps_label.setText(text)
+
+    def _on_model_family_changed(self, family: str) -> None:
+        """An edit model: the prompt is an instruction and the strength is not used."""
+        edit = is_edit_family(family)
+        self.prompt_group.setTitle("Instruction" if edit else "Prompt")
+        self.prompt_edit.setPlaceholderText(
+            INSTRUCTION_PLACEHOLDER if edit else "Describe the whole final image…"
+        )
+        self.prompt_edit.setToolTip(
+            "What to change in the picture (the rest stays as it is)"
+            if edit
+            else "What the whole result should show (not only the change)"
+        )
+        self.references_note.setText(references_text(family) if edit else "")
+        self.references_note.setVisible(edit)
+        for widget in (self.strength_slider, self.strength_spin, *self.preset_buttons.values()):
+            widget.setEnabled(not edit)
+        self._on_steps_changed(self.state.steps)
 
     def _on_new_seed_clicked(self) -> None:
         self.new_seed()

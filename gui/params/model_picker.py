@@ -2,8 +2,9 @@
 search; a folder, a single .safetensors file or a typed hub id work too.
 
 The combo (objectName ``modelPicker``) shows names, the state holds references: choosing
-"dreamshaper_8" under "SD 1.x" sets ``GenerationParams.model`` to that file's path. With no model
-chosen, a button offers the default model with its download size instead of an empty picker.
+"dreamshaper_8" under "SD 1.x" sets ``GenerationParams.model`` to that file's path, and
+``model_family`` to its family (gui.params.edit_models.model_family). With no model chosen, a
+button offers the default model with its download size instead of an empty picker.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from core.library import catalog
 from gui.params.bindings import bind
+from gui.params.edit_models import model_family
 from gui.params.model_entries import (
     EntrySource,
     PickerEntry,
@@ -70,6 +72,7 @@ class ModelPicker(QWidget):
         self._state = state
         self._entries_source = entries
         self._recent: list[str] = []
+        self._entries: list[PickerEntry] = []  # what the last fill listed (families come from it)
         self._worker_models: list[tuple[str, str]] | None = None  # (name, id) in Remote mode
         self._model = QStandardItemModel(self)
         self.combo = named(QComboBox(), "modelPicker")
@@ -203,7 +206,7 @@ class ModelPicker(QWidget):
         if self._worker_models is not None:
             self._fill_worker_models(self._worker_models)
             return
-        entries = self._entries_source()
+        entries = self._entries = self._entries_source()
         with QSignalBlocker(self.combo):
             self._model.clear()
             for reference in self._recent:
@@ -217,6 +220,7 @@ class ModelPicker(QWidget):
         self._search_model.setStringList(list(dict.fromkeys(names)))
 
     def _fill_worker_models(self, models: list[tuple[str, str]]) -> None:
+        self._entries = []  # the worker's models: families from the catalog by id
         with QSignalBlocker(self.combo):
             self._model.clear()
             self._model.appendRow(_heading_item("On the worker"))
@@ -227,7 +231,9 @@ class ModelPicker(QWidget):
 
     # -- handlers -----------------------------------------------------------------------------
     def _on_model_changed(self, model: str) -> None:
-        """No model chosen: offer the default one instead of an empty picker."""
+        """Find the model's family; no model chosen: offer the default one instead of an empty
+        picker."""
+        self._state.model_family = model_family(model, self._entries)
         if not model:
             self.default_button.setText(default_offer_text())
             entry = catalog.entry(catalog.DEFAULT_MODEL_ID)

@@ -77,6 +77,9 @@ class GenerationParams(Observable):
     speed: str = "off"  # one of core.models.step_cache.SPEED_MODES
     oom_retry: bool = False  # out of GPU memory: run the pass once more in a lighter mode
     fix_faces: bool = False  # Generate fixes the faces after each pass (not a PassRequest field)
+    # The chosen model's family key ("" unknown), as the model picker finds it from the model
+    # (gui.params.edit_models.model_family); derived, so restore() never sets it.
+    model_family: str = ""
 
     def __post_init__(self) -> None:
         # The Control panel's LoRAs, control layers and references (not a field: it holds
@@ -134,6 +137,7 @@ class GenerationParams(Observable):
             loras=conditioning["loras"],
             controls=conditioning["controls"],
             references=conditioning["references"],
+            edit_references=conditioning["edit_references"],
         )
 
     @property

@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
             helper.message.connect(self._show_message)
         self.history.record_shown.connect(self.show_record)
         self.history.continue_requested.connect(self.continue_from)
+        self.history.edit_reference_requested.connect(self.control_panel.edit_references.add_record)
         self.workflows.record_shown.connect(self.show_record)
         self.workflow_menu.record_shown.connect(self.show_record)
         self.workflow_menu.continue_requested.connect(self.continue_from)

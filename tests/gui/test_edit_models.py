@@ -1,0 +1,46 @@
+"""The window's word on edit models agrees with the engine's families, and the chosen model's
+family is found without loading torch: from the picker's entries, a diffusers folder's
+``model_index.json``, or the catalog; anything else is unknown."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from gui.params.edit_models import EDIT_FAMILIES, model_family
+from gui.params.model_entries import PickerEntry
+
+
+def test_edit_families_match_the_engine():
+    from core.models.families import FAMILIES
+
+    engine = {key: f.max_references for key, f in FAMILIES.items() if f.edit}
+    assert engine == EDIT_FAMILIES
+
+
+def test_a_models_family_from_entries_a_folder_the_catalog_or_unknown(tmp_path):
+    entry = PickerEntry("/models/klein.safetensors", "klein", "flux2-klein", "installed")
+    assert model_family("/models/klein.safetensors", [entry]) == "flux2-klein"
+    folder = tmp_path / "edit-plus"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(
+        json.dumps({"_class_name": "QwenImageEditPlusPipeline"})
+    )
+    assert model_family(str(folder)) == "qwen-image-edit-plus"
+    (folder / "model_index.json").write_text("{not json")
+    assert model_family(str(folder)) == ""
+    layered = {"_class_name": "QwenImageLayeredPipeline"}
+    (folder / "model_index.json").write_text(json.dumps(layered))
+    assert model_family(str(folder)) == ""  # one the engine refuses: not taken for an edit model
+    assert model_family("stabilityai/sd-turbo") == "sd2"  # in the catalog
+    assert model_family("someone/not-listed") == "" and model_family("  ") == ""
+
+
+def test_finding_the_family_loads_no_torch(tmp_path):
+    code = (
+        "import sys; from gui.params.edit_models import model_family; "
+        f"model_family({str(tmp_path)!r}); model_family('stabilityai/sd-turbo'); "
+        "sys.exit('torch' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
