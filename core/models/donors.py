@@ -15,8 +15,8 @@ from pathlib import Path
 
 from core.errors import ModelError
 from core.library.detect import FileInfo
-from core.models.families import family
 from core.model_spec import ModelSpec
+from core.models.families import family
 
 # Repos whose text encoders, tokenizers and VAE serve a transformer file: (repo, family, variant).
 # Any repo of the group serves; one of the file's own variant also gives the transformer config.

@@ -25,6 +25,9 @@ EDIT_FAMILIES: dict[str, int] = {
     "qwen-image-edit-plus": 2,
     "flux2-klein": 4,
 }
+# Edit families with an inpaint pipeline of their own: a masked pass inpaints with the strength
+# (core.models.families.Family.runs_without_strength).
+MASKED_WITH_STRENGTH = frozenset({"flux2-klein"})
 INSTRUCTION_PLACEHOLDER = "What to change, e.g. \u201cmake the sky stormy\u201d\u2026"
 
 
@@ -51,11 +54,22 @@ def is_edit_family(family: str) -> bool:
     return family in EDIT_FAMILIES
 
 
+def strength_unused(family: str, masked: bool) -> bool:
+    """Whether the next pass of ``family`` (``masked`` or not) ignores the strength: every pass
+    of an edit model, except a masked one of a family that inpaints with its own pipeline."""
+    return is_edit_family(family) and not (masked and family in MASKED_WITH_STRENGTH)
+
+
 def strength_unused_text(family: str) -> str:
     """The strength slider's note for an edit model: why it is not used."""
     return (
         f"Not used: {family_label(family)} edits from the instruction and runs every step. "
-        "Paint a mask to confine the edit."
+        "Paint a mask to confine the edit"
+        + (
+            " (a masked pass inpaints with this strength)."
+            if family in MASKED_WITH_STRENGTH
+            else "."
+        )
     )
 
 

@@ -40,6 +40,7 @@ from gui.params.edit_models import (
     INSTRUCTION_PLACEHOLDER,
     is_edit_family,
     references_text,
+    strength_unused,
     strength_unused_text,
 )
 from gui.params.model_picker import ModelPicker
@@ -144,6 +145,7 @@ class GenerationPanel(QWidget):
         self.steps_label = named(QLabel(), "effectiveStepsLabel")
         self.steps_label.setWordWrap(True)
         self._strength_map_present = False
+        self._mask_present = False
         self.work_size_label = WorkSizeLabel(self.state)
         # Its line stays reserved while it is empty: the presets below never jump.
         policy = self.work_size_label.sizePolicy()
@@ -336,7 +338,9 @@ class GenerationPanel(QWidget):
 
     def set_mask_present(self, present: bool) -> None:
         """Show the mask options only while the canvas has a mask."""
+        self._mask_present = present
         self.mask_group.setVisible(present)
+        self._update_strength_enabled()
 
     # -- handlers -----------------------------------------------------------------------------
     def _on_strength_changed(self, _value: float) -> None:
@@ -351,7 +355,7 @@ class GenerationPanel(QWidget):
         if effective == 0:
             text += " (the image comes back unchanged)"
         family = self.state.model_family
-        if is_edit_family(family):
+        if strength_unused(family, self._mask_present):
             text = strength_unused_text(family)
         elif self._strength_map_present:
             text = (
@@ -375,8 +379,13 @@ class GenerationPanel(QWidget):
         )
         self.references_note.setText(references_text(family) if edit else "")
         self.references_note.setVisible(edit)
+        self._update_strength_enabled()
+
+    def _update_strength_enabled(self) -> None:
+        """The strength controls are greyed out while the next pass ignores the strength."""
+        unused = strength_unused(self.state.model_family, self._mask_present)
         for widget in (self.strength_slider, self.strength_spin, *self.preset_buttons.values()):
-            widget.setEnabled(not edit)
+            widget.setEnabled(not unused)
         self._on_steps_changed(self.state.steps)
 
     def _on_new_seed_clicked(self) -> None:

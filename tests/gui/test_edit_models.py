@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from gui.params.edit_models import EDIT_FAMILIES, model_family
+from gui.params.edit_models import EDIT_FAMILIES, model_family, strength_unused
 from gui.params.model_entries import PickerEntry
 
 
@@ -17,6 +17,26 @@ def test_edit_families_match_the_engine():
 
     engine = {key: f.max_references for key, f in FAMILIES.items() if f.edit}
     assert engine == EDIT_FAMILIES
+    for key, family in FAMILIES.items():  # the strength note follows the engine's rule
+        for masked in (False, True):
+            assert strength_unused(key, masked) == family.runs_without_strength(masked), key
+
+
+def test_a_masked_klein_pass_uses_the_strength_slider(qtbot):
+    from gui.params.generation_panel import GenerationPanel
+    from gui.params.state import GenerationParams
+
+    state = GenerationParams()
+    panel = GenerationPanel(state)
+    qtbot.addWidget(panel)
+    state.model_family = "flux2-klein"
+    assert not panel.strength_slider.isEnabled()
+    assert panel.steps_label.text().startswith("Not used")
+    panel.set_mask_present(True)
+    assert panel.strength_slider.isEnabled()
+    assert panel.steps_label.text().endswith("steps will run")
+    state.model_family = "qwen-image-edit-plus"  # the crop edit: no strength, mask or not
+    assert not panel.strength_slider.isEnabled()
 
 
 def test_a_models_family_from_entries_a_folder_the_catalog_or_unknown(tmp_path):
