@@ -154,7 +154,8 @@ def edit_references_text(references: object) -> str:
     for ref in references:
         if isinstance(ref, dict) and ref.get("hash"):
             width, height = ref.get("width"), ref.get("height")
-            size = f" {width}x{height}" if isinstance(width, int) and isinstance(height, int) else ""
+            sized = isinstance(width, int) and isinstance(height, int)
+            size = f" {width}x{height}" if sized else ""
             items.append(f"{ref['hash']}{size}")
     return ", ".join(items)
 
