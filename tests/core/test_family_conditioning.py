@@ -46,6 +46,25 @@ def _build(family: str, folder: Path) -> Path:
     return Path(getattr(importlib.import_module(module), name)(folder / family, **kw))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def small_edit_area():
+    """The Qwen edit pipelines resize the edited picture to about 1 MP before the VAE sees it
+    (minutes a pass on the tiny model): here the target area is 64×64, as in the edit
+    families' own tests."""
+    import diffusers.pipelines.qwenimage.pipeline_qwenimage_edit as edit_module
+    import diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus as plus_module
+
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (edit_module, plus_module):
+            original = module.calculate_dimensions
+            patch.setattr(
+                module,
+                "calculate_dimensions",
+                lambda area, ratio, original=original: original(64 * 64, ratio),
+            )
+        yield
+
+
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     """``{family: (model folder, its LoRA)}``, built once for the module."""
@@ -78,7 +97,6 @@ def test_a_lora_acts_weight_zero_is_none_and_the_record_names_it(lora_engine, ti
     assert parsed["prompt"].endswith(f"<lora:{lora}:1>")  # as A1111 keeps it
     again = lora_pass(lora_engine, model, steps=3, loras=(LoraSpec(str(lora), 0.0),))
     assert np.array_equal(pixels(again), pixels(plain)), "weight 0 after weight 1 acted"
-    assert "loras" not in lora_pass(lora_engine, model, steps=3).record
 
 
 @pytest.mark.parametrize(
