@@ -18,6 +18,7 @@ from PIL import Image
 
 from core.conditioning.context import PassContext
 from core.conditioning.control_models import cache_for, is_union
+from core.conditioning.control_support import controlnet_refusal
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
@@ -49,7 +50,7 @@ def control_call(
     model = context.model
     info = model.family_info
     if not info.controlnet:
-        raise ModelError(f"ControlNet control layers are not available for {info.label} models")
+        raise controlnet_refusal(info)
     # 1. The ControlNets, loaded once per base model.
     cache = cache_for(model)
     for reference in dict.fromkeys(layer.model for layer in layers):

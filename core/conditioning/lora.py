@@ -31,7 +31,7 @@ from core.conditioning.lora_files import (
 )
 from core.errors import ModelError
 from core.hashing import cached_file_hash
-from core.models.families import family
+from core.models.families import FAMILIES, family
 
 LORA_HASH = 12  # hex digits of a LoRA's sha256, as A1111's "Lora hashes" writes them
 _ADAPTER_SERIAL = itertools.count(1)
@@ -60,9 +60,7 @@ def apply_loras(context: PassContext, pipe: Any) -> str:
     if not loras:
         _deactivate(pipe, adapters)
         return prompt
-    info = family(model.family)
-    if not info.lora:
-        raise ModelError(f"{info.label} models cannot use LoRAs")
+    check_lora_support(model.family, pipe)
     unet = getattr(pipe, "unet", None)
     cross_width = int(unet.config.cross_attention_dim) if unet is not None else None
     for lora in loras:
@@ -77,6 +75,17 @@ def apply_loras(context: PassContext, pipe: Any) -> str:
         _deactivate(pipe, adapters)
     context.record_extra["loras"] = [lora_record(lora) for lora in loras]
     return prompt
+
+
+def check_lora_support(family_key: str, pipe: Any) -> None:
+    """Raise ModelError (one line, before any LoRA file loads) when the family, or the diffusers
+    pipeline it runs, has no LoRA loader; the message names the families that have one."""
+    info = family(family_key)
+    if info.lora and callable(getattr(pipe, "load_lora_weights", None)):
+        return
+    having = ", ".join(dict.fromkeys(f.label for f in FAMILIES.values() if f.lora))
+    reason = "" if not info.lora else f" (diffusers' {type(pipe).__name__} has no LoRA loader)"
+    raise ModelError(f"{info.label} models cannot use LoRAs{reason}; LoRAs work on {having}")
 
 
 def lora_record(lora: LoraFile) -> dict[str, Any]:

@@ -15,16 +15,17 @@ from core.errors import InvalidRequest, ModelError
 from core.library.detect import detect_file, read_header
 from core.library.key_rules import CROSS_DIM_FAMILY, Keys
 from core.model_spec import PICKLE_SUFFIXES
+from core.models.families import FAMILIES
 
 # A1111's extra-network syntax: <lora:name>, <lora:name:0.8>, <lora:name:0.8:0.5> (the text
 # encoder's and the UNet's weights; the first one is used), also <lyco:…> for LyCORIS files.
 LORA_TAG = re.compile(r"<(?:lora|lyco):([^:>]+)(?::([^:>]*))?(?::[^>]*)?>", re.IGNORECASE)
-FAMILY_LABELS = {
-    "sd1": "SD 1.x",
-    "sd2": "SD 2.x",
-    "sdxl": "SDXL",
-    "sd3": "SD 3.5",
-    "flux": "FLUX.1",
+# The model families a LoRA detected for a family (its key) may load on; a family not listed
+# takes its own LoRAs only. Names cannot tell a Chroma LoRA from a FLUX.1 one, nor FLUX.2's
+# original layout from FLUX.1's, so those are left to the loader's shape check.
+LORA_FITS = {
+    "flux": ("flux", "flux-fill", "flux-kontext", "chroma", "flux2-klein"),
+    "qwen-image": ("qwen-image", "qwen-image-edit", "qwen-image-edit-plus"),
 }
 
 
@@ -94,11 +95,11 @@ def check_lora_suits(lora: LoraFile, family_key: str, cross_width: int | None) -
     """Raise ModelError when ``lora`` was made for another family than the loaded model's
     (``cross_width``: the UNet's cross-attention width, None for transformer models)."""
     info = detect_file(lora.path)
-    model_label = FAMILY_LABELS.get(family_key, family_key)
+    model_label = family_label(family_key)
     if info.kind not in ("lora", "unknown"):
         raise ModelError(f"{lora.path.name} is a {info.kind} file, not a LoRA")
     lora_family = info.family
-    if lora_family and _family_group(lora_family) != _family_group(family_key):
+    if lora_family and family_key not in LORA_FITS.get(lora_family, (lora_family,)):
         raise _wrong_family(lora, lora_family, model_label)
     width = lora_cross_width(lora.path)
     if cross_width is None and width is not None:
@@ -116,14 +117,15 @@ def check_lora_suits(lora: LoraFile, family_key: str, cross_width: int | None) -
         )
 
 
-def _family_group(family_key: str) -> str:
-    """LoRAs for FLUX suit FLUX Fill and Kontext too."""
-    return "flux" if family_key.startswith("flux") else family_key
+def family_label(family_key: str) -> str:
+    """The family's label as the GUI shows it ("FLUX.1", "Qwen-Image"…)."""
+    info = FAMILIES.get(family_key)
+    return info.label if info is not None else family_key
 
 
 def _wrong_family(lora: LoraFile, family: str, model_label: str) -> ModelError:
-    label = FAMILY_LABELS.get(family, family)
-    article = "a" if label.startswith("FLUX") else "an"
+    label = family_label(family)
+    article = "an" if label.startswith("SD") else "a"
     return ModelError(
         f"{lora.path.name} is {article} {label} LoRA; the loaded model is {model_label}"
     )

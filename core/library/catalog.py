@@ -94,6 +94,20 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "Qwen/Qwen-Image-Edit", "Qwen-Image-Edit", "qwen-image-edit", int(57.7 * GB),
         "Apache-2.0", "edits from an instruction; with a mask only the masked area changes",
     ),
+    # The September 2025 Qwen-Image-Edit (QwenImageEditPlusPipeline): Qwen-Image-Edit's
+    # components and size, trained further on several pictures at once.
+    CatalogEntry(
+        "Qwen/Qwen-Image-Edit-2509", "Qwen-Image-Edit 2509", "qwen-image-edit-plus",
+        int(57.7 * GB), "Apache-2.0",
+        "edits from an instruction with up to 2 reference pictures (person + product, + scene)",
+    ),
+    # About 8B parameters in bf16: the 4B transformer (7.75 GB as one file on the hub) and
+    # Qwen3-4B. FLUX.2 [klein] 9B (FLUX Non-Commercial License) is not offered: its download
+    # terms could not be checked here.
+    CatalogEntry(
+        "black-forest-labs/FLUX.2-klein-4B", "FLUX.2 Klein 4B", "flux2-klein", int(16.0 * GB),
+        "Apache-2.0", "fast edits in 4 steps, no CFG, with up to 4 reference pictures",
+    ),
 )  # fmt: skip
 
 # The first-run default: SD-Turbo. A small download (2.6 GB, about SD 1.5's), it runs in 1–4

@@ -228,9 +228,18 @@ def is_lora(keys: Keys) -> bool:
 
 
 def lora_family(keys: Keys) -> str:
-    """The family a LoRA was trained for, from its module names and cross-attention widths."""
+    """The family a LoRA was trained for, from its module names and cross-attention widths.
+
+    FLUX.2's fused single-block projection names it; in the original (BFL) layout FLUX.2 and
+    FLUX.1 share their names, so those read as "flux" and the loader's shape check decides."""
+    if keys.any_contains("to_qkv_mlp_proj"):
+        return "flux2-klein"
     if keys.any_contains("double_blocks", "single_blocks", "single_transformer_blocks"):
         return "flux"
+    if keys.any_contains("noise_refiner", "context_refiner", ".attention.to_q", "_attention_to_q"):
+        return "zimage"
+    if keys.any_contains("img_mlp", "txt_mlp", "img_mod", "txt_mod"):
+        return "qwen-image"
     if keys.any_contains("joint_blocks", "context_block"):
         return "sd3"
     if keys.any_contains("lora_te2_", "text_encoder_2.", "lora_te1_"):

@@ -18,6 +18,7 @@ MAX_INFOTEXT_CHARS = 64 * 1024
 """Longest infotext read (64 Ki characters; A1111's own are a few hundred to a few thousand)."""
 
 RE_IMAGESIZE = re.compile(r"^(\d+)x(\d+)$")
+_RE_EDIT_REFERENCE = re.compile(r"^([0-9a-fA-F]{8,64})(?:\s+(\d{1,6})x(\d{1,6}))?$")
 _NEGATIVE = "Negative prompt:"
 APP_TAG = "img2img-studio"
 
@@ -145,11 +146,34 @@ def _unit_text(parts: list[tuple[str, object]]) -> str:
 
 
 def edit_references_text(references: object) -> str:
-    """An edit model's reference pictures by their pixel hashes: ``hash1, hash2``."""
+    """An edit model's reference pictures by their pixel hashes and sizes:
+    ``hash1 48x40, hash2 64x64`` (the size left out when the record has none)."""
     if not isinstance(references, list):
         return ""
-    hashes = (ref.get("hash") for ref in references if isinstance(ref, dict))
-    return ", ".join(str(h) for h in hashes if h)
+    items = []
+    for ref in references:
+        if isinstance(ref, dict) and ref.get("hash"):
+            width, height = ref.get("width"), ref.get("height")
+            sized = isinstance(width, int) and isinstance(height, int)
+            size = f" {width}x{height}" if sized else ""
+            items.append(f"{ref['hash']}{size}")
+    return ", ".join(items)
+
+
+def parse_edit_references(text: str) -> list[dict[str, Any]]:
+    """``[{"hash", "width", "height"}]`` (as the pass record keeps them) from the ``Edit
+    references`` value; an item that is not a hex hash with an optional ``WxH`` is skipped,
+    and one without a size (as older versions wrote them) gives the hash alone."""
+    references: list[dict[str, Any]] = []
+    for item in text.split(","):
+        match = _RE_EDIT_REFERENCE.match(item.strip())
+        if match is None:
+            continue
+        reference: dict[str, Any] = {"hash": match.group(1).lower()}
+        if match.group(2):
+            reference["width"], reference["height"] = int(match.group(2)), int(match.group(3))
+        references.append(reference)
+    return references
 
 
 def lora_hashes_text(loras: object) -> str:
@@ -190,7 +214,8 @@ def parse_infotext(text: str) -> dict:
 
     Returns ``{"prompt", "negative_prompt", "params": {key: raw str}}`` plus typed entries
     ``steps``, ``sampler``, ``cfg``, ``seed``, ``width``, ``height``, ``strength``, ``model``,
-    ``model_hash``, ``mask_blur``, ``lora_hashes`` (``{name: hash}``) when the text has them.
+    ``model_hash``, ``mask_blur``, ``lora_hashes`` (``{name: hash}``), ``edit_references``
+    (``[{"hash", "width", "height"}]``) when the text has them.
     The last line counts as parameters only when it holds at least three ``key: value`` pairs.
     Raises :class:`InfotextTooLong` for a text over :data:`MAX_INFOTEXT_CHARS` (any tool's is far
     shorter; reading only part of it would lose its last line, the parameters).
@@ -231,6 +256,8 @@ def parse_infotext(text: str) -> dict:
     }
     if params.get("Lora hashes"):
         typed["lora_hashes"] = parse_lora_hashes(params["Lora hashes"]) or None
+    if params.get("Edit references"):
+        typed["edit_references"] = parse_edit_references(params["Edit references"]) or None
     size = RE_IMAGESIZE.match(params.get("Size", ""))
     if size:
         typed["width"], typed["height"] = int(size.group(1)), int(size.group(2))

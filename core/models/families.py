@@ -89,17 +89,18 @@ FAMILIES: dict[str, Family] = {
         Family(
             "zimage", "Z-Image", 1024, 16, True, 28, 4.0,
             "ZImageImg2ImgPipeline", "ZImageInpaintPipeline",
-            no_fp16=True,  # complex64 RoPE: diffusers' own tests skip fp16
+            lora=True, no_fp16=True,  # complex64 RoPE: diffusers' own tests skip fp16
         ),
         Family(
             "chroma", "Chroma", 1024, 16, True, 40, 4.0,
             "ChromaImg2ImgPipeline", "ChromaInpaintPipeline",
-            packed_latents=True,
+            lora=True, packed_latents=True,
         ),
         Family(
             "qwen-image", "Qwen-Image", 1328, 16, True, 50, 4.0,
             "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
-            packed_latents=True, true_cfg=True, no_fp16=True,  # trained in bf16; fp16 overflows
+            lora=True, packed_latents=True, true_cfg=True,
+            no_fp16=True,  # trained in bf16; fp16 overflows
         ),
         # With a mask, the engine edits the crop around it and pastes the masked area back
         # (core.engine.edit): the model has no inpaint pipeline of its own here (the
@@ -107,20 +108,21 @@ FAMILIES: dict[str, Family] = {
         Family(
             "qwen-image-edit", "Qwen-Image-Edit", 1024, 16, True, 50, 4.0,
             "QwenImageEditPipeline", None,
-            packed_latents=True, true_cfg=True, edit=True, no_fp16=True,
+            lora=True, packed_latents=True, true_cfg=True, edit=True, no_fp16=True,
         ),
         # 2509/2511: the edited picture and up to two more ("image 2", "image 3" in the prompt).
         Family(
             "qwen-image-edit-plus", "Qwen-Image-Edit-Plus", 1024, 16, True, 40, 4.0,
             "QwenImageEditPlusPipeline", None,
-            packed_latents=True, true_cfg=True, edit=True, no_fp16=True, max_references=2,
+            lora=True, packed_latents=True, true_cfg=True, edit=True, no_fp16=True,
+            max_references=2,
         ),
         # Generation from references = the edit; distilled (4B/9B): few steps, no CFG. With a
         # mask, its own inpaint pipeline repaints under it (with a strength, the references too).
         Family(
             "flux2-klein", "FLUX.2 Klein", 1024, 32, True, 4, 1.0,
             "Flux2KleinPipeline", "Flux2KleinInpaintPipeline",
-            packed_latents=True, edit=True, no_fp16=True, max_references=4,
+            lora=True, packed_latents=True, edit=True, no_fp16=True, max_references=4,
         ),
     )
 }  # fmt: skip

@@ -21,6 +21,8 @@ REQUIRED = {
     "lodestones/Chroma1-HD",
     "Qwen/Qwen-Image",
     "Qwen/Qwen-Image-Edit",
+    "Qwen/Qwen-Image-Edit-2509",
+    "black-forest-labs/FLUX.2-klein-4B",
 }
 
 
@@ -43,6 +45,22 @@ def test_the_catalog_has_the_required_models_with_what_the_manager_shows():
     assert entry("black-forest-labs/FLUX.1-Fill-dev").gated
     assert entry("stable-diffusion-v1-5/stable-diffusion-inpainting").inpaint
     assert not entry("black-forest-labs/FLUX.1-schnell").gated
+
+
+def test_edit_models_are_told_before_they_load_and_offer_what_their_family_takes():
+    """The model manager's edit models: the hub id alone tells an edit model (the panel's edit
+    mode before any download), and the reference count offered is the family's limit."""
+    import re
+
+    from core.models.families import is_edit_reference
+
+    for item in CATALOG:
+        info = FAMILIES[item.family]
+        assert is_edit_reference(item.id) == info.edit, item.id
+        offered = re.search(r"up to (\d+) reference", item.good_for)
+        assert (int(offered.group(1)) if offered else 0) == info.max_references, item.id
+    assert entry("black-forest-labs/FLUX.2-klein-4B").family == "flux2-klein"
+    assert entry("Qwen/Qwen-Image-Edit-2509").family == "qwen-image-edit-plus"
 
 
 def test_the_default_is_small_open_and_serves_img2img_and_inpaint():

@@ -73,7 +73,7 @@ def test_references_reach_the_pipeline_and_change_the_edit(engine, spec):
     assert record["edit_references"] == [
         {"hash": pixel_hash(_reference(n)), "width": 48, "height": 40} for n in (1, 2)
     ]
-    hashes = ", ".join(pixel_hash(_reference(n)) for n in (1, 2))
+    hashes = ", ".join(f"{pixel_hash(_reference(n))} 48x40" for n in (1, 2))
     assert f'Edit references: "{hashes}"' in build_infotext(record)
 
 
@@ -127,12 +127,14 @@ def test_cli_reference_without_ip_adapter_is_an_edit_reference(plus_dir, tmp_pat
     base += ["--steps", "2", "--seed", "3", "--work-size", "input", "--prompt", "add image 2"]
     out = tmp_path / "out.png"
     assert main([*base, "-o", str(out), "--reference", str(ref1), "--reference", str(ref2)]) == 0
-    record = read_metadata(out)["record"]
+    meta = read_metadata(out)
+    record = meta["record"]
     assert record["model"]["family"] == "qwen-image-edit-plus"
     assert [r["hash"] for r in record["edit_references"]] == [
         pixel_hash(_reference(1)),
         pixel_hash(_reference(2)),
     ]
+    assert meta["parsed"]["edit_references"] == record["edit_references"]  # from the infotext
 
 
 @pytest.fixture(scope="module")

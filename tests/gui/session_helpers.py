@@ -15,7 +15,9 @@ from core.errors import PassCancelled
 from core.events import PassResult
 from core.history import PassRecord, PassTree
 
-TIMEOUT = 120_000  # ms: the first pass imports torch on the worker thread; tiny 2026 models are slow
+TIMEOUT = (
+    120_000  # ms: the first pass imports torch on the worker thread; tiny 2026 models are slow
+)
 
 
 class FakeEngine:

@@ -39,7 +39,7 @@ def _linear_shapes(folder: Path, component: str, targets: tuple[str, ...]) -> di
             shape = tuple(fh.get_slice(key).get_shape())
             if leaf == "weight" and module.endswith(targets) and len(shape) == 2:
                 shapes[module] = shape
-    if component == "unet":
+    if component in ("unet", "transformer"):
         return shapes
     # LoRA files name text-encoder layers as older transformers did: ``text_model.encoder.…``.
     return {
