@@ -56,6 +56,7 @@ from gui.window.recovery import RecoveryOffer
 from gui.window.remote_wiring import RemoteWorkerWiring
 from gui.window.settings import Settings
 from gui.window.typing_guard import TypingGuard
+from gui.window.window_actions import WindowActions, fill_menu_bar
 from gui.window.window_feedback import BannerCauses, ToolFlash, starts_from_text
 from gui.window.workflow_menu import WorkflowMenu
 
@@ -206,61 +207,34 @@ class MainWindow(QMainWindow):
 
     # -- building ---------------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for action in self.files.actions():
-            if action is None:
-                file_menu.addSeparator()
-            else:
-                file_menu.addAction(action)
-        self.project.install_menu(file_menu)
-        file_menu.addSeparator()
-        quit_action = file_menu.addAction("Quit", self.close)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-
-        edit_menu = bar.addMenu("&Edit")
-        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
-        self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
-        self.undo_action.setProperty("shortcutName", "Undo")  # its text names the last edit
-        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.redo_action.setProperty("shortcutName", "Redo")
-        edit_menu.addAction(self.undo_action)
-        edit_menu.addAction(self.redo_action)
-        edit_menu.addSeparator()
-        edit_menu.addAction(self.mask_toolbar.load_mask_action)
-
-        run_menu = bar.addMenu("&Generate")
-        self.generate_action = QAction("Generate", self)
-        self.generate_action.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
-        self.generate_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.generate_action.triggered.connect(self.runner.generate)
-        self.cancel_action = QAction("Cancel", self)
-        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        self.cancel_action.triggered.connect(self.cancel)
-        run_menu.addAction(self.generate_action)
-        run_menu.addAction(self.cancel_action)
-        run_menu.addAction(self.live.action)
-        self.warm_up_action = QAction("Load the model in the background", self)
-        self.warm_up_action.setObjectName("warmUpAction")
-        self.warm_up_action.setCheckable(True)
-        self.warm_up_action.setChecked(self.warm_up.enabled)
-        self.warm_up_action.setToolTip(
-            "Load the chosen model while you paint, so the first Generate starts at once"
+        actions = self.window_actions = WindowActions(  # kept: its slot must stay alive
+            self, self.undo_stack, self.runner.generate, self.cancel, self.warm_up, self.settings
         )
-        self.warm_up_action.toggled.connect(self._set_warm_up)
-        run_menu.addAction(self.warm_up_action)
-        run_menu.addAction(self.models.action)
-        workflow_menu = bar.addMenu("&Workflows")
+        self.undo_action, self.redo_action = actions.undo, actions.redo
+        self.generate_action, self.cancel_action = actions.generate, actions.cancel
+        self.warm_up_action = actions.warm_up
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        fit, actual = QAction("Fit to window", self), QAction("Actual size (100%)", self)
+        fit.triggered.connect(self.canvas.fit)
+        actual.triggered.connect(self.canvas.zoom_100)
+        run = [actions.generate, actions.cancel, self.live.action, actions.warm_up]
+        menus = fill_menu_bar(
+            self.menuBar(),
+            [
+                ("&File", [*self.files.actions(), None, quit_action]),
+                ("&Edit", [actions.undo, actions.redo, None, self.mask_toolbar.load_mask_action]),
+                ("&Generate", [*run, self.models.action]),
+                ("&Workflows", self.workflow_menu.actions),
+                ("&View", [fit, actual]),
+            ],
+        )
+        self.project.install_menu(menus["&File"])  # beside the picture's entries
+        self.docks.fill_view_menu(menus["&View"])  # show/hide each panel and toolbar, Reset
         for action in self.workflow_menu.actions:
-            workflow_menu.addAction(action)
             if action.objectName() == "expandAction":  # also a canvas tool, next to the brushes
                 self.mask_toolbar.addAction(action)
-
-        view_menu = bar.addMenu("&View")
-        view_menu.addAction("Fit to window", self.canvas.fit)
-        view_menu.addAction("Actual size (100%)", self.canvas.zoom_100)
-        self.docks.fill_view_menu(view_menu)  # show/hide each panel and toolbar, Reset layout
 
     # -- records and view -----------------------------------------------------------------
     def show_record(self, record_id: str) -> None:
@@ -359,11 +333,6 @@ class MainWindow(QMainWindow):
         self.progress_bar.setRange(0, maximum)
         self.progress_bar.setValue(value)
         self.progress_bar.setFormat(text)
-
-    def _set_warm_up(self, on: bool) -> None:
-        self.warm_up.set_enabled(on)
-        self.settings.warm_up = on
-        self.settings.save()
 
     def _remember_model(self) -> None:
         """Remember the model that just worked (settings and the picker's recent list)."""
