@@ -175,15 +175,62 @@ def _compare(out: dict[str, Any], images: Path) -> None:
                 row[f"speed_vs_{base}"] = round(other["step_s"] / row["step_s"], 2)
 
 
+LABELS = {
+    "fp32": "fp32",
+    "int8": "int8 weight-only, fp32 compute",
+    "bf16": "bf16",
+    "int8_bf16": "int8 weight-only, bf16 compute",
+}
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The README's table for a report this module wrote (``--table FILE``)."""
+    machine, weights = report["machine"], report["weights"]
+    bf16 = "yes" if machine.get("cpu_fast_bf16") else "no: emulated"
+    lines = [
+        f"CPU weights, {weights['model']}, {weights['size']}, {weights['steps']} steps, CFG: "
+        f"{machine['cpu']}, {machine['cores']} cores (fast bf16: {bf16}), torch "
+        f"{machine['torch']}, {machine['date']}; load average {machine['load_average'][0]} at "
+        f"the start, {machine.get('load_average_after', ['?'])[0]} at the end.",
+        "",
+        "| Weights | Load | Peak RSS | UNet bytes | All weights | s / step | Speed vs fp32 "
+        "| Pixel diff. to fp32 (mean / max) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for mode in MODES:
+        row = weights.get(mode)
+        if row is None:
+            continue
+        if "error" in row:
+            lines.append(f"| {LABELS[mode]} | {row['error']} | | | | | | |")
+            continue
+        speed = row.get("speed_vs_fp32", 1.0)
+        diff = (
+            f"{row['mean_abs_diff_to_fp32']} / {row['max_abs_diff_to_fp32']}"
+            if "mean_abs_diff_to_fp32" in row
+            else "—"
+        )
+        lines.append(
+            f"| {LABELS[mode]} | {row['load_s']} s | {row['peak_rss_gb']} GB "
+            f"| {row['unet_bytes'] / 1e9:.2f} GB | {row['weights_bytes'] / 1e9:.2f} GB "
+            f"| {row['step_s']} s | {speed}× | {diff} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="the JSON report (parent mode)")
     parser.add_argument("--side", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--folder", type=Path, help="an SD 1.5-size folder (built if not given)")
+    parser.add_argument("--table", type=Path, help="print the README table of this report")
     parser.add_argument("--child", choices=tuple(MODES), help=argparse.SUPPRESS)
     parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text())))
+        return 0
     if args.child:
         row = measure_mode(args.folder, args.child, args.side, args.steps, args.image)
         print(json.dumps(row))
