@@ -29,13 +29,18 @@ log = logging.getLogger(__name__)
 CANCELLED = "warm-up cancelled"
 
 
+ManagerSource = ModelManager | Callable[[], ModelManager]
+
+
 def warm_up(
-    models: ModelManager,
+    models: ManagerSource,
     spec: ModelSpec | None = None,
     cancel: Cancelled | None = None,
     on_event: EventCallback | None = None,
 ) -> str:
-    """Import the engine's libraries and load ``spec`` (None: imports only) into ``models``.
+    """Import the engine's libraries and load ``spec`` (None: imports only) into ``models``
+    (or into what ``models()`` returns, called here: e.g. ``lambda: shared_engine().models``, so
+    that creating the engine is warmed up too).
 
     Returns one line: what was warmed up, ``CANCELLED``, or "warm-up failed: <why>". Never
     raises; safe on any thread. ``cancel`` stops it between load phases (no model is kept)."""
@@ -54,7 +59,7 @@ def warm_up(
 
 
 def _warm_up(
-    models: ModelManager,
+    source: ManagerSource,
     spec: ModelSpec | None,
     cancel: Cancelled | None,
     on_event: EventCallback | None,
@@ -62,6 +67,7 @@ def _warm_up(
     if cancel is not None and cancel.cancelled:
         raise PassCancelled()
     preload_torch_library()
+    models = source if isinstance(source, ModelManager) else source()
     import diffusers  # noqa: F401  (the import is the point: the first pass skips it)
     import torch  # noqa: F401
 
@@ -80,7 +86,7 @@ class WarmUp:
 
     def __init__(
         self,
-        models: ModelManager,
+        models: ManagerSource,
         spec: ModelSpec | None,
         on_done: Callable[[str], None] | None = None,
         on_event: EventCallback | None = None,
@@ -111,7 +117,7 @@ class WarmUp:
         return self._done.is_set()
 
     def _run(
-        self, models: ModelManager, spec: ModelSpec | None, on_event: EventCallback | None
+        self, models: ManagerSource, spec: ModelSpec | None, on_event: EventCallback | None
     ) -> None:
         run_in_background()  # the GUI thread gets a core first (core/threads.py)
         try:
@@ -126,7 +132,7 @@ class WarmUp:
 
 
 def start_warm_up(
-    models: ModelManager,
+    models: ManagerSource,
     spec: ModelSpec | None = None,
     on_done: Callable[[str], None] | None = None,
     on_event: EventCallback | None = None,

@@ -108,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         sd15 = build_sd15_size(work / "sd15")
         report["sd15_build_s"] = round(time.perf_counter() - started, 1)
-        report["weights"] = bench_weights(sd15, args.side, args.weight_steps)
+
+        def keep(rows: dict[str, Any]) -> None:  # a long run keeps what it measured
+            write_report({**report, "weights": rows}, args.out)
+
+        report["weights"] = bench_weights(sd15, args.side, args.weight_steps, on_row=keep)
         report["switch"] = bench_switch(work, sd15)
         report["machine"]["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     finally:

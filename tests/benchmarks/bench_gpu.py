@@ -140,7 +140,9 @@ def bench_denoiser(pipe: Any, side: int, compile_it: bool, iters: int) -> dict[s
     return out
 
 
-def bench_passes(family: str, folder: Path, tiny: bool, rounds: int) -> dict[str, Any]:
+def bench_passes(
+    family: str, folder: Path, tiny: bool, rounds: int, smoke: bool = False
+) -> dict[str, Any]:
     import diffusers
     import torch
     from PIL import Image
@@ -153,6 +155,7 @@ def bench_passes(family: str, folder: Path, tiny: bool, rounds: int) -> dict[str
 
     _, side, steps, strength = MODELS[family]
     side = 64 if tiny else side
+    steps = 4 if smoke else steps
     spec = ModelSpec(str(folder))
     engine = Engine(previews=True)
     quiet = Engine(models=engine.models, previews=False)  # the same loaded weights
@@ -240,13 +243,13 @@ def bench_passes(family: str, folder: Path, tiny: bool, rounds: int) -> dict[str
     if torch.cuda.is_available():
         out["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     out["denoiser"] = bench_denoiser(
-        loaded.base_pipe, side, compile_it=not tiny, iters=5 if tiny else 30
+        loaded.base_pipe, side, compile_it=not tiny, iters=2 if smoke else 5 if tiny else 30
     )
     engine.models.unload()
     return out
 
 
-def run(tiny: bool, rounds: int, families: list[str]) -> dict[str, Any]:
+def run(tiny: bool, rounds: int, families: list[str], smoke: bool = False) -> dict[str, Any]:
     import torch
 
     from core.models import resolve_device, resolve_dtype
@@ -274,7 +277,7 @@ def run(tiny: bool, rounds: int, families: list[str]) -> dict[str, Any]:
         build_seconds = round(time.perf_counter() - started, 1)
         results[family] = {
             "build_seconds": build_seconds,
-            **bench_passes(family, folder, tiny, rounds),
+            **bench_passes(family, folder, tiny, rounds, smoke),
         }
         print(json.dumps({family: results[family]}, indent=2), flush=True)
         if cuda:
@@ -282,7 +285,8 @@ def run(tiny: bool, rounds: int, families: list[str]) -> dict[str, Any]:
             torch.cuda.reset_peak_memory_stats()
     for kind in ("flux", "klein"):  # gpu_big_models.py: FLUX.1-dev / Klein 4B-size, each option
         if kind in families:
-            results[f"{kind}_size"] = bench_big_transformer(kind, tiny, device)
+            steps = 4 if smoke else None
+            results[f"{kind}_size"] = bench_big_transformer(kind, tiny, device, steps=steps)
             print(json.dumps({f"{kind}_size": results[f"{kind}_size"]}, indent=2), flush=True)
             if cuda:
                 torch.cuda.empty_cache()
@@ -300,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="sd15,sdxl,flux,klein")
     args = parser.parse_args(argv)
     rounds = 1 if args.smoke else args.rounds
-    write_report(run(args.tiny or args.smoke, rounds, args.models.split(",")), args.out)
+    families = args.models.split(",")
+    write_report(run(args.tiny or args.smoke, rounds, families, args.smoke), args.out)
     return 0
 
 

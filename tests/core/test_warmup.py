@@ -97,3 +97,16 @@ def test_failures_are_one_line_never_raised(engine, tmp_path, caplog):
     handle = start_warm_up(engine.models, spec, on_done=lambda outcome: 1 / 0)
     assert handle.wait(30) == "warm-up failed: RuntimeError: disk on fire"
     assert handle.done
+
+
+def test_the_engine_itself_can_be_made_on_the_warm_up_thread(tiny_model_dir):
+    """``models`` as a callable (``lambda: shared_engine().models``): called on the thread."""
+    made = []
+
+    def make_engine_models():
+        made.append(threading.current_thread().name)
+        return Engine(previews=False).models
+
+    spec = ModelSpec(str(tiny_model_dir), device="cpu")
+    handle = start_warm_up(make_engine_models, spec)
+    assert handle.wait(120).startswith("warmed up: ") and made == ["warm-up"]
