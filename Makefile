@@ -44,6 +44,7 @@ test: lint
 bench: $(STAMP)
 	$(PY) -m tests.benchmarks.bench_app --out bench-out/app.json
 	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_gui --out bench-out/gui.json
+	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_gui --warm-up --out bench-out/gui-warm-up.json
 	$(PY) -m tests.benchmarks.bench_engine --out bench-out/bench.json
 	$(PY) -m tests.benchmarks.bench_colour --out bench-out/colour.json
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.bench_canvas --out bench-out/canvas.json
