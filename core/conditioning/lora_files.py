@@ -15,7 +15,6 @@ from core.errors import InvalidRequest, ModelError
 from core.library.detect import detect_file, read_header
 from core.library.key_rules import CROSS_DIM_FAMILY, Keys
 from core.model_spec import PICKLE_SUFFIXES
-from core.models.families import FAMILIES
 
 # A1111's extra-network syntax: <lora:name>, <lora:name:0.8>, <lora:name:0.8:0.5> (the text
 # encoder's and the UNet's weights; the first one is used), also <lyco:…> for LyCORIS files.
@@ -119,6 +118,9 @@ def check_lora_suits(lora: LoraFile, family_key: str, cross_width: int | None) -
 
 def family_label(family_key: str) -> str:
     """The family's label as the GUI shows it ("FLUX.1", "Qwen-Image"…)."""
+    # Imported here: the window reads this module (the <lora:…> tag) and must not load models.
+    from core.models.families import FAMILIES
+
     info = FAMILIES.get(family_key)
     return info.label if info is not None else family_key
 
