@@ -32,6 +32,14 @@ class JobCallbacks:
     on_progress: Callable[[Any], None]
     cancel: Any
 
+    def each_pass(self) -> dict[str, Any]:
+        """The keyword arguments of a workflow that reports each pass (multi-pass, sweep…)."""
+        return {**self.one_result(), "on_pass": self.on_pass}
+
+    def one_result(self) -> dict[str, Any]:
+        """The keyword arguments of a workflow with one outcome (upscale, outpaint, faces)."""
+        return {"on_event": self.on_event, "on_progress": self.on_progress, "cancel": self.cancel}
+
 
 @dataclass(frozen=True)
 class PassJob:

@@ -72,10 +72,7 @@ class Multipass(Workflow):
             spec,
             list(self.strengths),
             color_match=self.color_match,
-            on_event=calls.on_event,
-            on_pass=calls.on_pass,
-            on_progress=calls.on_progress,
-            cancel=calls.cancel,
+            **calls.each_pass(),
         )
 
 
@@ -116,10 +113,7 @@ class Sweep(Workflow):
             list(self.strengths),
             _seed_row(request, self.seeds),
             group=self.group,
-            on_event=calls.on_event,
-            on_pass=calls.on_pass,
-            on_progress=calls.on_progress,
-            cancel=calls.cancel,
+            **calls.each_pass(),
         )
 
 
@@ -150,10 +144,7 @@ class Variations(Workflow):
             spec,
             self.count,
             group=self.group,
-            on_event=calls.on_event,
-            on_pass=calls.on_pass,
-            on_progress=calls.on_progress,
-            cancel=calls.cancel,
+            **calls.each_pass(),
         )
 
 
@@ -177,10 +168,7 @@ class MakeCandidates(Workflow):
             request,
             spec,
             self.count,
-            on_event=calls.on_event,
-            on_pass=calls.on_pass,
-            on_progress=calls.on_progress,
-            cancel=calls.cancel,
+            **calls.each_pass(),
         )
 
 
@@ -214,9 +202,7 @@ class Upscale(Workflow):
             self.tile,
             self.overlap,
             strength=self.strength,
-            on_event=calls.on_event,
-            on_progress=calls.on_progress,
-            cancel=calls.cancel,
+            **calls.one_result(),
         )
 
 
@@ -248,9 +234,7 @@ class Outpaint(Workflow):
             spec,
             self.sides,
             self.band,
-            on_event=calls.on_event,
-            on_progress=calls.on_progress,
-            cancel=calls.cancel,
+            **calls.one_result(),
         )
 
 
@@ -292,9 +276,7 @@ class FixFaces(Workflow):
             request,
             spec,
             options.settings(),
-            on_event=calls.on_event,
-            on_progress=calls.on_progress,
-            cancel=calls.cancel,
+            **calls.one_result(),
         )
         return _with_face_mask(result)
 
