@@ -76,6 +76,7 @@ class GenerationParams(Observable):
     quantize: str = "none"  # one of core.models.quantize.QUANTIZE_MODES
     speed: str = "off"  # one of core.models.step_cache.SPEED_MODES
     oom_retry: bool = False  # out of GPU memory: run the pass once more in a lighter mode
+    compile: bool = False  # regional compilation of the repeated blocks (CUDA only)
     fix_faces: bool = False  # Generate fixes the faces after each pass (not a PassRequest field)
     # The chosen model's family key ("" unknown), as the model picker finds it from the model
     # (gui.params.edit_models.model_family); derived, so restore() never sets it.
@@ -101,6 +102,7 @@ class GenerationParams(Observable):
             quantize=self.quantize,
             speed=self.speed,
             oom_retry=self.oom_retry,
+            compile=self.compile,
         )
 
     def pass_request(
@@ -159,6 +161,7 @@ class GenerationParams(Observable):
             quantize=spec.quantize,
             speed=spec.speed,
             oom_retry=spec.oom_retry,
+            compile=spec.compile,
             color_match=self.request_color_match,
             seed_locked=self.seed_locked,
         )
@@ -215,6 +218,7 @@ class GenerationParams(Observable):
             "quantize": str,
             "speed": str,
             "oom_retry": bool,
+            "compile": bool,
             "fix_faces": bool,
         }
         clean: dict[str, Any] = {}

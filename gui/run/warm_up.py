@@ -4,8 +4,9 @@ A moment after the model (or how it runs: config, device, precision, memory mode
 was last changed, and once at start-up with the remembered model, the local worker imports the
 engine and loads the model on a background thread (``PassWorker.warm_up``), so the first
 Generate starts denoising at once instead of spending seconds on imports and loading while the
-user waits. Nothing happens while a job runs, with a remote worker, or when turned off (the
-Generate menu's "Load the model in the background", kept in the settings;
+user waits. With regional compilation on (CUDA), the warm-up then compiles at the open picture's
+size (core.engine.compile_warm). Nothing happens while a job runs, with a remote worker, or when
+turned off (the Generate menu's "Load the model in the background", kept in the settings;
 ``IMG2IMG_STUDIO_WARM_UP=0`` turns it off for scripts and tests). Its outcome goes to the status
 bar only: a path being typed must not fill the error banner.
 """
@@ -17,14 +18,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 
+from core.errors import UserError
 from core.model_spec import ModelSpec
+from core.requests import PassRequest
 from gui.run.runner import PassRunner
 
 CANCELLED = "warm-up cancelled"  # core.models.warmup.CANCELLED (that module loads torch)
 WARM_UP_DELAY_MS = 1500
 WARM_UP_ENV = "IMG2IMG_STUDIO_WARM_UP"
 # The fields that change what is loaded (prompt, seed… do not).
-SPEC_FIELDS = ("model", "model_config", "device", "dtype", "memory", "quantize")
+SPEC_FIELDS = ("model", "model_config", "device", "dtype", "memory", "quantize", "compile")
 
 
 class ModelWarmUp(QObject):
@@ -78,9 +81,19 @@ class ModelWarmUp(QObject):
         if not (self._enabled and idle and spec.reference) or spec == self._started:
             return False
         self._started = spec
-        runner.worker.warm_up(spec)
+        runner.worker.warm_up(spec, self._compile_request(spec))
         runner.show_message(f"Loading {_name(spec)} in the background…", 0)
         return True
+
+    def _compile_request(self, spec: ModelSpec) -> PassRequest | None:
+        """With compilation on, the pass Generate would file now (seed 0: none drawn), so the
+        warm-up compiles at its size; None without a picture or with an unusable one."""
+        if not spec.compile or self._runner.tree.current is None:
+            return None
+        try:
+            return self._runner.build_request(seed=0, single_pass=True)[0]
+        except UserError:
+            return None
 
     def _on_warmed(self, outcome: str) -> None:
         if self._runner.busy or self._runner.worker.warming_up or outcome == CANCELLED:

@@ -25,6 +25,7 @@ from PySide6.QtCore import Qt, QThread, Signal, Slot
 from core.errors import PassCancelled
 from core.events import PassResult
 from core.model_spec import ModelSpec
+from core.requests import PassRequest
 from core.threads import run_in_background
 from gui.run.jobs import Job, JobCallbacks, WorkflowJob
 from gui.run.worker_base import Ticket, Worker, one_line
@@ -101,34 +102,52 @@ class PassWorker(Worker):
         """Whether a warm-up is loading (until ``warmed`` is emitted)."""
         return self._warming is not None and not self._warming[1].done
 
-    def warm_up(self, spec: ModelSpec) -> None:
+    def warm_up(self, spec: ModelSpec, request: PassRequest | None = None) -> None:
         """Import the engine and load ``spec`` on a background thread, ahead of the first pass;
-        ``warmed`` says how it went. A warm-up of another model is cancelled first."""
+        ``warmed`` says how it went. A warm-up of another model is cancelled first. With
+        ``request`` (the pass about to be asked for) a compiled model also runs the compile
+        warm-up at its size (core.engine.compile_warm)."""
         self.cancel_warm_up(keep=spec)
         if self.warming_up:
             return  # this model is loading already
         flag = _Flag()
-        thread = threading.Thread(target=self._warm, args=(spec, flag), name="warm-up", daemon=True)
+        thread = threading.Thread(
+            target=self._warm, args=(spec, flag, request), name="warm-up", daemon=True
+        )
         self._warming = (spec, flag, thread)
         thread.start()
 
     def cancel_warm_up(self, keep: ModelSpec | None = None) -> None:
         """Stop a warm-up after its current load phase, unless it loads ``keep``."""
         if self._warming is not None and self._warming[0] != keep:
-            self._warming[1].cancelled = True
+            self._warming[1].cancel()
 
     def wait_warm_up(self, timeout_s: float) -> None:
         """Block up to ``timeout_s`` for a warm-up to end (the app is quitting)."""
         if self._warming is not None:
             self._warming[2].join(timeout_s)
 
-    def _warm(self, spec: ModelSpec, flag: _Flag) -> None:
+    def _warm(self, spec: ModelSpec, flag: _Flag, request: PassRequest | None) -> None:
         run_in_background()  # the GUI thread gets a core first
         try:
             _import_engine()
+            from core.engine import CancelToken
+            from core.engine.compile_warm import warm_compiled
             from core.models.warmup import warm_up
 
-            outcome = warm_up(shared_engine().models, spec, flag)
+            flag.token = CancelToken()
+            if flag.cancelled:
+                flag.token.cancel()
+            engine = shared_engine()
+            outcome = warm_up(engine.models, spec, flag)
+            if request is not None and outcome.startswith("warmed up") and not flag.cancelled:
+                try:
+                    compiled = warm_compiled(engine, request, spec, flag.token)
+                except PassCancelled:
+                    compiled = "compile warm-up cancelled"
+                except Exception as exc:  # the first Generate pays the compile instead
+                    compiled = f"compile warm-up failed: {one_line(exc)}"
+                outcome += f"; {compiled}" if compiled else ""
         except Exception as exc:  # a warm-up only saves time: nothing it meets stops the app
             outcome = f"warm-up failed: {one_line(exc)}"
         flag.done = True  # before ``warmed``: its slots see the warm-up over
@@ -174,11 +193,17 @@ class PassWorker(Worker):
 
 
 class _Flag:
-    """A warm-up's cancel flag (core.hashing.Cancelled: read between load phases) and whether it
-    is over."""
+    """A warm-up's cancel flag (core.hashing.Cancelled: read between load phases; ``token``
+    stops its compile pass) and whether it is over."""
 
     cancelled = False
     done = False
+    token: Any = None  # a core.engine.CancelToken once the engine is imported
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.token is not None:
+            self.token.cancel()
 
 
 def _import_engine() -> None:

@@ -4,8 +4,6 @@ resumes) and Use."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.events import ModelLoading
 from core.library import catalog
 from core.library.download import download_model
+from gui.params.memory_mode import nvidia_driver_present
 from gui.params.model_entries import family_label, format_size
 from gui.qt_helpers import named, plain
 from gui.window.model_manager_tasks import BackgroundTask, CancelFlag
@@ -43,8 +42,7 @@ def half_files_by_default(device: str, dtype: str) -> bool:
     (the engine then runs CUDA in fp16 and loads the same files)."""
     if dtype in ("fp16", "bf16"):
         return True
-    nvidia = shutil.which("nvidia-smi") is not None or os.path.exists("/proc/driver/nvidia")
-    return dtype == "auto" and device in ("auto", "cuda") and nvidia
+    return dtype == "auto" and device in ("auto", "cuda") and nvidia_driver_present()
 
 
 class CatalogPage(QWidget):

@@ -152,3 +152,29 @@ def test_out_of_memory_retry_is_a_window_setting_that_reaches_a_real_pass(
 
     window.save_settings()  # kept between sessions with the other model settings
     assert Settings.load().last_params["oom_retry"] is True
+
+
+def test_the_compile_box_is_offered_only_where_it_can_run(qtbot, monkeypatch):
+    from gui.params import memory_mode
+
+    monkeypatch.setattr(memory_mode, "nvidia_driver_present", lambda: False)
+    state = GenerationParams()
+    box = MemoryModeBox(state)
+    qtbot.addWidget(box)
+    check = box.compile_check
+    assert check.objectName() == "compileCheck"
+    assert not check.isEnabled() and check.toolTip() == memory_mode.NO_NVIDIA
+
+    monkeypatch.setattr(memory_mode, "nvidia_driver_present", lambda: True)
+    gpu_box = MemoryModeBox(state)
+    qtbot.addWidget(gpu_box)
+    check = gpu_box.compile_check
+    assert check.isEnabled() and check.toolTip() == memory_mode.COMPILE_HINT
+    check.setChecked(True)
+    assert state.compile and state.model_spec().compile
+    state.device = "cpu"  # the engine would only note "compile: off on cpu"
+    assert not check.isEnabled() and check.toolTip() == memory_mode.NOT_ON_DEVICE
+    state.device = "cuda"
+    assert check.isEnabled()
+    state.restore({"compile": False})
+    assert not check.isChecked()

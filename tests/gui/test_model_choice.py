@@ -30,6 +30,7 @@ SAVED_KEYS = {
     "quantize",
     "speed",
     "oom_retry",  # added with the window's out-of-memory retry (older settings lack it: fine)
+    "compile",  # added with the window's compile box (older settings lack it: fine)
     "color_match",
     "seed_locked",
 }

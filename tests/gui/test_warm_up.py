@@ -55,3 +55,21 @@ def test_the_menu_turns_it_off_and_the_settings_keep_it(qtbot, warm_window):
     assert not window.worker.warming_up
     window.warm_up_action.setChecked(True)
     assert Settings.load().warm_up and window.warm_up.enabled
+
+
+def test_with_compile_on_the_warm_up_compiles_at_the_pictures_size(qtbot, warm_window, monkeypatch):
+    import core.models.loading as loading
+
+    # CPUs never compile (CUDA only): stand in for the compile, keep everything else real.
+    monkeypatch.setattr(loading, "compile_repeated_blocks", lambda *a, **k: "regional")
+    window = warm_window
+    count = len(window.tree)
+    window.state.update(compile=True)  # the panel's Compile box (greyed out without a GPU)
+    qtbot.waitUntil(lambda: bool(window.warmed), timeout=TIMEOUT)
+    [outcome] = window.warmed
+    width, height = window.tree.current.image.size
+    assert outcome.startswith("warmed up: ") and f"; compiled for {width}×{height} in " in outcome
+    assert len(window.tree) == count  # the warm-up pass is thrown away: nothing filed
+
+    record = generate(qtbot, window)
+    assert record.params["model"]["compile"] == "regional"
