@@ -144,3 +144,21 @@ def test_picking_a_turbo_model_runs_few_steps_without_cfg(main_window, qtbot, zi
     record = generate(qtbot, window)
     assert (record.params["steps"], record.params["cfg"]) == (8, 0.0)
     assert record.params["few_step"]["kind"] == "turbo" and "cfg_asked" not in record.params
+
+
+def test_the_next_run_keeps_the_saved_steps_of_a_klein_model(qtbot, klein_dir):
+    """Saved settings put the model in first: its defaults give way to the saved values."""
+    import main
+
+    first = main.build_window(["--model", str(klein_dir)])
+    qtbot.addWidget(first)
+    assert (first.state.steps, first.state.cfg) == (4, 1.0)
+    first.state.steps = 6  # set by hand
+    first.close()
+
+    second = main.build_window([])
+    qtbot.addWidget(second)
+    assert second.state.model == str(klein_dir)
+    assert (second.panel.steps_spin.value(), second.state.cfg) == (6, 1.0)
+    assert not second.panel.cfg_spin.isEnabled()
+    second.close()
