@@ -67,7 +67,8 @@ def test_edit_models_are_told_before_they_load_and_offer_what_their_family_takes
 def test_klein_9b_is_listed_gated_and_non_commercial_with_its_bf16_size():
     """FLUX.2 Klein 9B: its hub licence (non-commercial), gated (the licence is accepted on
     huggingface.co first), a ~9B transformer and Qwen3-8B in bf16: about 34.6 GB, twice 4B's."""
-    nine, four = entry("black-forest-labs/FLUX.2-klein-9B"), entry("black-forest-labs/FLUX.2-klein-4B")
+    nine = entry("black-forest-labs/FLUX.2-klein-9B")
+    four = entry("black-forest-labs/FLUX.2-klein-4B")
     assert nine is not None and four is not None
     assert nine.family == "flux2-klein" and nine.name == "FLUX.2 Klein 9B"
     assert nine.licence == "FLUX Non-Commercial License v2.1" and nine.gated

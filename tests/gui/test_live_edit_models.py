@@ -72,9 +72,11 @@ def _frame(qtbot, live, after=None):
     """The next finished live frame (another than ``after``)."""
     controller = live.controller
     qtbot.waitUntil(
-        lambda: controller.frame is not None
-        and controller.frame is not after
-        and not controller.loop.busy,
+        lambda: (
+            controller.frame is not None
+            and controller.frame is not after
+            and not controller.loop.busy
+        ),
         timeout=TIMEOUT,
     )
     return controller.frame
