@@ -37,9 +37,10 @@ from core.imaging import load_mask, mask_is_empty, normalize_image, resize_to
 from core.imaging.difference import changed_outside
 from core.imaging.masks import blur_mask
 from core.imaging.seam import seam_figures
+from core.library.few_step_names import FewStep
 from core.library_logs import quiet_libraries
 from core.models import LoadedModel, ModelManager, ModelSpec
-from core.models.families import FewStep, is_edit_reference
+from core.models.families import is_edit_reference
 from core.models.few_step import (
     few_step_for,
     few_step_for_reference,

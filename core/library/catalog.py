@@ -33,6 +33,7 @@ _OPENRAIL = "CreativeML OpenRAIL-M"
 _OPENRAIL_XL = "CreativeML OpenRAIL++-M"
 _STABILITY = "Stability AI Community License"
 _FLUX_DEV = "FLUX.1 [dev] Non-Commercial License"
+_FLUX2_NON_COMMERCIAL = "FLUX Non-Commercial License v2.1"
 
 CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry(
@@ -102,11 +103,18 @@ CATALOG: tuple[CatalogEntry, ...] = (
         "edits from an instruction with up to 2 reference pictures (person + product, + scene)",
     ),
     # About 8B parameters in bf16: the 4B transformer (7.75 GB as one file on the hub) and
-    # Qwen3-4B. FLUX.2 [klein] 9B (FLUX Non-Commercial License) is not offered: its download
-    # terms could not be checked here.
+    # Qwen3-4B.
     CatalogEntry(
         "black-forest-labs/FLUX.2-klein-4B", "FLUX.2 Klein 4B", "flux2-klein", int(16.0 * GB),
         "Apache-2.0", "fast edits in 4 steps, no CFG, with up to 4 reference pictures",
+    ),
+    # In bf16: the ~9B transformer (18.0 GB) + Qwen3-8B (8.19B parameters, 16.4 GB) + the
+    # FLUX.2 VAE (0.2 GB). Gated: its licence must be accepted on the hub before a download.
+    CatalogEntry(
+        "black-forest-labs/FLUX.2-klein-9B", "FLUX.2 Klein 9B", "flux2-klein", int(34.6 * GB),
+        _FLUX2_NON_COMMERCIAL,
+        "better edits than 4B, 4 steps, no CFG, up to 4 reference pictures (needs a big GPU)",
+        gated=True,
     ),
 )  # fmt: skip
 

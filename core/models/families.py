@@ -2,7 +2,8 @@
 
 A family is detected from a folder's ``model_index.json`` or a single file's keys
 (``core.models.files``) and recorded in every pass's metadata. Few-step models (Turbo, LCM,
-Lightning, Hyper, DMD2) are a property of a loaded model (:class:`FewStep`), not a family.
+Lightning, Hyper, DMD2) are a property of a loaded model
+(:class:`core.library.few_step_names.FewStep`), not a family.
 """
 
 from __future__ import annotations
@@ -135,22 +136,6 @@ def family(key: str) -> Family:
     except KeyError:
         known = ", ".join(FAMILIES)
         raise ModelError(f"unknown model family '{key}' (known: {known})") from None
-
-
-@dataclass(frozen=True)
-class FewStep:
-    """A few-step (distilled) model: how it must be run.
-
-    ``min_steps``: at least this many denoising steps must actually run (the step count is raised
-    at low strength, and the user is told); ``cfg`` the guidance it needs (0 or 1: off);
-    ``trailing``: trailing timestep spacing.
-    """
-
-    kind: str  # "turbo", "lcm", "lightning", "hyper", "dmd2", "schnell"
-    min_steps: int
-    max_steps: int
-    cfg: float
-    trailing: bool = True
 
 
 def is_edit_reference(reference: str, masked: bool = False) -> bool:

@@ -8,9 +8,10 @@ from typing import Any
 
 from core.errors import ModelError
 from core.hashing import BackgroundHash, Cancelled
+from core.library.few_step_names import FewStep
 from core.model_spec import ModelSpec
 from core.models.device import split_cpu_precision
-from core.models.families import Family, FewStep, family
+from core.models.families import Family, family
 from core.models.hashes import short_hash
 from core.models.quantize import pipeline_from
 

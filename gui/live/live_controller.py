@@ -68,7 +68,12 @@ class LiveController(QObject):
         self._seed = 0  # the fixed seed while the panel's seed is not locked
         self._source_id: str | None = None  # the running pass's input record
         self._processing = False
+        self._note = ""  # the settings note last shown
+        self.settings_changed.connect(self._remember_note)
         self._listen_to(self.worker)
+
+    def _remember_note(self, note: str) -> None:
+        self._note = note
 
     def _listen_to(self, worker: Worker) -> None:
         worker.previews.ready.connect(self._on_preview)  # converted, newest only
@@ -114,7 +119,8 @@ class LiveController(QObject):
 
     def settings(self) -> LiveSettings:
         params = self._runner.params
-        return self.defaults.settings(params.steps, params.model_family)
+        masked = self._runner.document.mask is not None
+        return self.defaults.settings(params.steps, params.model_family, masked)
 
     def seed(self) -> int:
         """The live passes' seed: the panel's while locked, else the one live mode began with."""
@@ -143,6 +149,8 @@ class LiveController(QObject):
             self.error.emit(str(exc))
             return False
         settings = self.settings()
+        if settings.note != self._note:  # a mask painted or cleared may change it
+            self.settings_changed.emit(settings.note)
         cfg = request.cfg if settings.cfg is None else settings.cfg
         request = request.replace(steps=settings.steps, cfg=cfg)
         self._source_id = self._runner.tree.current_id

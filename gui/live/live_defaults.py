@@ -4,7 +4,8 @@ A few-step model (the engine names it in the record's ``few_step``) runs live at
 count with guidance off; any other model at a low step count, with a note that a few-step model
 would be faster. Before the first pass of a model nothing is known yet: the low count is used
 (the engine itself still raises a few-step model's steps and turns its guidance off). An edit
-model (the picker's family) runs every one of its live steps: an edit has no strength.
+model (the picker's family) runs every one of its live steps: an edit has no strength (a masked
+FLUX.2 Klein pass inpaints with its own pipeline: the strength applies there).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gui.params.edit_models import is_edit_family
+from gui.params.edit_models import is_edit_family, strength_unused
 from gui.params.model_entries import family_label
 
 FEW_STEP_LIVE_STEPS = 4  # Turbo, LCM, Lightning, Hyper-SD, DMD2 and schnell all do well at 4
@@ -71,9 +72,12 @@ class LiveDefaults:
         self.few_step_min = int(few.get("min_steps", 1)) if isinstance(few, dict) else 0
         return True
 
-    def settings(self, panel_steps: int, chosen_family: str = "") -> LiveSettings:
+    def settings(
+        self, panel_steps: int, chosen_family: str = "", masked: bool = False
+    ) -> LiveSettings:
         """The live step count and guidance (``panel_steps``: the panel's step count;
-        ``chosen_family``: the chosen model's family as the picker found it)."""
+        ``chosen_family``: the chosen model's family as the picker found it; ``masked``: the
+        canvas has a mask)."""
         if self.few_step_kind:
             steps = max(FEW_STEP_LIVE_STEPS, self.few_step_min)
             label = FEW_STEP_LABELS.get(self.few_step_kind, self.few_step_kind)
@@ -82,6 +86,10 @@ class LiveDefaults:
         family = self.family or chosen_family
         if is_edit_family(family):
             label = family_label(family)
-            return LiveSettings(steps, None, f"{label} edit: {steps} steps, every one runs")
+            if strength_unused(family, masked):
+                return LiveSettings(steps, None, f"{label} edit: {steps} steps, every one runs")
+            return LiveSettings(
+                steps, None, f"{label} inpaint under the mask: {steps} steps × the strength"
+            )
         known = self.name or (f"{self.family} model" if self.family else "This model")
         return LiveSettings(steps, None, f"{known}: {steps} steps; {FASTER_HINT}")

@@ -50,6 +50,8 @@ from gui.params.work_size import WorkSizeKey, WorkSizeLabel, work_size_combo
 from gui.qt_helpers import named
 from gui.reason_label import ReasonLabel
 
+CFG_TOOLTIP = "Classifier-free guidance: how strictly to follow the prompt"
+
 
 def _two_decimals(value: float) -> float:
     return round(float(value), 2)
@@ -96,7 +98,9 @@ class GenerationPanel(QWidget):
         self.state.subscribe("inpaint_area", self._on_inpaint_area_changed)
         self.state.subscribe("work_size", self._on_work_size_changed)
         self.state.subscribe("model_family", self._on_model_family_changed)
+        self.state.subscribe("cfg_unused", self._on_cfg_unused_changed)
         self._on_model_family_changed(self.state.model_family)
+        self._on_cfg_unused_changed(self.state.cfg_unused)
         self._on_strength_changed(self.state.strength)
         self._on_inpaint_area_changed(self.state.inpaint_area)
         self.set_mask_present(False)
@@ -186,7 +190,9 @@ class GenerationPanel(QWidget):
         self.cfg_spin.setRange(0.0, 50.0)
         self.cfg_spin.setDecimals(1)
         self.cfg_spin.setSingleStep(0.5)
-        self.cfg_spin.setToolTip("Classifier-free guidance: how strictly to follow the prompt")
+        self.cfg_spin.setToolTip(CFG_TOOLTIP)
+        self.cfg_note = named(QLabel(), "cfgNoteLabel")  # why CFG does not apply, if it does not
+        self.cfg_note.setWordWrap(True)
         self.scheduler_combo = named(QComboBox(), "schedulerCombo")
         self.scheduler_combo.addItems(SCHEDULER_NAMES)
         self.scheduler_combo.setToolTip("The sampler that walks the denoising steps")
@@ -217,6 +223,7 @@ class GenerationPanel(QWidget):
         form = QFormLayout(box)
         form.addRow("Steps", self.steps_spin)
         form.addRow("CFG scale", self.cfg_spin)
+        form.addRow(self.cfg_note)
         form.addRow("Sampler", self.scheduler_combo)
         form.addRow("Seed", seed_row)
         form.addRow("Work size", self.work_size_combo)
@@ -380,6 +387,14 @@ class GenerationPanel(QWidget):
         self.references_note.setText(references_text(family) if edit else "")
         self.references_note.setVisible(edit)
         self._update_strength_enabled()
+
+    def _on_cfg_unused_changed(self, reason: str) -> None:
+        """A model that runs without CFG (distilled, few-step): the field is greyed out and the
+        line under it says why."""
+        self.cfg_spin.setEnabled(not reason)
+        self.cfg_spin.setToolTip(reason or CFG_TOOLTIP)
+        self.cfg_note.setText(reason)
+        self.cfg_note.setVisible(bool(reason))
 
     def _update_strength_enabled(self) -> None:
         """The strength controls are greyed out while the next pass ignores the strength."""

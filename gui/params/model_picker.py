@@ -3,7 +3,8 @@ search; a folder, a single .safetensors file or a typed hub id work too.
 
 The combo (objectName ``modelPicker``) shows names, the state holds references: choosing
 "dreamshaper_8" under "SD 1.x" sets ``GenerationParams.model`` to that file's path, and
-``model_family`` to its family (gui.params.edit_models.model_family). With no model chosen, a
+``model_family`` to its family (gui.params.edit_models.model_family), and the steps and CFG follow
+a model of another kind (gui.params.sampling_defaults). With no model chosen, a
 button offers the default model with its download size instead of an empty picker.
 """
 
@@ -35,6 +36,7 @@ from gui.params.model_entries import (
     format_size,
     group_by_family,
 )
+from gui.params.sampling_defaults import sampling_defaults
 from gui.params.state import GenerationParams
 from gui.qt_helpers import named
 
@@ -231,9 +233,11 @@ class ModelPicker(QWidget):
 
     # -- handlers -----------------------------------------------------------------------------
     def _on_model_changed(self, model: str) -> None:
-        """Find the model's family; no model chosen: offer the default one instead of an empty
+        """Find the model's family (the steps and CFG follow it: GenerationParams.
+        follow_model_defaults); no model chosen: offer the default one instead of an empty
         picker."""
         self._state.model_family = model_family(model, self._entries)
+        self._state.follow_model_defaults(sampling_defaults(self._state.model_family, model))
         if not model:
             self.default_button.setText(default_offer_text())
             entry = catalog.entry(catalog.DEFAULT_MODEL_ID)

@@ -24,6 +24,7 @@ from core.requests import (
 )
 from core.work_size import parse_work_size
 from gui.params.conditioning_state import ConditioningState
+from gui.params.sampling_defaults import SamplingDefaults, SamplingMemory
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -81,11 +82,22 @@ class GenerationParams(Observable):
     # The chosen model's family key ("" unknown), as the model picker finds it from the model
     # (gui.params.edit_models.model_family); derived, so restore() never sets it.
     model_family: str = ""
+    # Why the CFG field does not apply to the chosen model ("" when it does): a distilled or
+    # few-step model runs without CFG (gui.params.sampling_defaults); derived like model_family.
+    cfg_unused: str = ""
 
     def __post_init__(self) -> None:
         # The Control panel's LoRAs, control layers and references (not a field: it holds
         # pictures, and saved sessions keep it apart from the JSON parameters).
         self.conditioning = ConditioningState()
+        self.sampling_memory = SamplingMemory()  # steps and CFG last used with each kind of model
+
+    def follow_model_defaults(self, defaults: SamplingDefaults | None) -> None:
+        """The chosen model has ``defaults`` (None: unknown): when its kind differs from the last
+        model's, the steps and CFG move to the values last used with that kind, else its
+        defaults (gui.params.sampling_defaults.SamplingMemory)."""
+        steps, cfg = self.sampling_memory.follow(defaults, self.steps, self.cfg)
+        self.update(steps=steps, cfg=cfg, cfg_unused=defaults.cfg_unused if defaults else "")
 
     @property
     def effective_steps(self) -> int:
@@ -195,7 +207,9 @@ class GenerationParams(Observable):
             values["scheduler"] = values.pop("sampler")
         if "model_config" not in values and "config" in values:
             values["model_config"] = values["config"]
-        casts = {
+        casts = {  # the model first: the steps and CFG it brings give way to the saved ones
+            "model": str,
+            "model_config": str,
             "prompt": str,
             "negative_prompt": str,
             "strength": float,
@@ -207,8 +221,6 @@ class GenerationParams(Observable):
             "padding": int,
             "soft_inpaint": bool,
             "color_match": bool,
-            "model": str,
-            "model_config": str,
             "scheduler": str,
             "inpaint_area": str,
             "work_size": str,

@@ -351,10 +351,11 @@ class MainWindow(QMainWindow):
     def _restore_settings(self) -> None:
         s = self.settings
         self.docks.restore(s)  # size, position, panels
+        # The model first: the steps and CFG it brings give way to the saved ones.
+        self.state.update(model=s.last_model, model_config=s.last_model_config)
         if s.last_params:
             self.panel.set_params(s.last_params)
         self.panel.model_picker.set_recent(s.recent_models)
-        self.state.update(model=s.last_model, model_config=s.last_model_config)
         self.strength_toolbar.set_total_steps(self.state.steps)
 
     def save_settings(self) -> None:

@@ -23,6 +23,7 @@ REQUIRED = {
     "Qwen/Qwen-Image-Edit",
     "Qwen/Qwen-Image-Edit-2509",
     "black-forest-labs/FLUX.2-klein-4B",
+    "black-forest-labs/FLUX.2-klein-9B",
 }
 
 
@@ -61,6 +62,20 @@ def test_edit_models_are_told_before_they_load_and_offer_what_their_family_takes
         assert (int(offered.group(1)) if offered else 0) == info.max_references, item.id
     assert entry("black-forest-labs/FLUX.2-klein-4B").family == "flux2-klein"
     assert entry("Qwen/Qwen-Image-Edit-2509").family == "qwen-image-edit-plus"
+
+
+def test_klein_9b_is_listed_gated_and_non_commercial_with_its_bf16_size():
+    """FLUX.2 Klein 9B: its hub licence (non-commercial), gated (the licence is accepted on
+    huggingface.co first), a ~9B transformer and Qwen3-8B in bf16: about 34.6 GB, twice 4B's."""
+    nine = entry("black-forest-labs/FLUX.2-klein-9B")
+    four = entry("black-forest-labs/FLUX.2-klein-4B")
+    assert nine is not None and four is not None
+    assert nine.family == "flux2-klein" and nine.name == "FLUX.2 Klein 9B"
+    assert nine.licence == "FLUX Non-Commercial License v2.1" and nine.gated
+    assert "Non-Commercial" in entry("black-forest-labs/FLUX.1-dev").licence  # said the same way
+    assert 33_000_000_000 < nine.size_bytes < 36_000_000_000
+    assert nine.size_bytes > 2 * four.size_bytes
+    assert not four.gated and four.licence == "Apache-2.0"
 
 
 def test_the_default_is_small_open_and_serves_img2img_and_inpaint():

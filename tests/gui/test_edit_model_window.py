@@ -60,7 +60,7 @@ def test_the_prompt_becomes_the_instruction_with_an_edit_model(edit_window, tiny
     assert window.state.model_family == "sd1"
     assert panel.prompt_group.title() == "Prompt"
     assert panel.strength_slider.isEnabled() and panel.references_note.isHidden()
-    assert panel.steps_label.text().endswith("of 2 steps will run")
+    assert panel.steps_label.text().endswith("of 30 steps will run")  # SD 1.x's default steps
 
     window.state.model = "someone/unknown-model"  # a hub id nobody knows: unknown, usual words
     assert window.state.model_family == "" and panel.prompt_group.title() == "Prompt"

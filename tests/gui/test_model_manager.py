@@ -95,6 +95,24 @@ def test_the_catalog_lists_family_size_licence_use_and_cached_status(qtbot, tmp_
     assert window.catalog_page.selected_id() == catalog.DEFAULT_MODEL_ID
 
 
+def test_klein_9b_shows_its_non_commercial_licence_and_that_it_is_gated(qtbot, tmp_path):
+    window = ModelManagerDialog(GenerationParams(), library=ModelLibrary(tmp_path / "lib.json"))
+    qtbot.addWidget(window)
+    table = window.catalog_page.table
+    names = column(table, 0)
+    row = names.index("FLUX.2 Klein 9B")
+    entry = catalog.entry("black-forest-labs/FLUX.2-klein-9B")
+    assert entry is not None
+    assert [column(table, c)[row] for c in range(5)] == [
+        "FLUX.2 Klein 9B", "FLUX.2 Klein", "34.6 GB",
+        "FLUX Non-Commercial License v2.1 (gated)", entry.good_for,
+    ]  # fmt: skip
+    assert column(table, 3)[names.index("FLUX.1 dev")].endswith("Non-Commercial License (gated)")
+    tooltip = table.item(row, 0).toolTip()
+    assert tooltip.startswith("black-forest-labs/FLUX.2-klein-9B\n")
+    assert "Gated: accept its terms on huggingface.co" in tooltip
+
+
 def test_download_runs_off_the_gui_thread_with_byte_progress(qtbot, dialog, hub, monkeypatch):
     page = dialog.catalog_page
     seen: list[int] = []
