@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from core.conditioning.specs import LoraSpec
 from core.engine import CancelToken, Engine
 from core.engine.compile_warm import compile_warm_request, warm_compiled
 from core.errors import PassCancelled
 from core.models import ModelSpec
-from core.conditioning.specs import LoraSpec
 from core.requests import PassRequest
 from tests.tiny_models.images import make_image
 
