@@ -98,7 +98,6 @@ def test_a_masked_edit_keeps_every_pixel_outside_the_blurred_mask(engine, spec):
     record = result.record
     assert record["kind"] == "inpaint" and record["effective_steps"] == fh.STEPS
     assert record["pipeline"] == "QwenImageEditPlusPipeline"
-    assert "strength did not apply" in record["strength_note"]
     # the tiny model's output is noise: nothing to align on, and the user is told
     assert record["alignment"]["estimated"] is False
     assert "could not be aligned" in result.note
