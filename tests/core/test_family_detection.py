@@ -79,7 +79,8 @@ def test_edit_models_are_known_before_they_load(tmp_path):
     assert is_edit_reference("Qwen/Qwen-Image-Edit-2509", masked=True)
     assert is_edit_reference("Qwen/Qwen-Image-Edit-2511", masked=True)
     for name, masked_edit in (
-        ("QwenImageEditPlusPipeline", True), ("QwenImageEditInpaintPipeline", False)
+        ("QwenImageEditPlusPipeline", True),
+        ("QwenImageEditInpaintPipeline", False),
     ):
         (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": name}))
         assert is_edit_reference(str(tmp_path)), name

@@ -204,13 +204,11 @@ def test_a_full_size_pass_equals_a_bare_diffusers_call(engine, inpaint_dir):
     from core.models.qwen_processor import load_processor
 
     picture, mask = make_image(fh.SIZE, fh.SIZE), fh.left_half_mask()
-    ours = engine.run_pass(
-        PassRequest(
-            image=picture, prompt="make it red", mask=mask, mask_blur=0, color_match=False,
-            steps=4, strength=0.5, cfg=4.0, seed=11, work_size="input",
-        ),  # fmt: skip
-        ModelSpec(str(inpaint_dir), device="cpu"),
-    )
+    request = PassRequest(
+        image=picture, prompt="make it red", mask=mask, mask_blur=0, color_match=False, steps=4,
+        strength=0.5, cfg=4.0, seed=11, work_size="input",
+    )  # fmt: skip
+    ours = engine.run_pass(request, ModelSpec(str(inpaint_dir), device="cpu"))
     pipe = QwenImageEditInpaintPipeline.from_pretrained(
         inpaint_dir, processor=load_processor(inpaint_dir / "processor"), use_safetensors=True
     )
@@ -224,6 +222,7 @@ def test_a_full_size_pass_equals_a_bare_diffusers_call(engine, inpaint_dir):
     expected = np.where(under, np.asarray(bare.convert("RGB")), np.asarray(picture))
     assert ours.effective_steps == 2 and ours.record["pipeline"] == "QwenImageEditInpaintPipeline"
     assert np.array_equal(np.asarray(ours.image), expected)
+
 
 def test_strength_maps_are_refused_in_one_line(engine, spec):
     with pytest.raises(InvalidRequest, match="Qwen-Image-Edit edits from an instruction"):

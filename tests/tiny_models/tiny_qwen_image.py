@@ -17,7 +17,8 @@ the real repo's; ``core.models.qwen_processor`` loads it without torchvision.
 ``--edit-inpaint`` the Qwen-Image-Edit components saved by ``QwenImageEditInpaintPipeline``
 (its ``model_index.json`` names that class).
 
-Usage: ``python -m tests.tiny_models.tiny_qwen_image OUT_DIR [--edit | --edit-plus | --edit-inpaint]``
+Usage: ``python -m tests.tiny_models.tiny_qwen_image OUT_DIR [--edit | --edit-plus |
+--edit-inpaint]``
 """
 
 from __future__ import annotations
