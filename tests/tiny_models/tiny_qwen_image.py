@@ -145,7 +145,7 @@ def build_tiny_qwen_image_edit(
     tokenizer = write_qwen_tokenizer(folder / "tokenizer")
     components = build_qwen_image_components(tokenizer, seed)
     # The processor is saved by hand: the pipeline cannot save one built without torchvision.
-    pipeline = diffusers.QwenImageEditPipeline
+    pipeline: Any = diffusers.QwenImageEditPipeline
     if plus:
         pipeline = diffusers.QwenImageEditPlusPipeline
     elif inpaint:
