@@ -179,6 +179,23 @@ def test_a_cancel_mid_pass_loses_nothing(engine, spec):
     assert after.record["pipeline"] == "QwenImageEditInpaintPipeline"
 
 
+def test_a_lora_acts_on_the_masked_pass(engine, spec, edit_dir, tmp_path):
+    """LoRAs reach the inpaint pipeline (it shares the loaded transformer): weight 0 is
+    byte-identical to none, weight 1 changes what is painted under the mask."""
+    from core.conditioning.specs import LoraSpec
+    from tests.tiny_models.tiny_lora_transformer import build_tiny_transformer_lora
+
+    lora = str(build_tiny_transformer_lora(edit_dir, tmp_path / "edit-lora.safetensors"))
+    mask = fh.left_half_mask()
+    plain, _ = fh.run(engine, spec, mask=mask, strength=1.0)
+    zero, _ = fh.run(engine, spec, mask=mask, strength=1.0, loras=(LoraSpec(lora, 0.0),))
+    one, _ = fh.run(engine, spec, mask=mask, strength=1.0, loras=(LoraSpec(lora, 1.0),))
+    assert zero.image.tobytes() == plain.image.tobytes()
+    assert one.image.tobytes() != plain.image.tobytes()
+    assert one.record["pipeline"] == "QwenImageEditInpaintPipeline"
+    assert one.record["loras"][0]["weight"] == 1.0
+
+
 def test_an_edit_inpaint_folder_loads_as_qwen_image_edit(engine, inpaint_dir):
     """A folder whose model_index.json names QwenImageEditInpaintPipeline (the same weights)
     is Qwen-Image-Edit: it edits whole without a mask and inpaints with one."""
