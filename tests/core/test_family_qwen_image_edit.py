@@ -4,8 +4,8 @@ step runs, strength noted as not applying), a masked pass through its own inpain
 (QwenImageEditInpaintPipeline, built from the loaded weights: strength applies, only-masked
 works, pixels outside the blurred mask keep their bytes, previews at the pipeline's own size, a
 LoRA acts, a cancel loses nothing, the same pixels as a bare diffusers call), a folder saved as
-that pipeline, strength maps refused, the CLI. (Edit-Plus, which has no inpaint pipeline, keeps the crop/align/paste-back path:
-test_family_qwen_image_edit_plus.)
+that pipeline, strength maps refused, the CLI. (Edit-Plus, which has no inpaint pipeline,
+keeps the crop/align/paste-back path: test_family_qwen_image_edit_plus.)
 
 The pipelines resize the picture they edit to about 1 MP (``calculate_dimensions``) before the
 VAE sees it; on the tiny model that costs half a minute a call, so this module's fixture makes
