@@ -1,9 +1,10 @@
 """Instruction edits confined to a mask, aligned with the input and pasted back exactly.
 
-An edit model (Qwen-Image-Edit) repaints the whole picture it is given from an instruction, and
-moves its output by a few pixels. With a mask, an edit model without an inpaint pipeline of its
-own (``Family.runs_without_strength(masked=True)``; FLUX.2 Klein has one and inpaints as other
-families do, with a strength) goes through this module, and the engine:
+An edit model (Qwen-Image-Edit-Plus) repaints the whole picture it is given from an
+instruction, and moves its output by a few pixels. With a mask, an edit model without an inpaint
+pipeline of its own (``Family.runs_without_strength(masked=True)``; Qwen-Image-Edit and FLUX.2
+Klein have one and inpaint as other families do, with a strength) goes through this module, and
+the engine:
 
 1. edits the crop around the mask (the mask's box plus the context padding) at the crop's work
    size;

@@ -165,7 +165,7 @@ class Engine:
                 peak = _peak_strength(request, strength_map)
                 request, few_note = fit_to_few_step(request, few, peak)
                 steps_to_run = _steps_to_run(request, strength_map)
-            edit = family.runs_without_strength(mask is not None)  # Klein's inpaint has strength
+            edit = family.runs_without_strength(mask is not None)  # masked Qwen-Edit, Klein: no
             if (kind == "img2img" or edit) and not _img2img_has_strength(model):
                 steps_to_run = request.steps  # an instruction edit (Kontext, Qwen) runs every step
             work_size = choose_work_size(

@@ -15,17 +15,24 @@ in the pass record for every request value that did not apply.
   picture being edited first ("image 1" in the instruction), then the references; the output
   keeps the edited picture's size. FLUX.2 Klein's inpaint pipeline takes the picture as its
   first reference itself: the others go to its ``image_reference``.
+- Qwen-Image-Edit's inpaint pipeline picks its own size (about 1 MP at the picture's aspect
+  ratio) whatever width and height say: :func:`pipeline_size` tells it (previews unpack its
+  latents at that size) and the record says so when it is not the work size.
 - The record names the pipeline class that ran (``pipeline``).
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 from core.models.families import Family
 
 _ACCEPTED: dict[type, frozenset[str] | None] = {}
+# Pipelines that resize the picture to this area (px²) at its aspect ratio, by their module's
+# ``calculate_dimensions``, and generate at that size whatever width and height say.
+OWN_AREA = {"QwenImageEditInpaintPipeline": 1024 * 1024}
 
 
 def accepted_args(pipe: Any) -> frozenset[str] | None:
@@ -44,6 +51,18 @@ def accepts(pipe: Any, name: str) -> bool:
     """Whether ``pipe``'s call takes the keyword argument ``name``."""
     names = accepted_args(pipe)
     return names is None or name in names
+
+
+def pipeline_size(pipe: Any, size: tuple[int, int]) -> tuple[int, int]:
+    """The size (w, h) ``pipe`` generates at from a picture of ``size``: that size, except for a
+    pipeline in :data:`OWN_AREA`, which computes its own as its ``__call__`` does."""
+    area = OWN_AREA.get(type(pipe).__name__)
+    if area is None:
+        return size
+    module = sys.modules[type(pipe).__module__]  # read at call time, as the pipeline reads it
+    width, height, _ = module.calculate_dimensions(area, size[0] / size[1])
+    multiple = int(pipe.vae_scale_factor) * 2
+    return (int(width) // multiple * multiple, int(height) // multiple * multiple)
 
 
 def flow_strength(steps: int, steps_to_run: int) -> float:
@@ -81,6 +100,12 @@ def fit_call(
         fitted["strength"] = flow_strength(steps, steps_to_run)
     if image is not None and hasattr(image, "size"):
         width, height = image.size
+        own = pipeline_size(pipe, image.size)
+        if own != image.size:
+            notes["work_size_note"] = (
+                f"{type(pipe).__name__} works at {own[0]}x{own[1]} (about 1 MP at the "
+                f"picture's aspect ratio, its own rule), not at {width}x{height}"
+            )
         for name, value in (("width", width), ("height", height)):
             if accepts(pipe, name):
                 fitted.setdefault(name, value)

@@ -17,7 +17,7 @@ from core.conditioning.apply import prepare_call
 from core.conditioning.context import PassContext
 from core.conditioning.regional import regional_call
 from core.engine.cancel import CancelToken
-from core.engine.family_call import fit_call
+from core.engine.family_call import fit_call, pipeline_size
 from core.engine.vae import decode_fp32, is_blank
 from core.errors import PassCancelled
 from core.events import EventCallback
@@ -80,6 +80,7 @@ class PassRun:
         work = getattr(kwargs.get("image"), "size", self.work_size)
         prepared = prepare_call(self.context, pipe, kwargs)
         pipe = prepared.pipe
+        work = pipeline_size(pipe, work)  # where the latents are (Qwen-Image-Edit's inpaint)
         pipe.scheduler = self.scheduler
         family = self.model.family_info
         layout = layout_for(family.packed_latents, int(pipe.vae_scale_factor), work)

@@ -11,6 +11,8 @@ from typing import Any
 from core.errors import ModelError
 
 QWEN_IMAGE_PIPELINES = ("QwenImagePipeline", "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline")
+# The Edit-Inpaint pipeline runs Qwen-Image-Edit's own weights: such a folder is that model.
+QWEN_IMAGE_EDIT_PIPELINES = ("QwenImageEditPipeline", "QwenImageEditInpaintPipeline")
 FLUX_FILL_IN_CHANNELS = 384  # packed latents + masked-image latents + the 8×8 packed mask
 
 
@@ -31,11 +33,11 @@ def family_from_index(index: dict[str, Any], denoiser_config: dict[str, Any]) ->
         return "chroma", False
     if name in QWEN_IMAGE_PIPELINES:
         return "qwen-image", False
-    if name == "QwenImageEditPipeline":
+    if name in QWEN_IMAGE_EDIT_PIPELINES:
         return "qwen-image-edit", False
     if name == "QwenImageEditPlusPipeline":
         return "qwen-image-edit-plus", False
-    if name.startswith("QwenImage"):  # Edit Plus, Edit Inpaint, Layered, ControlNet folders
+    if name.startswith("QwenImage"):  # Layered, ControlNet folders
         raise ModelError(f"{name} models are not supported yet")
     if name == "Flux2KleinPipeline":
         return "flux2-klein", False

@@ -44,8 +44,9 @@ class Family:
     def runs_without_strength(self, masked: bool) -> bool:
         """Whether a pass (``masked`` or not) is an instruction edit that has no strength and runs
         every step: any pass of an edit model, except a masked one where the family has its own
-        inpaint pipeline (FLUX.2 Klein: strength applies there). A masked pass of an edit model
-        without one is the crop, edit, align and paste-back of ``core.engine.edit``."""
+        inpaint pipeline (Qwen-Image-Edit, FLUX.2 Klein: strength applies there). A masked pass
+        of an edit model without one (Qwen-Image-Edit-Plus) is the crop, edit, align and
+        paste-back of ``core.engine.edit``."""
         return self.edit and not (masked and self.inpaint_pipeline is not None)
 
 
@@ -103,15 +104,16 @@ FAMILIES: dict[str, Family] = {
             lora=True, packed_latents=True, true_cfg=True,
             no_fp16=True,  # trained in bf16; fp16 overflows
         ),
-        # With a mask, the engine edits the crop around it and pastes the masked area back
-        # (core.engine.edit): the model has no inpaint pipeline of its own here (the
-        # Qwen-Image-Edit-Inpaint checkpoints are refused).
+        # With a mask, its own inpaint pipeline repaints under it with a strength (built from the
+        # loaded weights; a folder saved as QwenImageEditInpaintPipeline loads as this family).
         Family(
             "qwen-image-edit", "Qwen-Image-Edit", 1024, 16, True, 50, 4.0,
-            "QwenImageEditPipeline", None,
+            "QwenImageEditPipeline", "QwenImageEditInpaintPipeline",
             lora=True, packed_latents=True, true_cfg=True, edit=True, no_fp16=True,
         ),
         # 2509/2511: the edited picture and up to two more ("image 2", "image 3" in the prompt).
+        # diffusers has no inpaint pipeline for it: with a mask, the engine edits the crop
+        # around it, aligns the result and pastes the masked area back (core.engine.edit).
         Family(
             "qwen-image-edit-plus", "Qwen-Image-Edit-Plus", 1024, 16, True, 40, 4.0,
             "QwenImageEditPlusPipeline", None,
@@ -142,7 +144,7 @@ def is_edit_reference(reference: str, masked: bool = False) -> bool:
     """Whether ``reference`` names an instruction-edit model whose pass (``masked`` or not) runs
     without a strength (:meth:`Family.runs_without_strength`), told before it loads: a folder
     from its ``model_index.json``, a hub id from its name ("…Qwen-Image-Edit",
-    "…FLUX.2-klein-4B", "…FLUX.2-klein-base-9B")."""
+    "…Qwen-Image-Edit-2509" (Edit-Plus), "…FLUX.2-klein-4B", "…FLUX.2-klein-base-9B")."""
     found = _edit_family_named(reference)
     return found is not None and found.runs_without_strength(masked)
 
@@ -158,7 +160,9 @@ def _edit_family_named(reference: str) -> Family | None:
             return None
         return found if found.edit else None
     name = reference.strip().lower()
-    if re.search(r"qwen-image-edit(-plus|-\d{4})?$", name):
+    if re.search(r"qwen-image-edit(-plus|-\d{4})$", name):  # 2509, 2511: Edit-Plus
+        return FAMILIES["qwen-image-edit-plus"]
+    if re.search(r"qwen-image-edit$", name):
         return FAMILIES["qwen-image-edit"]
     if re.search(r"flux\.2-klein-(base-)?(4|9)b$", name):
         return FAMILIES["flux2-klein"]

@@ -27,7 +27,7 @@ EDIT_FAMILIES: dict[str, int] = {
 }
 # Edit families with an inpaint pipeline of their own: a masked pass inpaints with the strength
 # (core.models.families.Family.runs_without_strength).
-MASKED_WITH_STRENGTH = frozenset({"flux2-klein"})
+MASKED_WITH_STRENGTH = frozenset({"qwen-image-edit", "flux2-klein"})
 INSTRUCTION_PLACEHOLDER = "What to change, e.g. \u201cmake the sky stormy\u201d\u2026"
 
 

@@ -39,6 +39,7 @@ SD21_UNET = {"cross_attention_dim": 1024, "in_channels": 4, "use_linear_projecti
         ("QwenImagePipeline", {"in_channels": 64}, ("qwen-image", False)),
         ("QwenImageInpaintPipeline", {"in_channels": 64}, ("qwen-image", False)),
         ("QwenImageEditPipeline", {"in_channels": 64}, ("qwen-image-edit", False)),
+        ("QwenImageEditInpaintPipeline", {"in_channels": 64}, ("qwen-image-edit", False)),
         ("QwenImageEditPlusPipeline", {"in_channels": 64}, ("qwen-image-edit-plus", False)),
         ("Flux2KleinPipeline", {"in_channels": 128}, ("flux2-klein", False)),
     ],
@@ -70,10 +71,20 @@ def test_edit_models_are_known_before_they_load(tmp_path):
     assert is_edit_reference("Qwen/Qwen-Image-Edit-2511")
     assert is_edit_reference("black-forest-labs/FLUX.2-klein-4B")
     assert is_edit_reference("black-forest-labs/FLUX.2-klein-base-9B")
-    # masked: Klein inpaints with a strength (its own pipeline); Qwen-Image-Edit still edits whole
+    # masked: Klein and Qwen-Image-Edit inpaint with a strength (their own pipelines);
+    # Edit-Plus (2509, 2511) has none: its masked pass is the crop edit, every step, no strength
     assert not is_edit_reference("black-forest-labs/FLUX.2-klein-4B", masked=True)
-    assert is_edit_reference("Qwen/Qwen-Image-Edit", masked=True)
-    assert is_edit_reference(str(tmp_path), masked=True)
+    assert not is_edit_reference("Qwen/Qwen-Image-Edit", masked=True)
+    assert not is_edit_reference(str(tmp_path), masked=True)
+    assert is_edit_reference("Qwen/Qwen-Image-Edit-2509", masked=True)
+    assert is_edit_reference("Qwen/Qwen-Image-Edit-2511", masked=True)
+    for name, masked_edit in (
+        ("QwenImageEditPlusPipeline", True),
+        ("QwenImageEditInpaintPipeline", False),
+    ):
+        (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": name}))
+        assert is_edit_reference(str(tmp_path)), name
+        assert is_edit_reference(str(tmp_path), masked=True) == masked_edit, name
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
     assert not is_edit_reference(str(tmp_path))
     (tmp_path / "model_index.json").write_text("{not json")

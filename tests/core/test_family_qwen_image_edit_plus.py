@@ -2,7 +2,10 @@
 detection, reference pictures given to the pipeline after the edited picture (they change the
 edit; the output keeps the picture's size), the model's limit and families without references
 refused in one line, references kept in the pass record and the infotext (hashed), the CLI's
-``--reference`` without ``--ip-adapter``.
+``--reference`` without ``--ip-adapter``. Edit-Plus has no inpaint pipeline in diffusers: a
+masked pass edits the crop around the mask, aligns it with core.imaging.align and pastes it
+back (pixels outside the blurred mask keep their bytes; the correction or its absence is
+recorded).
 
 As in test_family_qwen_image_edit, the pipeline's ~1 MP target area is made 64×64 here."""
 
@@ -13,13 +16,16 @@ import pytest
 from PIL import Image
 
 from core.engine import Engine
+from core.engine.pass_run import PassRun
 from core.errors import InvalidRequest
 from core.hashing import pixel_hash
+from core.imaging.align import move
 from core.imaging.masks import blur_mask
 from core.metadata import build_infotext
 from core.models import ModelSpec
+from core.requests import PassRequest
 from tests.core import family_helpers as fh
-from tests.tiny_models.images import make_image, make_textured_image
+from tests.tiny_models.images import make_image, make_mask, make_textured_image
 from tests.tiny_models.tiny_qwen_image import build_tiny_qwen_image_edit
 
 
@@ -75,6 +81,61 @@ def test_references_reach_the_pipeline_and_change_the_edit(engine, spec):
     ]
     hashes = ", ".join(f"{pixel_hash(_reference(n))} 48x40" for n in (1, 2))
     assert f'Edit references: "{hashes}"' in build_infotext(record)
+
+
+def test_a_masked_edit_keeps_every_pixel_outside_the_blurred_mask(engine, spec):
+    """Without an inpaint pipeline of its own, a masked pass edits the crop around the mask,
+    runs every step whatever the strength, and pastes the masked area back."""
+    mask = Image.new("L", (fh.SIZE, fh.SIZE), 0)
+    mask.paste(255, (16, 16, 40, 44))
+    result, _ = fh.run(
+        engine, spec, prompt="remove the cup", mask=mask, mask_blur=2, padding=8, strength=0.3
+    )
+    outside = np.asarray(blur_mask(mask, 2)) == 0
+    diff = fh.changed(result)
+    assert not diff[outside].any()
+    assert diff[16:44, 16:40].mean() > 0.5
+    record = result.record
+    assert record["kind"] == "inpaint" and record["effective_steps"] == fh.STEPS
+    assert record["pipeline"] == "QwenImageEditPlusPipeline"
+    # the tiny model's output is noise: nothing to align on, and the user is told
+    assert record["alignment"]["estimated"] is False
+    assert "could not be aligned" in result.note
+    # colour-matched to the picture around the mask like every masked pass (issue 25)
+    assert record["color_match"] is True
+    assert record["seam_delta_e"] < record["seam_delta_e_original"] + 1.5
+
+
+def test_a_moved_edit_is_aligned_before_it_is_pasted_back(engine, spec, monkeypatch):
+    """An edit that shifts and zooms its output (as the Qwen edit models do) comes back
+    aligned: the crop's movement is measured and undone, and recorded."""
+    size = (192, 160)
+    picture = make_textured_image(*size)
+    mask = make_mask(*size, box=(80, 64, 111, 95))  # + padding 32: a 96×96 crop, no resizing
+
+    def moving_edit(self, pipe, latent_filter=None, **kwargs):
+        image = kwargs["image"]
+        moved = np.asarray(move(image, 2.6, -1.8, 1.012)).copy()
+        moved[
+            image.height // 3 : 2 * image.height // 3, image.width // 3 : 2 * image.width // 3
+        ] = 0
+        return Image.fromarray(moved)
+
+    monkeypatch.setattr(PassRun, "call", moving_edit)
+    request = PassRequest(
+        image=picture, prompt="paint it black", mask=mask, mask_blur=2, padding=32, seed=1,
+        steps=2, work_size="input",
+    )  # fmt: skip
+    result = engine.run_pass(request, spec)
+    found = result.record["alignment"]
+    assert found["estimated"] is True
+    # the edit moved the crop by (2.6, −1.8) px and zoomed it by 1.2 %
+    assert abs(found["dx"] - 2.6) < 0.5 and abs(found["dy"] + 1.8) < 0.5
+    assert abs(found["scale"] - 1.012) < 0.005
+    outside = np.asarray(blur_mask(mask, 2)) == 0
+    same = np.asarray(result.image) == np.asarray(picture)
+    assert same[outside].all()
+    assert not result.note
 
 
 def test_a_masked_edit_with_references_keeps_every_pixel_outside_the_mask(engine, spec):

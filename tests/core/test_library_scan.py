@@ -214,6 +214,7 @@ def test_a_dangling_link_is_reported_not_fatal(tmp_path):
         ("ChromaPipeline", "chroma"),
         ("QwenImagePipeline", "qwen-image"),
         ("QwenImageEditPipeline", "qwen-image-edit"),
+        ("QwenImageEditInpaintPipeline", "qwen-image-edit"),
         ("FluxPipeline", "flux"),
         ("WanPipeline", ""),  # unsupported: listed without a family, not a failed scan
     ],

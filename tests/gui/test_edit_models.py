@@ -8,7 +8,14 @@ import json
 import subprocess
 import sys
 
-from gui.params.edit_models import EDIT_FAMILIES, model_family, strength_unused
+import pytest
+
+from gui.params.edit_models import (
+    EDIT_FAMILIES,
+    MASKED_WITH_STRENGTH,
+    model_family,
+    strength_unused,
+)
 from gui.params.model_entries import PickerEntry
 
 
@@ -20,23 +27,28 @@ def test_edit_families_match_the_engine():
     for key, family in FAMILIES.items():  # the strength note follows the engine's rule
         for masked in (False, True):
             assert strength_unused(key, masked) == family.runs_without_strength(masked), key
+    with_inpaint = {key for key, f in FAMILIES.items() if f.edit and f.inpaint_pipeline}
+    assert MASKED_WITH_STRENGTH == with_inpaint == {"qwen-image-edit", "flux2-klein"}
 
 
-def test_a_masked_klein_pass_uses_the_strength_slider(qtbot):
+@pytest.mark.parametrize("family", ["flux2-klein", "qwen-image-edit"])
+def test_a_masked_pass_with_an_inpaint_pipeline_uses_the_strength_slider(qtbot, family):
     from gui.params.generation_panel import GenerationPanel
     from gui.params.state import GenerationParams
 
     state = GenerationParams()
     panel = GenerationPanel(state)
     qtbot.addWidget(panel)
-    state.model_family = "flux2-klein"
+    state.model_family = family
     assert not panel.strength_slider.isEnabled()
     assert panel.steps_label.text().startswith("Not used")
+    assert panel.steps_label.text().endswith("(a masked pass inpaints with this strength).")
     panel.set_mask_present(True)
     assert panel.strength_slider.isEnabled()
     assert panel.steps_label.text().endswith("steps will run")
     state.model_family = "qwen-image-edit-plus"  # the crop edit: no strength, mask or not
     assert not panel.strength_slider.isEnabled()
+    assert not panel.steps_label.text().endswith("inpaints with this strength).")
 
 
 def test_a_models_family_from_entries_a_folder_the_catalog_or_unknown(tmp_path):

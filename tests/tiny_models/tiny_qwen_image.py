@@ -13,9 +13,12 @@ invariants.
 ``--edit`` writes a Qwen-Image-Edit folder instead: the same components and a ``processor/``
 folder (a Qwen2-VL image processor with a small pixel budget, and the tokenizer), laid out as
 the real repo's; ``core.models.qwen_processor`` loads it without torchvision.
-``--edit-plus`` writes the same as Qwen-Image-Edit-Plus (2509/2511, reference pictures).
+``--edit-plus`` writes the same as Qwen-Image-Edit-Plus (2509/2511, reference pictures);
+``--edit-inpaint`` the Qwen-Image-Edit components saved by ``QwenImageEditInpaintPipeline``
+(its ``model_index.json`` names that class).
 
-Usage: ``python -m tests.tiny_models.tiny_qwen_image OUT_DIR [--edit | --edit-plus]``
+Usage: ``python -m tests.tiny_models.tiny_qwen_image OUT_DIR [--edit | --edit-plus |
+--edit-inpaint]``
 """
 
 from __future__ import annotations
@@ -128,9 +131,12 @@ def build_tiny_qwen_image(out: str | Path, seed: int = 0) -> Path:
     return folder
 
 
-def build_tiny_qwen_image_edit(out: str | Path, seed: int = 0, plus: bool = False) -> Path:
+def build_tiny_qwen_image_edit(
+    out: str | Path, seed: int = 0, plus: bool = False, inpaint: bool = False
+) -> Path:
     """Write a tiny Qwen-Image-Edit diffusers folder (safetensors) and return its path;
-    ``plus``: Qwen-Image-Edit-Plus (2509/2511: reference pictures), the same components."""
+    ``plus``: Qwen-Image-Edit-Plus (2509/2511: reference pictures), the same components;
+    ``inpaint``: saved by ``QwenImageEditInpaintPipeline`` (the same components and weights)."""
     import diffusers
     from transformers import Qwen2VLImageProcessorPil
 
@@ -139,7 +145,11 @@ def build_tiny_qwen_image_edit(out: str | Path, seed: int = 0, plus: bool = Fals
     tokenizer = write_qwen_tokenizer(folder / "tokenizer")
     components = build_qwen_image_components(tokenizer, seed)
     # The processor is saved by hand: the pipeline cannot save one built without torchvision.
-    pipeline = diffusers.QwenImageEditPlusPipeline if plus else diffusers.QwenImageEditPipeline
+    pipeline: Any = diffusers.QwenImageEditPipeline
+    if plus:
+        pipeline = diffusers.QwenImageEditPlusPipeline
+    elif inpaint:
+        pipeline = diffusers.QwenImageEditInpaintPipeline
     pipe: Any = pipeline(**components, tokenizer=tokenizer, processor=None)
     pipe.save_pretrained(folder, safe_serialization=True)
     pixels = 28 * 28  # one merged 2×2 patch of 14 px: 4–16 of them keep the vision tower tiny
@@ -161,8 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--edit", action="store_true", help="a Qwen-Image-Edit model")
     parser.add_argument("--edit-plus", action="store_true", help="a Qwen-Image-Edit-Plus model")
+    parser.add_argument(
+        "--edit-inpaint", action="store_true", help="Qwen-Image-Edit saved as its inpaint pipeline"
+    )
     args = parser.parse_args(argv)
-    if args.edit_plus:
+    if args.edit_inpaint:
+        folder = build_tiny_qwen_image_edit(args.out_dir, seed=args.seed, inpaint=True)
+        print(f"tiny Qwen-Image-Edit (inpaint pipeline): {folder}")
+    elif args.edit_plus:
         folder = build_tiny_qwen_image_edit(args.out_dir, seed=args.seed, plus=True)
         print(f"tiny Qwen-Image-Edit-Plus: {folder}")
     elif args.edit:
