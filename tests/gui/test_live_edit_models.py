@@ -1,7 +1,7 @@
 """Live mode with the edit models on the real window (Qwen-Image-Edit-Plus has its own test in
 tests/gui/test_edit_model_window.py): the tiny Qwen-Image-Edit (tests.tiny_models.tiny_qwen_image
---edit), which takes no references, edits the whole picture and, with a mask, the crop around it
-(pasted back aligned); the tiny FLUX.2 Klein (tests.tiny_models.tiny_flux2_klein) with and without
+--edit), which takes no references, edits the whole picture and, with a mask, repaints under it
+with its own inpaint pipeline and the strength; the tiny FLUX.2 Klein (tests.tiny_models.tiny_flux2_klein) with and without
 references, and with a mask, where its own inpaint pipeline uses the strength. Live results are
 never filed.
 
@@ -90,7 +90,9 @@ def _kept_outside(window, result) -> bool:
     return np.array_equal(np.asarray(result.image.convert("RGB"))[outside], root[outside])
 
 
-def test_live_qwen_image_edit_runs_every_step_and_a_mask_confines_the_edit(qwen_window, qtbot):
+def test_live_qwen_image_edit_runs_every_step_and_a_mask_inpaints_with_the_strength(
+    qwen_window, qtbot
+):
     window, live = qwen_window, qwen_window.live
     assert window.state.model_family == "qwen-image-edit"
     live.set_live(True)
@@ -100,11 +102,18 @@ def test_live_qwen_image_edit_runs_every_step_and_a_mask_confines_the_edit(qwen_
     assert whole.result.record["pipeline"] == "QwenImageEditPipeline"
     assert live.view.note_label.text() == "Qwen-Image-Edit edit: 3 steps, every one runs"
 
-    drag(window.canvas, [(20, 20), (50, 40)])  # a mask: the crop around it is edited
+    drag(window.canvas, [(20, 20), (50, 40)])  # a mask: its own inpaint pipeline, strength
     masked = _frame(qtbot, live, after=whole)
-    assert masked.result.request.mask is not None and masked.result.effective_steps == 3
-    assert "estimated" in masked.result.record["alignment"]  # measured, or why not
-    assert _kept_outside(window, masked.result)
+    result = masked.result
+    assert result.request.mask is not None and result.record["pipeline"] == (
+        "QwenImageEditInpaintPipeline"
+    )
+    assert result.effective_steps == int(3 * result.request.strength) >= 1
+    assert "alignment" not in result.record  # repainted in place: nothing to align
+    assert live.view.note_label.text() == (
+        "Qwen-Image-Edit inpaint under the mask: 3 steps × the strength"
+    )
+    assert _kept_outside(window, result)
     assert len(window.tree) == 1  # live results are not filed
     live.set_live(False)
 
