@@ -18,7 +18,7 @@ from tests.core import family_helpers as fh
 from tests.core.single_file_helpers import fake_hub_cache, state_dicts_equal, write_header_file
 from tests.tiny_models.images import make_image
 from tests.tiny_models.ldm_export import export_transformer_file
-from tests.tiny_models.original_export import export_zimage_original
+from tests.tiny_models.original_export import export_original
 
 COMFY = "model.diffusion_model."
 
@@ -92,7 +92,7 @@ def zimage(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("single-zimage")
     folder = build_tiny_zimage(root / "zimage")
-    file = export_zimage_original(folder, root / "z_image_finetune.safetensors", prefix=COMFY)
+    file = export_original(folder, root / "z_image_finetune.safetensors", "zimage", COMFY)
     return folder, file
 
 
