@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
-DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "I64": 8}
+DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "U8": 1, "I64": 8}
 
 
 def write_header_file(
