@@ -165,7 +165,8 @@ def qwen(tmp_path_factory):
     from tests.tiny_models.tiny_qwen_image import build_tiny_qwen_image, build_tiny_qwen_image_edit
 
     root = tmp_path_factory.mktemp("qwen-original")
-    return build_tiny_qwen_image(root / "qwen"), build_tiny_qwen_image_edit(root / "edit", plus=True)
+    edit_plus = build_tiny_qwen_image_edit(root / "edit", plus=True)
+    return build_tiny_qwen_image(root / "qwen"), edit_plus
 
 
 def test_qwen_image_as_comfyui_ships_it_loads_exactly_and_runs(qwen, hub_cache, tmp_path):
