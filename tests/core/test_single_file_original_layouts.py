@@ -169,10 +169,10 @@ def qwen(tmp_path_factory):
     return build_tiny_qwen_image(root / "qwen"), edit_plus
 
 
-def test_qwen_image_as_comfyui_ships_it_loads_exactly_and_runs(qwen, hub_cache, tmp_path):
+@pytest.mark.parametrize("prefix", ["", COMFY_PREFIX])
+def test_qwen_image_as_comfyui_ships_it_loads_exactly_and_runs(qwen, prefix, hub_cache, tmp_path):
     folder = qwen[0]
-    file = export_original(folder, tmp_path / "qwen_image_bf16.safetensors", "qwen-image",
-                           COMFY_PREFIX)  # fmt: skip
+    file = export_original(folder, tmp_path / "qwen_image_bf16.safetensors", "qwen-image", prefix)
     info = detect_file(file)
     assert (info.kind, info.family) == ("unet", "qwen-image")
     fake_hub_cache(hub_cache, "Qwen/Qwen-Image", folder)
