@@ -1,7 +1,9 @@
 """Transformer files of FLUX.2 Klein, Chroma and Qwen-Image(-Edit) in the layouts their makers
 and ComfyUI share them (tests.tiny_models.original_export, checked against diffusers' own
 converters): told as their family, loaded by ``--model FILE`` with the rest from a (fake) HF
-cache repo, converted to the tiny model's exact weights, and run."""
+cache repo, converted to the tiny model's exact weights, and run; an Edit-Plus file runs as its
+own release (2509/2511) whatever Edit-Plus repo is cached; the layouts diffusers cannot convert
+(Chroma1-Radiance, weights stored with per-layer scales) are refused in one line."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from tests.tiny_models.original_export import (
     export_original,
 )
 
-# family → (the tiny diffusers transformer's class, the repo a user would have cached)
+# family → its diffusers transformer class (whose single-file converter the layout is)
 _CLASSES = {
     "zimage": "ZImageTransformer2DModel",
     "flux2-klein": "Flux2Transformer2DModel",
