@@ -208,13 +208,14 @@ def _transformer_from_file(path: Path, info: FileInfo, config: Path, dtype: Any)
 
 def _release_config(info: FileInfo) -> dict[str, Any]:
     """What the file's release changes in the donor's transformer config: Qwen-Image-Edit-2511
-    conditions on its reference pictures at timestep zero (``zero_cond_t``), 2509 does not;
-    Edit-Plus donors of either release serve, so a file that tells its release sets it."""
-    if info.family != "qwen-image-edit-plus":
-        return {}
-    if "2511" in info.notes:
-        return {"zero_cond_t": True}
-    return {"zero_cond_t": False} if "2509" in info.notes else {}
+    conditions on its reference pictures at timestep zero (``zero_cond_t``), no other Qwen
+    release does; a donor of another release serves (Qwen-Image-Edit-2511 is the first the
+    Edit group looks for), so the file's own release sets it when the file tells it."""
+    if info.family in ("qwen-image", "qwen-image-edit"):
+        return {"zero_cond_t": False}
+    if info.family == "qwen-image-edit-plus" and ({"2509", "2511"} & set(info.notes)):
+        return {"zero_cond_t": "2511" in info.notes}
+    return {}
 
 
 def _without_comfy_additions(path: Path) -> Any:

@@ -194,24 +194,29 @@ def _with_zero_cond_t(folder, out, value: bool):
     return out
 
 
-@pytest.mark.parametrize(("name", "marker", "donor", "zero_cond_t"), [
+_PLUS = "qwen-image-edit-plus"
+
+
+@pytest.mark.parametrize(("name", "marker", "donor", "family", "zero_cond_t"), [
     # ComfyUI's 2511 under any name: its marker says 2511, whatever the cached Edit-Plus repo
-    ("qwen_edit_finetune.safetensors", True, "Qwen/Qwen-Image-Edit-2509", True),
-    # a 2509 file with only 2511 cached: 2509's conditioning, not the donor's
-    ("qwen_image_edit_2509_finetune.safetensors", False, "Qwen/Qwen-Image-Edit-2511", False),
+    ("qwen_edit_finetune.safetensors", True, "Qwen/Qwen-Image-Edit-2509", _PLUS, True),
+    # a 2509 file, or the first Edit's, with only 2511 cached: their own conditioning
+    ("qwen_image_edit_2509_finetune.safetensors", False, "Qwen/Qwen-Image-Edit-2511", _PLUS, False),
+    ("Qwen-Image-Edit_finetune.safetensors", False, "Qwen/Qwen-Image-Edit-2511", "qwen-image-edit",
+     False),
 ])  # fmt: skip
-def test_qwen_edit_plus_files_run_as_their_own_release(
-    qwen, name, marker, donor, zero_cond_t, hub_cache, tmp_path
+def test_qwen_edit_files_run_as_their_own_release(
+    qwen, name, marker, donor, family, zero_cond_t, hub_cache, tmp_path
 ):
     folder = _with_zero_cond_t(qwen[1], tmp_path / "donor", not zero_cond_t)
     extra = {QWEN_2511_MARKER: _empty_tensor()} if marker else None
     file = export_original(qwen[1], tmp_path / name, "qwen-image", COMFY_PREFIX, extra)
     info = detect_file(file)
-    assert (info.kind, info.family) == ("unet", "qwen-image-edit-plus")
+    assert (info.kind, info.family) == ("unet", family)
     fake_hub_cache(hub_cache, donor, folder)
     model, record = _load_and_run(file, qwen[1], "QwenImageTransformer2DModel", prompt="blue")
     assert model.base_pipe.transformer.config.zero_cond_t is zero_cond_t
-    assert record["model"]["family"] == "qwen-image-edit-plus"
+    assert record["model"]["family"] == family
 
 
 def _empty_tensor():
