@@ -105,10 +105,12 @@ def test_zimage_file_without_a_cached_repo_says_what_is_missing(zimage, hub_cach
     assert "Tongyi-MAI/Z-Image-Turbo" in message
 
 
-def test_zimage_original_layout_loads_exactly_and_runs(zimage, hub_cache, tmp_path, capsys):
+@pytest.mark.parametrize("prefix", ["", COMFY])
+def test_zimage_original_layout_loads_exactly_and_runs(zimage, prefix, hub_cache, tmp_path, capsys):
     from diffusers import ZImageTransformer2DModel
 
-    folder, file = zimage
+    folder = zimage[0]
+    file = export_original(folder, tmp_path / "z_image_finetune.safetensors", "zimage", prefix)
     assert detect_file(file) == FileInfo("unet", "zimage")
     fake_hub_cache(hub_cache, "Tongyi-MAI/Z-Image-Turbo", folder)
     model = ModelManager().load(ModelSpec(str(file), device="cpu"))
