@@ -142,13 +142,19 @@ def detect_file(path: Path) -> FileInfo:
 
 def _named_variant(info: FileInfo, name: str) -> FileInfo:
     """Families whose files have another's keys and shapes, told by the file's name: FLUX.1
-    Kontext (FLUX.1-dev's), Qwen-Image-Edit and Edit-Plus 2509/2511 (Qwen-Image's)."""
+    Kontext (FLUX.1-dev's), Qwen-Image-Edit and Edit-Plus 2509/2511 (Qwen-Image's; ComfyUI's
+    Edit-2511 files also carry a marker, the "2511" note). Edit-Plus files note their release
+    ("2509", "2511") when the name or the marker tells it: the loader sets the release's
+    conditioning from it."""
     if info.family == "flux" and "kontext" in name:
         return FileInfo(info.kind, "flux-kontext", notes=(*info.notes, "Kontext by name"))
-    if info.family == "qwen-image" and "edit" in name:
-        plus = re.search(r"edit[-_ ]?(plus|2509|2511)", name) is not None
+    if info.family == "qwen-image" and ("edit" in name or "2511" in info.notes):
+        named = re.search(r"edit[-_ ]?(plus|2509|2511)", name)
+        release = [named[1]] if named and named[1] not in ("plus", *info.notes) else []
+        plus = named is not None or "2511" in info.notes
         family = "qwen-image-edit-plus" if plus else "qwen-image-edit"
-        return FileInfo(info.kind, family, notes=(*info.notes, "Edit by name"))
+        how = "Edit by name" if "edit" in name else "Edit-2511 by its marker"
+        return FileInfo(info.kind, family, notes=(*info.notes, *release, how))
     return info
 
 

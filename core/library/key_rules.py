@@ -51,8 +51,20 @@ class Keys:
 # --- precision, pruning, EMA --------------------------------------------------------------------
 
 
+SCALED_WEIGHTS = "scaled weights"  # a note: quantised with per-layer scales (see below)
+_SCALE_SUFFIXES = (".scale_weight", ".weight_scale", ".weight_scale_2", ".comfy_quant")
+
+
 def precision_notes(keys: Keys) -> list[str]:
-    """ "fp16" / "bf16" / "fp8" when most tensors are stored so."""
+    """ "fp16" / "bf16" / "fp8" when most tensors are stored so, and :data:`SCALED_WEIGHTS`
+    when the weights are stored with per-layer scales beside them (ComfyUI's "scaled fp8"
+    with its ``scaled_fp8`` marker, its ``comfy_quant`` fp8/NVFP4 files, BFL's fp8 releases),
+    which diffusers' single-file loader does not apply."""
+    scaled = any(k.endswith(_SCALE_SUFFIXES) or k.endswith("scaled_fp8") for k in keys.names)
+    return _dtype_notes(keys) + ([SCALED_WEIGHTS] if scaled else [])
+
+
+def _dtype_notes(keys: Keys) -> list[str]:
     counts: dict[str, int] = {}
     for entry in keys.entries.values():
         dtype = str(entry.get("dtype", ""))
@@ -170,6 +182,8 @@ def diffusers_transformer_family(keys: Keys) -> tuple[str, list[str]] | None:
 
 _NEW_PREFIXES = ("", UNET, "diffusion_model.", "model.")
 FLUX2_DEV = "FLUX.2 [dev]"  # a note: FLUX.2 [dev]'s transformer, which the app does not run
+CHROMA_RADIANCE = "Radiance"  # a note: Chroma1-Radiance (pixel space), which diffusers lacks
+QWEN_2511_MARKER = "__index_timestep_zero__"  # ComfyUI's empty tensor in Qwen-Image-Edit-2511
 _KLEIN_TEXT_WIDTHS = {7680: "4B", 12288: "9B"}  # 3 × the Qwen3 encoder's width
 
 
@@ -184,13 +198,13 @@ def new_transformer_family(keys: Keys) -> tuple[str, list[str]] | None:
         if keys.any_prefix(prefix + "single_stream_modulation.lin"):
             return _flux2_family(keys, prefix)
         if keys.has(prefix + "distilled_guidance_layer.in_proj.bias"):
-            return "chroma", []
+            return "chroma", [CHROMA_RADIANCE] if keys.any_prefix(prefix + "nerf_blocks.") else []
         if keys.has(prefix + "layers.0.adaLN_modulation.0.weight") and keys.any_prefix(
             prefix + "cap_embedder."
         ):
             return "zimage", []
         if keys.has(prefix + "txt_norm.weight") and keys.any_prefix(prefix + "transformer_blocks."):
-            return "qwen-image", []
+            return "qwen-image", ["2511"] if keys.has(prefix + QWEN_2511_MARKER) else []
     return None
 
 

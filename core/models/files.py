@@ -16,7 +16,7 @@ from pathlib import Path
 from core.atomic import atomic_write_bytes, temp_name
 from core.errors import ModelError
 from core.library.detect import FileInfo, detect_file, first_keys
-from core.library.key_rules import FLUX2_DEV
+from core.library.key_rules import CHROMA_RADIANCE, FLUX2_DEV, SCALED_WEIGHTS
 from core.resources import bundled_resource
 from core.user_dirs import user_cache_dir
 
@@ -41,6 +41,17 @@ def checkpoint_info(path: Path) -> FileInfo:
         raise ModelError(
             f"{path.name} is a FLUX.2 [dev] transformer, which is not supported yet "
             "(FLUX.2 Klein 4B/9B files are)"
+        )
+    if CHROMA_RADIANCE in info.notes:
+        raise ModelError(
+            f"{path.name} is a Chroma1-Radiance (pixel-space) transformer, which diffusers "
+            "cannot load yet (Chroma1-HD and -Base files are supported)"
+        )
+    if SCALED_WEIGHTS in info.notes and info.kind in ("unet", "checkpoint"):
+        raise ModelError(
+            f"{path.name} stores its weights quantised with per-layer scales (ComfyUI's scaled "
+            "fp8 or NVFP4), which diffusers' single-file loader cannot convert; use the bf16 "
+            "file of this model (--quantize fp8 or int8 saves the same memory)"
         )
     if info.kind == "unknown" or not info.family:
         keys = ", ".join(first_keys(path)) or "none"

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.errors import ModelError
 from core.library.detect import FileInfo, read_header
+from core.library.key_rules import QWEN_2511_MARKER
 from core.model_spec import ModelSpec
 from core.models.device import dtype_for_family
 from core.models.donors import (
@@ -194,22 +195,43 @@ def _transformer_from_file(path: Path, info: FileInfo, config: Path, dtype: Any)
     cls = getattr(diffusers, _TRANSFORMER_CLASSES.get(group, "FluxTransformer2DModel"))
     source: Any = str(path)
     if group in NEW_GROUPS:
-        source = _without_comfy_prefix(path)
+        source = _without_comfy_additions(path)
     return cls.from_single_file(
-        source, config=str(config), subfolder="transformer", local_files_only=True, dtype=dtype
+        source,
+        config=str(config),
+        subfolder="transformer",
+        local_files_only=True,
+        dtype=dtype,
+        **_release_config(info),
     )
 
 
-def _without_comfy_prefix(path: Path) -> Any:
+def _release_config(info: FileInfo) -> dict[str, Any]:
+    """What the file's release changes in the donor's transformer config: Qwen-Image-Edit-2511
+    conditions on its reference pictures at timestep zero (``zero_cond_t``), no other Qwen
+    release does; a donor of another release serves (Qwen-Image-Edit-2511 is the first the
+    Edit group looks for), so the file's own release sets it when the file tells it."""
+    if info.family in ("qwen-image", "qwen-image-edit"):
+        return {"zero_cond_t": False}
+    if info.family == "qwen-image-edit-plus" and ({"2509", "2511"} & set(info.notes)):
+        return {"zero_cond_t": "2511" in info.notes}
+    return {}
+
+
+def _without_comfy_additions(path: Path) -> Any:
     """``path`` itself, or its tensors without ComfyUI's key prefix (not every converter of the
-    2026 families strips it; Qwen-Image's has no converter at all)."""
+    2026 families strips it; Qwen-Image's has no converter at all) and its marker tensors."""
     keys = [key for key in read_header(path) if key != "__metadata__"]
     prefix = next((p for p in _COMFY_PREFIXES if keys and all(k.startswith(p) for k in keys)), "")
-    if not prefix:
+    if not prefix and QWEN_2511_MARKER not in keys:
         return str(path)
     from safetensors.torch import load_file
 
-    return {key[len(prefix) :]: value for key, value in load_file(path).items()}
+    return {
+        key[len(prefix) :]: value
+        for key, value in load_file(path).items()
+        if key[len(prefix) :] != QWEN_2511_MARKER
+    }
 
 
 def _has_weights(folder: Path) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
-DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "I64": 8}
+DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "U8": 1, "I64": 8}
 
 
 def write_header_file(
@@ -104,3 +104,18 @@ def state_dicts_equal(a: Any, b: Any, skip: tuple[str, ...] = ()) -> list[str]:
     left, right = a.state_dict(), b.state_dict()
     assert left.keys() == right.keys()
     return [k for k in left if k not in skip and not torch.equal(left[k], right[k])]
+
+
+def chroma_converter_at_width(width: int) -> Any:
+    """diffusers' own Chroma converter with its hard-coded inner width (3072, the real
+    model's) set to ``width``: the same code, for a tiny model's original-layout file."""
+    import inspect
+
+    from diffusers.loaders import single_file_utils
+
+    name = "convert_chroma_transformer_checkpoint_to_diffusers"
+    source = inspect.getsource(getattr(single_file_utils, name))
+    assert source.count("inner_dim = 3072") == 1, "diffusers' Chroma converter changed"
+    namespace = dict(vars(single_file_utils))
+    exec(source.replace("inner_dim = 3072", f"inner_dim = {width}"), namespace)  # noqa: S102
+    return namespace[name]

@@ -18,7 +18,7 @@ from tests.core import family_helpers as fh
 from tests.core.single_file_helpers import fake_hub_cache, state_dicts_equal, write_header_file
 from tests.tiny_models.images import make_image
 from tests.tiny_models.ldm_export import export_transformer_file
-from tests.tiny_models.original_export import export_zimage_original
+from tests.tiny_models.original_export import export_original
 
 COMFY = "model.diffusion_model."
 
@@ -92,7 +92,7 @@ def zimage(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("single-zimage")
     folder = build_tiny_zimage(root / "zimage")
-    file = export_zimage_original(folder, root / "z_image_finetune.safetensors", prefix=COMFY)
+    file = export_original(folder, root / "z_image_finetune.safetensors", "zimage", COMFY)
     return folder, file
 
 
@@ -105,10 +105,12 @@ def test_zimage_file_without_a_cached_repo_says_what_is_missing(zimage, hub_cach
     assert "Tongyi-MAI/Z-Image-Turbo" in message
 
 
-def test_zimage_original_layout_loads_exactly_and_runs(zimage, hub_cache, tmp_path, capsys):
+@pytest.mark.parametrize("prefix", ["", COMFY])
+def test_zimage_original_layout_loads_exactly_and_runs(zimage, prefix, hub_cache, tmp_path, capsys):
     from diffusers import ZImageTransformer2DModel
 
-    folder, file = zimage
+    folder = zimage[0]
+    file = export_original(folder, tmp_path / "z_image_finetune.safetensors", "zimage", prefix)
     assert detect_file(file) == FileInfo("unet", "zimage")
     fake_hub_cache(hub_cache, "Tongyi-MAI/Z-Image-Turbo", folder)
     model = ModelManager().load(ModelSpec(str(file), device="cpu"))
