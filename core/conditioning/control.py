@@ -18,7 +18,7 @@ from PIL import Image
 
 from core.conditioning.context import PassContext
 from core.conditioning.control_models import cache_for, is_union
-from core.conditioning.control_support import controlnet_refusal
+from core.conditioning.control_support import check_controlnet_fits, controlnet_refusal
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
@@ -35,7 +35,15 @@ _PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
     ("sdxl", True, False): "StableDiffusionXLControlNetInpaintPipeline",
     ("sdxl", False, True): "StableDiffusionXLControlNetUnionImg2ImgPipeline",
     ("sdxl", True, True): "StableDiffusionXLControlNetUnionInpaintPipeline",
+    # Text-to-image only: the engine starts it at the strength (core.engine.strength_start),
+    # and holds the latents outside the mask of a masked pass.
+    ("qwen-image", False, False): "QwenImageControlNetPipeline",
+    ("qwen-image", True, False): "QwenImageControlNetPipeline",
 }
+# The ControlNet pipelines without a strength that the engine starts where img2img would.
+STARTED_AT_STRENGTH = frozenset({"QwenImageControlNetPipeline"})
+# Pipelines that take several layers only as one ControlNet given several control images.
+_ONE_CONTROLNET = {"QwenImageControlNetPipeline": "QwenImageMultiControlNetModel"}
 
 
 def control_call(
@@ -57,6 +65,8 @@ def control_call(
         if reference not in cache.models:
             context.emit(ModelLoading(reference, f"Loading ControlNet {Path(reference).name}…"))
     nets = [cache.controlnet(layer.model, model.device, model.dtype) for layer in layers]
+    for layer, net in zip(layers, nets, strict=True):
+        check_controlnet_fits(info, layer.model, net)
     union = _check_union(nets, layers)
     # 2. The ControlNet variant of the pipeline, sharing the base weights.
     inpaint = "mask_image" in kwargs
@@ -67,8 +77,9 @@ def control_call(
     if key not in cache.pipelines:
         import diffusers
 
-        controlnet = nets[0] if len(nets) == 1 else nets
-        variant = sharing_pipeline(getattr(diffusers, name), pipe, controlnet=controlnet)
+        variant = sharing_pipeline(
+            getattr(diffusers, name), pipe, controlnet=_controlnet_argument(name, nets, layers, info.label)
+        )
         variant.set_progress_bar_config(disable=True)
         kept = {k: v for k, v in cache.pipelines.items() if k[0] != name}
         cache.pipelines = {**kept, key: variant}  # one per pipeline class
@@ -81,6 +92,33 @@ def control_call(
         control_record(layer, image) for layer, image in zip(layers, images, strict=True)
     ]
     return variant, call_arguments(layers, images, union)
+
+
+def starts_at_strength(pipe: Any) -> bool:
+    """Whether ``pipe`` is a ControlNet pipeline without a strength that the engine starts at
+    the pass's strength (``core.engine.strength_start``)."""
+    return type(pipe).__name__ in STARTED_AT_STRENGTH
+
+
+def _controlnet_argument(
+    name: str, nets: list[Any], layers: list[ControlLayer], label: str
+) -> Any:
+    """The pipeline ``name``'s ``controlnet``: the one ControlNet, or the list of them; for a
+    pipeline that takes one ControlNet with several control images (Qwen-Image), its multi
+    wrapper around that one, and a ModelError when the layers name different ControlNets."""
+    if len(nets) == 1:
+        return nets[0]
+    wrapper = _ONE_CONTROLNET.get(name)
+    if wrapper is None:
+        return nets
+    if len({layer.model for layer in layers}) > 1:
+        raise ModelError(
+            f"{label} takes one ControlNet per pass: "
+            "give every control layer the same ControlNet (a union one reads any control type)"
+        )
+    import diffusers
+
+    return getattr(diffusers, wrapper)([nets[0]])
 
 
 def sharing_pipeline(cls: Any, pipe: Any, **extra: Any) -> Any:

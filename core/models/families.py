@@ -99,7 +99,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "qwen-image", "Qwen-Image", 1328, 16, True, 50, 4.0,
             "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
-            lora=True, packed_latents=True, true_cfg=True,
+            lora=True, controlnet=True, packed_latents=True, true_cfg=True,
             no_fp16=True,  # trained in bf16; fp16 overflows
         ),
         # With a mask, the engine edits the crop around it and pastes the masked area back

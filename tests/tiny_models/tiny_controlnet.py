@@ -1,8 +1,12 @@
-"""Build tiny random-weight ControlNets offline, matching the tiny SD 1.x and SDXL models.
+"""Build tiny random-weight ControlNets offline, matching the tiny SD 1.x, SDXL and Qwen-Image
+models.
 
 The ControlNet copies the tiny UNet's configuration (``ControlNetModel.from_unet``); its zero
 convolutions (which a real ControlNet learns away from zero) get small random weights, so a
 control image really changes the output. ``union=True`` builds a union ControlNet for SDXL.
+``build_tiny_qwen_controlnet`` does the same for the tiny Qwen-Image transformer
+(``QwenImageControlNetModel.from_transformer``, one block; ``zero=True`` keeps diffusers' zero
+projections).
 
 Usage: ``python -m tests.tiny_models.tiny_controlnet OUT_DIR [--sdxl] [--union]``
 """
@@ -70,6 +74,42 @@ def build_tiny_controlnet(
     """Write a tiny ControlNet folder (config.json + safetensors weights) and return its path."""
     folder = Path(out)
     controlnet = build_controlnet(sdxl, union, seed, model_dir)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_qwen_controlnet(
+    out: str | Path,
+    model_dir: str | Path,
+    seed: int = 0,
+    zero: bool = False,
+    extra_condition_channels: int = 0,
+) -> Path:
+    """Write a tiny ``QwenImageControlNetModel`` for the tiny Qwen-Image model in ``model_dir``
+    (one block, its transformer's width and weights) and return its folder. Its output
+    projections get small random weights unless ``zero`` (diffusers starts them at zero: such a
+    ControlNet adds exactly nothing); ``extra_condition_channels`` makes an inpainting one."""
+    import torch
+    from diffusers import QwenImageControlNetModel, QwenImageTransformer2DModel
+
+    transformer = QwenImageTransformer2DModel.from_pretrained(
+        Path(model_dir) / "transformer", use_safetensors=True
+    )
+    config = transformer.config
+    controlnet = QwenImageControlNetModel.from_transformer(
+        transformer,
+        num_layers=1,
+        attention_head_dim=config.attention_head_dim,
+        num_attention_heads=config.num_attention_heads,
+        extra_condition_channels=extra_condition_channels,
+    )
+    if not zero:
+        generator = torch.Generator().manual_seed(seed + 10)
+        with torch.no_grad():
+            for linear in [*controlnet.controlnet_blocks, controlnet.controlnet_x_embedder]:
+                linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator) * 0.1)
+                linear.bias.copy_(torch.randn(linear.bias.shape, generator=generator) * 0.1)
+    folder = Path(out)
     controlnet.save_pretrained(folder, safe_serialization=True)
     return folder
 
