@@ -77,9 +77,8 @@ def control_call(
     if key not in cache.pipelines:
         import diffusers
 
-        variant = sharing_pipeline(
-            getattr(diffusers, name), pipe, controlnet=_controlnet_argument(name, nets, layers, info.label)
-        )
+        controlnet = _controlnet_argument(name, nets, layers, info.label)
+        variant = sharing_pipeline(getattr(diffusers, name), pipe, controlnet=controlnet)
         variant.set_progress_bar_config(disable=True)
         kept = {k: v for k, v in cache.pipelines.items() if k[0] != name}
         cache.pipelines = {**kept, key: variant}  # one per pipeline class
@@ -100,9 +99,7 @@ def starts_at_strength(pipe: Any) -> bool:
     return type(pipe).__name__ in STARTED_AT_STRENGTH
 
 
-def _controlnet_argument(
-    name: str, nets: list[Any], layers: list[ControlLayer], label: str
-) -> Any:
+def _controlnet_argument(name: str, nets: list[Any], layers: list[ControlLayer], label: str) -> Any:
     """The pipeline ``name``'s ``controlnet``: the one ControlNet, or the list of them; for a
     pipeline that takes one ControlNet with several control images (Qwen-Image), its multi
     wrapper around that one, and a ModelError when the layers name different ControlNets."""

@@ -51,9 +51,7 @@ def run_differential(run: PassRun, source: Image.Image, strength_map: Image.Imag
     # Models whose img2img has no strength (FLUX.1 Kontext) run their inpaint pipeline.
     by_inpaint = model.is_inpaint_model or not accepts(model.img2img_pipe, "strength")
     pipe = model.inpaint_pipe if by_inpaint else model.img2img_pipe
-    regional = LatentHold(
-        pipe, work, work_map, request.steps, run.steps_to_run, run.generator()
-    )
+    regional = LatentHold(pipe, work, work_map, request.steps, run.steps_to_run, run.generator())
     kwargs: dict[str, Any] = {"image": work, "strength": top}
     if by_inpaint:
         kwargs.update(

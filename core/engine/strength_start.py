@@ -58,7 +58,8 @@ def started_arguments(
         scheduler.config.get("base_shift", 0.5),
         scheduler.config.get("max_shift", 1.15),
     )
-    img2img.retrieve_timesteps(scheduler, steps, device, sigmas=sigmas, mu=mu)
+    # (an ndarray, as the pipeline passes it; typed list[float] in diffusers)
+    img2img.retrieve_timesteps(scheduler, steps, device, sigmas=sigmas, mu=mu)  # type: ignore[arg-type]
     strength = flow_strength(steps, steps_to_run)  # the strength fit_call gives img2img
     timesteps, count = pipe.get_timesteps(steps, strength, device)
     # 2. The picture's latents noised to the first remaining step (its step 5).
@@ -89,4 +90,3 @@ def mask_hold(
     if mask is None:
         return None
     return LatentHold(pipe, arguments["image"], mask.convert("L"), steps, steps_to_run, generator)
-
