@@ -24,6 +24,7 @@ from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
 from core.events import ModelLoading
 from core.hashing import pixel_hash
+from core.models.families import Family
 
 # Union ControlNets (xinsir/controlnet-union-sdxl-1.0 "promax" order): control type → mode.
 UNION_MODES = {"pose": 0, "depth": 1, "softedge": 2, "scribble": 2, "canny": 3, "lineart": 3}
@@ -39,9 +40,14 @@ _PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
     # and holds the latents outside the mask of a masked pass.
     ("qwen-image", False, False): "QwenImageControlNetPipeline",
     ("qwen-image", True, False): "QwenImageControlNetPipeline",
+    ("zimage", False, False): "ZImageControlNetPipeline",
+    ("zimage", True, False): "ZImageControlNetPipeline",
 }
 # The ControlNet pipelines without a strength that the engine starts where img2img would.
-STARTED_AT_STRENGTH = frozenset({"QwenImageControlNetPipeline"})
+STARTED_AT_STRENGTH = frozenset({"QwenImageControlNetPipeline", "ZImageControlNetPipeline"})
+# Families whose ControlNet pipeline takes one control image and acts over the whole denoise
+# (no control_guidance_start/end).
+_ONE_WHOLE_LAYER = frozenset({"zimage"})
 # Pipelines that take several layers only as one ControlNet given several control images.
 _ONE_CONTROLNET = {"QwenImageControlNetPipeline": "QwenImageMultiControlNetModel"}
 
@@ -59,6 +65,7 @@ def control_call(
     info = model.family_info
     if not info.controlnet:
         raise controlnet_refusal(info)
+    _check_layers(info, layers)
     # 1. The ControlNets, loaded once per base model.
     cache = cache_for(model)
     for reference in dict.fromkeys(layer.model for layer in layers):
@@ -182,6 +189,21 @@ def control_record(layer: ControlLayer, image: Image.Image) -> dict[str, Any]:
         record["invert"] = layer.invert
     record["image_hash"] = pixel_hash(image)
     return record
+
+
+def _check_layers(info: Family, layers: list[ControlLayer]) -> None:
+    """ModelError (one line, before any ControlNet loads) for layers ``info``'s ControlNet
+    pipeline cannot run as asked: several, or a start/end range, where it takes one image over
+    the whole denoise (Z-Image)."""
+    if info.key not in _ONE_WHOLE_LAYER:
+        return
+    if len(layers) > 1:
+        raise ModelError(f"{info.label} takes one control layer per pass ({len(layers)} given)")
+    if any(layer.start != 0.0 or layer.end != 1.0 for layer in layers):
+        raise ModelError(
+            f"{info.label}'s ControlNet acts over the whole denoise: "
+            "set the control layer's start to 0 and end to 1"
+        )
 
 
 def _check_union(nets: list[Any], layers: list[ControlLayer]) -> bool:

@@ -22,7 +22,12 @@ from core.models import LoadedModel
 UNION_CLASSES = ("ControlNetUnionModel",)
 # The ControlNet classes a diffusers folder may hold (which family each suits:
 # core.conditioning.control_support.CONTROLNET_CLASSES).
-FOLDER_CLASSES = ("ControlNetModel", *UNION_CLASSES, "QwenImageControlNetModel")
+FOLDER_CLASSES = (
+    "ControlNetModel",
+    *UNION_CLASSES,
+    "QwenImageControlNetModel",
+    "ZImageControlNetModel",
+)
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model"  # the weights file name in a diffusers folder
 _WEIGHTS_PATTERNS = ["config.json", "diffusion_pytorch_model.safetensors"]
 

@@ -9,10 +9,8 @@ from typing import Any
 from core.errors import ModelError
 from core.models.families import FAMILIES, Family
 
-_NO_STRENGTH = "take no strength: they cannot run an img2img or inpaint pass"
 # Why a family without ControlNet has none, as of diffusers 0.42.
 NO_CONTROLNET_REASONS = {
-    "zimage": f"diffusers' Z-Image ControlNet pipelines (text-to-image, inpaint) {_NO_STRENGTH}",
     "chroma": "diffusers has no ControlNet pipeline for Chroma",
     "qwen-image-edit": "diffusers has no ControlNet pipeline for Qwen-Image-Edit",
     "qwen-image-edit-plus": "diffusers has no ControlNet pipeline for Qwen-Image-Edit-Plus",
@@ -25,6 +23,7 @@ CONTROLNET_CLASSES = {
     "sd1": _SD_CONTROLNETS,
     "sdxl": _SD_CONTROLNETS,
     "qwen-image": ("QwenImageControlNetModel",),
+    "zimage": ("ZImageControlNetModel",),
 }
 
 

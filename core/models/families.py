@@ -89,7 +89,8 @@ FAMILIES: dict[str, Family] = {
         Family(
             "zimage", "Z-Image", 1024, 16, True, 28, 4.0,
             "ZImageImg2ImgPipeline", "ZImageInpaintPipeline",
-            lora=True, no_fp16=True,  # complex64 RoPE: diffusers' own tests skip fp16
+            lora=True, controlnet=True,
+            no_fp16=True,  # complex64 RoPE: diffusers' own tests skip fp16
         ),
         Family(
             "chroma", "Chroma", 1024, 16, True, 40, 4.0,
