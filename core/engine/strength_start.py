@@ -101,8 +101,8 @@ def _recipe(pipe: Any, steps: int, height: int, width: int) -> _Recipe:
     if type(pipe).__name__ == "ZImageImg2ImgPipeline":
         from diffusers.pipelines.z_image import pipeline_z_image_img2img as zimage
 
-        sigmas = zimage.get_default_z_image_sigmas(steps)
-        return _Recipe(zimage, sigmas, pipe.transformer.in_channels, {})
+        default_sigmas = zimage.get_default_z_image_sigmas(steps)  # a list
+        return _Recipe(zimage, default_sigmas, pipe.transformer.in_channels, {})
     import numpy as np
     from diffusers.pipelines.qwenimage import pipeline_qwenimage_img2img as qwen
 

@@ -129,7 +129,7 @@ def build_tiny_zimage_controlnet(
     )
     config = transformer.config
     torch.manual_seed(seed)
-    controlnet = ZImageControlNetModel(
+    controlnet: Any = ZImageControlNetModel(
         control_layers_places=[0],
         control_refiner_layers_places=[0],
         control_in_dim=config.in_channels,
