@@ -48,8 +48,10 @@ STARTED_AT_STRENGTH = frozenset({"QwenImageControlNetPipeline", "ZImageControlNe
 # Families whose ControlNet pipeline takes one control image and acts over the whole denoise
 # (no control_guidance_start/end).
 _ONE_WHOLE_LAYER = frozenset({"zimage"})
-# Pipelines that take several layers only as one ControlNet given several control images.
+# Pipelines that take several layers only as one ControlNet given several control images (its
+# multi wrapper), and their families.
 _ONE_CONTROLNET = {"QwenImageControlNetPipeline": "QwenImageMultiControlNetModel"}
+_ONE_CONTROLNET_FAMILIES = frozenset({"qwen-image"})
 
 
 def control_call(
@@ -84,7 +86,7 @@ def control_call(
     if key not in cache.pipelines:
         import diffusers
 
-        controlnet = _controlnet_argument(name, nets, layers, info.label)
+        controlnet = _controlnet_argument(name, nets)
         variant = sharing_pipeline(getattr(diffusers, name), pipe, controlnet=controlnet)
         variant.set_progress_bar_config(disable=True)
         kept = {k: v for k, v in cache.pipelines.items() if k[0] != name}
@@ -106,20 +108,15 @@ def starts_at_strength(pipe: Any) -> bool:
     return type(pipe).__name__ in STARTED_AT_STRENGTH
 
 
-def _controlnet_argument(name: str, nets: list[Any], layers: list[ControlLayer], label: str) -> Any:
+def _controlnet_argument(name: str, nets: list[Any]) -> Any:
     """The pipeline ``name``'s ``controlnet``: the one ControlNet, or the list of them; for a
     pipeline that takes one ControlNet with several control images (Qwen-Image), its multi
-    wrapper around that one, and a ModelError when the layers name different ControlNets."""
+    wrapper around that one (``_check_layers`` refused different ones)."""
     if len(nets) == 1:
         return nets[0]
     wrapper = _ONE_CONTROLNET.get(name)
     if wrapper is None:
         return nets
-    if len({layer.model for layer in layers}) > 1:
-        raise ModelError(
-            f"{label} takes one ControlNet per pass: "
-            "give every control layer the same ControlNet (a union one reads any control type)"
-        )
     import diffusers
 
     return getattr(diffusers, wrapper)([nets[0]])
@@ -193,8 +190,14 @@ def control_record(layer: ControlLayer, image: Image.Image) -> dict[str, Any]:
 
 def _check_layers(info: Family, layers: list[ControlLayer]) -> None:
     """ModelError (one line, before any ControlNet loads) for layers ``info``'s ControlNet
-    pipeline cannot run as asked: several, or a start/end range, where it takes one image over
-    the whole denoise (Z-Image)."""
+    pipeline cannot run as asked: different ControlNets where it takes one (Qwen-Image);
+    several layers, or a start/end range, where it takes one image over the whole denoise
+    (Z-Image)."""
+    if info.key in _ONE_CONTROLNET_FAMILIES and len({layer.model for layer in layers}) > 1:
+        raise ModelError(
+            f"{info.label} takes one ControlNet per pass: "
+            "give every control layer the same ControlNet (a union one reads any control type)"
+        )
     if info.key not in _ONE_WHOLE_LAYER:
         return
     if len(layers) > 1:

@@ -42,7 +42,8 @@ def controlnet_refusal(info: Family) -> ModelError:
 def check_controlnet_fits(info: Family, reference: str, controlnet: Any) -> None:
     """ModelError (one line) when the loaded ``controlnet`` (named ``reference``) is not one
     ``info``'s ControlNet pipelines take: made for another family, or an inpainting ControlNet
-    (Qwen-Image's take the mask as extra channels, for a pipeline without a strength)."""
+    (a Qwen-Image one takes the mask as extra channels, which only
+    ``QwenImageControlNetInpaintPipeline`` gives it)."""
     name = type(controlnet).__name__
     fitting = CONTROLNET_CLASSES.get(info.key, ())
     if name not in fitting:

@@ -200,9 +200,11 @@ def test_qwen_image_layers_share_one_controlnet_and_two_controlnets_are_refused(
     result = run(engine, built, "qwen-image", controls=both)
     assert len(result.record["controls"]) == 2 and len(result.control_images) == 2
     assert result.image.tobytes() != plain["qwen-image"].image.tobytes()
-    mixed = (canny(built, "qwen-image"), canny(built, "qwen-image", "other"))
-    with pytest.raises(ModelError, match="^Qwen-Image takes one ControlNet per pass: "):
-        run(engine, built, "qwen-image", controls=mixed)
+    missing = str(built["qwen-image"][0].parent / "no-such-controlnet")  # refused before loading
+    for second in (canny(built, "qwen-image", "other"), ControlLayer(missing, kind="canny")):
+        mixed = (canny(built, "qwen-image"), second)
+        with pytest.raises(ModelError, match="^Qwen-Image takes one ControlNet per pass: "):
+            run(engine, built, "qwen-image", controls=mixed)
 
 
 @pytest.mark.parametrize(
