@@ -249,3 +249,41 @@ def test_an_inpainting_qwen_image_controlnet_is_refused_in_one_line(
     with pytest.raises(ModelError, match="is an inpainting ControlNet") as caught:
         run(engine, built, "qwen-image", controls=(ControlLayer(str(net), kind="canny"),))
     assert "\n" not in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def shared_engine(engine):
+    """The CLI test reuses this module's engine (``one_cli_engine``)."""
+    return engine
+
+
+@pytest.mark.usefixtures("one_cli_engine")
+def test_the_cli_runs_a_masked_qwen_image_controlnet_pass_and_refuses_what_z_image_cannot(
+    built, tmp_path, capsys
+):
+    from core.cli.main import main
+    from core.metadata import read_metadata
+
+    picture, mask = tmp_path / "in.png", tmp_path / "mask.png"
+    make_image(SIZE, SIZE).save(picture)
+    square = Image.new("L", (SIZE, SIZE), 0)
+    square.paste(255, (16, 16, 48, 48))
+    square.save(mask)
+    base = ["--device", "cpu", "--steps", "4", "--strength", "0.5", "--seed", "3"]
+    base += ["--work-size", "input"]
+    out = tmp_path / "out.png"
+    qwen_model, qwen_nets = built["qwen-image"]
+    args = ["generate", str(picture), "-o", str(out), "--model", str(qwen_model), *base]
+    args += ["--mask", str(mask), "--controlnet", str(qwen_nets["random"]), "--control", "canny"]
+    assert main(args) == 0
+    record = read_metadata(out)["record"]
+    assert record["pipeline"] == "QwenImageControlNetPipeline" and record["kind"] == "inpaint"
+    assert record["effective_steps"] == 2 and record["controls"][0]["kind"] == "canny"
+    refused = tmp_path / "refused.png"
+    zimage_model, zimage_nets = built["zimage"]
+    args = ["generate", str(picture), "-o", str(refused), "--model", str(zimage_model), *base]
+    args += ["--controlnet", str(zimage_nets["random"]), "--control", "canny"]
+    assert main([*args, "--control-range", "0,0.5"]) != 0
+    assert not refused.exists()
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Z-Image's ControlNet acts over the whole denoise" in error
