@@ -287,3 +287,14 @@ def test_the_cli_runs_a_masked_qwen_image_controlnet_pass_and_refuses_what_z_ima
     assert not refused.exists()
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "Z-Image's ControlNet acts over the whole denoise" in error
+
+
+@pytest.mark.parametrize("family", ALL)
+def test_the_library_tells_their_controlnets_by_family(built, family):
+    """What the scanned folders (and so the Control panel's list) see of a ControlNet's weights:
+    before, a Qwen-Image one read as FLUX and a Z-Image one as an unknown file."""
+    from core.library.detect import detect_file
+
+    weights = built[family][1]["random"] / "diffusion_pytorch_model.safetensors"
+    info = detect_file(weights)
+    assert (info.kind, info.family) == ("controlnet", family)
