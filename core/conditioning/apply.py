@@ -3,7 +3,9 @@
 ``prepare_call(context, pipe, kwargs)`` returns the pipeline to call, the prompt to give it (with
 the A1111 ``<lora:name:weight>`` tags taken out) and the extra keyword arguments; what was used
 goes into the :class:`~core.conditioning.context.PassContext`: ``record_extra`` (the pass
-record) and ``control_images``.
+record) and ``control_images``. ``started_at_strength`` says the pipeline is a ControlNet one
+without a strength (Qwen-Image's, Z-Image's) that the engine starts where the img2img pass would
+(``core.engine.strength_start``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.conditioning.context import PassContext
-from core.conditioning.control import control_call
+from core.conditioning.control import control_call, starts_at_strength
 from core.conditioning.ip_adapter import reference_kwargs
 from core.conditioning.lora import apply_loras
 
@@ -22,6 +24,7 @@ class PreparedCall:
     pipe: Any
     prompt: str
     kwargs: dict[str, Any]
+    started_at_strength: bool = False
 
 
 def prepare_call(context: PassContext, pipe: Any, kwargs: dict[str, Any]) -> PreparedCall:
@@ -29,4 +32,4 @@ def prepare_call(context: PassContext, pipe: Any, kwargs: dict[str, Any]) -> Pre
     prompt = apply_loras(context, pipe)
     pipe, extra = control_call(context, pipe, kwargs)
     extra.update(reference_kwargs(context, pipe))
-    return PreparedCall(pipe, prompt, {**kwargs, **extra})
+    return PreparedCall(pipe, prompt, {**kwargs, **extra}, starts_at_strength(pipe))

@@ -18,12 +18,13 @@ from PIL import Image
 
 from core.conditioning.context import PassContext
 from core.conditioning.control_models import cache_for, is_union
-from core.conditioning.control_support import controlnet_refusal
+from core.conditioning.control_support import check_controlnet_fits, controlnet_refusal
 from core.conditioning.preprocess import control_image
 from core.conditioning.specs import ControlLayer
 from core.errors import ModelError
 from core.events import ModelLoading
 from core.hashing import pixel_hash
+from core.models.families import Family
 
 # Union ControlNets (xinsir/controlnet-union-sdxl-1.0 "promax" order): control type → mode.
 UNION_MODES = {"pose": 0, "depth": 1, "softedge": 2, "scribble": 2, "canny": 3, "lineart": 3}
@@ -35,7 +36,22 @@ _PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
     ("sdxl", True, False): "StableDiffusionXLControlNetInpaintPipeline",
     ("sdxl", False, True): "StableDiffusionXLControlNetUnionImg2ImgPipeline",
     ("sdxl", True, True): "StableDiffusionXLControlNetUnionInpaintPipeline",
+    # Text-to-image only: the engine starts it at the strength (core.engine.strength_start),
+    # and holds the latents outside the mask of a masked pass.
+    ("qwen-image", False, False): "QwenImageControlNetPipeline",
+    ("qwen-image", True, False): "QwenImageControlNetPipeline",
+    ("zimage", False, False): "ZImageControlNetPipeline",
+    ("zimage", True, False): "ZImageControlNetPipeline",
 }
+# The ControlNet pipelines without a strength that the engine starts where img2img would.
+STARTED_AT_STRENGTH = frozenset({"QwenImageControlNetPipeline", "ZImageControlNetPipeline"})
+# Families whose ControlNet pipeline takes one control image and acts over the whole denoise
+# (no control_guidance_start/end).
+_ONE_WHOLE_LAYER = frozenset({"zimage"})
+# Pipelines that take several layers only as one ControlNet given several control images (its
+# multi wrapper), and their families.
+_ONE_CONTROLNET = {"QwenImageControlNetPipeline": "QwenImageMultiControlNetModel"}
+_ONE_CONTROLNET_FAMILIES = frozenset({"qwen-image"})
 
 
 def control_call(
@@ -51,12 +67,15 @@ def control_call(
     info = model.family_info
     if not info.controlnet:
         raise controlnet_refusal(info)
+    _check_layers(info, layers)
     # 1. The ControlNets, loaded once per base model.
     cache = cache_for(model)
     for reference in dict.fromkeys(layer.model for layer in layers):
         if reference not in cache.models:
             context.emit(ModelLoading(reference, f"Loading ControlNet {Path(reference).name}…"))
     nets = [cache.controlnet(layer.model, model.device, model.dtype) for layer in layers]
+    for layer, net in zip(layers, nets, strict=True):
+        check_controlnet_fits(info, layer.model, net)
     union = _check_union(nets, layers)
     # 2. The ControlNet variant of the pipeline, sharing the base weights.
     inpaint = "mask_image" in kwargs
@@ -67,7 +86,7 @@ def control_call(
     if key not in cache.pipelines:
         import diffusers
 
-        controlnet = nets[0] if len(nets) == 1 else nets
+        controlnet = _controlnet_argument(name, nets)
         variant = sharing_pipeline(getattr(diffusers, name), pipe, controlnet=controlnet)
         variant.set_progress_bar_config(disable=True)
         kept = {k: v for k, v in cache.pipelines.items() if k[0] != name}
@@ -81,6 +100,26 @@ def control_call(
         control_record(layer, image) for layer, image in zip(layers, images, strict=True)
     ]
     return variant, call_arguments(layers, images, union)
+
+
+def starts_at_strength(pipe: Any) -> bool:
+    """Whether ``pipe`` is a ControlNet pipeline without a strength that the engine starts at
+    the pass's strength (``core.engine.strength_start``)."""
+    return type(pipe).__name__ in STARTED_AT_STRENGTH
+
+
+def _controlnet_argument(name: str, nets: list[Any]) -> Any:
+    """The pipeline ``name``'s ``controlnet``: the one ControlNet, or the list of them; for a
+    pipeline that takes one ControlNet with several control images (Qwen-Image), its multi
+    wrapper around that one (``_check_layers`` refused different ones)."""
+    if len(nets) == 1:
+        return nets[0]
+    wrapper = _ONE_CONTROLNET.get(name)
+    if wrapper is None:
+        return nets
+    import diffusers
+
+    return getattr(diffusers, wrapper)([nets[0]])
 
 
 def sharing_pipeline(cls: Any, pipe: Any, **extra: Any) -> Any:
@@ -147,6 +186,27 @@ def control_record(layer: ControlLayer, image: Image.Image) -> dict[str, Any]:
         record["invert"] = layer.invert
     record["image_hash"] = pixel_hash(image)
     return record
+
+
+def _check_layers(info: Family, layers: list[ControlLayer]) -> None:
+    """ModelError (one line, before any ControlNet loads) for layers ``info``'s ControlNet
+    pipeline cannot run as asked: different ControlNets where it takes one (Qwen-Image);
+    several layers, or a start/end range, where it takes one image over the whole denoise
+    (Z-Image)."""
+    if info.key in _ONE_CONTROLNET_FAMILIES and len({layer.model for layer in layers}) > 1:
+        raise ModelError(
+            f"{info.label} takes one ControlNet per pass: "
+            "give every control layer the same ControlNet (a union one reads any control type)"
+        )
+    if info.key not in _ONE_WHOLE_LAYER:
+        return
+    if len(layers) > 1:
+        raise ModelError(f"{info.label} takes one control layer per pass ({len(layers)} given)")
+    if any(layer.start != 0.0 or layer.end != 1.0 for layer in layers):
+        raise ModelError(
+            f"{info.label}'s ControlNet acts over the whole denoise: "
+            "set the control layer's start to 0 and end to 1"
+        )
 
 
 def _check_union(nets: list[Any], layers: list[ControlLayer]) -> bool:

@@ -20,6 +20,14 @@ from core.model_spec import HUB_ID, PICKLE_SUFFIXES
 from core.models import LoadedModel
 
 UNION_CLASSES = ("ControlNetUnionModel",)
+# The ControlNet classes a diffusers folder may hold (which family each suits:
+# core.conditioning.control_support.CONTROLNET_CLASSES).
+FOLDER_CLASSES = (
+    "ControlNetModel",
+    *UNION_CLASSES,
+    "QwenImageControlNetModel",
+    "ZImageControlNetModel",
+)
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model"  # the weights file name in a diffusers folder
 _WEIGHTS_PATTERNS = ["config.json", "diffusion_pytorch_model.safetensors"]
 
@@ -118,7 +126,7 @@ def _load_folder(folder: Path, dtype: Any) -> Any:
     import diffusers
 
     name = _class_name(folder)
-    if name not in ("ControlNetModel", *UNION_CLASSES):
+    if name not in FOLDER_CLASSES:
         raise ModelError(f"{folder} holds a {name or 'model'}, not a ControlNet")
     try:
         return getattr(diffusers, name).from_pretrained(

@@ -1,22 +1,29 @@
-"""Which families take ControlNet control layers, and the one-line refusal for the others
-(why, where diffusers itself has no pipeline this app could run, and which families do)."""
+"""Which families take ControlNet control layers and which ControlNet classes fit each, and the
+one-line refusals: for a family without them (why, where diffusers itself has no pipeline this
+app could run, and which families do) and for a ControlNet made for another family."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from core.errors import ModelError
 from core.models.families import FAMILIES, Family
 
-_NO_STRENGTH = "take no strength: they cannot run an img2img or inpaint pass"
 # Why a family without ControlNet has none, as of diffusers 0.42.
 NO_CONTROLNET_REASONS = {
-    "zimage": f"diffusers' Z-Image ControlNet pipelines (text-to-image, inpaint) {_NO_STRENGTH}",
-    "qwen-image": (
-        f"diffusers' Qwen-Image ControlNet pipelines (text-to-image, inpaint) {_NO_STRENGTH}"
-    ),
     "chroma": "diffusers has no ControlNet pipeline for Chroma",
     "qwen-image-edit": "diffusers has no ControlNet pipeline for Qwen-Image-Edit",
     "qwen-image-edit-plus": "diffusers has no ControlNet pipeline for Qwen-Image-Edit-Plus",
     "flux2-klein": "diffusers has no ControlNet pipeline for FLUX.2",
+}
+
+# The diffusers ControlNet classes each family's ControlNet pipelines take.
+_SD_CONTROLNETS = ("ControlNetModel", "ControlNetUnionModel")
+CONTROLNET_CLASSES = {
+    "sd1": _SD_CONTROLNETS,
+    "sdxl": _SD_CONTROLNETS,
+    "qwen-image": ("QwenImageControlNetModel",),
+    "zimage": ("ZImageControlNetModel",),
 }
 
 
@@ -30,3 +37,22 @@ def controlnet_refusal(info: Family) -> ModelError:
         f"ControlNet control layers are not available for {info.label} models{because}; "
         f"ControlNet works on {having}"
     )
+
+
+def check_controlnet_fits(info: Family, reference: str, controlnet: Any) -> None:
+    """ModelError (one line) when the loaded ``controlnet`` (named ``reference``) is not one
+    ``info``'s ControlNet pipelines take: made for another family, or an inpainting ControlNet
+    (a Qwen-Image one takes the mask as extra channels, which only
+    ``QwenImageControlNetInpaintPipeline`` gives it)."""
+    name = type(controlnet).__name__
+    fitting = CONTROLNET_CLASSES.get(info.key, ())
+    if name not in fitting:
+        raise ModelError(
+            f"{reference} is a {name}, not a ControlNet for {info.label} models "
+            f"({' or '.join(fitting)})"
+        )
+    if int(getattr(controlnet.config, "extra_condition_channels", 0) or 0):
+        raise ModelError(
+            f"{reference} is an inpainting ControlNet (it takes the mask as extra channels, "
+            "which no img2img pass gives it); use one that takes a control image alone"
+        )

@@ -1,9 +1,9 @@
 """Regional denoise by differential diffusion: a per-pixel strength map.
 
 The pass runs at the map's highest strength. After every step, latents whose own strength has not
-yet been reached are reset to the source re-noised to the next step's noise level (as diffusers'
-inpaint pipeline does outside its mask; flow-matching models mix it with the noise at the next
-step's σ), so each region follows the denoiser for exactly ``int(steps × its strength)``
+yet been reached are reset to the source re-noised to the next step's noise level
+(:class:`core.engine.latent_hold.LatentHold`, as diffusers' inpaint pipeline does outside its
+mask), so each region follows the denoiser for exactly ``int(steps × its strength)``
 steps: a region at 0.8 changes like a global 0.8 pass, and pixels painted 0 come out
 byte-identical to the input. A mask limits the map (strength 0 outside it); the result is blended
 into the original through the map's own soft edge, not a binary cut.
@@ -17,70 +17,13 @@ import numpy as np
 from PIL import Image
 
 from core.engine.family_call import accepts
-from core.engine.vae import encode
+from core.engine.latent_hold import LatentHold
 from core.imaging import resize_to
 
 if TYPE_CHECKING:
     from core.engine.pass_run import PassRun
 
 SOFT_EDGE = 26  # map values below this (strength < 0.1) blend generated and original linearly
-
-
-def latent_start_steps(
-    strength_map: Image.Image, latent_size: tuple[int, int], steps: int, steps_to_run: int
-) -> np.ndarray:
-    """Per latent: the step index (0-based within the pass) from which it follows the denoiser."""
-    small = np.asarray(strength_map.resize(latent_size, Image.Resampling.BOX), dtype=np.float64)
-    own_steps = np.minimum(np.floor(steps * small / 255.0 + 1e-9), steps).astype(np.int64)
-    return steps_to_run - own_steps  # ≥ steps_to_run means "never": the source is kept
-
-
-class _RegionalFilter:
-    """``latent_filter`` for StepHooks: holds not-yet-started latents at the re-noised source."""
-
-    def __init__(
-        self,
-        pipe: Any,
-        source: Image.Image,
-        strength_map: Image.Image,
-        steps: int,
-        steps_to_run: int,
-        generator: Any,
-    ) -> None:
-        import torch
-
-        latents = encode(pipe, source)
-        self.source_latents = latents
-        self.noise = torch.randn(latents.shape, generator=generator, dtype=torch.float32)
-        self.noise = self.noise.to(latents.device, latents.dtype)
-        h, w = latents.shape[-2:]
-        start = latent_start_steps(strength_map, (w, h), steps, steps_to_run)
-        self.start = torch.from_numpy(start).to(latents.device)
-        self.steps_to_run = steps_to_run
-
-    def __call__(self, pipe: Any, step_index: int, timestep: Any, latents: Any) -> Any:
-        import torch
-
-        waiting = (self.start > step_index)[None, None]  # still held at the source
-        if not bool(waiting.any()):
-            return latents
-        if step_index + 1 < self.steps_to_run:
-            held = self._renoised(pipe.scheduler, step_index + 1)
-        else:
-            held = self.source_latents
-        return torch.where(waiting, held.to(latents.dtype), latents)
-
-    def _renoised(self, scheduler: Any, step: int) -> Any:
-        """The source at the noise level the pass's ``step`` (0-based) starts from."""
-        import torch
-
-        timesteps = scheduler.timesteps
-        index = len(timesteps) - self.steps_to_run + step
-        if "FlowMatch" in type(scheduler).__name__:  # x_t = (1 − σ)·x0 + σ·noise
-            sigma = float(scheduler.sigmas[index])
-            return (1.0 - sigma) * self.source_latents + sigma * self.noise
-        next_t = torch.tensor([timesteps[index]])
-        return scheduler.add_noise(self.source_latents, self.noise, next_t)
 
 
 def masked_strength_map(strength_map: Image.Image, mask: Image.Image | None) -> Image.Image:
@@ -108,9 +51,7 @@ def run_differential(run: PassRun, source: Image.Image, strength_map: Image.Imag
     # Models whose img2img has no strength (FLUX.1 Kontext) run their inpaint pipeline.
     by_inpaint = model.is_inpaint_model or not accepts(model.img2img_pipe, "strength")
     pipe = model.inpaint_pipe if by_inpaint else model.img2img_pipe
-    regional = _RegionalFilter(
-        pipe, work, work_map, request.steps, run.steps_to_run, run.generator()
-    )
+    regional = LatentHold(pipe, work, work_map, request.steps, run.steps_to_run, run.generator())
     kwargs: dict[str, Any] = {"image": work, "strength": top}
     if by_inpaint:
         kwargs.update(

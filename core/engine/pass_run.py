@@ -18,6 +18,7 @@ from core.conditioning.context import PassContext
 from core.conditioning.regional import regional_call
 from core.engine.cancel import CancelToken
 from core.engine.family_call import fit_call, pipeline_size
+from core.engine.strength_start import mask_hold, started_arguments
 from core.engine.vae import decode_fp32, is_blank
 from core.errors import PassCancelled
 from core.events import EventCallback
@@ -83,6 +84,19 @@ class PassRun:
         work = pipeline_size(pipe, work)  # where the latents are (Qwen-Image-Edit's inpaint)
         pipe.scheduler = self.scheduler
         family = self.model.family_info
+        generator = self.generator()
+        extra = prepared.kwargs
+        if prepared.started_at_strength:  # a ControlNet pipeline without a strength (Qwen-Image)
+            steps, steps_to_run = request.steps, self.steps_to_run
+            if latent_filter is None:  # masked: held outside the mask as inpainting does
+                latent_filter = mask_hold(pipe, extra, steps, steps_to_run, self.generator())
+            extra = started_arguments(
+                self.model.img2img_pipe,
+                self.scheduler,
+                {**extra, "generator": generator},
+                steps,
+                steps_to_run,
+            )
         layout = layout_for(family.packed_latents, int(pipe.vae_scale_factor), work)
         hooks = StepHooks(
             pipe, self.steps_to_run, self.emit, self.token, self.previewer, latent_filter, layout
@@ -97,12 +111,12 @@ class PassRun:
                 "negative_prompt": request.negative_prompt or None,
                 "num_inference_steps": request.steps,
                 "guidance_scale": request.cfg,
-                "generator": self.generator(),
+                "generator": generator,
                 "callback_on_step_end": hooks,
                 "callback_on_step_end_tensor_inputs": ["latents"],
                 "output_type": "pil",
                 "edit_references": request.edit_references,
-                **prepared.kwargs,
+                **extra,
             },
         )
         self.context.record_extra.update(notes)

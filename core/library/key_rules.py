@@ -270,12 +270,18 @@ def lora_family(keys: Keys) -> str:
 
 
 def is_controlnet(keys: Keys) -> bool:
-    return keys.any_prefix("control_model.", "controlnet_", "controlnet.") or keys.any_contains(
+    return keys.any_prefix(
+        "control_model.", "controlnet_", "controlnet.", "control_all_x_embedder."
+    ) or keys.any_contains(
         "controlnet_cond_embedding", "controlnet_blocks", "controlnet_x_embedder"
     )
 
 
 def controlnet_family(keys: Keys) -> str:
+    if keys.any_prefix("control_all_x_embedder."):  # ZImageControlNetModel
+        return "zimage"
+    if keys.any_prefix("txt_norm."):  # QwenImageControlNetModel (FLUX ones have none)
+        return "qwen-image"
     if keys.any_prefix("double_blocks.", "single_transformer_blocks.", "controlnet_x_embedder"):
         return "flux"
     if keys.any_prefix("single_blocks.") or keys.any_contains("controlnet_single_blocks"):

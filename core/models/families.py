@@ -91,7 +91,8 @@ FAMILIES: dict[str, Family] = {
         Family(
             "zimage", "Z-Image", 1024, 16, True, 28, 4.0,
             "ZImageImg2ImgPipeline", "ZImageInpaintPipeline",
-            lora=True, no_fp16=True,  # complex64 RoPE: diffusers' own tests skip fp16
+            lora=True, controlnet=True,
+            no_fp16=True,  # complex64 RoPE: diffusers' own tests skip fp16
         ),
         Family(
             "chroma", "Chroma", 1024, 16, True, 40, 4.0,
@@ -101,7 +102,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "qwen-image", "Qwen-Image", 1328, 16, True, 50, 4.0,
             "QwenImageImg2ImgPipeline", "QwenImageInpaintPipeline",
-            lora=True, packed_latents=True, true_cfg=True,
+            lora=True, controlnet=True, packed_latents=True, true_cfg=True,
             no_fp16=True,  # trained in bf16; fp16 overflows
         ),
         # With a mask, its own inpaint pipeline repaints under it with a strength (built from the

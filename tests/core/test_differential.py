@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.engine import Engine
-from core.engine.differential import latent_start_steps
+from core.engine.latent_hold import latent_start_steps
 from core.models import ModelSpec
 from core.requests import PassRequest
 from tests.tiny_models.images import make_image, make_mask

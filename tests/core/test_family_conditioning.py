@@ -4,9 +4,10 @@ Qwen-Image, Qwen-Image-Edit, Qwen-Image-Edit-Plus and FLUX.2 Klein.
 LoRAs go through diffusers' own LoRA loader: a LoRA changes the result, weight 0 is
 byte-identical to no LoRA (before and after weight 1), the record and the infotext name it; a
 LoRA made for another family is refused in one line before it loads, and a family or pipeline
-without a LoRA loader is refused in one line naming those that have one. Control layers are
-refused in one line, before any ControlNet loads, saying why and naming the families that have
-ControlNet."""
+without a LoRA loader is refused in one line naming those that have one. Control layers on the
+families without ControlNet (all but Z-Image and Qwen-Image:
+tests/core/test_controlnet_started.py) are refused in one line, before any ControlNet loads,
+saying why and naming the families that have ControlNet."""
 
 from __future__ import annotations
 
@@ -168,7 +169,15 @@ def test_the_lora_flag_matches_diffusers_loaders(family):
     assert info.lora == all(loaders)
 
 
-@pytest.mark.parametrize("family", list(BUILDERS))
+WITHOUT_CONTROLNET = [f for f in BUILDERS if not families.FAMILIES[f].controlnet]
+
+
+def test_z_image_and_qwen_image_are_the_2026_families_with_controlnet():
+    """Their ControlNet passes: tests/core/test_controlnet_started.py."""
+    assert [f for f in BUILDERS if f not in WITHOUT_CONTROLNET] == ["zimage", "qwen-image"]
+
+
+@pytest.mark.parametrize("family", WITHOUT_CONTROLNET)
 def test_control_layers_are_refused_in_one_line_saying_why(lora_engine, tiny_models, family):
     """Before the ControlNet loads: the one named here does not exist."""
     model = tiny_models[family][0]
@@ -178,5 +187,6 @@ def test_control_layers_are_refused_in_one_line_saying_why(lora_engine, tiny_mod
     message = str(caught.value)
     label = families.FAMILIES[family].label
     assert message.startswith(f"ControlNet control layers are not available for {label} models (")
-    assert message.endswith("; ControlNet works on SD 1.x, SDXL") and "\n" not in message
+    assert message.endswith("; ControlNet works on SD 1.x, SDXL, Z-Image, Qwen-Image")
+    assert "\n" not in message
     assert "diffusers" in message

@@ -1,8 +1,13 @@
-"""Build tiny random-weight ControlNets offline, matching the tiny SD 1.x and SDXL models.
+"""Build tiny random-weight ControlNets offline, matching the tiny SD 1.x, SDXL and Qwen-Image
+models.
 
 The ControlNet copies the tiny UNet's configuration (``ControlNetModel.from_unet``); its zero
 convolutions (which a real ControlNet learns away from zero) get small random weights, so a
 control image really changes the output. ``union=True`` builds a union ControlNet for SDXL.
+``build_tiny_qwen_controlnet`` does the same for the tiny Qwen-Image transformer
+(``QwenImageControlNetModel.from_transformer``, one block) and ``build_tiny_zimage_controlnet``
+for the tiny Z-Image one (a ``ZImageControlNetModel`` of its width: one control block, one
+refiner block); ``zero=True`` keeps diffusers' zero projections.
 
 Usage: ``python -m tests.tiny_models.tiny_controlnet OUT_DIR [--sdxl] [--union]``
 """
@@ -70,6 +75,81 @@ def build_tiny_controlnet(
     """Write a tiny ControlNet folder (config.json + safetensors weights) and return its path."""
     folder = Path(out)
     controlnet = build_controlnet(sdxl, union, seed, model_dir)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_qwen_controlnet(
+    out: str | Path,
+    model_dir: str | Path,
+    seed: int = 0,
+    zero: bool = False,
+    extra_condition_channels: int = 0,
+) -> Path:
+    """Write a tiny ``QwenImageControlNetModel`` for the tiny Qwen-Image model in ``model_dir``
+    (one block, its transformer's width and weights) and return its folder. Its output
+    projections get small random weights unless ``zero`` (diffusers starts them at zero: such a
+    ControlNet adds exactly nothing); ``extra_condition_channels`` makes an inpainting one."""
+    import torch
+    from diffusers import QwenImageControlNetModel, QwenImageTransformer2DModel
+
+    transformer = QwenImageTransformer2DModel.from_pretrained(
+        Path(model_dir) / "transformer", use_safetensors=True
+    )
+    config = transformer.config
+    controlnet = QwenImageControlNetModel.from_transformer(
+        transformer,
+        num_layers=1,
+        attention_head_dim=config.attention_head_dim,
+        num_attention_heads=config.num_attention_heads,
+        extra_condition_channels=extra_condition_channels,
+    )
+    if not zero:
+        generator = torch.Generator().manual_seed(seed + 10)
+        with torch.no_grad():
+            for linear in [*controlnet.controlnet_blocks, controlnet.controlnet_x_embedder]:
+                linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator) * 0.1)
+                linear.bias.copy_(torch.randn(linear.bias.shape, generator=generator) * 0.1)
+    folder = Path(out)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_zimage_controlnet(
+    out: str | Path, model_dir: str | Path, seed: int = 0, zero: bool = False
+) -> Path:
+    """Write a tiny ``ZImageControlNetModel`` for the tiny Z-Image model in ``model_dir`` (its
+    width and heads; the pipeline gives it the transformer's embedders) and return its folder.
+    Its projections get small random weights unless ``zero`` (diffusers starts them at zero)."""
+    import torch
+    from diffusers import ZImageControlNetModel, ZImageTransformer2DModel
+
+    transformer = ZImageTransformer2DModel.from_pretrained(
+        Path(model_dir) / "transformer", use_safetensors=True
+    )
+    config = transformer.config
+    torch.manual_seed(seed)
+    controlnet: Any = ZImageControlNetModel(
+        control_layers_places=[0],
+        control_refiner_layers_places=[0],
+        control_in_dim=config.in_channels,
+        all_patch_size=tuple(config.all_patch_size),
+        all_f_patch_size=tuple(config.all_f_patch_size),
+        dim=config.dim,
+        n_refiner_layers=config.n_refiner_layers,
+        n_heads=config.n_heads,
+        n_kv_heads=config.n_kv_heads,
+        norm_eps=config.norm_eps,
+        qk_norm=config.qk_norm,
+    )
+    if not zero:
+        generator = torch.Generator().manual_seed(seed + 10)
+        with torch.no_grad():
+            for name, parameter in controlnet.named_parameters():
+                if "before_proj" in name or "after_proj" in name:
+                    values = torch.randn(parameter.shape, generator=generator) * 0.1
+                    parameter.copy_(values)
+    folder = Path(out)
     controlnet.save_pretrained(folder, safe_serialization=True)
     return folder
 
