@@ -1,9 +1,9 @@
 """Live mode with the edit models on the real window (Qwen-Image-Edit-Plus has its own test in
 tests/gui/test_edit_model_window.py): the tiny Qwen-Image-Edit (tests.tiny_models.tiny_qwen_image
 --edit), which takes no references, edits the whole picture and, with a mask, repaints under it
-with its own inpaint pipeline and the strength; the tiny FLUX.2 Klein (tests.tiny_models.tiny_flux2_klein) with and without
-references, and with a mask, where its own inpaint pipeline uses the strength. Live results are
-never filed.
+with its own inpaint pipeline and the strength; the tiny FLUX.2 Klein
+(tests.tiny_models.tiny_flux2_klein) with and without references, and with a mask, where its own
+inpaint pipeline uses the strength. Live results are never filed.
 
 As in tests/core/test_family_qwen_image_edit.py, the edit pipeline's ~1 MP target area is made
 64×64 here."""
