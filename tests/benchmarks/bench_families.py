@@ -106,6 +106,14 @@ def compare_family(family: str, folder: Path, rounds: int, side: int, steps: int
     }
 
 
+def guarded(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``measure()``, or ``{"error": why}`` when it fails: the report says why, the rest runs."""
+    try:
+        return measure()
+    except Exception as error:  # noqa: BLE001 — any failure is a row of the report
+        return {"error": f"{type(error).__name__}: {str(error)[:300]}"}
+
+
 def bench_families(
     work: Path,
     families: tuple[str, ...] = tuple(FAMILIES),
@@ -117,14 +125,13 @@ def bench_families(
     """Every family's row (a family that fails says why instead); ``on_row(rows)`` after each."""
     rows: dict[str, Any] = {}
     for family in families:
-        try:
+
+        def measure(family: str = family) -> dict[str, Any]:
             folder = build_family(family, work / family)
-            rows[family] = compare_family(family, folder, rounds, side, steps)
-        except Exception as error:  # noqa: BLE001 — the report says why, the others still run
-            rows[family] = {"label": FAMILIES[family][0], "error": f"{type(error).__name__}: "
-                            f"{str(error).splitlines()[0][:300] if str(error) else ''}"}  # fmt: skip
-        finally:
-            shutil.rmtree(work / family, ignore_errors=True)
+            return compare_family(family, folder, rounds, side, steps)
+
+        rows[family] = {"label": FAMILIES[family][0], **guarded(measure)}
+        shutil.rmtree(work / family, ignore_errors=True)
         if on_row is not None:
             on_row(rows)
     return rows

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.bare import bare_cache, bare_call, bare_pipeline
-from tests.benchmarks.bench_families import build_family, pixel_difference, the_request
+from tests.benchmarks.bench_families import build_family, guarded, pixel_difference, the_request
 from tests.benchmarks.timing import alternate, write_report
 
 # option → the ModelSpec fields the app gets (a speed option shares the plain load)
@@ -59,7 +59,7 @@ def _counted(pipe: Any, run: Callable[[], Any]) -> tuple[Any, int]:
 def _in_use(record: dict[str, Any]) -> str:
     """What the app's record says ran: speed, quantization and memory mode."""
     model = record["model"]
-    return f"speed {model.get('speed')}, quantize {model.get('quantize')}, memory {model.get('memory')}"
+    return ", ".join(f"{key} {model.get(key)}" for key in ("speed", "quantize", "memory"))
 
 
 def compare_option(engine: Any, spec: Any, request: Any, rounds: int) -> dict[str, Any]:
@@ -103,13 +103,6 @@ def compare_option(engine: Any, spec: Any, request: Any, rounds: int) -> dict[st
     return {**row, "_app": app_picture}
 
 
-def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    try:
-        return fn()
-    except Exception as error:  # noqa: BLE001 — the report says why, the other options run
-        return {"error": f"{type(error).__name__}: {str(error)[:300]}"}
-
-
 def bench_options(folder: Path, family: str, rounds: int, side: int, steps: int) -> dict:
     """Every option's row for ``family``'s tiny model in ``folder``."""
     from core.engine import Engine
@@ -122,7 +115,7 @@ def bench_options(folder: Path, family: str, rounds: int, side: int, steps: int)
     for option, fields in OPTIONS.items():
         spec = ModelSpec(str(folder), device="cpu", dtype="fp32", **fields)
         engine = engines.setdefault((spec.quantize, spec.memory), Engine(previews=False))
-        row = _guarded(lambda: compare_option(engine, spec, request, rounds))  # noqa: B023
+        row = guarded(lambda: compare_option(engine, spec, request, rounds))  # noqa: B023
         if "_app" in row:
             picture = row.pop("_app")
             plain = plain or picture
