@@ -40,7 +40,7 @@ MODE_TIMEOUT_S = 1500  # a CPU without bf16 instructions emulates it: slow, but 
 # there, each within this limit, so ``make bench`` finishes and still says what bf16 costs.
 # (2026-12-07, a 2-core AVX2 EPYC under load 10: one bf16 UNet call on 16×16 latents, i.e. a
 # 128² picture, did not finish in 14 minutes where fp32 took 15 s.)
-EMULATED_BF16_SIDE, EMULATED_BF16_STEPS, EMULATED_BF16_TIMEOUT_S = 64, 1, 600
+EMULATED_BF16_SIDE, EMULATED_BF16_STEPS, EMULATED_BF16_TIMEOUT_S = 64, 2, 600
 SECTIONS = ("weights", "bf16_emulated")  # the report's sections with a table each
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -206,7 +206,7 @@ def bench_emulated_bf16(
         what = "per step" if key == "step_s" else "per pass"
         out["bf16_cost"] = (
             f"bf16 takes {bf16[key] / fp32[key]:.1f}× fp32's time {what} on this CPU "
-            f"({bf16[key]} s vs {fp32[key]} s at {side}², {steps} steps)"
+            f"({bf16[key]} s vs {fp32[key]} s at {side}², {steps} step{'s' * (steps != 1)})"
         )
     if on_row is not None:
         on_row(out)
