@@ -145,13 +145,14 @@ def markdown_table(report: dict[str, Any]) -> str:
     ]
     for family in (f for f in report if f in LABELS):
         out = report[family]
-        name = f"{LABELS[family]} {out['image']}, {out['steps']} steps"
-        for option, row in out.items():
+        name = f"{LABELS[family]} {out['image']}, {out['steps']} steps, strength {out['strength']}"
+        for option in (*OPTIONS, *CUDA_ONLY):
+            row = out[option]
             if isinstance(row, str):
                 lines.append(f"| {name} | {option} | {row} | | | | | |")
-            elif isinstance(row, dict) and "error" in row:
+            elif "error" in row:
                 lines.append(f"| {name} | {option} | failed: {row['error']} | | | | | |")
-            elif isinstance(row, dict):
+            else:
                 bare = row.get("bare_error")
                 lines.append(
                     f"| {name} | {option} | {row['app_s']} "

@@ -281,7 +281,8 @@ def markdown_table(report: dict[str, Any], key: str = "weights") -> str:
             f"| {row['step_s']} s | {speed}× | {diff} |"
         )
     if "bf16_cost" in weights:
-        lines += ["", f"{weights['why']}: {weights['bf16_cost']}."]
+        why = weights["why"]
+        lines += ["", f"{why[:1].upper()}{why[1:]}: {weights['bf16_cost']}."]
     return "\n".join(lines)
 
 
