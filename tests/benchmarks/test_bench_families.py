@@ -42,3 +42,19 @@ def test_every_option_is_measured_against_bare_or_says_why_not(tmp_path):
     report = {"machine": machine_info(), "rounds": 1, "flux": out}
     assert "| fastest |" in bench_options.markdown_table(report)
     json.dumps(out)  # what the report writes
+
+
+def test_the_report_prints_each_side_by_side_table_after_the_main_one(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from tests.benchmarks import report
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "bench"
+    for name in ("families.json", "options.json", "cpu-weights-bf16-2026-12-07.json"):
+        shutil.copy(docs / name, tmp_path / name)
+    text = report.table(tmp_path, docs=tmp_path)
+    assert text.count("| Qwen-Image-Edit | QwenImageEditPipeline |") == 1
+    klein = [line for line in text.splitlines() if line.startswith("| FLUX.2 Klein 128x128")]
+    assert len(klein) == len(bench_options.OPTIONS) + len(bench_options.CUDA_ONLY)
+    assert "| bf16 |" in text and "bf16 takes " in text
