@@ -7,7 +7,8 @@
   bf16 and torchao int8 weight-only (on fp32 and on bf16 activations), each in its own process:
   load seconds, peak RSS, weight bytes, seconds per step at 256² (``--side``), pixel difference
   to fp32 (``cpu_weights``); on a CPU without bf16 instructions (emulated bf16: at 256² it did
-  not finish in 25 minutes) the bf16 row is measured beside fp32 at a small size instead (``bf16_emulated``);
+  not finish in 25 minutes) the bf16 row is measured beside fp32 at a small size instead
+  (``bf16_emulated``);
 - switching models: the process RSS after loading the SD 1.5-size model and after switching to
   the tiny one (the first must be freed).
 

@@ -7,10 +7,10 @@ Each mode runs in its own process (so its peak RSS is its own) one after the oth
 and reports: load seconds, RSS after loading and peak RSS over load + pass, bytes of the weights
 as stored (UNet and all parts), seconds per denoising step (the median gap between the engine's
 step events after the first step, CFG batch of 2) and the mean / max pixel difference of its
-picture to fp32's (same seed, 0–255). A CPU without bf16 instructions emulates bf16 (2.3× fp32's
-time per step at 64² on a 2-core EPYC; at 256² it did not finish in 25 minutes): there the main run is fp32 and int8, and
-``bf16_emulated`` measures bf16 beside fp32 at 64², 2 steps, saying what bf16 costs
-(``bf16_cost``).
+picture to fp32's (same seed, 0–255). A CPU without bf16 instructions emulates bf16 (2.3×
+fp32's time per step at 64² on a 2-core EPYC; at 256² it did not finish in 25 minutes): there
+the main run is fp32 and int8, and ``bf16_emulated`` measures bf16 beside fp32 at 64², 2 steps,
+saying what bf16 costs (``bf16_cost``).
 
 ``python -m tests.benchmarks.cpu_weights --out bench-out/cpu-weights.json`` (or through
 ``bench_big_models``, which ``make bench`` runs).
