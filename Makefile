@@ -52,6 +52,8 @@ bench: $(STAMP)
 	$(if $(shell command -v xvfb-run),xvfb-run -a -s "-screen 0 1600x1200x24",QT_QPA_PLATFORM=offscreen) $(PY) -m tests.benchmarks.bench_live --remote --out bench-out/live-remote.json
 	$(PY) -m tests.benchmarks.bench_ray --out bench-out/ray.json
 	$(PY) -m tests.benchmarks.bench_serve_pool --out bench-out/serve-pool.json
+	$(PY) -m tests.benchmarks.bench_families --out bench-out/families.json
+	$(PY) -m tests.benchmarks.bench_options --out bench-out/options.json
 	$(PY) -m tests.benchmarks.bench_big_models --out bench-out/big-models.json
 	$(PY) -m tests.benchmarks.report bench-out
 

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks.bare import bare_call, bare_pipeline
 from tests.benchmarks.machine import machine_info
 from tests.benchmarks.timing import alternate
 
 
-def _bare_pipe(folder: Path, like: Any = None) -> Any:
-    """A bare fp32 img2img pipeline on ``folder``; with ``like`` (an engine that has loaded the
-    model) it runs the same scheduler class as the app."""
+def _bare_pipe(folder: Path) -> Any:
+    """A bare fp32 img2img pipeline loaded from ``folder`` (a process without the app)."""
     import torch
     from diffusers import StableDiffusionImg2ImgPipeline
 
@@ -36,23 +36,7 @@ def _bare_pipe(folder: Path, like: Any = None) -> Any:
         folder, dtype=torch.float32, safety_checker=None, feature_extractor=None
     )
     pipe.set_progress_bar_config(disable=True)
-    if like is not None:
-        scheduler = type(like.models.loaded.base_pipe.scheduler)
-        pipe.scheduler = scheduler.from_config(pipe.scheduler.config)
     return pipe
-
-
-def _bare_call(pipe: Any, request: Any) -> Any:
-    import torch
-
-    return pipe(
-        request.prompt,
-        image=request.image,
-        strength=request.strength,
-        num_inference_steps=request.steps,
-        guidance_scale=request.cfg,
-        generator=torch.Generator("cpu").manual_seed(request.seed),
-    ).images[0]
 
 
 class _TimedPreviewer:
@@ -83,12 +67,12 @@ def compare_passes(folder: Path, side: int, steps: int, rounds: int) -> dict[str
         make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
     )
     quiet.run_pass(request, spec)
-    pipe = _bare_pipe(folder, like=engine)
+    pipe = bare_pipeline(engine.models.loaded.base_pipe)  # same weights and sampler
     timed = _TimedPreviewer(engine.previewer_for(engine.models.loaded))
     engine.previewer_for = lambda _model: timed  # type: ignore[method-assign]
     medians = alternate(
         {
-            "bare": lambda: _bare_call(pipe, request),
+            "bare": lambda: bare_call(pipe, request),
             "app": lambda: quiet.run_pass(request, spec),
             "app_previews": lambda: engine.run_pass(request, spec),
         },
@@ -172,7 +156,7 @@ def compare_batch(folder: Path, count: int, side: int, steps: int, rounds: int) 
         make_image(side, side), "a house", strength=1.0, steps=steps, seed=1, work_size="input"
     )
     engine.run_pass(template, spec)
-    pipe = _bare_pipe(folder, like=engine)
+    pipe = bare_pipeline(engine.models.loaded.base_pipe)
 
     def app() -> None:
         out = work / "app"
@@ -187,7 +171,7 @@ def compare_batch(folder: Path, count: int, side: int, steps: int, rounds: int) 
         out.mkdir()
         for path in sorted(inputs.glob("*.png")):
             image = Image.open(path).convert("RGB")
-            _bare_call(pipe, template.replace(image=image)).save(out / path.name)
+            bare_call(pipe, template.replace(image=image)).save(out / path.name)
 
     medians = alternate({"bare": bare, "app": app}, rounds)
     return {
@@ -212,8 +196,9 @@ if sys.argv[1] == "app":
     from core.models import ModelSpec
     Engine(previews=True).run_pass(request, ModelSpec({folder!r}, device="cpu", dtype="fp32"))
 else:
-    from tests.benchmarks.bench_app import _bare_call, _bare_pipe
-    _bare_call(_bare_pipe(Path({folder!r})), request)
+    from tests.benchmarks.bare import bare_call
+    from tests.benchmarks.bench_app import _bare_pipe
+    bare_call(_bare_pipe(Path({folder!r})), request)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 

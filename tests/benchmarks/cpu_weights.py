@@ -7,7 +7,10 @@ Each mode runs in its own process (so its peak RSS is its own) one after the oth
 and reports: load seconds, RSS after loading and peak RSS over load + pass, bytes of the weights
 as stored (UNet and all parts), seconds per denoising step (the median gap between the engine's
 step events after the first step, CFG batch of 2) and the mean / max pixel difference of its
-picture to fp32's (same seed, 0–255).
+picture to fp32's (same seed, 0–255). A CPU without bf16 instructions emulates bf16 (2.3×
+fp32's time per step at 64² on a 2-core EPYC; at 256² it did not finish in 25 minutes): there
+the main run is fp32 and int8, and ``bf16_emulated`` measures bf16 beside fp32 at 64², 2 steps,
+saying what bf16 costs (``bf16_cost``).
 
 ``python -m tests.benchmarks.cpu_weights --out bench-out/cpu-weights.json`` (or through
 ``bench_big_models``, which ``make bench`` runs).
@@ -36,6 +39,12 @@ MODES: dict[str, tuple[str, str]] = {
     "int8_bf16": ("bf16", "int8"),
 }
 MODE_TIMEOUT_S = 1500  # a CPU without bf16 instructions emulates it: slow, but not forever
+# Such a CPU gets its bf16 row at a small size (``bf16_emulated``): fp32 and bf16 side by side
+# there, each within this limit, so ``make bench`` finishes and still says what bf16 costs.
+# (2026-12-07, a 2-core AVX2 EPYC under load 10: one bf16 UNet call on 16×16 latents, i.e. a
+# 128² picture, did not finish in 14 minutes where fp32 took 15 s.)
+EMULATED_BF16_SIDE, EMULATED_BF16_STEPS, EMULATED_BF16_TIMEOUT_S = 64, 2, 600
+SECTIONS = ("weights", "bf16_emulated")  # the report's sections with a table each
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -112,7 +121,9 @@ def _pixel_difference(image: Path, reference: Path) -> dict[str, float]:
     }
 
 
-def _run_child(folder: Path, mode: str, side: int, steps: int, image: Path) -> dict:
+def _run_child(
+    folder: Path, mode: str, side: int, steps: int, image: Path, timeout: int = MODE_TIMEOUT_S
+) -> dict:
     """``measure_mode`` in a process of its own; its row, or why there is none."""
     command = [sys.executable, "-m", "tests.benchmarks.cpu_weights", "--child", mode]
     command += ["--folder", str(folder), "--side", str(side), "--steps", str(steps)]
@@ -121,10 +132,10 @@ def _run_child(folder: Path, mode: str, side: int, steps: int, image: Path) -> d
     try:
         done = subprocess.run(
             command, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-            timeout=MODE_TIMEOUT_S,
+            timeout=timeout,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        return {"error": f"not finished in {MODE_TIMEOUT_S} s on this machine"}
+        return {"error": f"not finished in {timeout} s on this machine"}
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         return {"error": f"exit {done.returncode}: {last[:300]}"}
@@ -137,20 +148,21 @@ def bench_weights(
     steps: int = 4,
     modes: tuple[str, ...] = tuple(MODES),
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    timeout: int = MODE_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Every mode in its own process on ``folder`` (an SD 1.5-size pipeline), with ratios to
-    fp32 and bf16 (fp32 first: the pixel differences are to its picture). ``on_row(out)``
-    after each mode: a long run keeps what it measured."""
+    fp32 and bf16 (fp32 first: the pixel differences are to its picture), each stopped after
+    ``timeout`` s. ``on_row(out)`` after each mode: a long run keeps what it measured."""
     out: dict[str, Any] = {
         "model": "SD 1.5-size pipeline (random weights, bundled configs)",
         "size": f"{side}²",
         "steps": steps,
         "cfg_batch": 2,
     }
-    images = folder.parent / "weights-images"
+    images = folder.parent / f"weights-images-{side}-{steps}"
     images.mkdir(exist_ok=True)
     for mode in modes:
-        out[mode] = _run_child(folder, mode, side, steps, images / f"{mode}.png")
+        out[mode] = _run_child(folder, mode, side, steps, images / f"{mode}.png", timeout)
         _compare(out, images)
         if on_row is not None:
             on_row(out)
@@ -175,6 +187,61 @@ def _compare(out: dict[str, Any], images: Path) -> None:
                 row[f"speed_vs_{base}"] = round(other["step_s"] / row["step_s"], 2)
 
 
+def bench_emulated_bf16(
+    folder: Path,
+    side: int = EMULATED_BF16_SIDE,
+    steps: int = EMULATED_BF16_STEPS,
+    timeout: int = EMULATED_BF16_TIMEOUT_S,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """fp32 and bf16 side by side at a size small enough for emulated bf16 to finish (a CPU
+    without bf16 instructions), and a sentence saying what bf16 costs there."""
+    out = bench_weights(folder, side, steps, ("fp32", "bf16"), on_row, timeout)
+    out["why"] = (
+        "this CPU has no bf16 instructions (torch emulates bf16): measured at a small size, "
+        "fp32 beside it in the same run"
+    )
+    bf16, fp32 = out["bf16"], out["fp32"]
+    if "error" in bf16 or "error" in fp32:
+        out["bf16_cost"] = f"not measured: {bf16.get('error') or fp32.get('error')}"
+    else:
+        key = "step_s" if bf16["step_s"] and fp32["step_s"] else "pass_s"
+        what = "per step" if key == "step_s" else "per pass"
+        out["bf16_cost"] = (
+            f"bf16 takes {bf16[key] / fp32[key]:.1f}× fp32's time {what} on this CPU "
+            f"({bf16[key]} s vs {fp32[key]} s at {side}², {steps} step{'s' * (steps != 1)})"
+        )
+    if on_row is not None:
+        on_row(out)
+    return out
+
+
+def bench_cpu_weights(
+    folder: Path, side: int, steps: int, keep: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """``weights``: every mode at ``side``² and ``steps``; on a CPU that emulates bf16, only fp32
+    and int8 there, and ``bf16_emulated`` (:func:`bench_emulated_bf16`) beside it. ``keep``
+    hears the sections after each row."""
+    from core.models.device import fast_cpu_bf16
+
+    sections: dict[str, Any] = {}
+
+    def keeper(key: str) -> Callable[[dict[str, Any]], None]:
+        def kept(rows: dict[str, Any]) -> None:
+            sections[key] = rows
+            if keep is not None:
+                keep(sections)
+
+        return kept
+
+    if fast_cpu_bf16():
+        bench_weights(folder, side, steps, on_row=keeper("weights"))
+    else:
+        bench_weights(folder, side, steps, ("fp32", "int8"), on_row=keeper("weights"))
+        bench_emulated_bf16(folder, on_row=keeper("bf16_emulated"))
+    return sections
+
+
 LABELS = {
     "fp32": "fp32",
     "int8": "int8 weight-only, fp32 compute",
@@ -183,9 +250,10 @@ LABELS = {
 }
 
 
-def markdown_table(report: dict[str, Any]) -> str:
-    """The README's table for a report this module wrote (``--table FILE``)."""
-    machine, weights = report["machine"], report["weights"]
+def markdown_table(report: dict[str, Any], key: str = "weights") -> str:
+    """The README's table for a report this module wrote (``--table FILE``): its ``key``
+    section (``weights``, or ``bf16_emulated`` where a CPU emulates bf16)."""
+    machine, weights = report["machine"], report[key]
     bf16 = "yes" if machine.get("cpu_fast_bf16") else "no: emulated"
     lines = [
         f"CPU weights, {weights['model']}, {weights['size']}, {weights['steps']} steps, CFG: "
@@ -215,6 +283,9 @@ def markdown_table(report: dict[str, Any]) -> str:
             f"| {row['unet_bytes'] / 1e9:.2f} GB | {row['weights_bytes'] / 1e9:.2f} GB "
             f"| {row['step_s']} s | {speed}× | {diff} |"
         )
+    if "bf16_cost" in weights:
+        why = weights["why"]
+        lines += ["", f"{why[:1].upper()}{why[1:]}: {weights['bf16_cost']}."]
     return "\n".join(lines)
 
 
@@ -225,11 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--folder", type=Path, help="an SD 1.5-size folder (built if not given)")
     parser.add_argument("--table", type=Path, help="print the README table of this report")
+    parser.add_argument(
+        "--emulated-bf16", action="store_true", help="only fp32 vs bf16 at the small size"
+    )
     parser.add_argument("--child", choices=tuple(MODES), help=argparse.SUPPRESS)
     parser.add_argument("--image", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.table:
-        print(markdown_table(json.loads(args.table.read_text())))
+        report = json.loads(args.table.read_text())
+        print("\n\n".join(markdown_table(report, key) for key in SECTIONS if key in report))
         return 0
     if args.child:
         row = measure_mode(args.folder, args.child, args.side, args.steps, args.image)
@@ -243,12 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.folder or build_sd15_size(Path(tempfile.mkdtemp()) / "sd15")
     report: dict[str, Any] = {"machine": machine_info()}
 
-    def keep(weights: dict[str, Any]) -> None:
-        report["weights"] = weights
+    def keep(sections: dict[str, Any]) -> None:
+        report.update(sections)
         report["machine"]["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
         write_report(report, out)
 
-    bench_weights(folder, args.side, args.steps, on_row=keep)
+    if args.emulated_bf16:
+        bench_emulated_bf16(folder, on_row=lambda rows: keep({"bf16_emulated": rows}))
+    else:
+        bench_cpu_weights(folder, args.side, args.steps, keep)
     return 0
 
 

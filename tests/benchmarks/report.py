@@ -3,7 +3,10 @@
 ``python -m tests.benchmarks.report bench-out [--readme README.md]`` prints the table (and with
 ``--readme`` replaces the text between the ``bench-table`` markers there). Reads
 ``bench-out/app.json`` (bench_app), ``gui.json`` (bench_gui), ``canvas.json`` (bench_canvas) and
-every ``docs/bench/gpu-*.json`` / ``bench-out/gpu*.json`` (bench_gpu, one machine each).
+every ``docs/bench/gpu-*.json`` / ``bench-out/gpu*.json`` (bench_gpu, one machine each); after the
+table, one table per side-by-side benchmark that ran, each naming its machine: ``families.json``
+(bench_families), ``options.json`` (bench_options), and the weights of ``big-models.json`` and
+every ``cpu-weights*.json`` (cpu_weights).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.benchmarks import bench_families, bench_options, cpu_weights
 from tests.benchmarks.bench_colour import colour_rows
 
 UNET_RATES = ("sdpa_it_s", "sdpa_channels_last_it_s", "compiled_cuda_graphs_it_s")
@@ -328,12 +332,29 @@ def table(out_dir: Path, docs: Path = Path("docs/bench")) -> str:
     )
     rows += colour_rows(_load(out_dir / "colour.json"))
     gpu_files = sorted(docs.glob("gpu-*.json")) + sorted(out_dir.glob("gpu*.json"))
+    gpu_files = list(dict.fromkeys(path.resolve() for path in gpu_files))  # docs as out_dir
     for path in gpu_files:
         gpu = _load(path)
         if gpu and "device" in gpu:
             rows += _gpu_rows(gpu)
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + _side_by_side_tables(out_dir))
+
+
+def _side_by_side_tables(out_dir: Path) -> list[str]:
+    """The tables of the side-by-side benchmarks that ran (a blank line before each)."""
+    tables = []
+    families = _load(out_dir / "families.json")
+    if families and "families" in families:
+        tables.append(bench_families.markdown_table(families))
+    options = _load(out_dir / "options.json")
+    if options:
+        tables.append(bench_options.markdown_table(options))
+    weights = [out_dir / "big-models.json", *sorted(out_dir.glob("cpu-weights*.json"))]
+    for report in filter(None, map(_load, weights)):
+        tables += [cpu_weights.markdown_table(report, key) for key in cpu_weights.SECTIONS
+                   if key in report]  # fmt: skip
+    return [line for text in tables for line in ("", text)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,3 +21,22 @@ def test_fp32_and_int8_rows_with_ratios_and_the_readme_table(tiny_model_dir, tmp
     table = markdown_table({"machine": {**machine_info(), "load_average_after": [1.0]},
                             "weights": weights})  # fmt: skip
     assert "| int8 weight-only, fp32 compute |" in table and "bf16" not in table.split("\n")[-1]
+
+
+def test_emulated_bf16_is_measured_beside_fp32_at_its_own_size_and_says_what_it_costs(
+    tiny_model_dir, tmp_path
+):
+    import shutil
+
+    from tests.benchmarks.cpu_weights import bench_emulated_bf16
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "tiny")
+    rows = bench_emulated_bf16(folder, side=64, steps=2, timeout=300)
+    assert rows["size"] == "64²" and rows["steps"] == 2
+    assert rows["bf16"]["unet_dtype"] == "bfloat16" and rows["fp32"]["unet_dtype"] == "float32"
+    assert (
+        rows["bf16_cost"].startswith("bf16 takes ") and "fp32's time per step" in rows["bf16_cost"]
+    )
+    report = {"machine": {**machine_info(), "load_average_after": [1.0]}, "bf16_emulated": rows}
+    table = markdown_table(report, "bf16_emulated")
+    assert "| bf16 |" in table and table.endswith(f"{rows['bf16_cost']}.")
