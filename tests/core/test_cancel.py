@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-import core.engine.differential
+import core.engine.latent_hold
 import core.models.loading
 from core.engine import CancelToken, Engine
 from core.errors import PassCancelled
@@ -84,7 +84,7 @@ def test_a_cancel_during_the_vae_encode_runs_no_step(tiny_model_dir, monkeypatch
     spec = ModelSpec(str(tiny_model_dir), device="cpu")
     engine.models.load(spec)
     token = CancelToken()
-    real_encode = core.engine.differential.encode
+    real_encode = core.engine.latent_hold.encode
     unet_calls: list[int] = []
 
     def encode(pipe, image):
@@ -93,7 +93,7 @@ def test_a_cancel_during_the_vae_encode_runs_no_step(tiny_model_dir, monkeypatch
         token.cancel()
         return latents
 
-    monkeypatch.setattr(core.engine.differential, "encode", encode)
+    monkeypatch.setattr(core.engine.latent_hold, "encode", encode)
     events: list = []
     with pytest.raises(PassCancelled):
         engine.run_pass(
