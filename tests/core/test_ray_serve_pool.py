@@ -223,14 +223,22 @@ def test_a1111_progress_restarts_a_retried_pass_and_its_info_says_so(worker, poo
 
     monkeypatch.setattr(pool, "_attempt", held_retry)
     api, poller = webuiapi.WebUIApi(port=_port(url)), webuiapi.WebUIApi(port=_port(url))
-    picture = make_image(32, 32, seed=6)
+    picture = make_image(64, 64, seed=6)
     body = {"prompt": "a cat", "denoising_strength": 1.0, "steps": 60, "cfg_scale": 1.0}
-    body.update(seed=6, width=32, height=32)
+    body.update(seed=6, width=64, height=64)
     box: dict[str, Any] = {}
-    call = threading.Thread(target=lambda: box.update(result=api.img2img([picture], **body)))
+
+    def img2img() -> None:
+        try:
+            box["result"] = api.img2img([picture], **body)
+        except Exception as exc:  # surfaced below
+            box["error"] = exc
+
+    call = threading.Thread(target=img2img)
     call.start()
     try:
-        progress = _poll(poller, lambda p: p["state"]["sampling_step"] >= 1 and p["current_image"])
+        stepping = _poll(poller, lambda p: p["state"]["sampling_step"] >= 1 or "error" in box)
+        assert "error" not in box and stepping["current_image"], box
         (job,) = [job for job in queue.jobs.values() if job.state == "running"]
         _kill_replica(job.replica)
         assert retrying.wait(60)
@@ -241,7 +249,7 @@ def test_a1111_progress_restarts_a_retried_pass_and_its_info_says_so(worker, poo
     assert progress["state"]["sampling_step"] == 0 and progress["current_image"] is None
     assert progress["textinfo"] == RETRIED and progress["progress"] == pytest.approx(0.01)
     assert progress["state"]["job_count"] == 1 and progress["state"]["job"] == "scripts_img2img"
-    assert f"picture 1: {RETRIED}" in box["result"].info["notes"]
+    assert "error" not in box and f"picture 1: {RETRIED}" in box["result"].info["notes"]
 
 
 def _port(url: str) -> int:
