@@ -148,15 +148,14 @@ class PassThread:
     sign of life)."""
 
     def __init__(self, torch_threads: int | None = None) -> None:
-        start = (lambda: _use_torch_threads(torch_threads)) if torch_threads else None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="i2i-replica", initializer=start)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="i2i-replica")
+        # First on the thread, so never stuck behind a pass (a hung one included).
+        self._torch_threads = self._thread.submit(_use_torch_threads, torch_threads)
         self._last_sign: float | None = None  # None while no pass runs
 
     async def torch_threads(self) -> int:
         """How many threads torch runs the passes on."""
-        import torch
-
-        return await asyncio.get_running_loop().run_in_executor(self._thread, torch.get_num_threads)
+        return await asyncio.wrap_future(self._torch_threads)
 
     def silent_for(self) -> float:
         """Seconds since the running pass last sent an event (0 when none runs)."""
@@ -213,11 +212,14 @@ class PassThread:
             token.cancel()  # a no-op once the pass has ended; else the caller cancelled it
 
 
-def _use_torch_threads(count: int) -> None:
-    """Run torch on ``count`` threads in the calling thread (and threads started after it)."""
+def _use_torch_threads(count: int | None) -> int:
+    """Run torch on ``count`` threads (None: as it is) in the calling thread (and threads
+    started after it); the count it runs on."""
     import torch
 
-    torch.set_num_threads(count)
+    if count:
+        torch.set_num_threads(count)
+    return torch.get_num_threads()
 
 
 def pool_from_options(
