@@ -143,8 +143,8 @@ def test_a_pool_pass_equals_a_local_pass_pixel_for_pixel(worker, tiny_model_dir)
 
 
 def _local_pixels(request: PassRequest, model_dir: Any) -> np.ndarray:
-    """The request's picture from a local pass, on one thread as in a one-CPU replica (Ray sets
-    its OMP_NUM_THREADS)."""
+    """The request's picture from a local pass, on one thread as in a one-CPU replica (which
+    runs torch on its CPU share)."""
     import torch
 
     threads = torch.get_num_threads()

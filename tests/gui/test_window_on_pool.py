@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import torch
 
 from core.remote.jobs import JobQueue
 from tests.core.pool_helpers import local_pool
@@ -33,7 +34,12 @@ def pool_url(tiny_model_dir) -> Iterator[str]:
 
 def test_the_window_generates_and_cancels_on_a_two_replica_pool(qtbot, main_window, pool_url):
     window, tree = main_window, main_window.tree
-    generate_and_wait(qtbot, window)
+    default = torch.get_num_threads()
+    torch.set_num_threads(1)  # the local pass on one thread, as in a one-CPU replica
+    try:
+        generate_and_wait(qtbot, window)
+    finally:
+        torch.set_num_threads(default)
     local = window.shown_record()
     assert local is not None
 
