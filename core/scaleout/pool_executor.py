@@ -50,7 +50,8 @@ class ReplicaLost(Exception):
 class ServePoolExecutor:
     """The front door's :class:`~core.remote.jobs.PassExecutor` for a Ray Serve pool:
     ``concurrency`` passes at once, a pass abandoned after ``replica_timeout_s`` of silence
-    (0: never)."""
+    (0: never). ``replicas`` holds what each replica that ran a pass said of itself (its
+    ``pid`` and torch ``threads``), by replica id."""
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class ServePoolExecutor:
         self.handle = handle
         self.concurrency = concurrency
         self.replica_timeout_s = replica_timeout_s
+        self.replicas: dict[str, dict[str, Any]] = {}
         self._on_close = on_close
         self._stopped_errors = _stopped_errors()
 
@@ -99,6 +101,7 @@ class ServePoolExecutor:
                 if kind == "replica":
                     replica = message
                     job.replica = str(message["replica"])
+                    self.replicas[job.replica] = {k: message.get(k) for k in ("pid", "threads")}
                     job.publish({"type": "replica", "replica": job.replica})
                 elif kind == "finished":
                     job.result_png = data

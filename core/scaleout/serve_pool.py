@@ -53,6 +53,13 @@ class PoolSettings:
     models_per_replica: int = 2
     replica_timeout_s: float = DEFAULT_REPLICA_TIMEOUT_S  # silence before a pass counts as hung
 
+    @property
+    def torch_threads(self) -> int:
+        """Torch's threads in a replica: its whole CPUs, at least one. Two replicas each using
+        every core of a machine would slow each other down; Ray's OMP_NUM_THREADS says the same
+        only where the cluster's environment does not set it already."""
+        return max(1, int(self.cpus_per_replica))
+
     def deployment_options(self) -> dict[str, Any]:
         """``serve.deployment`` options: one pass at a time per replica (one engine, one GPU)."""
         resources = {"num_cpus": self.cpus_per_replica, "num_gpus": self.gpus_per_replica}
@@ -94,10 +101,11 @@ def replica_class(
     models_per_replica: int,
     replica_timeout_s: float = DEFAULT_REPLICA_TIMEOUT_S,
     engine_factory: Callable[[], Engine] = Engine,
+    torch_threads: int = 1,
 ) -> type:
     """The deployment class, keeping at most ``models_per_replica`` engines (one per model, made
-    by ``engine_factory``) and unhealthy while its pass has been silent over
-    ``replica_timeout_s``."""
+    by ``engine_factory``, running on ``torch_threads`` threads) and unhealthy while its pass
+    has been silent over ``replica_timeout_s``."""
     ray, serve = import_serve()
 
     class PassReplica:
@@ -106,7 +114,7 @@ def replica_class(
         def __init__(self) -> None:
             self.replica = serve.get_replica_context().replica_id.unique_id
             self.actor = ray.get_runtime_context().current_actor  # to stop it when it hangs
-            self.passes = PassThread()
+            self.passes = PassThread(torch_threads)
 
         def check_health(self) -> None:
             """Serve's health check: a pass silent for too long (a hung step) fails it."""
@@ -121,11 +129,13 @@ def replica_class(
         async def run(
             self, request: PassRequest, spec: ModelSpec, paths: dict[str, str], model_id: str
         ) -> AsyncIterator[Message]:
-            """The pass's messages: ``replica`` first (its id, process and actor), the engine's
-            events, then ``finished`` (with the result PNG), ``failed`` or ``cancelled``."""
+            """The pass's messages: ``replica`` first (its id, process, torch threads and
+            actor), the engine's events, then ``finished`` (with the result PNG), ``failed`` or
+            ``cancelled``."""
             engine = await self.engine_for(serve.get_multiplexed_model_id())
             here = {"type": "replica", "replica": self.replica, "pid": os.getpid()}
-            yield {**here, "actor": self.actor}, None
+            threads = await self.passes.torch_threads()
+            yield {**here, "threads": threads, "actor": self.actor}, None
             async for message in self.passes.stream(engine, request, spec, paths, model_id):
                 yield message
 
@@ -133,12 +143,19 @@ def replica_class(
 
 
 class PassThread:
-    """A replica's passes, one at a time on a worker thread, and when the running one last sent
-    an event (its replica's sign of life)."""
+    """A replica's passes, one at a time on a worker thread (torch on ``torch_threads`` threads
+    there; None: torch's default), and when the running one last sent an event (its replica's
+    sign of life)."""
 
-    def __init__(self) -> None:
+    def __init__(self, torch_threads: int | None = None) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="i2i-replica")
+        # First on the thread, so never stuck behind a pass (a hung one included).
+        self._torch_threads = self._thread.submit(_use_torch_threads, torch_threads)
         self._last_sign: float | None = None  # None while no pass runs
+
+    async def torch_threads(self) -> int:
+        """How many threads torch runs the passes on."""
+        return await asyncio.wrap_future(self._torch_threads)
 
     def silent_for(self) -> float:
         """Seconds since the running pass last sent an event (0 when none runs)."""
@@ -195,6 +212,16 @@ class PassThread:
             token.cancel()  # a no-op once the pass has ended; else the caller cancelled it
 
 
+def _use_torch_threads(count: int | None) -> int:
+    """Run torch on ``count`` threads (None: as it is) in the calling thread (and threads
+    started after it); the count it runs on."""
+    import torch
+
+    if count:
+        torch.set_num_threads(count)
+    return torch.get_num_threads()
+
+
 def pool_from_options(
     replicas: str | None,
     gpus_per_replica: float | None,
@@ -240,7 +267,10 @@ def start_pool(
         serve.start(proxy_location="Disabled")
         deployment = serve.deployment(name="passes", **settings.deployment_options())
         replica = replica_class(
-            settings.models_per_replica, settings.replica_timeout_s, engine_factory
+            settings.models_per_replica,
+            settings.replica_timeout_s,
+            engine_factory,
+            settings.torch_threads,
         )
         app = deployment(replica).bind()
         handle = serve.run(app, name=APP_NAME, route_prefix=None)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+import webuiapi
 
 from core.cli.main import main
 from core.engine import CancelToken, Engine
@@ -25,7 +27,7 @@ from core.remote.jobs import JobQueue
 from core.remote.offered import OfferedModels
 from core.remote.server import make_app
 from core.requests import PassRequest
-from tests.core.pool_helpers import HANG_PROMPT, HangingEngine
+from tests.core.pool_helpers import HANG_PROMPT, HangingEngine, local_pool
 from tests.core.remote_helpers import running_app, running_worker
 from tests.tiny_models.images import make_image
 
@@ -33,7 +35,7 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.serve")
 
 from core.scaleout.pool_executor import HUNG, RETRIED, STOPPED  # noqa: E402
-from core.scaleout.serve_pool import PoolSettings, parse_replicas, start_pool  # noqa: E402
+from core.scaleout.serve_pool import PoolSettings, parse_replicas  # noqa: E402
 
 LONG_STEPS = 400  # a pass that runs for seconds: long enough to cancel or kill mid-pass
 
@@ -76,22 +78,11 @@ def test_without_ray_serve_the_flag_exits_2_with_the_install_hint(monkeypatch, c
 
 
 @pytest.fixture(scope="module")
-def pool(tmp_path_factory) -> Iterator[Any]:
-    """Two one-CPU replicas, one model each, on a fresh local Ray instance (their engines hang
-    on a pass prompted HANG_PROMPT)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        try:
-            settings = PoolSettings(2, 2, models_per_replica=1)
-            executor = start_pool(settings, engine_factory=HangingEngine)
-            yield executor
-            executor.close()
-        finally:
-            from ray import serve
-
-            serve.shutdown()
-            ray.shutdown()
+def pool() -> Iterator[Any]:
+    """Two one-CPU replicas on a fresh local Ray instance (their engines hang on a pass prompted
+    HANG_PROMPT)."""
+    with local_pool(HangingEngine) as executor:
+        yield executor
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +122,7 @@ async def _run(url: str, request: PassRequest) -> tuple[str, np.ndarray, float, 
     return status["replica"], np.asarray(read_png(png, "result")), first_step, ended
 
 
-def test_two_clients_at_once_run_side_by_side_on_two_replicas(worker):
+def test_two_clients_at_once_run_side_by_side_on_two_replicas(worker, pool):
     url, _ = worker
 
     async def both(steps: int) -> list[tuple[str, np.ndarray, float, float]]:
@@ -142,6 +133,7 @@ def test_two_clients_at_once_run_side_by_side_on_two_replicas(worker):
     (replica_a, _, start_a, end_a), (replica_b, _, start_b, end_b) = asyncio.run(both(150))
     assert replica_a and replica_b and replica_a != replica_b
     assert start_a < end_b and start_b < end_a  # both passes were stepping at the same time
+    assert [pool.replicas[r]["threads"] for r in (replica_a, replica_b)] == [1, 1]  # one CPU each
 
 
 def test_a_pool_pass_equals_a_local_pass_pixel_for_pixel(worker, tiny_model_dir):
@@ -151,8 +143,8 @@ def test_a_pool_pass_equals_a_local_pass_pixel_for_pixel(worker, tiny_model_dir)
 
 
 def _local_pixels(request: PassRequest, model_dir: Any) -> np.ndarray:
-    """The request's picture from a local pass, on one thread as in a one-CPU replica (Ray sets
-    its OMP_NUM_THREADS)."""
+    """The request's picture from a local pass, on one thread as in a one-CPU replica (which
+    runs torch on its CPU share)."""
     import torch
 
     threads = torch.get_num_threads()
@@ -214,6 +206,64 @@ def test_a_pass_whose_replica_dies_is_retried_once_and_equals_a_local_pass(worke
 
     pixels = np.asarray(read_png(png, "result"))
     assert np.array_equal(pixels, _local_pixels(request, tiny_model_dir))
+
+
+def test_a1111_progress_restarts_a_retried_pass_and_its_info_says_so(worker, pool, monkeypatch):
+    """/sdapi/v1/progress between a replica's death and the retry's first step: the pass is at
+    its start again (no step, no preview of the dead replica's pass), and the line says why."""
+    url, queue = worker
+    retrying, go_on = threading.Event(), threading.Event()
+    attempt = pool._attempt
+
+    async def held_retry(job: Any) -> dict[str, Any]:
+        if any(m["type"] == "retried" for m, _ in job.messages):
+            retrying.set()
+            await asyncio.to_thread(go_on.wait, 60)
+        return await attempt(job)
+
+    monkeypatch.setattr(pool, "_attempt", held_retry)
+    api, poller = webuiapi.WebUIApi(port=_port(url)), webuiapi.WebUIApi(port=_port(url))
+    picture = make_image(64, 64, seed=6)
+    body = {"prompt": "a cat", "denoising_strength": 1.0, "steps": 60, "cfg_scale": 1.0}
+    body.update(seed=6, width=64, height=64)
+    box: dict[str, Any] = {}
+
+    def img2img() -> None:
+        try:
+            box["result"] = api.img2img([picture], **body)
+        except Exception as exc:  # surfaced below
+            box["error"] = exc
+
+    call = threading.Thread(target=img2img)
+    call.start()
+    try:
+        stepping = _poll(poller, lambda p: p["state"]["sampling_step"] >= 1 or "error" in box)
+        assert "error" not in box and stepping["current_image"], box
+        (job,) = [job for job in queue.jobs.values() if job.state == "running"]
+        _kill_replica(job.replica)
+        assert retrying.wait(60)
+        progress = poller.get_progress()
+    finally:
+        go_on.set()
+        call.join(timeout=120)
+    assert progress["state"]["sampling_step"] == 0 and progress["current_image"] is None
+    assert progress["textinfo"] == RETRIED and progress["progress"] == pytest.approx(0.01)
+    assert progress["state"]["job_count"] == 1 and progress["state"]["job"] == "scripts_img2img"
+    assert "error" not in box and f"picture 1: {RETRIED}" in box["result"].info["notes"]
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _poll(api: Any, ready: Any, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        progress = api.get_progress()
+        if ready(progress):
+            return progress
+        time.sleep(0.05)
+    raise AssertionError(f"progress never got there: {progress}")
 
 
 def test_a_second_death_costs_one_clear_line_and_the_next_pass_works(worker):

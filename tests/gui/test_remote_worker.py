@@ -24,9 +24,9 @@ from gui.run.remote_worker import WORKFLOWS_RUN_LOCALLY
 from gui.run.worker import shared_engine
 from gui.run.workflow_jobs import Variations
 from gui.window.settings import Settings
+from tests.gui.worker_helpers import PASS_TIMEOUT_MS, generate_and_wait, go_remote
 
 TOKEN = "window-token"
-PASS_TIMEOUT_MS = 120_000
 
 
 class ServedWorker:
@@ -75,29 +75,11 @@ def worker(tiny_model_dir):
     served.close()
 
 
-def _go_remote(qtbot, window, url: str, token: str = TOKEN) -> str:
-    """Choose Remote worker, type the URL and token, Connect; returns the state label's text."""
-    panel = window.worker_choice.panel
-    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData(REMOTE))
-    panel.url_edit.setText(url)
-    panel.token_edit.setText(token)
-    qtbot.mouseClick(panel.connect_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: panel.state_label.text() != "connecting…", timeout=30_000)
-    return panel.state_label.text()
-
-
-def _generate(qtbot, window) -> None:
-    with qtbot.waitSignal(
-        window.runner.busy_changed, check_params_cb=lambda busy: not busy, timeout=PASS_TIMEOUT_MS
-    ):
-        assert window.generate()
-
-
 def test_connecting_shows_the_state_and_the_workers_models(qtbot, main_window, worker):
     window = main_window
     assert window.worker_choice.panel.mode() == LOCAL and window.runner.remote_worker is None
 
-    assert _go_remote(qtbot, window, worker.url) == "connected · 1 model"
+    assert go_remote(qtbot, window, worker.url, TOKEN) == "connected · 1 model"
     assert window.worker_choice.panel.token_edit.echoMode() == QLineEdit.EchoMode.Password
     assert window.runner.remote_worker is window.worker_choice.worker
     offered = [reference for _text, reference in window.panel.model_picker.listed() if reference]
@@ -117,14 +99,14 @@ def test_connecting_shows_the_state_and_the_workers_models(qtbot, main_window, w
 
 def test_a_remote_pass_is_filed_like_a_local_one_with_the_same_pixels(qtbot, main_window, worker):
     window, tree = main_window, main_window.tree
-    _generate(qtbot, window)
+    generate_and_wait(qtbot, window)
     local = window.shown_record()
     assert local is not None and local.parent_id == tree.root_id
     assert tree.current_id == tree.root_id  # Generate keeps its input
-    _go_remote(qtbot, window, worker.url)
+    go_remote(qtbot, window, worker.url, TOKEN)
     previews = []
     window.runner.preview.connect(lambda image: image is not None and previews.append(image))
-    _generate(qtbot, window)
+    generate_and_wait(qtbot, window)
 
     remote = window.shown_record()
     assert remote is not None and remote.id != local.id and remote.parent_id == tree.root_id
@@ -137,7 +119,7 @@ def test_a_remote_pass_is_filed_like_a_local_one_with_the_same_pixels(qtbot, mai
 
 def test_cancel_stops_the_pass_on_the_worker(qtbot, main_window, worker):
     window = main_window
-    _go_remote(qtbot, window, worker.url)
+    go_remote(qtbot, window, worker.url, TOKEN)
     window.state.update(steps=400, strength=1.0)
     records = len(window.tree)
     remote = window.worker_choice.worker
@@ -151,11 +133,11 @@ def test_cancel_stops_the_pass_on_the_worker(qtbot, main_window, worker):
 
 def test_a_wrong_token_is_a_one_line_error(qtbot, main_window, worker):
     window = main_window
-    state = _go_remote(qtbot, window, worker.url, token="wrong")
+    state = go_remote(qtbot, window, worker.url, token="wrong")
     assert state == "not connected: the worker wants a valid token (--token)"
     window.state.model = worker.model
     records = len(window.tree)
-    _generate(qtbot, window)
+    generate_and_wait(qtbot, window)
     message = window.error_label.text()
     assert window.error_banner.isVisible() and "valid token" in message and "\n" not in message
     assert len(window.tree) == records
@@ -163,9 +145,9 @@ def test_a_wrong_token_is_a_one_line_error(qtbot, main_window, worker):
 
 def test_a_local_worker_needs_no_typed_token_its_token_file_is_read(qtbot, main_window, worker):
     window = main_window
-    assert _go_remote(qtbot, window, worker.url, token="").startswith("not connected")
+    assert go_remote(qtbot, window, worker.url, token="").startswith("not connected")
     write_token_file(worker.port, TOKEN)  # what `serve` writes for this user on this machine
-    assert _go_remote(qtbot, window, worker.url, token="") == "connected · 1 model"
+    assert go_remote(qtbot, window, worker.url, token="") == "connected · 1 model"
     assert window.worker_choice.panel.token() == ""  # never shown, never saved
 
 
@@ -176,13 +158,13 @@ def test_a_lost_worker_is_reported_retried_and_the_session_kept(
     window, tree = main_window, main_window.tree
     served = ServedWorker(str(tiny_model_dir)).start()
     try:
-        _go_remote(qtbot, window, served.url)
-        _generate(qtbot, window)
+        go_remote(qtbot, window, served.url, TOKEN)
+        generate_and_wait(qtbot, window)
         kept = [record.id for record in tree.records()]
         current = tree.current_id
 
         served.stop()  # the worker goes away between passes
-        _generate(qtbot, window)
+        generate_and_wait(qtbot, window)
         message = window.error_label.text()
         assert window.error_banner.isVisible() and served.url in message and "\n" not in message
         label = window.worker_choice.panel.state_label
@@ -191,7 +173,7 @@ def test_a_lost_worker_is_reported_retried_and_the_session_kept(
 
         served.start()  # it comes back: found again, and the next pass runs there
         qtbot.waitUntil(lambda: label.text() == "connected · 1 model", timeout=30_000)
-        _generate(qtbot, window)
+        generate_and_wait(qtbot, window)
         assert len(tree) == len(kept) + 1 and window.shown_record().parent_id == current
     finally:
         served.close()
@@ -214,7 +196,7 @@ def test_live_mode_runs_on_the_remote_worker_with_the_same_pixels(
     local = _live_frame(qtbot, live)  # Local: this computer's live worker
     live.set_live(False)
 
-    _go_remote(qtbot, window, worker.url)
+    go_remote(qtbot, window, worker.url, TOKEN)
     ran_here: list[object] = []
     controller.worker.submit = ran_here.append  # type: ignore[method-assign]
     generate_worker = window.worker_choice.worker

@@ -171,6 +171,9 @@ def _answer(plan: Plan, pngs: list[bytes], call: Call) -> dict[str, Any]:
     records = [meta["record"] or {} for meta in metas]
     infotexts = [meta["parameters"] or "" for meta in metas]
     info = info_json(plan, records, infotexts)
+    for number, job in enumerate(call.jobs, 1):
+        retries = [m["message"] for m, _ in job.messages if m.get("type") == "retried"]
+        info["notes"].extend(f"picture {number}: {text}" for text in retries)
     if len(pngs) < len(plan.requests):
         why = "interrupted" if call.interrupted else "skipped"
         info["notes"].append(f"{why}: {len(pngs)} of {len(plan.requests)} pictures finished")
@@ -215,11 +218,16 @@ async def _progress(request: web.Request) -> web.Response:
 
 
 def _pass_progress(job: Job) -> tuple[int, int, bytes | None, str]:
-    """The running pass's step, step count, latest preview and a line about it."""
+    """The running pass's step, step count, latest preview and a line about it. On a pool, a
+    pass retried on another replica starts again from its first step: what its dead replica
+    reached (steps, preview) no longer counts, and the line says why until the retry reports."""
     step, steps, preview, text = 0, 0, None, "Waiting…"
     for message, picture in job.messages:
         kind = message.get("type")
-        if kind == "loading":
+        if kind == "retried":
+            step, steps, preview = 0, 0, None
+            text = str(message.get("message") or "Retried on another worker")
+        elif kind == "loading":
             text = str(message.get("message") or "Loading the model…")
         elif kind == "started":
             steps, text = int(message["effective_steps"]), "Sampling…"
