@@ -25,6 +25,7 @@ UNION_CLASSES = ("ControlNetUnionModel",)
 FOLDER_CLASSES = (
     "ControlNetModel",
     *UNION_CLASSES,
+    "FluxControlNetModel",
     "QwenImageControlNetModel",
     "ZImageControlNetModel",
 )
