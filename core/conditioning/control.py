@@ -44,9 +44,13 @@ _PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
     ("qwen-image", True, False): "QwenImageControlNetPipeline",
     ("zimage", False, False): "ZImageControlNetPipeline",
     ("zimage", True, False): "ZImageControlNetPipeline",
+    ("sd3", False, False): "StableDiffusion3ControlNetPipeline",
+    ("sd3", True, False): "StableDiffusion3ControlNetPipeline",
 }
 # The ControlNet pipelines without a strength that the engine starts where img2img would.
-STARTED_AT_STRENGTH = frozenset({"QwenImageControlNetPipeline", "ZImageControlNetPipeline"})
+STARTED_AT_STRENGTH = frozenset(
+    {"QwenImageControlNetPipeline", "ZImageControlNetPipeline", "StableDiffusion3ControlNetPipeline"}
+)
 # Families whose ControlNet pipeline takes one control image and acts over the whole denoise
 # (no control_guidance_start/end).
 _ONE_WHOLE_LAYER = frozenset({"zimage"})

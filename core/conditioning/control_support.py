@@ -22,6 +22,7 @@ _SD_CONTROLNETS = ("ControlNetModel", "ControlNetUnionModel")
 CONTROLNET_CLASSES = {
     "sd1": _SD_CONTROLNETS,
     "sdxl": _SD_CONTROLNETS,
+    "sd3": ("SD3ControlNetModel",),
     "flux": ("FluxControlNetModel",),
     "qwen-image": ("QwenImageControlNetModel",),
     "zimage": ("ZImageControlNetModel",),
@@ -58,7 +59,9 @@ def check_controlnet_fits(info: Family, reference: str, controlnet: Any) -> None
             f"{reference} is a union FLUX.1 ControlNet (it is told each image's control mode, "
             "which this app does not give it yet); use a single-type FLUX.1 ControlNet"
         )
-    if int(getattr(controlnet.config, "extra_condition_channels", 0) or 0):
+    config = controlnet.config
+    extra = getattr(config, "extra_condition_channels", 0) or 0  # Qwen-Image's name
+    if int(extra or getattr(config, "extra_conditioning_channels", 0) or 0):  # SD3's
         raise ModelError(
             f"{reference} is an inpainting ControlNet (it takes the mask as extra channels, "
             "which no img2img pass gives it); use one that takes a control image alone"

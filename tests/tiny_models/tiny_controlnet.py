@@ -160,6 +160,40 @@ def build_tiny_flux_controlnet(
     return folder
 
 
+def build_tiny_sd3_controlnet(
+    out: str | Path, model_dir: str | Path, seed: int = 0, zero: bool = False
+) -> Path:
+    """Write a tiny ``SD3ControlNetModel`` for the tiny SD 3.5 model in ``model_dir`` (one
+    block, its transformer's width and weights) and return its folder. Its output projections
+    get small random weights unless ``zero`` (diffusers starts them at zero)."""
+    import torch
+    from diffusers import SD3ControlNetModel, SD3Transformer2DModel
+
+    transformer = SD3Transformer2DModel.from_pretrained(
+        Path(model_dir) / "transformer", use_safetensors=True
+    )
+    # Its one block is not the transformer's last (which has no context output): fresh weights.
+    torch.manual_seed(seed)
+    config = {**transformer.config, "num_layers": 1, "extra_conditioning_channels": 0}
+    controlnet: Any = SD3ControlNetModel.from_config(config)
+    if zero:
+        with torch.no_grad():
+            for linear in controlnet.controlnet_blocks:
+                linear.weight.zero_()
+                linear.bias.zero_()
+    if not zero:
+        generator = torch.Generator().manual_seed(seed + 10)
+        with torch.no_grad():
+            for linear in controlnet.controlnet_blocks:
+                linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator) * 0.1)
+                linear.bias.copy_(torch.randn(linear.bias.shape, generator=generator) * 0.1)
+            projection = controlnet.pos_embed_input.proj
+            projection.weight.copy_(torch.randn(projection.weight.shape, generator=generator) * 0.1)
+    folder = Path(out)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
 def build_tiny_zimage_controlnet(
     out: str | Path, model_dir: str | Path, seed: int = 0, zero: bool = False
 ) -> Path:
