@@ -1,9 +1,9 @@
 """ControlNet control layers: control images, the ControlNet pipeline variant, its arguments.
 
 A pass with enabled control layers runs on the ControlNet variant of the pipeline it would have
-used (img2img or inpaint, SD 1.x, SDXL or FLUX.1; the union variants for union ControlNets), built on
-the same modules so the base weights are shared, and kept with the loaded ControlNets between
-passes (``core.conditioning.control_models``). Each layer's control image is made at the size
+used (img2img or inpaint, SD 1.x, SDXL or FLUX.1; the union variants for union ControlNets),
+built on the same modules so the base weights are shared, and kept with the loaded ControlNets
+between passes (``core.conditioning.control_models``). Each layer's control image is made at the size
 the model works at, from the layer's own picture (resized to the request's picture, then cut
 like it for an only-masked inpaint) or from the pass's own input; its strength is the
 ControlNet's conditioning scale and its range the part of the denoise it acts in.
@@ -47,9 +47,14 @@ _PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
     ("sd3", False, False): "StableDiffusion3ControlNetPipeline",
     ("sd3", True, False): "StableDiffusion3ControlNetPipeline",
 }
-# The ControlNet pipelines without a strength that the engine starts where img2img would.
+# The ControlNet pipelines without a strength that the engine starts where img2img would
+# (Qwen-Image's, Z-Image's, SD 3.5's; FLUX.1's take the strength themselves).
 STARTED_AT_STRENGTH = frozenset(
-    {"QwenImageControlNetPipeline", "ZImageControlNetPipeline", "StableDiffusion3ControlNetPipeline"}
+    {
+        "QwenImageControlNetPipeline",
+        "ZImageControlNetPipeline",
+        "StableDiffusion3ControlNetPipeline",
+    }
 )
 # Families whose ControlNet pipeline takes one control image and acts over the whole denoise
 # (no control_guidance_start/end).

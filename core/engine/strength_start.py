@@ -14,6 +14,12 @@ stretch to the terminal sigma) is elementwise, so it runs exactly the img2img pa
 against a plain img2img pass at conditioning scale 0). No model code of our own: only
 diffusers' functions, called in the order its img2img pipelines call them.
 
+SD 3.5's ``StableDiffusion3ControlNetPipeline`` is started the same way from
+``StableDiffusion3Img2ImgPipeline``, whose schedule is the scheduler's own (no sigmas given),
+shifted in float64 where given sigmas are shifted in float32: the ControlNet pipeline gets the
+shifted tail itself, with a copy of the pass's scheduler that shifts nothing
+(:func:`started_scheduler`), so the sigmas are the img2img pass's, bit for bit.
+
 A masked pass (the inpaint path) runs the same way, with the latents outside the mask held at the
 re-noised picture after every step (:class:`~core.engine.latent_hold.LatentHold`: the blend
 diffusers' inpaint pipelines do); the engine then pastes the result back through the blurred
