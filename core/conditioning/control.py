@@ -3,9 +3,9 @@
 A pass with enabled control layers runs on the ControlNet variant of the pipeline it would have
 used (img2img or inpaint, SD 1.x, SDXL or FLUX.1; the union variants for union ControlNets),
 built on the same modules so the base weights are shared, and kept with the loaded ControlNets
-between passes (``core.conditioning.control_models``). Each layer's control image is made at the size
-the model works at, from the layer's own picture (resized to the request's picture, then cut
-like it for an only-masked inpaint) or from the pass's own input; its strength is the
+between passes (``core.conditioning.control_models``). Each layer's control image is made at
+the size the model works at, from the layer's own picture (resized to the request's picture,
+then cut like it for an only-masked inpaint) or from the pass's own input; its strength is the
 ControlNet's conditioning scale and its range the part of the denoise it acts in.
 """
 

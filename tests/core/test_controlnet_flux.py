@@ -179,9 +179,7 @@ def test_a_union_flux_controlnet_is_refused_in_one_line(engine, built, tmp_path)
      ("sdxl", "random", "is a FluxControlNetModel, not a ControlNet for SDXL models "
       "(ControlNetModel or ControlNetUnionModel)")],
 )  # fmt: skip
-def test_a_controlnet_for_another_family_is_refused_in_one_line(
-    engine, built, model, net, message
-):
+def test_a_controlnet_for_another_family_is_refused_in_one_line(engine, built, model, net, message):
     with pytest.raises(ModelError) as caught:
         run(engine, built, model, controls=(canny(built, net),))
     assert str(caught.value) == f"{built[net]} {message}"

@@ -37,6 +37,7 @@ def build_tiny_sd3_two_blocks(out):
     """The tiny SD 3.5 model with two blocks: SD3's last block takes no ControlNet residual."""
     return build_tiny_sd3(out, num_layers=2)
 
+
 PROMPT = "a red cat"
 # family → (model builder, ControlNet builder, img2img pipeline, ControlNet pipeline, CFG)
 FAMILIES = {
