@@ -4,8 +4,8 @@
 the A1111 ``<lora:name:weight>`` tags taken out) and the extra keyword arguments; what was used
 goes into the :class:`~core.conditioning.context.PassContext`: ``record_extra`` (the pass
 record) and ``control_images``. ``started_at_strength`` says the pipeline is a ControlNet one
-without a strength (Qwen-Image's, Z-Image's) that the engine starts where the img2img pass would
-(``core.engine.strength_start``).
+without a strength (Qwen-Image's, Z-Image's, SD 3.5's) that the engine starts where the img2img
+pass would (``core.engine.strength_start``).
 """
 
 from __future__ import annotations

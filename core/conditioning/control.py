@@ -1,11 +1,11 @@
 """ControlNet control layers: control images, the ControlNet pipeline variant, its arguments.
 
 A pass with enabled control layers runs on the ControlNet variant of the pipeline it would have
-used (img2img or inpaint, SD 1.x or SDXL; the union variants for union ControlNets), built on
-the same modules so the base weights are shared, and kept with the loaded ControlNets between
-passes (``core.conditioning.control_models``). Each layer's control image is made at the size
-the model works at, from the layer's own picture (resized to the request's picture, then cut
-like it for an only-masked inpaint) or from the pass's own input; its strength is the
+used (img2img or inpaint, SD 1.x, SDXL or FLUX.1; the union variants for union ControlNets),
+built on the same modules so the base weights are shared, and kept with the loaded ControlNets
+between passes (``core.conditioning.control_models``). Each layer's control image is made at
+the size the model works at, from the layer's own picture (resized to the request's picture,
+then cut like it for an only-masked inpaint) or from the pass's own input; its strength is the
 ControlNet's conditioning scale and its range the part of the denoise it acts in.
 """
 
@@ -36,15 +36,26 @@ _PIPELINES = {  # (family, inpaint, union) → diffusers pipeline class
     ("sdxl", True, False): "StableDiffusionXLControlNetInpaintPipeline",
     ("sdxl", False, True): "StableDiffusionXLControlNetUnionImg2ImgPipeline",
     ("sdxl", True, True): "StableDiffusionXLControlNetUnionInpaintPipeline",
+    ("flux", False, False): "FluxControlNetImg2ImgPipeline",
+    ("flux", True, False): "FluxControlNetInpaintPipeline",
     # Text-to-image only: the engine starts it at the strength (core.engine.strength_start),
     # and holds the latents outside the mask of a masked pass.
     ("qwen-image", False, False): "QwenImageControlNetPipeline",
     ("qwen-image", True, False): "QwenImageControlNetPipeline",
     ("zimage", False, False): "ZImageControlNetPipeline",
     ("zimage", True, False): "ZImageControlNetPipeline",
+    ("sd3", False, False): "StableDiffusion3ControlNetPipeline",
+    ("sd3", True, False): "StableDiffusion3ControlNetPipeline",
 }
-# The ControlNet pipelines without a strength that the engine starts where img2img would.
-STARTED_AT_STRENGTH = frozenset({"QwenImageControlNetPipeline", "ZImageControlNetPipeline"})
+# The ControlNet pipelines without a strength that the engine starts where img2img would
+# (Qwen-Image's, Z-Image's, SD 3.5's; FLUX.1's take the strength themselves).
+STARTED_AT_STRENGTH = frozenset(
+    {
+        "QwenImageControlNetPipeline",
+        "ZImageControlNetPipeline",
+        "StableDiffusion3ControlNetPipeline",
+    }
+)
 # Families whose ControlNet pipeline takes one control image and acts over the whole denoise
 # (no control_guidance_start/end).
 _ONE_WHOLE_LAYER = frozenset({"zimage"})
@@ -52,6 +63,9 @@ _ONE_WHOLE_LAYER = frozenset({"zimage"})
 # multi wrapper), and their families.
 _ONE_CONTROLNET = {"QwenImageControlNetPipeline": "QwenImageMultiControlNetModel"}
 _ONE_CONTROLNET_FAMILIES = frozenset({"qwen-image"})
+# Pipelines that pair several control images with a list of control modes (None: not a union
+# ControlNet) and run none without it.
+_MODES_PER_IMAGE = frozenset({"FluxControlNetImg2ImgPipeline", "FluxControlNetInpaintPipeline"})
 
 
 def control_call(
@@ -77,6 +91,7 @@ def control_call(
     for layer, net in zip(layers, nets, strict=True):
         check_controlnet_fits(info, layer.model, net)
     union = _check_union(nets, layers)
+    _check_flux_kinds(nets)
     # 2. The ControlNet variant of the pipeline, sharing the base weights.
     inpaint = "mask_image" in kwargs
     name = _PIPELINES.get((model.family, inpaint, union))
@@ -99,7 +114,10 @@ def control_call(
     context.record_extra["controls"] = [
         control_record(layer, image) for layer, image in zip(layers, images, strict=True)
     ]
-    return variant, call_arguments(layers, images, union)
+    arguments = call_arguments(layers, images, union)
+    if name in _MODES_PER_IMAGE and len(layers) > 1:  # no mode: each net's own type
+        arguments["control_mode"] = [None] * len(layers)
+    return variant, arguments
 
 
 def starts_at_strength(pipe: Any) -> bool:
@@ -206,6 +224,18 @@ def _check_layers(info: Family, layers: list[ControlLayer]) -> None:
         raise ModelError(
             f"{info.label}'s ControlNet acts over the whole denoise: "
             "set the control layer's start to 0 and end to 1"
+        )
+
+
+def _check_flux_kinds(nets: list[Any]) -> None:
+    """ModelError for FLUX.1 ControlNets of both kinds in one pass: the pipeline reads every
+    control image the way the first one wants it (pixels for an XLabs-style ControlNet with its
+    own hint block, VAE latents for an InstantX-style one)."""
+    hints = {net.input_hint_block is None for net in nets if hasattr(net, "input_hint_block")}
+    if len(hints) > 1:
+        raise ModelError(
+            "XLabs-style and InstantX-style FLUX.1 ControlNets cannot be used in the same pass "
+            "(the pipeline reads every control image one way)"
         )
 
 

@@ -25,6 +25,8 @@ UNION_CLASSES = ("ControlNetUnionModel",)
 FOLDER_CLASSES = (
     "ControlNetModel",
     *UNION_CLASSES,
+    "SD3ControlNetModel",
+    "FluxControlNetModel",
     "QwenImageControlNetModel",
     "ZImageControlNetModel",
 )

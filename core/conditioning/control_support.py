@@ -22,6 +22,8 @@ _SD_CONTROLNETS = ("ControlNetModel", "ControlNetUnionModel")
 CONTROLNET_CLASSES = {
     "sd1": _SD_CONTROLNETS,
     "sdxl": _SD_CONTROLNETS,
+    "sd3": ("SD3ControlNetModel",),
+    "flux": ("FluxControlNetModel",),
     "qwen-image": ("QwenImageControlNetModel",),
     "zimage": ("ZImageControlNetModel",),
 }
@@ -41,7 +43,8 @@ def controlnet_refusal(info: Family) -> ModelError:
 
 def check_controlnet_fits(info: Family, reference: str, controlnet: Any) -> None:
     """ModelError (one line) when the loaded ``controlnet`` (named ``reference``) is not one
-    ``info``'s ControlNet pipelines take: made for another family, or an inpainting ControlNet
+    ``info``'s ControlNet pipelines take: made for another family, a union FLUX.1 one, or an
+    inpainting ControlNet
     (a Qwen-Image one takes the mask as extra channels, which only
     ``QwenImageControlNetInpaintPipeline`` gives it)."""
     name = type(controlnet).__name__
@@ -51,7 +54,14 @@ def check_controlnet_fits(info: Family, reference: str, controlnet: Any) -> None
             f"{reference} is a {name}, not a ControlNet for {info.label} models "
             f"({' or '.join(fitting)})"
         )
-    if int(getattr(controlnet.config, "extra_condition_channels", 0) or 0):
+    if name == "FluxControlNetModel" and getattr(controlnet.config, "num_mode", None) is not None:
+        raise ModelError(
+            f"{reference} is a union FLUX.1 ControlNet (it is told each image's control mode, "
+            "which this app does not give it yet); use a single-type FLUX.1 ControlNet"
+        )
+    config = controlnet.config
+    extra = getattr(config, "extra_condition_channels", 0) or 0  # Qwen-Image's name
+    if int(extra or getattr(config, "extra_conditioning_channels", 0) or 0):  # SD3's
         raise ModelError(
             f"{reference} is an inpainting ControlNet (it takes the mask as extra channels, "
             "which no img2img pass gives it); use one that takes a control image alone"

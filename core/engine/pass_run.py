@@ -18,7 +18,7 @@ from core.conditioning.context import PassContext
 from core.conditioning.regional import regional_call
 from core.engine.cancel import CancelToken
 from core.engine.family_call import fit_call, pipeline_size
-from core.engine.strength_start import mask_hold, started_arguments
+from core.engine.strength_start import mask_hold, started_arguments, started_scheduler
 from core.engine.vae import decode_fp32, is_blank
 from core.errors import PassCancelled
 from core.events import EventCallback
@@ -97,6 +97,7 @@ class PassRun:
                 steps,
                 steps_to_run,
             )
+            pipe.scheduler = started_scheduler(self.model.img2img_pipe, self.scheduler)
         layout = layout_for(family.packed_latents, int(pipe.vae_scale_factor), work)
         hooks = StepHooks(
             pipe, self.steps_to_run, self.emit, self.token, self.previewer, latent_filter, layout

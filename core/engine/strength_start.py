@@ -14,6 +14,12 @@ stretch to the terminal sigma) is elementwise, so it runs exactly the img2img pa
 against a plain img2img pass at conditioning scale 0). No model code of our own: only
 diffusers' functions, called in the order its img2img pipelines call them.
 
+SD 3.5's ``StableDiffusion3ControlNetPipeline`` is started the same way from
+``StableDiffusion3Img2ImgPipeline``, whose schedule is the scheduler's own (no sigmas given),
+shifted in float64 where given sigmas are shifted in float32: the ControlNet pipeline gets the
+shifted tail itself, with a copy of the pass's scheduler that shifts nothing
+(:func:`started_scheduler`), so the sigmas are the img2img pass's, bit for bit.
+
 A masked pass (the inpaint path) runs the same way, with the latents outside the mask held at the
 re-noised picture after every step (:class:`~core.engine.latent_hold.LatentHold`: the blend
 diffusers' inpaint pipelines do); the engine then pastes the result back through the blurred
@@ -49,6 +55,10 @@ def started_arguments(
     pipe = img2img_pipe
     pipe.scheduler = scheduler
     device = pipe._execution_device
+    if type(pipe).__name__ == "StableDiffusion3Img2ImgPipeline":
+        latents, sigmas = _sd3_start(pipe, image, arguments.get("generator"), steps, steps_to_run)
+        started.update(latents=latents, sigmas=sigmas, height=height, width=width)
+        return started
     recipe = _recipe(pipe, steps, height, width)
     # 1. The img2img schedule (its __call__'s "prepare timesteps"), cut where the strength
     #    starts it.
@@ -83,6 +93,58 @@ def started_arguments(
         width=width,
     )
     return started
+
+
+def _sd3_start(
+    pipe: Any, image: Any, generator: Any, steps: int, steps_to_run: int
+) -> tuple[Any, list[float]]:
+    """SD3's img2img start: its schedule is the scheduler's own (no sigmas given), shifted in
+    float64, so the ControlNet pipeline gets the shifted tail as it is, for the scheduler of
+    :func:`started_scheduler`, which shifts nothing."""
+    from diffusers.pipelines.stable_diffusion_3 import pipeline_stable_diffusion_3_img2img as sd3
+
+    scheduler, device = pipe.scheduler, pipe._execution_device
+    width, height = image.size
+    # 1. The img2img schedule (its __call__'s "prepare timesteps"), cut at the strength.
+    extra = {}
+    if scheduler.config.get("use_dynamic_shifting", None):
+        patch = pipe.transformer.config.patch_size
+        factor = pipe.vae_scale_factor
+        extra["mu"] = sd3.calculate_shift(
+            (height // factor // patch) * (width // factor // patch),
+            scheduler.config.get("base_image_seq_len", 256),
+            scheduler.config.get("max_image_seq_len", 4096),
+            scheduler.config.get("base_shift", 0.5),
+            scheduler.config.get("max_shift", 1.16),
+        )
+    sd3.retrieve_timesteps(scheduler, steps, device, **extra)
+    strength = flow_strength(steps, steps_to_run)
+    timesteps, count = pipe.get_timesteps(steps, strength, device)
+    sigmas = [float(sigma) for sigma in scheduler.sigmas[steps - count : steps]]
+    # 2. The picture's latents noised to the first remaining step ("prepare latents").
+    picture = pipe.image_processor.preprocess(image, height=height, width=width)
+    dtype = pipe.text_encoder.dtype  # the prompt embeddings' dtype, as the pipeline passes it
+    latents = pipe.prepare_latents(picture, timesteps[:1], 1, 1, dtype, device, generator)
+    return latents, sigmas
+
+
+def started_scheduler(img2img_pipe: Any, scheduler: Any) -> Any:
+    """The scheduler the started ControlNet pipeline runs: the pass's own, or for SD3 a copy
+    that takes the (already shifted) sigmas as they are: no shift, no terminal stretch, no
+    Karras/exponential/beta conversion."""
+    if type(img2img_pipe).__name__ != "StableDiffusion3Img2ImgPipeline":
+        return scheduler
+    unchanged = {
+        "shift": 1.0,
+        "use_dynamic_shifting": False,
+        "shift_terminal": None,
+        "use_karras_sigmas": False,
+        "use_exponential_sigmas": False,
+        "use_beta_sigmas": False,
+    }
+    config = dict(scheduler.config)
+    config.update({k: v for k, v in unchanged.items() if k in config})
+    return type(scheduler).from_config(config)
 
 
 @dataclass(frozen=True)

@@ -71,12 +71,12 @@ FAMILIES: dict[str, Family] = {
         Family(
             "sd3", "SD 3.5", 1024, 16, True, 28, 4.5,
             "StableDiffusion3Img2ImgPipeline", "StableDiffusion3InpaintPipeline",
-            lora=True,
+            lora=True, controlnet=True,
         ),
         Family(
             "flux", "FLUX.1", 1024, 16, True, 28, 3.5,
             "FluxImg2ImgPipeline", "FluxInpaintPipeline",
-            lora=True, embedded_guidance=True, packed_latents=True,
+            lora=True, controlnet=True, embedded_guidance=True, packed_latents=True,
         ),
         Family(
             "flux-fill", "FLUX.1 Fill", 1024, 16, True, 28, 30.0,

@@ -5,7 +5,7 @@ LoRAs go through diffusers' own LoRA loader: a LoRA changes the result, weight 0
 byte-identical to no LoRA (before and after weight 1), the record and the infotext name it; a
 LoRA made for another family is refused in one line before it loads, and a family or pipeline
 without a LoRA loader is refused in one line naming those that have one. Control layers on the
-families without ControlNet (all but Z-Image and Qwen-Image:
+families without ControlNet (all but Z-Image and Qwen-Image here:
 tests/core/test_controlnet_started.py) are refused in one line, before any ControlNet loads,
 saying why and naming the families that have ControlNet."""
 
@@ -187,6 +187,7 @@ def test_control_layers_are_refused_in_one_line_saying_why(lora_engine, tiny_mod
     message = str(caught.value)
     label = families.FAMILIES[family].label
     assert message.startswith(f"ControlNet control layers are not available for {label} models (")
-    assert message.endswith("; ControlNet works on SD 1.x, SDXL, Z-Image, Qwen-Image")
+    having = "SD 1.x, SDXL, SD 3.5, FLUX.1, Z-Image, Qwen-Image"
+    assert message.endswith(f"; ControlNet works on {having}")
     assert "\n" not in message
     assert "diffusers" in message

@@ -1,10 +1,12 @@
-"""Build tiny random-weight ControlNets offline, matching the tiny SD 1.x, SDXL and Qwen-Image
-models.
+"""Build tiny random-weight ControlNets offline, matching the tiny SD 1.x, SDXL, FLUX.1,
+Qwen-Image and Z-Image models.
 
 The ControlNet copies the tiny UNet's configuration (``ControlNetModel.from_unet``); its zero
 convolutions (which a real ControlNet learns away from zero) get small random weights, so a
 control image really changes the output. ``union=True`` builds a union ControlNet for SDXL.
-``build_tiny_qwen_controlnet`` does the same for the tiny Qwen-Image transformer
+``build_tiny_flux_controlnet`` does the same for the tiny FLUX.1 transformer
+(``FluxControlNetModel.from_transformer``, one double and one single block),
+``build_tiny_qwen_controlnet`` for the tiny Qwen-Image transformer
 (``QwenImageControlNetModel.from_transformer``, one block) and ``build_tiny_zimage_controlnet``
 for the tiny Z-Image one (a ``ZImageControlNetModel`` of its width: one control block, one
 refiner block); ``zero=True`` keeps diffusers' zero projections.
@@ -110,6 +112,83 @@ def build_tiny_qwen_controlnet(
             for linear in [*controlnet.controlnet_blocks, controlnet.controlnet_x_embedder]:
                 linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator) * 0.1)
                 linear.bias.copy_(torch.randn(linear.bias.shape, generator=generator) * 0.1)
+    folder = Path(out)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_flux_controlnet(
+    out: str | Path, model_dir: str | Path, seed: int = 0, zero: bool = False, hint: bool = False
+) -> Path:
+    """Write a tiny ``FluxControlNetModel`` for the tiny FLUX.1 model in ``model_dir`` (one
+    double and one single block, its transformer's width and weights) and return its folder.
+    By default an InstantX-style one (the pipeline gives it the control image's VAE latents);
+    ``hint`` makes an XLabs-style one (its own ``input_hint_block`` reads the pixels). Its output
+    projections get small random weights unless ``zero`` (diffusers starts them at zero)."""
+    import torch
+    from diffusers import FluxControlNetModel, FluxTransformer2DModel
+
+    transformer = FluxTransformer2DModel.from_pretrained(
+        Path(model_dir) / "transformer", use_safetensors=True
+    )
+    config = transformer.config
+    torch.manual_seed(seed)
+    if hint:
+        # The hint block brings the pixels down 8× to 16 channels; patch size 2 packs them 2×2
+        # into the 64 channels of the packed latents (as XLabs' converted configs do).
+        values = {k: v for k, v in config.items() if k != "out_channels"}
+        values.update(num_layers=1, num_single_layers=1, conditioning_embedding_channels=16)
+        controlnet: Any = FluxControlNetModel.from_config({**values, "patch_size": 2})
+    else:
+        controlnet = FluxControlNetModel.from_transformer(
+            transformer,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=config.attention_head_dim,
+            num_attention_heads=config.num_attention_heads,
+        )
+    projections = [*controlnet.controlnet_blocks, *controlnet.controlnet_single_blocks]
+    projections.append(controlnet.controlnet_x_embedder)
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(seed + 10)
+        for linear in projections:
+            scale = 0.0 if zero else 0.1
+            linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator) * scale)
+            linear.bias.copy_(torch.randn(linear.bias.shape, generator=generator) * scale)
+    folder = Path(out)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_sd3_controlnet(
+    out: str | Path, model_dir: str | Path, seed: int = 0, zero: bool = False
+) -> Path:
+    """Write a tiny ``SD3ControlNetModel`` for the tiny SD 3.5 model in ``model_dir`` (one
+    block, its transformer's width and weights) and return its folder. Its output projections
+    get small random weights unless ``zero`` (diffusers starts them at zero)."""
+    import torch
+    from diffusers import SD3ControlNetModel, SD3Transformer2DModel
+
+    transformer = SD3Transformer2DModel.from_pretrained(
+        Path(model_dir) / "transformer", use_safetensors=True
+    )
+    # Its one block is not the transformer's last (which has no context output): fresh weights.
+    torch.manual_seed(seed)
+    config = {**transformer.config, "num_layers": 1, "extra_conditioning_channels": 0}
+    controlnet: Any = SD3ControlNetModel.from_config(config)
+    if zero:
+        with torch.no_grad():
+            for linear in controlnet.controlnet_blocks:
+                linear.weight.zero_()
+                linear.bias.zero_()
+    if not zero:
+        generator = torch.Generator().manual_seed(seed + 10)
+        with torch.no_grad():
+            for linear in controlnet.controlnet_blocks:
+                linear.weight.copy_(torch.randn(linear.weight.shape, generator=generator) * 0.1)
+                linear.bias.copy_(torch.randn(linear.bias.shape, generator=generator) * 0.1)
+            projection = controlnet.pos_embed_input.proj
+            projection.weight.copy_(torch.randn(projection.weight.shape, generator=generator) * 0.1)
     folder = Path(out)
     controlnet.save_pretrained(folder, safe_serialization=True)
     return folder

@@ -75,8 +75,9 @@ def build_tiny_vae16(shift_factor: float, scaling_factor: float, seed: int) -> A
     )
 
 
-def build_sd3_components(seed: int = 0) -> dict[str, Any]:
-    """Seeded tiny SD3 components (transformer, VAE, three text encoders, scheduler)."""
+def build_sd3_components(seed: int = 0, num_layers: int = 1) -> dict[str, Any]:
+    """Seeded tiny SD3 components (transformer, VAE, three text encoders, scheduler).
+    ``num_layers=2`` gives a ControlNet a block to act on (the last block takes none)."""
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel
     from transformers import CLIPTextModelWithProjection
@@ -87,7 +88,7 @@ def build_sd3_components(seed: int = 0) -> dict[str, Any]:
         patch_size=2,
         in_channels=16,
         out_channels=16,
-        num_layers=1,
+        num_layers=num_layers,
         attention_head_dim=8,
         num_attention_heads=4,
         joint_attention_dim=T5_WIDTH,
@@ -110,7 +111,7 @@ def build_sd3_components(seed: int = 0) -> dict[str, Any]:
     }
 
 
-def build_tiny_sd3(out: str | Path, seed: int = 0) -> Path:
+def build_tiny_sd3(out: str | Path, seed: int = 0, num_layers: int = 1) -> Path:
     """Write a tiny SD 3.5 diffusers folder (safetensors) and return its path."""
     from diffusers import StableDiffusion3Pipeline
     from transformers import CLIPTokenizer, T5Tokenizer
@@ -121,7 +122,7 @@ def build_tiny_sd3(out: str | Path, seed: int = 0) -> Path:
     write_tokenizer(folder / "tokenizer_2")
     write_t5_tokenizer(folder / "tokenizer_3")
     pipe: Any = StableDiffusion3Pipeline(
-        **build_sd3_components(seed),
+        **build_sd3_components(seed, num_layers),
         tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
         tokenizer_2=CLIPTokenizer.from_pretrained(folder / "tokenizer_2"),
         tokenizer_3=T5Tokenizer.from_pretrained(folder / "tokenizer_3"),
