@@ -1,12 +1,14 @@
 """The README model table's cells for the older families that no other test backed, each on the
 family's tiny random-weight model: a LoRA acts on SD 2.x, SD 3.5 and the FLUX.1 families
-(weight 0 is byte-identical to no LoRA), regional prompts act on SD 2.x, and what these families
+(weight 0 is byte-identical to no LoRA), regional prompts act on SD 2.x, SDXL Turbo, SD 3.5
+Turbo and FLUX.1 schnell are known by name and run without CFG, and what these families
 cannot do is refused in one line before anything loads: ControlNet on SD 3.5 and the FLUX.1
 families, IP-Adapter references on SD 2.x, SD 3.5 and the FLUX.1 families, regional prompts on
 the FLUX.1 families."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,7 @@ from tests.tiny_models.tiny_lora import build_tiny_lora
 from tests.tiny_models.tiny_lora_transformer import build_tiny_transformer_lora
 from tests.tiny_models.tiny_sd2 import build_tiny_sd2
 from tests.tiny_models.tiny_sd3 import build_tiny_sd3
+from tests.tiny_models.tiny_sdxl import build_tiny_sdxl
 
 lora_engine = lora_helpers.lora_engine
 
@@ -122,3 +125,22 @@ def test_regional_prompts_are_refused_in_one_line(lora_engine, tiny_models, fami
     spec = ModelSpec(str(tiny_models[family]), device="cpu")
     with pytest.raises(InvalidRequest, match=f"regional prompts work with .* not {LABELS[family]}"):
         fh.run(lora_engine, spec, regions=(region,))
+
+
+@pytest.mark.parametrize(
+    ("family", "name", "kind"),
+    [("sdxl", "tiny-sdxl-turbo", "turbo"), ("sd3", "tiny-sd3.5-large-turbo", "turbo"),
+     ("flux", "tiny-FLUX.1-schnell", "schnell")],
+)  # fmt: skip
+def test_a_few_step_model_is_known_by_its_name_and_runs_without_cfg(
+    lora_engine, tiny_models, tmp_path, family, name, kind
+):
+    if family == "sdxl":
+        model = build_tiny_sdxl(tmp_path / name)
+    else:
+        model = shutil.copytree(tiny_models[family], tmp_path / name)
+    result = lora_pass(lora_engine, model, strength=0.5, steps=4, cfg=7.0)
+    record = result.record
+    assert record["model"]["family"] == family
+    assert record["few_step"]["kind"] == kind and record["cfg"] == 0.0
+    assert not result.skipped and result.effective_steps >= 1
