@@ -131,6 +131,7 @@ def test_regional_prompts_are_refused_in_one_line(lora_engine, tiny_models, fami
     ("family", "name", "kind"),
     [("sdxl", "tiny-sdxl-turbo", "turbo"), ("sd3", "tiny-sd3.5-large-turbo", "turbo"),
      ("flux", "tiny-FLUX.1-schnell", "schnell")],
+    ids=["sdxl", "sd3", "flux"],
 )  # fmt: skip
 def test_a_few_step_model_is_known_by_its_name_and_runs_without_cfg(
     lora_engine, tiny_models, tmp_path, family, name, kind
