@@ -138,6 +138,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
         VARIANTS + "::test_kontext_edit_runs_every_step_and_notes_strength",
     ),
     ("flux-kontext", "LoRA"): (LORA_OLDER + "[flux-kontext]",),
+    ("flux-kontext", "live"): (LIVE_OLDER + "[flux-kontext]",),
     ("zimage", "img2img"): (
         ZIMAGE + "::test_img2img_runs_the_engines_step_count_with_latent_size_previews",
     ),

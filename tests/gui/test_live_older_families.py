@@ -1,5 +1,5 @@
-"""Live mode on the older families that take a strength (SD 2.x, SDXL, SD 3.5, FLUX.1, FLUX.1
-Fill), each on its tiny model in the real window, as tests/gui/test_live_2026_families.py does
+"""Live mode on the older families (SD 2.x, SDXL, SD 3.5, FLUX.1, FLUX.1 Fill, FLUX.1 Kontext),
+each on its tiny model in the real window, as tests/gui/test_live_2026_families.py does
 for the 2026 ones (SD 1.x: tests/gui/test_live_mode.py): turning it on renders the picture at the
 live step count, a stroke re-renders with the mask as an inpaint pass that leaves every pixel
 beyond the mask's blur byte-identical, and nothing is filed."""
@@ -23,6 +23,7 @@ BUILDERS = {
     "sd3": build_tiny_sd3,
     "flux": build_tiny_flux,
     "flux-fill": lambda folder: build_tiny_flux(folder, "fill"),
+    "flux-kontext": lambda folder: build_tiny_flux(folder, "kontext"),
 }
 
 
