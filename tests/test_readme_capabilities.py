@@ -117,6 +117,11 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("sd3", "inpaint"): (SD3 + "::test_inpaint_keeps_pixels_outside_the_mask",),
     ("sd3", "LoRA"): (LORA_OLDER + "[sd3]",),
+    ("sd3", "ControlNet"): (
+        CONTROLNET_STARTED + "[sd3]",
+        "tests/core/test_controlnet_started.py::test_masked_passes_keep_every_pixel_outside_the_mask"
+        "[sd3]",
+    ),
     ("sd3", "live"): (LIVE_OLDER + "[sd3]",),
     ("sd3", "few-step"): (FEW_STEP_OLDER + "[sd3]",),
     ("flux", "img2img"): (
@@ -124,6 +129,12 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("flux", "inpaint"): (FLUX + "::test_inpaint_keeps_pixels_outside_the_mask",),
     ("flux", "LoRA"): (LORA_OLDER + "[flux]",),
+    ("flux", "ControlNet"): (
+        "tests/core/test_controlnet_flux.py::"
+        "test_scale_zero_is_the_img2img_pass_byte_for_byte_and_a_control_changes_it",
+        "tests/core/test_controlnet_flux.py::test_masked_passes_keep_every_pixel_outside_the_mask",
+        "tests/core/test_controlnet_flux.py::test_two_layers_run_as_flux_multi_controlnet",
+    ),
     ("flux", "live"): (LIVE_OLDER + "[flux]",),
     ("flux", "few-step"): (FEW_STEP_OLDER + "[flux]",),
     ("flux-fill", "img2img"): (VARIANTS + "::test_fill_passes",),
@@ -244,10 +255,8 @@ REFUSALS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/core/test_controlnet.py::test_a_family_without_controlnet_gives_a_one_line_error",
     ),
     ("sd3", "references"): (NO_IP_ADAPTER_OLDER + "[sd3]",),
-    ("sd3", "ControlNet"): (NO_CONTROLNET_OLDER + "[sd3]",),
     ("sd3", "regions"): (SD3 + "::test_regions_are_refused_in_one_line",),
     ("flux", "references"): (NO_IP_ADAPTER_OLDER + "[flux]",),
-    ("flux", "ControlNet"): (NO_CONTROLNET_OLDER + "[flux]",),
     ("flux", "regions"): (NO_REGIONS_OLDER + "[flux]",),
     ("flux-fill", "references"): (NO_IP_ADAPTER_OLDER + "[flux-fill]",),
     ("flux-fill", "ControlNet"): (NO_CONTROLNET_OLDER + "[flux-fill]",),
