@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.errors import ModelError
 from core.library import catalog
-from core.library.index_family import family_from_index
+from core.library.index_family import denoiser_config, family_from_index
 from gui.params.model_entries import PickerEntry, family_label
 
 # family key → how many reference pictures it takes besides the edited one
@@ -39,11 +39,14 @@ def model_family(reference: str, entries: Iterable[PickerEntry] = ()) -> str:
     for entry in entries:
         if entry.reference == reference and entry.family:
             return entry.family
-    index_file = Path(reference).expanduser() / "model_index.json"
+    folder = Path(reference).expanduser()
+    index_file = folder / "model_index.json"
     try:
         if index_file.is_file():
             index = json.loads(index_file.read_text(encoding="utf-8"))
-            return family_from_index(index, {})[0] if isinstance(index, dict) else ""
+            if not isinstance(index, dict):
+                return ""
+            return family_from_index(index, denoiser_config(folder))[0]  # SD 2.x: its UNet
     except (OSError, ValueError, ModelError):
         return ""
     listed = catalog.entry(reference)

@@ -66,6 +66,12 @@ def test_a_models_family_from_entries_a_folder_the_catalog_or_unknown(tmp_path):
     (folder / "model_index.json").write_text(json.dumps(layered))
     assert model_family(str(folder)) == ""  # one the engine refuses: not taken for an edit model
     assert model_family("stabilityai/sd-turbo") == "sd2"  # in the catalog
+    sd2 = tmp_path / "sd2"
+    (sd2 / "unet").mkdir(parents=True)
+    (sd2 / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    assert model_family(str(sd2)) == "sd1"  # no UNet config: SD 1.x's pipeline class
+    (sd2 / "unet" / "config.json").write_text(json.dumps({"cross_attention_dim": 1024}))
+    assert model_family(str(sd2)) == "sd2"  # told by its UNet's text width, as the engine does
     assert model_family("someone/not-listed") == "" and model_family("  ") == ""
 
 

@@ -48,6 +48,7 @@ def family_window(request, qtbot, tmp_path_factory, input_png):
 def test_live_mode_renders_and_a_stroke_inpaints_leaving_the_rest_exact(family_window, qtbot):
     family, window = family_window
     live = window.live
+    assert window.state.model_family == family  # the window tells SD 2.x by its UNet too
     live.set_live(True)
     first = _next_frame(qtbot, live)
     assert first.result.record["model"]["family"] == family
