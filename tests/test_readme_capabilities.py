@@ -34,8 +34,8 @@ IP_ADAPTER_2026 = (
     "tests/core/test_ip_adapter_2026_families.py::"
     "test_an_ip_adapter_reference_is_refused_in_one_line"
 )
-LIVE_2026 = (
-    "tests/gui/test_live_2026_families.py::"
+LIVE = (
+    "tests/gui/test_live_families.py::"
     "test_live_mode_renders_and_a_stroke_inpaints_leaving_the_rest_exact"
 )
 OLDER = "tests/core/test_older_families_capabilities.py"
@@ -44,10 +44,6 @@ NO_CONTROLNET_OLDER = OLDER + "::test_control_layers_are_refused_in_one_line"
 NO_IP_ADAPTER_OLDER = OLDER + "::test_an_ip_adapter_reference_is_refused_in_one_line"
 NO_REGIONS_OLDER = OLDER + "::test_regional_prompts_are_refused_in_one_line"
 FEW_STEP_OLDER = OLDER + "::test_a_few_step_model_is_known_by_its_name_and_runs_without_cfg"
-LIVE_OLDER = (
-    "tests/gui/test_live_older_families.py::"
-    "test_live_mode_renders_and_a_stroke_inpaints_leaving_the_rest_exact"
-)
 SD2 = "tests/core/test_family_sd2.py"
 SD3 = "tests/core/test_family_sd3.py"
 SDXL = "tests/core/test_regional_prompts_sdxl.py"
@@ -96,7 +92,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
     ("sd2", "inpaint"): (SD2 + "::test_inpaint_keeps_pixels_outside_the_mask",),
     ("sd2", "LoRA"): (LORA_OLDER + "[sd2]",),
     ("sd2", "regions"): (OLDER + "::test_regional_prompts_act_on_sd2",),
-    ("sd2", "live"): (LIVE_OLDER + "[sd2]",),
+    ("sd2", "live"): (LIVE + "[sd2]",),
     ("sdxl", "img2img"): (SDXL + "::test_img2img_inpaint_and_strength_map_run_on_sdxl",),
     ("sdxl", "inpaint"): (SDXL + "::test_img2img_inpaint_and_strength_map_run_on_sdxl",),
     ("sdxl", "references"): (
@@ -110,7 +106,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
         SDXL_CN + "::test_union_controlnet_layers_with_their_control_modes",
     ),
     ("sdxl", "regions"): (SDXL + "::test_region_prompt_acts_mostly_inside_its_region",),
-    ("sdxl", "live"): (LIVE_OLDER + "[sdxl]",),
+    ("sdxl", "live"): (LIVE + "[sdxl]",),
     ("sdxl", "few-step"): (FEW_STEP_OLDER + "[sdxl]",),
     ("sd3", "img2img"): (
         SD3 + "::test_img2img_runs_the_flow_matching_scheduler_whatever_is_asked",
@@ -122,7 +118,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/core/test_controlnet_started.py::test_masked_passes_keep_every_pixel_outside_the_mask"
         "[sd3]",
     ),
-    ("sd3", "live"): (LIVE_OLDER + "[sd3]",),
+    ("sd3", "live"): (LIVE + "[sd3]",),
     ("sd3", "few-step"): (FEW_STEP_OLDER + "[sd3]",),
     ("flux", "img2img"): (
         FLUX + "::test_img2img_runs_the_engines_step_count_with_latent_size_previews",
@@ -135,12 +131,12 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/core/test_controlnet_flux.py::test_masked_passes_keep_every_pixel_outside_the_mask",
         "tests/core/test_controlnet_flux.py::test_two_layers_run_as_flux_multi_controlnet",
     ),
-    ("flux", "live"): (LIVE_OLDER + "[flux]",),
+    ("flux", "live"): (LIVE + "[flux]",),
     ("flux", "few-step"): (FEW_STEP_OLDER + "[flux]",),
     ("flux-fill", "img2img"): (VARIANTS + "::test_fill_passes",),
     ("flux-fill", "inpaint"): (VARIANTS + "::test_fill_passes",),
     ("flux-fill", "LoRA"): (LORA_OLDER + "[flux-fill]",),
-    ("flux-fill", "live"): (LIVE_OLDER + "[flux-fill]",),
+    ("flux-fill", "live"): (LIVE + "[flux-fill]",),
     ("flux-kontext", "img2img"): (
         VARIANTS + "::test_kontext_edit_runs_every_step_and_notes_strength",
     ),
@@ -149,7 +145,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
         VARIANTS + "::test_kontext_edit_runs_every_step_and_notes_strength",
     ),
     ("flux-kontext", "LoRA"): (LORA_OLDER + "[flux-kontext]",),
-    ("flux-kontext", "live"): (LIVE_OLDER + "[flux-kontext]",),
+    ("flux-kontext", "live"): (LIVE + "[flux-kontext]",),
     ("zimage", "img2img"): (
         ZIMAGE + "::test_img2img_runs_the_engines_step_count_with_latent_size_previews",
     ),
@@ -159,7 +155,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("zimage", "LoRA"): (LORA_2026 + "[zimage]",),
     ("zimage", "ControlNet"): (CONTROLNET_STARTED + "[zimage]",),
-    ("zimage", "live"): (LIVE_2026 + "[zimage]",),
+    ("zimage", "live"): (LIVE + "[zimage]",),
     ("zimage", "few-step"): (ZIMAGE + "::test_turbo_runs_as_a_few_step_model",),
     ("chroma", "img2img"): (
         CHROMA + "::test_img2img_runs_the_engines_step_count_with_latent_size_previews",
@@ -169,7 +165,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
         CHROMA + "::test_strength_map",
     ),
     ("chroma", "LoRA"): (LORA_2026 + "[chroma]",),
-    ("chroma", "live"): (LIVE_2026 + "[chroma]",),
+    ("chroma", "live"): (LIVE + "[chroma]",),
     ("qwen-image", "img2img"): (
         QWEN + "::test_img2img_runs_the_engines_step_count_with_latent_size_previews",
     ),
@@ -185,7 +181,7 @@ CLAIMS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/core/test_controlnet_started.py::"
         "test_a_strength_map_with_control_keeps_strength_zero_pixels[qwen-image]",
     ),
-    ("qwen-image", "live"): (LIVE_2026 + "[qwen-image]",),
+    ("qwen-image", "live"): (LIVE + "[qwen-image]",),
     ("qwen-image-edit", "img2img"): (
         EDIT + "::test_the_instruction_edits_the_whole_picture_running_every_step",
     ),
